@@ -1,0 +1,126 @@
+/**
+ * Composes one process from the config: its Redis (or a private redis-server in dev mode),
+ * the HTTP server, and the roles it runs. `stop()` drains in the order that loses nothing:
+ * stop accepting webhooks, let workers finish their current events, then disconnect.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import Redlock from 'redlock';
+import { pageDirectory } from './channels/messenger/pages';
+import { GraphSendApi } from './channels/messenger/send-api';
+import type { Config } from './config';
+import { AckBot, type BotHandler } from './bot/handler';
+import { Worker } from './bot/worker';
+import { FakeGraph } from './dev/fake-graph';
+import { startRedis, type RedisProcess } from './dev/redis-server';
+import { createHttpApp } from './gateway/server';
+import type { Logger } from './log';
+import { createMetrics, type Metrics } from './metrics';
+import { ConversationQueue } from './queue/queue';
+import { connectRedis, type RedisClient } from './queue/redis';
+import { Sweeper } from './queue/sweeper';
+
+export interface App {
+  port: number;
+  metrics: Metrics;
+  redis: RedisClient;
+  queue: ConversationQueue;
+  worker?: Worker;
+  /** Dev mode only: the built-in Graph API emulator. */
+  fakeGraph?: FakeGraph;
+  stop(): Promise<void>;
+}
+
+export interface AppOverrides {
+  bot?: BotHandler;
+}
+
+const DEV_REDIS_PORT = 6390;
+
+export async function startApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
+  let embedded: RedisProcess | undefined;
+  if (config.redis.embedded) {
+    embedded = await startRedis({ dir: path.join(config.dataDir, 'redis'), port: DEV_REDIS_PORT });
+    logger.info({ port: embedded.port, dir: embedded.dir }, 'started a private redis-server (AOF on) for dev mode');
+  }
+  let lastRedisError = 0;
+  const redis = await connectRedis(
+    { ...(embedded ? { url: embedded.url } : { url: config.redis.url, clusterNodes: config.redis.clusterNodes }), commandTimeoutMs: config.redis.commandTimeoutMs },
+    (err) => {
+      if (Date.now() - lastRedisError > 5_000) {
+        lastRedisError = Date.now();
+        logger.warn({ err: err.message }, 'redis connection error');
+      }
+    },
+    `cb-${config.role}`,
+  );
+  const metrics = createMetrics();
+  const queue = new ConversationQueue(redis, {
+    prefix: config.redis.prefix,
+    shards: config.queue.shards,
+    dedupeTtlMs: config.queue.dedupeTtlMs,
+    maxPerConversation: config.queue.maxPerConversation,
+  });
+  const pages = pageDirectory(config.fb);
+  const gateway = config.role === 'all' || config.role === 'gateway';
+  const workerRole = config.role === 'all' || config.role === 'worker';
+
+  let fakeGraph: FakeGraph | undefined;
+  if (!config.fb.graphApiUrl && workerRole) {
+    const tokens = config.fb.pages ? new Map([...config.fb.pages.values()].map((p) => [p.accessToken, p.id])) : undefined;
+    fakeGraph = new FakeGraph(tokens ? { tokens } : { anyTokenPage: 'dev-page' });
+  }
+  const app = createHttpApp({ config, logger, metrics, redis, pages, ...(gateway ? { queue } : {}), ...(fakeGraph ? { mounts: [['/_dev/graph', fakeGraph.router()]] } : {}) });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  if (fakeGraph && config.fb.pages && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+
+  let worker: Worker | undefined;
+  let sweeper: Sweeper | undefined;
+  if (workerRole) {
+    const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
+    const sender = new GraphSendApi({
+      baseUrl: graphUrl,
+      pages,
+      timeoutMs: config.send.timeoutMs,
+      maxAttempts: config.send.maxAttempts,
+      backoffBaseMs: config.send.backoffBaseMs,
+      backoffMaxMs: config.send.backoffMaxMs,
+      onRetry: (err, delayMs) => {
+        metrics.sendRetries.inc();
+        logger.info({ code: err.code, attempts: err.context.attempts, delayMs, page: err.context.pageId }, 'Send API call failed: retrying');
+      },
+    });
+    const redlock = new Redlock([redis], { retryCount: 0 });
+    redlock.on('error', () => undefined); // acquisition failures are handled where they happen
+    worker = new Worker({ queue, redlock, sender, bot: overrides.bot ?? new AckBot(), logger, metrics, config });
+    worker.start();
+    sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
+    sweeper.start();
+    if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
+  }
+  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone' }, 'ready');
+
+  return {
+    port,
+    metrics,
+    redis,
+    queue,
+    ...(worker ? { worker } : {}),
+    ...(fakeGraph ? { fakeGraph } : {}),
+    async stop() {
+      // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      await redis.quit().catch(() => redis.disconnect());
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * One redlock lock per conversation, extended automatically while work runs. Its value is
+ * what the fenced queue scripts compare, so a worker whose lock lapsed cannot ack.
+ */
+import Redlock, { ExecutionError, ResourceLockedError, type Lock } from 'redlock';
+import type { Logger } from '../log';
+
+export class ConversationLock {
+  private timer?: NodeJS.Timeout;
+  private current: Lock;
+  lost = false;
+
+  private constructor(lock: Lock, private readonly ttlMs: number, private readonly logger: Logger, private readonly conversation: string) {
+    this.current = lock;
+    this.schedule();
+  }
+
+  get value(): string {
+    return this.current.value;
+  }
+
+  /** Resolves to null when another worker holds the lock; rejects on Redis errors. */
+  static async acquire(redlock: Redlock, key: string, ttlMs: number, logger: Logger, conversation: string): Promise<ConversationLock | null> {
+    try {
+      return new ConversationLock(await redlock.acquire([key], ttlMs, { retryCount: 0 }), ttlMs, logger, conversation);
+    } catch (err) {
+      if (err instanceof ExecutionError) {
+        const stats = await Promise.all(err.attempts);
+        const held = stats.some((s) => [...s.votesAgainst.values()].some((e) => e instanceof ResourceLockedError));
+        if (held) return null;
+        const cause = stats.flatMap((s) => [...s.votesAgainst.values()])[0];
+        throw cause ?? err;
+      }
+      throw err;
+    }
+  }
+
+  private schedule(): void {
+    // Extend at a third of the TTL: two extension attempts fit before the lock could lapse.
+    this.timer = setTimeout(() => void this.extend(), Math.max(50, Math.floor(this.ttlMs / 3)));
+  }
+
+  private async extend(): Promise<void> {
+    try {
+      this.current = await this.current.extend(this.ttlMs);
+      if (!this.lost && this.timer) this.schedule();
+    } catch (err) {
+      if (Date.now() < this.current.expiration - 50 && this.timer) {
+        this.schedule(); // a passing Redis error: try again while the lock is still valid
+        return;
+      }
+      this.lost = true;
+      this.logger.warn({ conversation: this.conversation, err }, 'conversation lock could not be extended: stopping work on it');
+    }
+  }
+
+  async release(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lost) return;
+    try {
+      await this.current.release();
+    } catch (err) {
+      // It expires by itself after its TTL; the next holder waits at most that long.
+      this.logger.warn({ conversation: this.conversation, err }, 'conversation lock release failed; it will expire');
+    }
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The bot server loop. Claims ready conversations from the sharded index, holds each one's
+ * lock while it processes that conversation's events strictly one after the other, acks
+ * each (fenced), yields after a bounded batch and hands the conversation back. Many
+ * conversations run at once; one conversation never runs twice at once.
+ */
+import type Redlock from 'redlock';
+import { SendApiError } from '../channels/messenger/errors';
+import type { MessengerSender } from '../channels/messenger/send-api';
+import { isAnswered } from '../channels/messenger/types';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { ScriptCode } from '../queue/errors';
+import { splitConversationId } from '../queue/keys';
+import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
+import type { BotHandler } from './handler';
+import { ConversationLock } from './lock';
+
+export interface WorkerDeps {
+  queue: ConversationQueue;
+  redlock: Redlock;
+  sender: MessengerSender;
+  bot: BotHandler;
+  logger: Logger;
+  metrics: Metrics;
+  config: Pick<Config, 'queue' | 'worker' | 'send'>;
+}
+
+type Outcome = { kind: 'done'; sent: number } | { kind: 'defer'; ms: number } | { kind: 'lost' };
+type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'none' };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const since = (t: number) => (Date.now() - t) / 1000;
+
+export class Worker {
+  private stopping = false;
+  private readonly active = new Set<Promise<void>>();
+  private loopDone?: Promise<void>;
+  private shard: number;
+  private lastRedisWarning = 0;
+
+  constructor(private readonly d: WorkerDeps) {
+    this.shard = Math.floor(Math.random() * d.config.queue.shards);
+  }
+
+  start(): void {
+    this.loopDone ??= this.loop();
+  }
+
+  /** Stops claiming, lets in-flight conversations finish their current event, releases every lock. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loopDone;
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, config } = this.d;
+    let emptyShards = 0;
+    let failures = 0;
+    while (!this.stopping) {
+      const free = config.worker.concurrency - this.active.size;
+      if (free <= 0) {
+        await Promise.race(this.active);
+        continue;
+      }
+      let claims: Claim[];
+      try {
+        claims = await queue.claim(this.shard, config.queue.lockTtlMs, Math.min(free, 32));
+        failures = 0;
+      } catch (err) {
+        this.warnRedis(err, 'claim failed');
+        await sleep(Math.min(1_000, 50 * 2 ** Math.min(failures++, 5)));
+        continue;
+      }
+      this.shard = (this.shard + 1) % config.queue.shards;
+      if (claims.length === 0) {
+        // A whole round of shards found nothing: wait a poll interval before the next round.
+        if (++emptyShards >= config.queue.shards) {
+          emptyShards = 0;
+          await sleep(config.queue.pollMs);
+        }
+        continue;
+      }
+      emptyShards = 0;
+      for (const claim of claims) {
+        const p = this.runConversation(claim).finally(() => this.active.delete(p));
+        this.active.add(p);
+      }
+    }
+    await Promise.allSettled([...this.active]);
+  }
+
+  private warnRedis(err: unknown, msg: string): void {
+    if (Date.now() - this.lastRedisWarning > 5_000) {
+      this.lastRedisWarning = Date.now();
+      this.d.logger.warn({ err }, `${msg}: redis unavailable, retrying`);
+    }
+  }
+
+  private async runConversation(claim: Claim): Promise<void> {
+    const { queue, redlock, config, logger, metrics } = this.d;
+    const conversation = claim.conversation;
+    let settlement: Settlement;
+    let lock: ConversationLock | null = null;
+    try {
+      lock = await ConversationLock.acquire(redlock, queue.keys.conversation(conversation).lock, config.queue.lockTtlMs, logger, conversation);
+      if (!lock) {
+        metrics.lockContention.inc();
+        settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
+      } else {
+        settlement = await this.drain(conversation, lock);
+      }
+    } catch (err) {
+      logger.error({ err, conversation }, 'conversation processing failed; it will be retried');
+      settlement = { mode: 'requeue', delayMs: config.send.retryLaterMs };
+    } finally {
+      await lock?.release();
+    }
+    if (settlement.mode === 'none') return;
+    try {
+      await queue.settle(claim, settlement.mode, settlement.mode === 'requeue' ? settlement.delayMs : 0);
+    } catch (err) {
+      // The lease runs out by itself: the conversation is claimable again after the lock TTL.
+      this.warnRedis(err, 'settle failed');
+    }
+  }
+
+  /** Processes up to one batch of the conversation's events, in order. */
+  private async drain(conversation: string, lock: ConversationLock): Promise<Settlement> {
+    const { queue, config, metrics, logger } = this.d;
+    let ack: Ack | undefined;
+    for (let processed = 0; ; processed++) {
+      const r = await queue.next(conversation, lock.value, ack);
+      ack = undefined;
+      if (r.code === ScriptCode.Fenced) {
+        metrics.fenced.inc();
+        logger.warn({ conversation }, 'lock lost before the ack: another worker owns the conversation now');
+        return { mode: 'none' };
+      }
+      if (r.code === ScriptCode.Empty) return { mode: 'remove' };
+      // Fairness: yield after a bounded batch so one chatty user cannot hold a worker slot.
+      if (processed >= config.queue.batchSize || this.stopping || lock.lost) return { mode: 'requeue', delayMs: 0 };
+      const outcome = await this.handle(conversation, r, lock);
+      if (outcome.kind === 'lost') return { mode: 'none' };
+      if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
+      ack = { member: r.member, id: r.event.id, sent: outcome.sent };
+    }
+  }
+
+  private async handle(conversation: string, r: Extract<NextResult, { code: ScriptCode.Ok }>, lock: ConversationLock): Promise<Outcome> {
+    const { queue, sender, bot, config, metrics, logger } = this.d;
+    const e = r.event;
+    const started = Date.now();
+    const log = { conversation, mid: e.id, kind: e.kind };
+    metrics.stage.observe({ stage: 'queue_wait' }, (started - (e.enqueuedAt ?? e.receivedAt)) / 1000);
+    metrics.processed.inc({ kind: e.kind });
+    if (!isAnswered(e)) {
+      logger.debug(log, e.standby ? 'standby event recorded (another app owns the thread)' : 'event recorded, not answered');
+      return { kind: 'done', sent: 0 };
+    }
+    const replies = await bot.replies(e);
+    metrics.stage.observe({ stage: 'handle' }, since(started));
+
+    let first = r.confirmed;
+    if (r.pending && r.pending.index >= first) {
+      // A previous holder stopped while sending reply `index`: did Facebook get it?
+      if (r.pending.echoed) {
+        metrics.sendResumed.inc({ settled: 'echo' });
+        await queue.replyDone(conversation, e.id, r.pending.index);
+        first = r.pending.index + 1;
+      } else if (r.pending.ageMs < config.send.echoGraceMs) {
+        return { kind: 'defer', ms: config.send.echoGraceMs - r.pending.ageMs + 10 };
+      } else {
+        metrics.sendResumed.inc({ settled: 'resent' });
+        logger.warn({ ...log, reply: r.pending.index }, 'reply was being sent when its worker stopped and no echo confirmed it: sending it again');
+      }
+    }
+    const sendStarted = Date.now();
+    for (let i = first; i < replies.length; i++) {
+      if (lock.lost || !(await queue.beginReply(conversation, lock.value, e.id, i))) return { kind: 'lost' };
+      try {
+        await sender.send(e.pageId, {
+          recipient: { id: e.userId },
+          messaging_type: 'RESPONSE',
+          message: { ...replies[i], metadata: JSON.stringify({ mid: e.id, i }) },
+        });
+      } catch (err) {
+        if (!(err instanceof SendApiError)) throw err;
+        metrics.sendErrors.inc({ code: err.code });
+        if (err.retryable) {
+          logger.warn({ ...log, err, code: err.code, attempts: err.context.attempts }, 'reply not sent after retries: the conversation waits and tries again');
+          return { kind: 'defer', ms: config.send.retryLaterMs };
+        }
+        logger.error({ ...log, err, code: err.code }, 'reply rejected by the Send API: recorded as failed, moving on');
+        return { kind: 'done', sent: replies.length };
+      }
+      if (i < replies.length - 1) await queue.replyDone(conversation, e.id, i);
+    }
+    metrics.stage.observe({ stage: 'send' }, since(sendStarted));
+    metrics.stage.observe({ stage: 'total' }, (Date.now() - e.receivedAt) / 1000);
+    logger.debug({ ...log, replies: replies.length, totalMs: Date.now() - e.receivedAt }, 'event answered');
+    return { kind: 'done', sent: replies.length };
+  }
+}

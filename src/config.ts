@@ -1,0 +1,305 @@
+/**
+ * The one place that reads the environment. `loadConfig` validates every variable of
+ * the DESIGN contract (plus the tuning knobs), reports every problem at once and hands
+ * out a frozen, typed object. No other module reads `process.env`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Role = 'all' | 'gateway' | 'worker';
+export const ROLES: readonly string[] = ['all', 'gateway', 'worker', 'chatlog'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DEV_APP_SECRET = 'dev-app-secret-change-me';
+const DEV_VERIFY_TOKEN = 'dev-verify-token';
+const DEV_PAGE_TOKEN = 'dev-page-access-token';
+export const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v21.0';
+
+export interface PageConfig {
+  readonly id: string;
+  readonly name?: string;
+  readonly accessToken: string;
+}
+
+export interface Config {
+  readonly production: boolean;
+  readonly role: Role;
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  /** Problems that are allowed in dev mode but worth a warning line at start. */
+  readonly warnings: readonly string[];
+  readonly fb: {
+    readonly appSecret: string;
+    readonly verifyToken: string;
+    /** Token used for every page when no PAGES_FILE lists the page. */
+    readonly defaultPageToken?: string;
+    /** Pages from PAGES_FILE; when set, events of other pages are not queued. */
+    readonly pages?: ReadonlyMap<string, PageConfig>;
+    /** Undefined in dev mode without GRAPH_API_URL: the built-in emulator is used. */
+    readonly graphApiUrl?: string;
+  };
+  readonly redis: {
+    readonly url?: string;
+    readonly clusterNodes?: readonly { host: string; port: number }[];
+    /** Start a private redis-server child under dataDir (dev mode default). */
+    readonly embedded: boolean;
+    readonly prefix: string;
+    readonly commandTimeoutMs: number;
+    /** Cluster mode: replicas that must confirm an enqueue before the 200 (0 = off). */
+    readonly waitReplicas: number;
+  };
+  readonly databaseUrl?: string;
+  readonly adminToken?: string;
+  readonly nlu: { readonly model?: string; readonly corpus?: string };
+  readonly webhook: { readonly bodyLimitBytes: number };
+  readonly queue: {
+    readonly shards: number;
+    readonly maxPerConversation: number;
+    readonly dedupeTtlMs: number;
+    readonly lockTtlMs: number;
+    readonly batchSize: number;
+    readonly pollMs: number;
+    readonly sweepIntervalMs: number;
+    readonly contentionDelayMs: number;
+  };
+  readonly worker: { readonly concurrency: number; readonly shutdownTimeoutMs: number };
+  readonly send: {
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly backoffBaseMs: number;
+    readonly backoffMaxMs: number;
+    readonly retryLaterMs: number;
+    readonly echoGraceMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Collects problems instead of throwing at the first one. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  str(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  int(name: string, def: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+      return def;
+    }
+    return n;
+  }
+
+  oneOf(name: string, allowed: readonly string[], def: string): string {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    if (!allowed.includes(raw)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be one of: ${allowed.join(', ')}`);
+      return def;
+    }
+    return raw;
+  }
+
+  bytes(name: string, def: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw);
+    const mult: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+    const n = m ? Number(m[1]) * mult[(m[2] ?? 'b').toLowerCase()]! : NaN;
+    if (!Number.isFinite(n) || n < 1024 || n > 100 * 1024 * 1024) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be a size from 1kb to 100mb (e.g. 1mb, 512kb)`);
+      return def;
+    }
+    return n;
+  }
+}
+
+function parseNodes(r: Reader, raw: string): { host: string; port: number }[] {
+  const nodes: { host: string; port: number }[] = [];
+  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^:\s]+):(\d{1,5})$/.exec(part);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      r.problems.push(`REDIS_CLUSTER_NODES entry ${JSON.stringify(part)} must be host:port`);
+      continue;
+    }
+    nodes.push({ host: m[1]!, port: Number(m[2]) });
+  }
+  if (nodes.length === 0) r.problems.push('REDIS_CLUSTER_NODES must list at least one host:port');
+  return nodes;
+}
+
+const PAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** PAGES_FILE: {"pages":[{"id":"123","name":"Shop","accessToken":"EAA…"}]} */
+export function parsePagesFile(text: string, where: string): { pages?: Map<string, PageConfig>; problems: string[] } {
+  const problems: string[] = [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { problems: [`${where} is not valid JSON: ${(err as Error).message}`] };
+  }
+  const list = (doc as { pages?: unknown })?.pages;
+  if (!Array.isArray(list) || list.length === 0) {
+    return { problems: [`${where} must be an object with a non-empty "pages" array`] };
+  }
+  const pages = new Map<string, PageConfig>();
+  list.forEach((p: Record<string, unknown>, i) => {
+    const id = typeof p?.id === 'string' ? p.id : typeof p?.id === 'number' ? String(p.id) : '';
+    if (!PAGE_ID.test(id)) problems.push(`${where} pages[${i}].id must be a page id (digits, letters, _ or -)`);
+    if (typeof p?.accessToken !== 'string' || p.accessToken.length < 8)
+      problems.push(`${where} pages[${i}].accessToken must be a string of at least 8 characters`);
+    if (pages.has(id)) problems.push(`${where} pages[${i}].id ${id} is listed twice`);
+    if (p?.name !== undefined && typeof p.name !== 'string') problems.push(`${where} pages[${i}].name must be a string`);
+    pages.set(id, { id, accessToken: String(p?.accessToken), ...(typeof p?.name === 'string' ? { name: p.name } : {}) });
+  });
+  return problems.length ? { problems } : { pages, problems };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Map)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const r = new Reader(env);
+  const warnings: string[] = [];
+  const nodeEnv = r.oneOf('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const production = nodeEnv === 'production';
+
+  const role = r.oneOf('ROLE', ROLES, 'all');
+  if (role === 'chatlog') r.problems.push('ROLE=chatlog is not available yet: the chatlog service is not part of this build');
+
+  const secret = (name: string, dev: string, minLen: number): string => {
+    const v = r.str(name);
+    if (v === undefined) {
+      if (production) r.problems.push(`${name} is required when NODE_ENV=production`);
+      else warnings.push(`${name} is not set: using the development value "${dev}"; never expose this instance`);
+      return dev;
+    }
+    if (v.length < minLen) r.problems.push(`${name} must be at least ${minLen} characters`);
+    return v;
+  };
+  const appSecret = secret('FB_APP_SECRET', DEV_APP_SECRET, 8);
+  const verifyToken = secret('FB_VERIFY_TOKEN', DEV_VERIFY_TOKEN, 4);
+
+  let pages: Map<string, PageConfig> | undefined;
+  const pagesFile = r.str('PAGES_FILE');
+  if (pagesFile !== undefined) {
+    const file = path.resolve(cwd, pagesFile);
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      r.problems.push(`PAGES_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (text !== undefined) {
+      const parsed = parsePagesFile(text, `PAGES_FILE ${file}`);
+      r.problems.push(...parsed.problems);
+      pages = parsed.pages;
+    }
+  }
+  let defaultPageToken = r.str('FB_PAGE_ACCESS_TOKEN');
+  if (defaultPageToken === undefined && pagesFile === undefined) {
+    if (production && role !== 'gateway') r.problems.push('FB_PAGE_ACCESS_TOKEN or PAGES_FILE is required when NODE_ENV=production');
+    else if (!production) defaultPageToken = DEV_PAGE_TOKEN;
+  }
+
+  let graphApiUrl = r.str('GRAPH_API_URL');
+  if (graphApiUrl !== undefined) {
+    if (!/^https?:\/\/[^\s]+$/.test(graphApiUrl)) r.problems.push(`GRAPH_API_URL=${JSON.stringify(graphApiUrl)} must be an http(s) URL`);
+    graphApiUrl = graphApiUrl.replace(/\/+$/, '');
+  } else if (production) graphApiUrl = DEFAULT_GRAPH_API_URL;
+
+  const redisUrl = r.str('REDIS_URL');
+  const clusterRaw = r.str('REDIS_CLUSTER_NODES');
+  if (redisUrl !== undefined && clusterRaw !== undefined) r.problems.push('set REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  if (redisUrl !== undefined && !/^rediss?:\/\/.+/.test(redisUrl)) r.problems.push('REDIS_URL must start with redis:// or rediss://');
+  const clusterNodes = clusterRaw !== undefined ? parseNodes(r, clusterRaw) : undefined;
+  const embedded = redisUrl === undefined && clusterRaw === undefined;
+  if (embedded && production) r.problems.push('REDIS_URL or REDIS_CLUSTER_NODES is required when NODE_ENV=production');
+  const prefix = r.str('REDIS_PREFIX') ?? 'cb';
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(prefix)) r.problems.push('REDIS_PREFIX must be 1-32 letters, digits, _ . or -');
+
+  const databaseUrl = r.str('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
+    r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  const adminToken = r.str('ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) r.problems.push('ADMIN_TOKEN must be at least 16 characters');
+  const nluModel = r.str('NLU_MODEL');
+  const nluCorpus = r.str('NLU_CORPUS');
+  for (const [name, v] of [['NLU_MODEL', nluModel], ['NLU_CORPUS', nluCorpus]] as const) {
+    if (v !== undefined && !fs.existsSync(path.resolve(cwd, v))) r.problems.push(`${name} file ${v} does not exist`);
+  }
+
+  const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);
+  const config: Config = {
+    production,
+    role: role as Role,
+    port: r.int('PORT', 3000, 0, 65535),
+    host: r.str('HOST') ?? '0.0.0.0',
+    dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    warnings,
+    fb: {
+      appSecret,
+      verifyToken,
+      ...(defaultPageToken !== undefined ? { defaultPageToken } : {}),
+      ...(pages ? { pages } : {}),
+      ...(graphApiUrl !== undefined ? { graphApiUrl } : {}),
+    },
+    redis: {
+      ...(redisUrl !== undefined ? { url: redisUrl } : {}),
+      ...(clusterNodes ? { clusterNodes } : {}),
+      embedded,
+      prefix,
+      commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 60_000),
+      waitReplicas: r.int('REDIS_WAIT_REPLICAS', 0, 0, 5),
+    },
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+    ...(adminToken !== undefined ? { adminToken } : {}),
+    nlu: { ...(nluModel ? { model: nluModel } : {}), ...(nluCorpus ? { corpus: nluCorpus } : {}) },
+    webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },
+    queue: {
+      shards: r.int('QUEUE_SHARDS', 16, 1, 1024),
+      maxPerConversation: r.int('QUEUE_MAX_PER_CONVERSATION', 1_000, 0, 1_000_000),
+      dedupeTtlMs: r.int('DEDUPE_TTL_HOURS', 48, 48, 24 * 30) * 3_600_000,
+      lockTtlMs,
+      batchSize: r.int('WORKER_BATCH', 10, 1, 1_000),
+      pollMs: r.int('WORKER_POLL_MS', 20, 1, 5_000),
+      sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 30_000, 100, 3_600_000),
+      contentionDelayMs: r.int('LOCK_CONTENTION_DELAY_MS', 50, 1, 10_000),
+    },
+    worker: {
+      concurrency: r.int('WORKER_CONCURRENCY', 64, 1, 10_000),
+      shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
+    },
+    send: {
+      timeoutMs: r.int('SEND_TIMEOUT_MS', 10_000, 100, 120_000),
+      maxAttempts: r.int('SEND_MAX_ATTEMPTS', 5, 1, 20),
+      backoffBaseMs: r.int('SEND_BACKOFF_BASE_MS', 200, 1, 60_000),
+      backoffMaxMs: r.int('SEND_BACKOFF_MAX_MS', 5_000, 1, 600_000),
+      retryLaterMs: r.int('SEND_RETRY_LATER_MS', 5_000, 10, 3_600_000),
+      echoGraceMs: r.int('SEND_ECHO_GRACE_MS', Math.min(5_000, lockTtlMs), 0, 600_000),
+    },
+  };
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return deepFreeze(config);
+}

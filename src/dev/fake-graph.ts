@@ -1,0 +1,174 @@
+/**
+ * A local stand-in for the Graph API's Send API, used by dev mode, the tests and the bench.
+ * It answers like the real one — the same status codes and `{"error":{…}}` bodies, latency
+ * and faults on cue — records every call, and, like Facebook for an app subscribed to
+ * `message_echoes`, posts a signed echo of each delivered message back to the webhook.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { encodeLikeFacebook, sign } from '../channels/messenger/signature';
+
+export interface RecordedCall {
+  pageId: string;
+  recipientId: string;
+  body: Record<string, unknown>;
+  text?: string;
+  /** Parsed `message.metadata`, when it is JSON. */
+  metadata?: { mid?: string; i?: number } & Record<string, unknown>;
+  messageId?: string;
+  at: number;
+}
+
+export type Fault =
+  | { kind: 'error'; status: number; code: number; message?: string; subcode?: number }
+  | { kind: 'timeout' }
+  | { kind: 'drop' };
+
+export interface FakeGraphOptions {
+  /** access token -> page id. Unknown tokens get error 190 unless `anyTokenPage` is set. */
+  tokens?: Map<string, string>;
+  anyTokenPage?: string;
+  latencyMs?: number;
+  /** Post signed echoes of delivered messages to this webhook. */
+  echo?: { webhookUrl: string; appSecret: string; appId?: number };
+}
+
+const ERRORS: Record<number, string> = {
+  2: 'An unexpected error has occurred. Please retry your request later.',
+  4: 'Application request limit reached',
+  10: '(#10) This message is sent outside of allowed window.',
+  100: '(#100) Invalid parameter',
+  190: 'Invalid OAuth access token - Cannot parse access token',
+  200: '(#200) Permissions error',
+  551: 'This person isn\'t available right now.',
+  613: 'Calls to this api have exceeded the rate limit.',
+  1200: 'Temporary send message failure. Please try again later',
+};
+
+export class FakeGraph {
+  readonly calls: RecordedCall[] = [];
+  private readonly faults: Fault[] = [];
+  private server?: http.Server;
+  private readonly hanging = new Set<express.Response>();
+  latencyMs: number;
+  echoesSent = 0;
+
+  constructor(private readonly opts: FakeGraphOptions = {}) {
+    this.latencyMs = opts.latencyMs ?? 0;
+  }
+
+  /** Where to post echoes (known only once the gateway listens). */
+  setEcho(echo: FakeGraphOptions['echo']): void {
+    this.opts.echo = echo;
+  }
+
+  /** The next `count` calls fail with `fault` (in order, after faults already queued). */
+  failNext(count: number, fault: Fault): void {
+    for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  messagesTo(recipientId: string): RecordedCall[] {
+    return this.calls.filter((c) => c.recipientId === recipientId && c.body.message !== undefined);
+  }
+
+  router(): express.Router {
+    const r = express.Router();
+    r.post('/:version/me/messages', express.json({ limit: '1mb' }), (req, res) => void this.handle(req, res));
+    return r;
+  }
+
+  async listen(): Promise<string> {
+    const app = express();
+    app.use(this.router());
+    this.server = http.createServer(app);
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v21.0`;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.hanging.clear();
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private error(res: express.Response, status: number, code: number, message?: string, subcode?: number): void {
+    res.status(status).json({
+      error: { message: message ?? ERRORS[code] ?? 'Error', type: code === 190 ? 'OAuthException' : 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
+    });
+  }
+
+  private async handle(req: express.Request, res: express.Response): Promise<void> {
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    const fault = this.faults.shift();
+    if (fault?.kind === 'timeout') {
+      this.hanging.add(res);
+      return;
+    }
+    if (fault?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    const token = req.query.access_token;
+    if (typeof token !== 'string' || token === '') return this.error(res, 400, 2500, 'An active access token must be used to query information about the current user.');
+    const pageId = this.opts.tokens?.get(token) ?? this.opts.anyTokenPage;
+    if (pageId === undefined) return this.error(res, 400, 190);
+    if (fault?.kind === 'error') return this.error(res, fault.status, fault.code, fault.message, fault.subcode);
+
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const recipient = body.recipient as { id?: unknown } | undefined;
+    if (typeof recipient?.id !== 'string') return this.error(res, 400, 100, '(#100) The parameter recipient is required');
+    const message = body.message as { text?: unknown; metadata?: unknown; attachment?: unknown } | undefined;
+    if (!message && typeof body.sender_action !== 'string') return this.error(res, 400, 100, '(#100) Must send either message or sender_action');
+    if (message) {
+      if (typeof body.messaging_type !== 'string') return this.error(res, 400, 100, '(#100) The parameter messaging_type is required');
+      if (message.text === undefined && message.attachment === undefined) return this.error(res, 400, 100, '(#100) Must send either text or attachment');
+      if (typeof message.text === 'string' && message.text.length > 2000) return this.error(res, 400, 100, '(#100) Length of param message[text] must be less than or equal to 2000');
+    }
+    const messageId = message ? `m_${crypto.randomBytes(12).toString('base64url')}` : undefined;
+    let metadata: RecordedCall['metadata'];
+    if (typeof message?.metadata === 'string') {
+      try {
+        metadata = JSON.parse(message.metadata);
+      } catch {
+        /* free-form metadata */
+      }
+    }
+    this.calls.push({
+      pageId,
+      recipientId: recipient.id,
+      body,
+      at: Date.now(),
+      ...(typeof message?.text === 'string' ? { text: message.text } : {}),
+      ...(metadata ? { metadata } : {}),
+      ...(messageId ? { messageId } : {}),
+    });
+    res.json({ recipient_id: recipient.id, ...(messageId ? { message_id: messageId } : {}) });
+    if (message && messageId && this.opts.echo) void this.postEcho(pageId, recipient.id, messageId, message);
+  }
+
+  private async postEcho(pageId: string, userId: string, mid: string, message: { text?: unknown; metadata?: unknown }): Promise<void> {
+    const echo = this.opts.echo!;
+    const now = Date.now();
+    const raw = encodeLikeFacebook({
+      object: 'page',
+      entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: echo.appId ?? 1, mid, text: message.text, metadata: message.metadata } }] }],
+    });
+    // Facebook retries a failed delivery; a few tries are enough on loopback.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const res = await fetch(echo.webhookUrl, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, echo.appSecret), 'x-hub-signature': sign(raw, echo.appSecret, 'sha1') } });
+        if (res.ok) {
+          this.echoesSent++;
+          return;
+        }
+      } catch {
+        /* gateway down: retry */
+      }
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+    }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Runs real `redis-server` processes: the private instance of `npm start`'s dev mode and the
+ * standalone and cluster servers the tests start. AOF (`appendfsync everysec`) is always on.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export class RedisServerMissingError extends Error {
+  override readonly name = 'RedisServerMissingError';
+  constructor() {
+    super('redis-server is not installed: run `sudo apt-get install -y redis-server` (or set REDIS_URL) and start again');
+  }
+}
+
+export function findBinary(name: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/sbin/${name} /usr/local/bin/${name} 2>/dev/null`], { encoding: 'utf8' });
+  const found = r.stdout.split('\n').map((l) => l.trim()).find((l) => l.startsWith('/'));
+  return found;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sends one command in RESP and returns the raw reply text. */
+export function rawCommand(port: number, args: string[], timeoutMs = 1_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(data);
+    };
+    const timer = setTimeout(() => done(new Error(`redis on ${port} did not answer`)), timeoutMs);
+    sock.on('connect', () => sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    sock.on('data', (chunk) => {
+      data += chunk.toString();
+      const m = /^\$(\d+)\r\n/.exec(data);
+      if ((m && data.length >= m[0].length + Number(m[1]) + 2) || (!m && data.endsWith('\r\n') && data[0] !== '$')) done();
+    });
+    sock.on('error', (err) => done(err));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export interface RedisServerOptions {
+  dir: string;
+  port?: number;
+  cluster?: boolean;
+  extraArgs?: string[];
+}
+
+export class RedisProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  constructor(readonly port: number, readonly dir: string, private readonly args: string[]) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<void> {
+    const bin = findBinary('redis-server');
+    if (!bin) throw new RedisServerMissingError();
+    fs.mkdirSync(this.dir, { recursive: true });
+    const child = spawn(bin, this.args, { cwd: this.dir, stdio: 'ignore' });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    await waitFor(`redis-server on port ${this.port}`, 10_000, async () => {
+      if (!this.running) throw new Error(`redis-server exited; see ${path.join(this.dir, 'redis.log')}`);
+      return (await rawCommand(this.port, ['PING'])).startsWith('+PONG');
+    });
+  }
+
+  /** Graceful stop: Redis fsyncs its AOF on SIGTERM. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.child!.kill('SIGTERM');
+    await this.exited;
+  }
+
+  /** Crash: SIGKILL, losing at most the last second of AOF. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child!.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+export async function startRedis(opts: RedisServerOptions): Promise<RedisProcess> {
+  const port = opts.port ?? (await freePort());
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', opts.dir,
+    '--appendonly', 'yes',
+    '--appendfsync', 'everysec',
+    '--save', '',
+    '--protected-mode', 'no',
+    '--daemonize', 'no',
+    '--logfile', path.join(opts.dir, 'redis.log'),
+    ...(opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  const p = new RedisProcess(port, opts.dir, args);
+  await p.start();
+  return p;
+}
+
+export interface RedisCluster {
+  nodes: RedisProcess[];
+  seeds: { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+/** A local cluster: `masters` masters with `replicas` replicas each, slots spread by redis-cli. */
+export async function startRedisCluster(opts: { dir: string; masters?: number; replicas?: number }): Promise<RedisCluster> {
+  const masters = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 0;
+  const nodes = await Promise.all(
+    Array.from({ length: masters * (1 + replicas) }, (_, i) => startRedis({ dir: path.join(opts.dir, `node-${i}`), cluster: true })),
+  );
+  const cli = findBinary('redis-cli');
+  if (!cli) throw new RedisServerMissingError();
+  const create = spawnSync(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
+  if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
+  await waitFor('cluster_state:ok on every node', 20_000, async () => {
+    const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['CLUSTER', 'INFO'])));
+    return infos.every((i) => i.includes('cluster_state:ok'));
+  });
+  return {
+    nodes,
+    seeds: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}

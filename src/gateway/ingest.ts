@@ -1,0 +1,87 @@
+/**
+ * Where a verified webhook becomes queued events: group by conversation (keeping arrival
+ * order), enqueue each conversation in one script call, then mark the conversations ready.
+ * Resolves only when every event is in Redis; rejects if any part failed (the caller
+ * answers 503 and Facebook redelivers — the dedupe makes that safe).
+ */
+import type { ParseResult, ParsedEvent } from '../channels/messenger/parse';
+import type { PageDirectory } from '../channels/messenger/pages';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { EnqueueCode } from '../queue/errors';
+import type { ConversationQueue } from '../queue/queue';
+
+export interface IngestSummary {
+  queued: number;
+  duplicates: number;
+  recorded: number;
+  overflow: number;
+  ignored: number;
+}
+
+export interface IngestDeps {
+  queue: ConversationQueue;
+  pages: PageDirectory;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
+  [EnqueueCode.Queued]: 'queued',
+  [EnqueueCode.Duplicate]: 'duplicates',
+  [EnqueueCode.Overflow]: 'overflow',
+  [EnqueueCode.Recorded]: 'recorded',
+};
+
+export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<IngestSummary> {
+  const { queue, pages, logger, metrics } = deps;
+  const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, ignored: 0 };
+  for (const u of parsed.unknown) {
+    summary.ignored++;
+    metrics.webhookEvents.inc({ kind: 'unknown', outcome: 'ignored' });
+    logger.warn({ path: u.path, fields: u.keys, event: u.raw }, 'webhook event of an unknown kind: counted, not queued');
+  }
+  const groups = new Map<string, ParsedEvent[]>();
+  for (const p of parsed.events) {
+    if (!pages.serves(p.event.pageId)) {
+      summary.ignored++;
+      metrics.webhookEvents.inc({ kind: p.event.kind, outcome: 'unknown_page' });
+      logger.warn({ page: p.event.pageId, mid: p.event.id }, 'event for a page that PAGES_FILE does not list: not queued');
+      continue;
+    }
+    const c = queue.conversationOf(p.event);
+    const list = groups.get(c);
+    if (list) list.push(p);
+    else groups.set(c, [p]);
+  }
+  const enqueuedAt = Date.now();
+  const results = await Promise.all(
+    [...groups].map(([conversation, events]) => {
+      for (const p of events) p.event.enqueuedAt = enqueuedAt;
+      return queue.enqueue(conversation, events);
+    }),
+  );
+  // Mark every conversation that has work, duplicates included: if a gateway died between
+  // enqueue and mark, Facebook's redelivery lands here as a duplicate and heals the index.
+  await queue.markReady(results.filter((r) => r.depth > 0).map((r) => r.conversation));
+
+  results.forEach((r, gi) => {
+    const events = groups.get(r.conversation)!;
+    r.codes.forEach((code, i) => {
+      const e = events[i]!.event;
+      const outcome = OUTCOME[code];
+      summary[outcome]++;
+      metrics.webhookEvents.inc({ kind: e.kind, outcome });
+      if (code === EnqueueCode.Duplicate) {
+        metrics.duplicates.inc();
+        logger.debug({ conversation: r.conversation, mid: e.id }, 'duplicate webhook event dropped');
+      } else if (code === EnqueueCode.Overflow) {
+        metrics.overflow.inc();
+        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, event: e }, 'conversation queue at its cap: event parked in the overflow list');
+      } else {
+        logger.debug({ conversation: r.conversation, mid: e.id, kind: e.kind, group: gi }, code === EnqueueCode.Queued ? 'event queued' : 'event recorded');
+      }
+    });
+  });
+  return summary;
+}

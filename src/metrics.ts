@@ -1,0 +1,47 @@
+/**
+ * Prometheus metrics. One registry an app instance, so several instances (tests) never
+ * collide on metric names.
+ */
+import client from 'prom-client';
+
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const reg = { registers: [registry] };
+  return {
+    registry,
+    webhookEvents: new client.Counter({ name: 'cb_webhook_events_total', help: 'Webhook events by kind and outcome', labelNames: ['kind', 'outcome'] as const, ...reg }),
+    webhookRequests: new client.Counter({ name: 'cb_webhook_requests_total', help: 'Webhook POSTs by HTTP status', labelNames: ['status'] as const, ...reg }),
+    ackLatency: new client.Histogram({
+      name: 'cb_webhook_ack_seconds',
+      help: 'Time from receiving a webhook POST to answering it',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ...reg,
+    }),
+    duplicates: new client.Counter({ name: 'cb_duplicates_total', help: 'Redelivered webhook events dropped by the dedupe', ...reg }),
+    overflow: new client.Counter({ name: 'cb_queue_overflow_total', help: 'Events parked because a conversation queue was at its cap', ...reg }),
+    lockContention: new client.Counter({ name: 'cb_lock_contention_total', help: 'Claims that found the conversation lock held by another worker', ...reg }),
+    fenced: new client.Counter({ name: 'cb_fenced_total', help: 'Acks refused because the worker no longer held the lock', ...reg }),
+    stage: new client.Histogram({
+      name: 'cb_processing_seconds',
+      help: 'Processing time by stage (queue_wait, handle, send, total)',
+      labelNames: ['stage'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ...reg,
+    }),
+    processed: new client.Counter({ name: 'cb_events_processed_total', help: 'Events processed by workers, by kind', labelNames: ['kind'] as const, ...reg }),
+    sendErrors: new client.Counter({ name: 'cb_send_errors_total', help: 'Send API failures by Graph error code', labelNames: ['code'] as const, ...reg }),
+    sendRetries: new client.Counter({ name: 'cb_send_retries_total', help: 'Send API calls retried', ...reg }),
+    sendResumed: new client.Counter({
+      name: 'cb_send_unconfirmed_total',
+      help: 'Replies found half-sent after a crash, by how they were settled (echo = confirmed by echo, resent = no echo in the grace time)',
+      labelNames: ['settled'] as const,
+      ...reg,
+    }),
+    queuePending: new client.Gauge({ name: 'cb_queue_conversations_pending', help: 'Conversations with queued work (ready index size)', ...reg }),
+    queueOldest: new client.Gauge({ name: 'cb_queue_oldest_ready_seconds', help: 'How long the longest-waiting ready conversation has waited', ...reg }),
+    sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,63 @@
+/**
+ * Redis key names. Every key of one conversation carries the hash tag `{<page>:<psid>}`
+ * so that multi-key scripts run unchanged on Redis Cluster; the ready index is split into
+ * shards with tags of their own so its load spreads over the cluster's masters.
+ */
+
+export interface ConversationKeys {
+  q: string;
+  ev: string;
+  seen: string;
+  sent: string;
+  seq: string;
+  overflow: string;
+  lock: string;
+}
+
+export const conversationId = (pageId: string, userId: string) => `${pageId}:${userId}`;
+
+export function splitConversationId(id: string): { pageId: string; userId: string } {
+  const i = id.indexOf(':');
+  return { pageId: id.slice(0, i), userId: id.slice(i + 1) };
+}
+
+/** FNV-1a: cheap and stable across processes and versions (the shard of a conversation must never move). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class Keys {
+  constructor(readonly prefix: string, readonly shards: number) {}
+
+  conversation(id: string): ConversationKeys {
+    const base = `${this.prefix}:{${id}}`;
+    return { q: `${base}:q`, ev: `${base}:ev`, seen: `${base}:seen`, sent: `${base}:sent`, seq: `${base}:seq`, overflow: `${base}:overflow`, lock: `${base}:lock` };
+  }
+
+  shardOf(conversation: string): number {
+    return fnv1a(conversation) % this.shards;
+  }
+
+  ready(shard: number): string {
+    return `${this.prefix}:ready:{r${shard}}`;
+  }
+
+  /** Pattern matching every conversation queue, for the sweeper's SCAN. */
+  get queuePattern(): string {
+    return `${this.prefix}:{*}:q`;
+  }
+
+  conversationOfQueueKey(key: string): string | undefined {
+    const m = /^[^{]*\{([^}]+)\}:q$/.exec(key);
+    return m?.[1];
+  }
+
+  get sweeperLock(): string {
+    return `${this.prefix}:sweeper`;
+  }
+}

@@ -1,0 +1,51 @@
+--[[ next-4: acknowledge the event just processed (fenced by the lock value), then peek the next one.
+KEYS[1] q   KEYS[2] ev   KEYS[3] sent   KEYS[4] lock (value written by redlock)
+ARGV[1] caller's lock value
+ARGV[2] queue member to acknowledge ('' = none)   ARGV[3] its event id   ARGV[4] replies it sent
+ARGV[5] ttl (ms) of the reply bookkeeping
+Returns: {2} fenced: the caller no longer holds the lock; nothing removed (replies it sent are still recorded)
+         {1} empty queue
+         {0, member, payload, replies confirmed, pending reply index (-1 none), pending age ms, echo seen 0/1, queue length}
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local owner = redis.call('GET', KEYS[4]) == ARGV[1]
+if ARGV[2] ~= '' then
+  local id, sent = ARGV[3], tonumber(ARGV[4])
+  if not owner then
+    if sent > 0 then
+      redis.call('HSET', KEYS[3], 'c:' .. id, sent)
+      redis.call('PEXPIRE', KEYS[3], ARGV[5])
+    end
+    return {2}
+  end
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  local fields = {'c:' .. id, 'p:' .. id}
+  for i = 0, sent - 1 do fields[#fields + 1] = 'e:' .. id .. ':' .. i end
+  redis.call('HDEL', KEYS[3], unpack(fields))
+elseif not owner then
+  return {2}
+end
+while true do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #head == 0 then return {1} end
+  local m = head[1]
+  local payload = redis.call('HGET', KEYS[2], m)
+  if payload then
+    local id = string.sub(m, 18)
+    local confirmed = tonumber(redis.call('HGET', KEYS[3], 'c:' .. id) or '0')
+    local pending = redis.call('HGET', KEYS[3], 'p:' .. id)
+    local pidx, age, echoed = -1, 0, 0
+    if pending then
+      local sep = string.find(pending, ':', 1, true)
+      pidx = tonumber(string.sub(pending, 1, sep - 1))
+      age = now - tonumber(string.sub(pending, sep + 1))
+      echoed = redis.call('HEXISTS', KEYS[3], 'e:' .. id .. ':' .. pidx)
+    end
+    return {0, m, payload, confirmed, pidx, age, echoed, redis.call('ZCARD', KEYS[1])}
+  end
+  -- An index entry without payload cannot be processed; enqueue-6 and this script write and
+  -- remove both together, so this only heals a hand-edited key.
+  redis.call('ZREM', KEYS[1], m)
+end

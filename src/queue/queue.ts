@@ -1,0 +1,149 @@
+/**
+ * The conversation queue: what the gateway and the workers do to Redis. Each method is
+ * one round trip (one script); the scripts hold the atomicity, this file the types.
+ */
+import type { ParsedEvent } from '../channels/messenger/parse';
+import type { InboundEvent } from '../channels/messenger/types';
+import { EnqueueCode, ScriptCode, ScriptReplyError } from './errors';
+import { conversationId, Keys } from './keys';
+import type { RedisClient } from './redis';
+
+export interface EnqueueResult {
+  conversation: string;
+  codes: EnqueueCode[];
+  depth: number;
+}
+
+export interface Claim {
+  conversation: string;
+  shard: number;
+  lease: number;
+  waitedMs: number;
+}
+
+export type NextResult =
+  | { code: ScriptCode.Fenced }
+  | { code: ScriptCode.Empty }
+  | {
+      code: ScriptCode.Ok;
+      member: string;
+      event: InboundEvent;
+      confirmed: number;
+      /** A reply that was being sent when the previous holder stopped, if any. */
+      pending?: { index: number; ageMs: number; echoed: boolean };
+      depth: number;
+    };
+
+export interface Ack {
+  member: string;
+  id: string;
+  sent: number;
+}
+
+export interface QueueOptions {
+  shards: number;
+  prefix: string;
+  dedupeTtlMs: number;
+  maxPerConversation: number;
+}
+
+const int = (v: unknown, script: string): number => {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isFinite(n)) throw new ScriptReplyError({ script, reply: v });
+  return n;
+};
+
+export class ConversationQueue {
+  readonly keys: Keys;
+  constructor(readonly redis: RedisClient, readonly opts: QueueOptions) {
+    this.keys = new Keys(opts.prefix, opts.shards);
+  }
+
+  /** Adds one conversation's events (in arrival order) atomically, deduped by event id. */
+  async enqueue(conversation: string, events: ParsedEvent[], now = Date.now()): Promise<EnqueueResult> {
+    const k = this.keys.conversation(conversation);
+    const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation];
+    for (const p of events) {
+      const echoField = p.confirms ? `e:${p.confirms.mid}:${p.confirms.i}` : '';
+      argv.push(p.event.id, p.event.timestamp, JSON.stringify(p.event), echoField, p.queue ? '1' : '0');
+    }
+    const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, ...argv);
+    if (!Array.isArray(reply) || reply.length !== events.length + 1) throw new ScriptReplyError({ script: 'enqueue-6', reply });
+    const codes = reply.slice(0, -1).map((c) => int(c, 'enqueue-6') as EnqueueCode);
+    return { conversation, codes, depth: int(reply[reply.length - 1], 'enqueue-6') };
+  }
+
+  /** Marks conversations ready, one script call per shard. */
+  async markReady(conversations: Iterable<string>): Promise<void> {
+    const byShard = new Map<number, string[]>();
+    for (const c of conversations) {
+      const s = this.keys.shardOf(c);
+      byShard.set(s, [...(byShard.get(s) ?? []), c]);
+    }
+    await Promise.all([...byShard].map(([s, list]) => this.redis.cbMark(this.keys.ready(s), ...list)));
+  }
+
+  async claim(shard: number, leaseMs: number, max: number): Promise<Claim[]> {
+    const reply = await this.redis.cbClaim(this.keys.ready(shard), leaseMs, max);
+    if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new ScriptReplyError({ script: 'claim-1', reply });
+    const out: Claim[] = [];
+    for (let i = 0; i < reply.length; i += 3) {
+      out.push({ conversation: String(reply[i]), shard, lease: int(reply[i + 1], 'claim-1'), waitedMs: int(reply[i + 2], 'claim-1') });
+    }
+    return out;
+  }
+
+  async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {
+    return (await this.redis.cbSettle(this.keys.ready(claim.shard), claim.conversation, claim.lease, mode, delayMs)) === 1;
+  }
+
+  /** Acknowledges `ack` (if given, fenced by the lock value) and peeks the next event. */
+  async next(conversation: string, lockValue: string, ack?: Ack): Promise<NextResult> {
+    const k = this.keys.conversation(conversation);
+    const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs);
+    const code = Array.isArray(r) ? int(r[0], 'next-4') : NaN;
+    if (code === ScriptCode.Fenced || code === ScriptCode.Empty) return { code };
+    if (code !== ScriptCode.Ok || r.length !== 8) throw new ScriptReplyError({ script: 'next-4', reply: r });
+    const pendingIndex = int(r[4], 'next-4');
+    return {
+      code,
+      member: String(r[1]),
+      event: JSON.parse(String(r[2])) as InboundEvent,
+      confirmed: int(r[3], 'next-4'),
+      ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-4'), echoed: int(r[6], 'next-4') === 1 } } : {}),
+      depth: int(r[7], 'next-4'),
+    };
+  }
+
+  /** Records that reply `index` of event `id` is about to be sent. False: the lock is no longer ours. */
+  async beginReply(conversation: string, lockValue: string, id: string, index: number): Promise<boolean> {
+    const k = this.keys.conversation(conversation);
+    return (await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs)) === ScriptCode.Ok;
+  }
+
+  /** Records that reply `index` of event `id` went out. */
+  async replyDone(conversation: string, id: string, index: number): Promise<void> {
+    const k = this.keys.conversation(conversation);
+    await this.redis.cbReply(k.sent, k.lock, '', id, 'done', index, this.opts.dedupeTtlMs);
+  }
+
+  /** Conversations with work and the age of the oldest ready one, for the metrics. */
+  async pendingStats(): Promise<{ conversations: number; oldestMs: number }> {
+    const now = Date.now();
+    let conversations = 0;
+    let oldest = now;
+    await Promise.all(
+      Array.from({ length: this.opts.shards }, async (_, s) => {
+        const key = this.keys.ready(s);
+        const [count, first] = await Promise.all([this.redis.zcard(key), this.redis.zrange(key, 0, 0, 'WITHSCORES')]);
+        conversations += count;
+        if (first[1] !== undefined) oldest = Math.min(oldest, Number(first[1]));
+      }),
+    );
+    return { conversations, oldestMs: Math.max(0, now - oldest) };
+  }
+
+  conversationOf(e: InboundEvent): string {
+    return conversationId(e.pageId, e.userId);
+  }
+}

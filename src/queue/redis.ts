@@ -1,0 +1,102 @@
+/**
+ * Redis connections (standalone or cluster) with the queue's Lua scripts registered once
+ * through `defineCommand`. Commands fail fast while Redis is unreachable (no offline
+ * queue), so the gateway can answer 503 and Facebook retries.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Redis, { Cluster, type Result } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    cbEnqueue(q: string, ev: string, seen: string, sent: string, seq: string, overflow: string, ...argv: (string | number)[]): Result<number[], Context>;
+    cbNext(q: string, ev: string, sent: string, lock: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number): Result<unknown[], Context>;
+    cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done', index: number, ttl: number): Result<number, Context>;
+    cbClaim(ready: string, leaseMs: number, max: number): Result<(string | number)[], Context>;
+    cbMark(ready: string, ...conversations: string[]): Result<number, Context>;
+    cbSettle(ready: string, conversation: string, lease: number, mode: 'remove' | 'requeue', delayMs: number): Result<number, Context>;
+  }
+}
+
+const LUA_DIR = path.join(__dirname, 'lua');
+const COMMANDS: Record<string, string> = {
+  'enqueue-6': 'cbEnqueue',
+  'next-4': 'cbNext',
+  'reply-2': 'cbReply',
+  'claim-1': 'cbClaim',
+  'mark-1': 'cbMark',
+  'settle-1': 'cbSettle',
+};
+
+export function defineScripts(client: RedisClient): void {
+  for (const [file, name] of Object.entries(COMMANDS)) {
+    const numberOfKeys = Number(file.split('-').pop());
+    client.defineCommand(name, { numberOfKeys, lua: fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8') });
+  }
+}
+
+export interface RedisTarget {
+  url?: string;
+  clusterNodes?: readonly { host: string; port: number }[];
+  commandTimeoutMs: number;
+}
+
+function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+    };
+    client.on('ready', onReady);
+  });
+}
+
+/** Connects and waits until ready; `onError` receives connection errors (ioredis would print them otherwise). */
+export async function connectRedis(target: RedisTarget, onError: (err: Error) => void, name = 'cb'): Promise<RedisClient> {
+  const retryStrategy = (times: number) => Math.min(50 * times, 1_000);
+  const common = { enableOfflineQueue: false, lazyConnect: false } as const;
+  let client: RedisClient;
+  if (target.clusterNodes) {
+    client = new Cluster([...target.clusterNodes], {
+      ...common,
+      clusterRetryStrategy: retryStrategy,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 200,
+      maxRedirections: 16,
+      redisOptions: { commandTimeout: target.commandTimeoutMs, maxRetriesPerRequest: 1, connectionName: name },
+    });
+  } else {
+    client = new Redis(target.url ?? 'redis://127.0.0.1:6379', {
+      ...common,
+      commandTimeout: target.commandTimeoutMs,
+      maxRetriesPerRequest: 1,
+      retryStrategy,
+      connectionName: name,
+    });
+  }
+  client.on('error', onError);
+  defineScripts(client);
+  try {
+    await waitReady(client, 15_000);
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  return client;
+}
+
+/** Every master of the deployment (one client for standalone). */
+export function masters(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
