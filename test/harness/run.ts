@@ -1,0 +1,62 @@
+/**
+ * `npm test`: starts the real services the suite needs on private ports in a temp dir — a
+ * standalone redis-server and a 3-master Redis Cluster — runs every test file with Node's
+ * test runner (one file at a time: several spawn processes of their own), then tears down.
+ * Pass file paths or substrings to run a subset: `npm test -- queue`.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRedis, startRedisCluster } from '../../src/dev/redis-server';
+
+function findTests(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = path.join(dir, d.name);
+    return d.isDirectory() ? findTests(p) : d.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+async function main(): Promise<number> {
+  const root = path.resolve(__dirname, '..', '..');
+  const filters = process.argv.slice(2);
+  const files = findTests(path.join(root, 'test'))
+    .map((f) => path.relative(root, f))
+    .sort()
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  if (files.length === 0) {
+    process.stderr.write(`no test file matches ${filters.join(' ')}\n`);
+    return 1;
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-test-'));
+  const standalone = await startRedis({ dir: path.join(tmp, 'standalone') });
+  const cluster = await startRedisCluster({ dir: path.join(tmp, 'cluster'), masters: 3 });
+  process.stderr.write(`[test] redis standalone :${standalone.port}, cluster ${cluster.seeds.map((s) => s.port).join(',')}, tmp ${tmp}\n`);
+  try {
+    return await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+        cwd: root,
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          TEST_REDIS_URL: standalone.url,
+          TEST_REDIS_CLUSTER_NODES: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','),
+          TEST_TMP: tmp,
+        },
+      });
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+      child.on('exit', (code) => resolve(code ?? 1));
+    });
+  } finally {
+    await Promise.all([standalone.stop(), cluster.stop()]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`[test] setup failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

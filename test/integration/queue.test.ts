@@ -1,0 +1,160 @@
+/** The queue's scripts against real Redis: the same suite on a standalone server and on a 3-master cluster. */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import Redlock from 'redlock';
+import { ConversationLock } from '../../src/bot/lock';
+import { createLogger } from '../../src/log';
+import { createMetrics } from '../../src/metrics';
+import { EnqueueCode, ScriptCode } from '../../src/queue/errors';
+import { conversationId } from '../../src/queue/keys';
+import type { ConversationQueue } from '../../src/queue/queue';
+import { masters } from '../../src/queue/redis';
+import { Sweeper } from '../../src/queue/sweeper';
+import { redisTargets } from '../helpers/env';
+import { openQueue, textEvent } from '../helpers/queue';
+
+const logger = createLogger('silent');
+
+for (const target of redisTargets()) {
+  describe(`queue on ${target.name} redis`, () => {
+    const opened: ConversationQueue[] = [];
+    const open = async (label: string, opts?: { shards?: number; cap?: number }) => {
+      const q = await openQueue(target, label, opts);
+      opened.push(q);
+      return q;
+    };
+    after(async () => {
+      await Promise.all(opened.map((q) => q.redis.quit()));
+    });
+
+    /** Takes everything out of one conversation in queue order, acking as a worker would. */
+    async function drainAll(q: ConversationQueue, c: string): Promise<string[]> {
+      const lock = await q.redis.set(q.keys.conversation(c).lock, 'me', 'PX', 10_000);
+      assert.equal(lock, 'OK');
+      const seen: string[] = [];
+      let r = await q.next(c, 'me');
+      while (r.code === ScriptCode.Ok) {
+        seen.push(r.event.id);
+        r = await q.next(c, 'me', { member: r.member, id: r.event.id, sent: 1 });
+      }
+      assert.equal(r.code, ScriptCode.Empty);
+      await q.redis.del(q.keys.conversation(c).lock);
+      return seen;
+    }
+
+    test('events come out by platform timestamp, then arrival, whatever order they arrived in', async () => {
+      const q = await open('order');
+      const c = conversationId('p1', 'u1');
+      await q.enqueue(c, [textEvent('p1', 'u1', 'm3', 3000), textEvent('p1', 'u1', 'm1', 1000)]);
+      await q.enqueue(c, [textEvent('p1', 'u1', 'm2a', 2000), textEvent('p1', 'u1', 'm2b', 2000)]);
+      await q.enqueue(c, [textEvent('p1', 'u1', 'm2c', 2000)]);
+      assert.deepEqual(await drainAll(q, c), ['m1', 'm2a', 'm2b', 'm2c', 'm3']);
+    });
+
+    test('a redelivered event is acknowledged as a duplicate and never queued twice, even after it was processed', async () => {
+      const q = await open('dedupe');
+      const c = conversationId('p1', 'u2');
+      const first = await q.enqueue(c, [textEvent('p1', 'u2', 'a', 1), textEvent('p1', 'u2', 'b', 2)]);
+      assert.deepEqual(first.codes, [EnqueueCode.Queued, EnqueueCode.Queued]);
+      const again = await q.enqueue(c, [textEvent('p1', 'u2', 'b', 2), textEvent('p1', 'u2', 'c', 3)]);
+      assert.deepEqual(again.codes, [EnqueueCode.Duplicate, EnqueueCode.Queued]);
+      assert.deepEqual(await drainAll(q, c), ['a', 'b', 'c']);
+      const late = await q.enqueue(c, [textEvent('p1', 'u2', 'a', 1)]);
+      assert.deepEqual(late.codes, [EnqueueCode.Duplicate]);
+      const ttl = await q.redis.pttl(q.keys.conversation(c).seen);
+      assert.ok(ttl > 47 * 3600_000, `dedupe markers live at least 48 h (pttl ${ttl})`);
+    });
+
+    test('over the per-conversation cap, events are parked in the overflow list, not lost', async () => {
+      const q = await open('cap', { cap: 3 });
+      const c = conversationId('p1', 'u3');
+      const r = await q.enqueue(c, [1, 2, 3, 4, 5].map((i) => textEvent('p1', 'u3', `m${i}`, i)));
+      assert.deepEqual(r.codes, [1, 1, 1, 3, 3]);
+      const parked = await q.redis.lrange(q.keys.conversation(c).overflow, 0, -1);
+      assert.deepEqual(parked.map((p) => JSON.parse(p).id), ['m4', 'm5']);
+    });
+
+    test('only the lock holder can ack: a worker whose lock lapsed is fenced and removes nothing', async () => {
+      const q = await open('fence');
+      const c = conversationId('p1', 'u4');
+      await q.enqueue(c, [textEvent('p1', 'u4', 'x1', 1), textEvent('p1', 'u4', 'x2', 2)]);
+      const k = q.keys.conversation(c);
+      await q.redis.set(k.lock, 'old-holder', 'PX', 10_000);
+      const peek = await q.next(c, 'old-holder');
+      assert.equal(peek.code, ScriptCode.Ok);
+      // The lock lapses and another worker takes it.
+      await q.redis.set(k.lock, 'new-holder', 'PX', 10_000);
+      const late = await q.next(c, 'old-holder', { member: peek.code === ScriptCode.Ok ? peek.member : '', id: 'x1', sent: 1 });
+      assert.equal(late.code, ScriptCode.Fenced);
+      assert.equal(await q.redis.zcard(k.q), 2, 'nothing removed');
+      assert.equal(await q.redis.hget(k.sent, 'c:x1'), '1', 'but the reply it sent is recorded, so it is not sent again');
+      assert.equal(await q.beginReply(c, 'old-holder', 'x1', 1), false, 'nor may it start another send');
+      const next = await q.next(c, 'new-holder');
+      assert.ok(next.code === ScriptCode.Ok && next.event.id === 'x1' && next.confirmed === 1);
+    });
+
+    test('claiming leases a conversation; new work lowers the lease so the holder cannot drop it', async () => {
+      const q = await open('claim', { shards: 1 });
+      await q.markReady(['p1:a', 'p1:b']);
+      const claims = await q.claim(0, 10_000, 10);
+      assert.deepEqual(claims.map((x) => x.conversation).sort(), ['p1:a', 'p1:b']);
+      assert.deepEqual(await q.claim(0, 10_000, 10), [], 'leased conversations are not claimable');
+      const a = claims.find((x) => x.conversation === 'p1:a')!;
+      const b = claims.find((x) => x.conversation === 'p1:b')!;
+      // New work for b arrives while its holder is busy: b must survive the holder's "queue empty" settle.
+      await q.markReady(['p1:b']);
+      assert.equal(await q.settle(a, 'remove'), true);
+      assert.equal(await q.settle(b, 'remove'), false);
+      assert.deepEqual((await q.claim(0, 10_000, 10)).map((x) => x.conversation), ['p1:b']);
+    });
+
+    test('a lease that runs out makes the conversation claimable again (a dead holder)', async () => {
+      const q = await open('lease', { shards: 1 });
+      await q.markReady(['p1:dead']);
+      assert.equal((await q.claim(0, 200, 1)).length, 1);
+      assert.equal((await q.claim(0, 200, 1)).length, 0);
+      await new Promise((r) => setTimeout(r, 250));
+      assert.deepEqual((await q.claim(0, 200, 1)).map((x) => x.conversation), ['p1:dead']);
+    });
+
+    test('the sweeper restores queued conversations missing from the ready index', async () => {
+      const q = await open('sweep', { shards: 4 });
+      await q.enqueue('p2:lost', [textEvent('p2', 'lost', 'l1', 1)]);
+      await q.enqueue('p2:fine', [textEvent('p2', 'fine', 'f1', 1)]);
+      await q.markReady(['p2:fine']);
+      const sweeper = new Sweeper(q, 60_000, logger, createMetrics());
+      assert.equal(await sweeper.sweep(), 1);
+      const score = await q.redis.zscore(q.keys.ready(q.keys.shardOf('p2:lost')), 'p2:lost');
+      assert.notEqual(score, null);
+      assert.equal(await sweeper.sweep(), 0);
+    });
+
+    test('the conversation lock is extended while held and refuses a second holder', async () => {
+      const q = await open('lock');
+      const redlock = new Redlock([q.redis], { retryCount: 0 });
+      const key = q.keys.conversation('p1:lk').lock;
+      const lock = await ConversationLock.acquire(redlock, key, 600, logger, 'p1:lk');
+      assert.ok(lock);
+      assert.equal(await ConversationLock.acquire(redlock, key, 600, logger, 'p1:lk'), null);
+      await new Promise((r) => setTimeout(r, 1_300)); // two TTLs: only extension keeps it
+      assert.equal(await q.redis.get(key), lock.value);
+      assert.equal(lock.lost, false);
+      await lock.release();
+      assert.equal(await q.redis.get(key), null);
+    });
+
+    if (target.name === 'cluster') {
+      test('a conversation lives in one slot; ready shards spread over every master', async () => {
+        const q = await open('slots', { shards: 16 });
+        const k = q.keys.conversation('123:456');
+        const slots = await Promise.all(Object.values(k).map((key) => q.redis.cluster('KEYSLOT', key)));
+        assert.equal(new Set(slots).size, 1);
+        const convs = Array.from({ length: 200 }, (_, i) => `p:${i}`);
+        await q.markReady(convs);
+        const perMaster = await Promise.all(masters(q.redis).map(async (m) => (await m.keys(`${q.keys.prefix}:ready:*`)).length));
+        assert.equal(perMaster.reduce((a, b) => a + b, 0), 16);
+        assert.ok(perMaster.every((n) => n > 0), `every master holds ready shards: ${perMaster}`);
+      });
+    }
+  });
+}

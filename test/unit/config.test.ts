@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config';
+
+test('dev mode starts with embedded defaults and says which secrets are development values', () => {
+  const c = loadConfig({});
+  assert.equal(c.role, 'all');
+  assert.equal(c.port, 3000);
+  assert.equal(c.redis.embedded, true);
+  assert.equal(c.fb.graphApiUrl, undefined, 'dev mode uses the built-in Graph API emulator');
+  assert.equal(c.webhook.bodyLimitBytes, 1024 * 1024);
+  assert.ok(c.queue.dedupeTtlMs >= 48 * 3600_000, 'dedupe markers outlive Facebook retries');
+  assert.ok(c.warnings.some((w) => w.includes('FB_APP_SECRET')));
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.queue), 'config is frozen');
+});
+
+test('every bad variable is reported at once', () => {
+  let err: unknown;
+  try {
+    loadConfig({ PORT: 'http', ROLE: 'boss', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', WEBHOOK_BODY_LIMIT: '10gb', QUEUE_SHARDS: '0', DATABASE_URL: 'mysql://x' });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  const text = err.problems.join('\n');
+  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL']) assert.match(text, new RegExp(name), `${name} reported`);
+  assert.equal(err.problems.length, 7);
+});
+
+test('production refuses development fallbacks', () => {
+  assert.throws(
+    () => loadConfig({ NODE_ENV: 'production' }),
+    (e: unknown) => e instanceof ConfigError && ['FB_APP_SECRET', 'FB_VERIFY_TOKEN', 'FB_PAGE_ACCESS_TOKEN', 'REDIS_URL'].every((n) => e.problems.some((p) => p.includes(n))),
+  );
+  const c = loadConfig({ NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_CLUSTER_NODES: 'r1:7000, r2:7001' });
+  assert.equal(c.fb.graphApiUrl, 'https://graph.facebook.com/v21.0');
+  assert.deepEqual(c.redis.clusterNodes, [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }]);
+  assert.equal(c.warnings.length, 0);
+});
+
+test('PAGES_FILE gives each page its own token, and its mistakes are named', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+  const good = path.join(dir, 'pages.json');
+  fs.writeFileSync(good, JSON.stringify({ pages: [{ id: '111', name: 'Shop', accessToken: 'EAA-token-111' }, { id: 222, accessToken: 'EAA-token-222' }] }));
+  const c = loadConfig({ PAGES_FILE: good });
+  assert.equal(c.fb.pages?.get('111')?.accessToken, 'EAA-token-111');
+  assert.equal(c.fb.pages?.get('222')?.accessToken, 'EAA-token-222');
+  const bad = path.join(dir, 'bad.json');
+  fs.writeFileSync(bad, JSON.stringify({ pages: [{ id: 'x y', accessToken: 'short' }] }));
+  assert.throws(() => loadConfig({ PAGES_FILE: bad }), (e: unknown) => e instanceof ConfigError && e.problems.length === 2);
+  assert.throws(() => loadConfig({ PAGES_FILE: path.join(dir, 'missing.json') }), /cannot be read: ENOENT/);
+  fs.writeFileSync(bad, '{"pages": [');
+  assert.throws(() => loadConfig({ PAGES_FILE: bad }), /not valid JSON/);
+});

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { SendApiError } from '../../src/channels/messenger/errors';
+import { GraphSendApi } from '../../src/channels/messenger/send-api';
+import { FakeGraph } from '../../src/dev/fake-graph';
+
+const graph = new FakeGraph({ tokens: new Map([['token-p1', 'p1']]) });
+let api: GraphSendApi;
+let retries = 0;
+const req = (text: string) => ({ recipient: { id: 'u1' }, messaging_type: 'RESPONSE' as const, message: { text, metadata: JSON.stringify({ mid: 'm-in', i: 0 }) } });
+
+before(async () => {
+  const url = await graph.listen();
+  api = new GraphSendApi({
+    baseUrl: url,
+    pages: { serves: () => true, token: (p) => (p === 'p1' ? 'token-p1' : p === 'p2' ? 'revoked' : undefined) },
+    timeoutMs: 300,
+    maxAttempts: 4,
+    backoffBaseMs: 1,
+    backoffMaxMs: 5,
+    onRetry: () => retries++,
+  });
+});
+after(() => graph.close());
+
+test('a reply reaches the Send API with its metadata and the page token', async () => {
+  const r = await api.send('p1', req('hello'));
+  assert.equal(r.attempts, 1);
+  assert.match(r.messageId ?? '', /^m_/);
+  const call = graph.calls.at(-1)!;
+  assert.deepEqual([call.pageId, call.recipientId, call.text, call.metadata], ['p1', 'u1', 'hello', { mid: 'm-in', i: 0 }]);
+  assert.equal(call.body.messaging_type, 'RESPONSE');
+});
+
+for (const [label, fault] of [
+  ['1200 temporary failure', { kind: 'error', status: 500, code: 1200 }],
+  ['2 service error', { kind: 'error', status: 500, code: 2 }],
+  ['4 app rate limit', { kind: 'error', status: 400, code: 4 }],
+  ['613 rate limit', { kind: 'error', status: 400, code: 613 }],
+  ['HTTP 503 with an unlisted Graph code', { kind: 'error', status: 503, code: 1 }],
+  ['a dropped connection', { kind: 'drop' }],
+  ['a timeout', { kind: 'timeout' }],
+] as const) {
+  test(`retries after ${label} and then succeeds`, async () => {
+    const before = graph.calls.length;
+    retries = 0;
+    graph.failNext(2, fault);
+    const r = await api.send('p1', req(label));
+    assert.equal(r.attempts, 3);
+    assert.equal(retries, 2);
+    assert.equal(graph.calls.length, before + 1, 'delivered once');
+  });
+}
+
+for (const code of [100, 190, 10, 551, 200, 230]) {
+  test(`does not retry Graph error ${code}`, async () => {
+    graph.failNext(1, { kind: 'error', status: 400, code });
+    retries = 0;
+    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.code === String(code) && !e.retryable && e.context.attempts === 1);
+    assert.equal(retries, 0);
+  });
+}
+
+test('gives up after the last attempt, saying it may be retried later', async () => {
+  graph.failNext(4, { kind: 'error', status: 500, code: 2 });
+  await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.retryable && e.context.attempts === 4);
+});
+
+test('a page without a token, or a token Facebook refuses, fails without retrying', async () => {
+  await assert.rejects(api.send('p9', req('x')), (e: unknown) => e instanceof SendApiError && e.code === 'no_token');
+  await assert.rejects(api.send('p2', req('x')), (e: unknown) => e instanceof SendApiError && e.code === '190' && e.context.attempts === 1);
+});
