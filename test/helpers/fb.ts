@@ -35,13 +35,15 @@ export interface PostOptions {
   secret?: string;
   /** Only the legacy sha1 header, as very old subscriptions get. */
   legacyOnly?: boolean;
+  unsigned?: boolean;
   headers?: Record<string, string>;
 }
 
 /** POSTs raw bytes with both signature headers (like Facebook) unless told otherwise. */
 export async function postRaw(baseUrl: string, raw: string | Buffer, opts: PostOptions = {}): Promise<{ status: number; body: any }> {
   const secret = opts.secret ?? APP_SECRET;
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(opts.legacyOnly ? {} : { 'x-hub-signature-256': sign(raw, secret) }), 'x-hub-signature': sign(raw, secret, 'sha1'), ...opts.headers };
+  const signed = opts.unsigned ? {} : { ...(opts.legacyOnly ? {} : { 'x-hub-signature-256': sign(raw, secret) }), 'x-hub-signature': sign(raw, secret, 'sha1') };
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...signed, ...opts.headers };
   const res = await fetch(`${baseUrl}/webhook`, { method: 'POST', body: raw, headers });
   const textBody = await res.text();
   let parsed: unknown = textBody;

@@ -1,0 +1,160 @@
+/** A running pipeline for end-to-end tests: gateway and workers as processes, a fake Graph API here. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { FakeGraph } from '../../src/dev/fake-graph';
+import { encodeLikeFacebook } from '../../src/channels/messenger/signature';
+import { APP_SECRET, VERIFY_TOKEN, body, postRaw, text } from './fb';
+import { tmpDir, uniquePrefix } from './env';
+import { startRole, type RoleProcess } from './procs';
+
+export const PAGES = ['101', '102', '103', '104'];
+
+export interface Pipeline {
+  graph: FakeGraph;
+  gateway: RoleProcess;
+  workers: RoleProcess[];
+  env: Record<string, string>;
+  prefix: string;
+  startWorker(name: string): Promise<RoleProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<Pipeline> {
+  const dir = tmpDir(label);
+  const pagesFile = path.join(dir, 'pages.json');
+  fs.writeFileSync(pagesFile, JSON.stringify({ pages: PAGES.map((id) => ({ id, accessToken: `token-${id}` })) }));
+  const graph = new FakeGraph({ tokens: new Map(PAGES.map((id) => [`token-${id}`, id])) });
+  const graphUrl = await graph.listen();
+  const prefix = uniquePrefix(label);
+  const env = {
+    NODE_ENV: 'test',
+    FB_APP_SECRET: APP_SECRET,
+    FB_VERIFY_TOKEN: VERIFY_TOKEN,
+    PAGES_FILE: pagesFile,
+    GRAPH_API_URL: graphUrl,
+    REDIS_PREFIX: prefix,
+    LOCK_TTL_MS: '2000',
+    SEND_ECHO_GRACE_MS: '1000',
+    WORKER_POLL_MS: '5',
+    SWEEP_INTERVAL_MS: '5000',
+    SEND_BACKOFF_BASE_MS: '20',
+    SEND_RETRY_LATER_MS: '300',
+    ...redisEnv,
+    ...opts.env,
+  };
+  const gateway = await startRole(`${label}-gateway`, { ...env, ROLE: 'gateway' }).ready();
+  graph.setEcho({ webhookUrl: `${gateway.url}/webhook`, appSecret: APP_SECRET });
+  const workers: RoleProcess[] = [];
+  const startWorker = async (name: string) => {
+    const w = await startRole(`${label}-${name}`, { ...env, ROLE: 'worker' }).ready();
+    workers.push(w);
+    return w;
+  };
+  await Promise.all(Array.from({ length: opts.workers ?? 2 }, (_, i) => startWorker(`worker${i + 1}`)));
+  return {
+    graph,
+    gateway,
+    workers,
+    env,
+    prefix,
+    startWorker,
+    async stop() {
+      await Promise.all([gateway, ...workers].map((p) => p.stop()));
+      await graph.close();
+    },
+  };
+}
+
+export interface Load {
+  /** Per user (page:user): the inbound mids in the order the user sent them. */
+  expected: Map<string, string[]>;
+  posts: number;
+  redelivered: number;
+}
+
+function shuffle<T>(a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  }));
+}
+
+/**
+ * Sends `perUser` messages for each of `users` conversations spread over the pages. Round k
+ * carries every user's k-th message, users shuffled across batched POSTs of several pages;
+ * a user's next message goes out only after the POST with the previous one was acknowledged
+ * (as Facebook delivers). `redeliver` of the POSTs are sent again, some at once, some later.
+ */
+export async function sendLoad(url: string, o: { users: number; perUser: number; batch?: number; redeliver?: number; concurrency?: number; onRound?: (k: number) => Promise<void> | void }): Promise<Load> {
+  const expected = new Map<string, string[]>();
+  const users = Array.from({ length: o.users }, (_, i) => ({ page: PAGES[i % PAGES.length]!, user: `u${i}` }));
+  const later: string[] = [];
+  let posts = 0;
+  let redelivered = 0;
+  const base = Date.now();
+  const send = async (raw: string) => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await postRaw(url, raw);
+      posts++;
+      if (r.status === 200) return;
+      if (attempt > 50) throw new Error(`POST kept failing: ${r.status} ${JSON.stringify(r.body)}`);
+      await new Promise((res) => setTimeout(res, 100)); // Facebook retries what was not acknowledged
+    }
+  };
+  for (let k = 0; k < o.perUser; k++) {
+    const events = shuffle(users.map(({ page, user }) => {
+      const mid = `m_${page}_${user}_${k}`;
+      const key = `${page}:${user}`;
+      expected.set(key, [...(expected.get(key) ?? []), mid]);
+      return text(page, user, base + k * 1000 + Math.floor(Math.random() * 500), mid, `message ${k} from ${user} — ünïcødé`);
+    }));
+    const raws: string[] = [];
+    for (let i = 0; i < events.length; i += o.batch ?? 10) raws.push(encodeLikeFacebook(body(events.slice(i, i + (o.batch ?? 10)))));
+    await pool(raws, o.concurrency ?? 16, async (raw) => {
+      await send(raw);
+      if (Math.random() < (o.redeliver ?? 0)) {
+        redelivered++;
+        if (Math.random() < 0.5) await send(raw);
+        else later.push(raw);
+      }
+    });
+    await o.onRound?.(k);
+  }
+  await pool(later, 8, send);
+  return { expected, posts, redelivered };
+}
+
+/** Checks what the fake Graph API received against what users sent: order, duplicates, losses. */
+export function audit(graph: FakeGraph, expected: Map<string, string[]>): { violations: string[]; duplicates: number; lost: number; outOfOrder: number } {
+  const got = new Map<string, string[]>();
+  for (const c of graph.calls) {
+    if (!c.metadata?.mid) continue;
+    const key = `${c.pageId}:${c.recipientId}`;
+    got.set(key, [...(got.get(key) ?? []), c.metadata.mid]);
+  }
+  const violations: string[] = [];
+  let duplicates = 0;
+  let lost = 0;
+  let outOfOrder = 0;
+  for (const [key, mids] of expected) {
+    const replies = got.get(key) ?? [];
+    const unique = new Set(replies);
+    duplicates += replies.length - unique.size;
+    lost += mids.filter((m) => !unique.has(m)).length;
+    const firstSeen = [...unique];
+    const order = mids.filter((m) => unique.has(m));
+    if (firstSeen.join() !== order.join()) {
+      outOfOrder++;
+      violations.push(`${key}: expected ${order.join(' ')} got ${replies.join(' ')}`);
+    }
+  }
+  return { violations: violations.slice(0, 5), duplicates, lost, outOfOrder };
+}
