@@ -192,6 +192,8 @@ export class Worker {
       } catch (err) {
         if (!(err instanceof SendApiError)) throw err;
         metrics.sendErrors.inc({ code: err.code });
+        // Nothing went out: the next attempt need not wait for an echo that will never come.
+        if (err.definitelyNotSent) await queue.replyDone(conversation, e.id, i, 'abort');
         if (err.retryable) {
           logger.warn({ ...log, err, code: err.code, attempts: err.context.attempts }, 'reply not sent after retries: the conversation waits and tries again');
           return { kind: 'defer', ms: config.send.retryLaterMs };

@@ -121,10 +121,10 @@ export class ConversationQueue {
     return (await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs)) === ScriptCode.Ok;
   }
 
-  /** Records that reply `index` of event `id` went out. */
-  async replyDone(conversation: string, id: string, index: number): Promise<void> {
+  /** Records that reply `index` of event `id` went out ('done'), or certainly did not ('abort'). */
+  async replyDone(conversation: string, id: string, index: number, outcome: 'done' | 'abort' = 'done'): Promise<void> {
     const k = this.keys.conversation(conversation);
-    await this.redis.cbReply(k.sent, k.lock, '', id, 'done', index, this.opts.dedupeTtlMs);
+    await this.redis.cbReply(k.sent, k.lock, '', id, outcome, index, this.opts.dedupeTtlMs);
   }
 
   /** Conversations with work and the age of the oldest ready one, for the metrics. */

@@ -78,7 +78,7 @@ for (const target of redisTargets()) {
   });
 }
 
-async function privateRedis(kind: 'standalone' | 'cluster') {
+async function privateRedis(kind: 'standalone' | 'cluster'): Promise<{ env: Record<string, string>; stop(): Promise<void>; start(): Promise<void> }> {
   if (kind === 'standalone') {
     const r = await startRedis({ dir: tmpDir('outage') });
     return { env: { REDIS_URL: r.url }, stop: () => r.stop(), start: () => r.start() };

@@ -4,7 +4,7 @@
  * test runner (one file at a time: several spawn processes of their own), then tears down.
  * Pass file paths or substrings to run a subset: `npm test -- queue`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,15 @@ async function main(): Promise<number> {
   if (files.length === 0) {
     process.stderr.write(`no test file matches ${filters.join(' ')}\n`);
     return 1;
+  }
+  if (filters.length === 0) {
+    // The whole suite also type-checks: a type error is a failure even where no test reaches it.
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', '-p', root], { cwd: root, stdio: 'inherit' });
+    if (tsc.status !== 0) {
+      process.stderr.write('[test] type check failed\n');
+      return 1;
+    }
+    process.stderr.write('[test] type check passed\n');
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-test-'));
   const standalone = await startRedis({ dir: path.join(tmp, 'standalone') });

@@ -29,4 +29,8 @@ export class SendApiError extends Error {
   get retryable(): boolean {
     return this.context.retryable;
   }
+  /** Facebook answered with a Graph error, so the message was not delivered (unlike a timeout or a dropped connection). */
+  get definitelyNotSent(): boolean {
+    return this.context.status !== undefined && /^\d+$/.test(this.context.code);
+  }
 }
