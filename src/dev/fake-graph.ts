@@ -76,6 +76,11 @@ export class FakeGraph {
   router(): express.Router {
     const r = express.Router();
     r.post('/:version/me/messages', express.json({ limit: '1mb' }), (req, res) => void this.handle(req, res));
+    // What the bot "sent", newest last: how a dev-mode user sees the replies.
+    r.get('/calls', (req, res) => {
+      const limit = Math.min(1_000, Math.max(1, Number(req.query.limit) || 20));
+      res.json(this.calls.slice(-limit).map((c) => ({ page: c.pageId, to: c.recipientId, text: c.text, metadata: c.metadata, at: new Date(c.at).toISOString() })));
+    });
     return r;
   }
 
