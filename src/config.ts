@@ -46,8 +46,6 @@ export interface Config {
     readonly embedded: boolean;
     readonly prefix: string;
     readonly commandTimeoutMs: number;
-    /** Cluster mode: replicas that must confirm an enqueue before the 200 (0 = off). */
-    readonly waitReplicas: number;
   };
   readonly databaseUrl?: string;
   readonly adminToken?: string;
@@ -271,7 +269,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       embedded,
       prefix,
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 60_000),
-      waitReplicas: r.int('REDIS_WAIT_REPLICAS', 0, 0, 5),
     },
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),

@@ -11,7 +11,7 @@ import { isAnswered } from '../channels/messenger/types';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { ScriptCode } from '../queue/errors';
+import { LockLostError, ScriptCode } from '../queue/errors';
 import { splitConversationId } from '../queue/keys';
 import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
 import type { BotHandler } from './handler';
@@ -182,7 +182,17 @@ export class Worker {
     }
     const sendStarted = Date.now();
     for (let i = first; i < replies.length; i++) {
-      if (lock.lost || !(await queue.beginReply(conversation, lock.value, e.id, i))) return { kind: 'lost' };
+      if (lock.lost) return { kind: 'lost' };
+      try {
+        await queue.beginReply(conversation, lock.value, e.id, i);
+      } catch (err) {
+        if (err instanceof LockLostError) {
+          metrics.fenced.inc();
+          logger.warn({ ...log, err }, 'lock lost before sending: another worker owns the conversation now');
+          return { kind: 'lost' };
+        }
+        throw err;
+      }
       try {
         await sender.send(e.pageId, {
           recipient: { id: e.userId },

@@ -4,7 +4,7 @@
  */
 import type { ParsedEvent } from '../channels/messenger/parse';
 import type { InboundEvent } from '../channels/messenger/types';
-import { EnqueueCode, ScriptCode, ScriptReplyError } from './errors';
+import { EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
 import { conversationId, Keys } from './keys';
 import type { RedisClient } from './redis';
 
@@ -103,7 +103,8 @@ export class ConversationQueue {
     const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs);
     const code = Array.isArray(r) ? int(r[0], 'next-4') : NaN;
     if (code === ScriptCode.Fenced || code === ScriptCode.Empty) return { code };
-    if (code !== ScriptCode.Ok || r.length !== 8) throw new ScriptReplyError({ script: 'next-4', reply: r });
+    if (code !== ScriptCode.Ok) throw errorForCode(code, { script: 'next-4', conversation }) ?? new ScriptReplyError({ script: 'next-4', reply: r });
+    if (r.length !== 8) throw new ScriptReplyError({ script: 'next-4', reply: r });
     const pendingIndex = int(r[4], 'next-4');
     return {
       code,
@@ -115,10 +116,12 @@ export class ConversationQueue {
     };
   }
 
-  /** Records that reply `index` of event `id` is about to be sent. False: the lock is no longer ours. */
-  async beginReply(conversation: string, lockValue: string, id: string, index: number): Promise<boolean> {
+  /** Records that reply `index` of event `id` is about to be sent; throws LockLostError if the lock is no longer ours. */
+  async beginReply(conversation: string, lockValue: string, id: string, index: number): Promise<void> {
     const k = this.keys.conversation(conversation);
-    return (await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs)) === ScriptCode.Ok;
+    const code = int(await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs), 'reply-2');
+    const err = errorForCode(code, { script: 'reply-2', conversation, mid: id });
+    if (err) throw err;
   }
 
   /** Records that reply `index` of event `id` went out ('done'), or certainly did not ('abort'). */

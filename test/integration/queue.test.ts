@@ -5,7 +5,7 @@ import Redlock from 'redlock';
 import { ConversationLock } from '../../src/bot/lock';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
-import { EnqueueCode, ScriptCode } from '../../src/queue/errors';
+import { EnqueueCode, LockLostError, ScriptCode } from '../../src/queue/errors';
 import { conversationId } from '../../src/queue/keys';
 import type { ConversationQueue } from '../../src/queue/queue';
 import { masters } from '../../src/queue/redis';
@@ -88,7 +88,7 @@ for (const target of redisTargets()) {
       assert.equal(late.code, ScriptCode.Fenced);
       assert.equal(await q.redis.zcard(k.q), 2, 'nothing removed');
       assert.equal(await q.redis.hget(k.sent, 'c:x1'), '1', 'but the reply it sent is recorded, so it is not sent again');
-      assert.equal(await q.beginReply(c, 'old-holder', 'x1', 1), false, 'nor may it start another send');
+      await assert.rejects(q.beginReply(c, 'old-holder', 'x1', 1), (e: unknown) => e instanceof LockLostError && e.context.mid === 'x1', 'nor may it start another send');
       const next = await q.next(c, 'new-holder');
       assert.ok(next.code === ScriptCode.Ok && next.event.id === 'x1' && next.confirmed === 1);
     });
