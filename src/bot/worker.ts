@@ -135,7 +135,7 @@ export class Worker {
     const { queue, config, metrics, logger } = this.d;
     let ack: Ack | undefined;
     for (let processed = 0; ; processed++) {
-      const r = await queue.next(conversation, lock.value, ack);
+      const r = ack ? await this.recording(conversation, lock, () => queue.next(conversation, lock.value, ack)) : await queue.next(conversation, lock.value);
       ack = undefined;
       if (r.code === ScriptCode.Fenced) {
         metrics.fenced.inc();
@@ -149,6 +149,23 @@ export class Worker {
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
       ack = { member: r.member, id: r.event.id, sent: outcome.sent };
+    }
+  }
+
+  /**
+   * Runs a call that records a reply as sent. The reply did go out: losing that fact to a
+   * passing Redis error would make the next holder send it again, so retry while the lock
+   * holds (the calls are idempotent). If it still fails, the echo check is the last guard.
+   */
+  private async recording<T>(conversation: string, lock: ConversationLock, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (attempt >= 6 || lock.lost) throw err;
+        this.d.logger.warn({ conversation, err, attempt }, 'recording a sent reply failed: retrying');
+        await sleep(50 * 2 ** attempt);
+      }
     }
   }
 
@@ -211,7 +228,7 @@ export class Worker {
         logger.error({ ...log, err, code: err.code }, 'reply rejected by the Send API: recorded as failed, moving on');
         return { kind: 'done', sent: replies.length };
       }
-      if (i < replies.length - 1) await queue.replyDone(conversation, e.id, i);
+      if (i < replies.length - 1) await this.recording(conversation, lock, () => queue.replyDone(conversation, e.id, i));
     }
     metrics.stage.observe({ stage: 'send' }, since(sendStarted));
     metrics.stage.observe({ stage: 'total' }, (Date.now() - e.receivedAt) / 1000);

@@ -123,7 +123,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const status = err.status && err.status >= 400 && err.status < 600 ? err.status : 500;
     const message = err.type === 'entity.too.large' ? `body larger than the limit of ${config.webhook.bodyLimitBytes} bytes` : status === 500 ? 'internal error' : err.message;
     if (req.path === '/webhook') metrics.webhookRequests.inc({ status: String(status) });
-    (status >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger))({ err, path: req.path }, `request failed: ${message}`);
+    if (status >= 500) logger.error({ err, path: req.path }, `request failed: ${message}`);
+    else logger.warn({ path: req.path, status, error: message }, `request rejected: ${message}`);
     if (!res.headersSent) res.status(status).json({ error: message });
   });
   return app;
