@@ -19,7 +19,7 @@ function run(cmd, argv, env = process.env) {
   }
 }
 
-const have = (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status === 0;
+const have = (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin} || ls /usr/lib/postgresql/*/bin/${bin}`], { stdio: 'ignore' }).status === 0;
 
 function ensureNodeModules() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
@@ -54,7 +54,12 @@ const COMMANDS = {
     argv: ['--import', 'tsx', 'src/main.ts'],
   },
   test: {
-    packages: () => [{ bin: 'redis-server', pkg: 'redis-server' }, { bin: 'redis-cli', pkg: 'redis-tools' }],
+    packages: () => [
+      { bin: 'redis-server', pkg: 'redis-server' },
+      { bin: 'redis-cli', pkg: 'redis-tools' },
+      { bin: 'initdb', pkg: 'postgresql' },
+      { bin: 'runuser', pkg: 'util-linux' },
+    ],
     argv: ['--import', 'tsx', 'test/harness/run.ts'],
   },
 };

@@ -20,6 +20,10 @@ import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
 import { connectRedis, type RedisClient } from './queue/redis';
 import { Sweeper } from './queue/sweeper';
+import { ChatlogConsumer } from './chatlog/consumer';
+import { migrate } from './chatlog/migrate';
+import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
+import { ChatlogStream } from './chatlog/stream';
 
 export interface App {
   port: number;
@@ -27,6 +31,9 @@ export interface App {
   redis: RedisClient;
   queue: ConversationQueue;
   worker?: Worker;
+  chatlog: ChatlogStream;
+  /** The chatlog database, in the roles that write it. */
+  db?: SqlClient;
   /** Dev mode only: the built-in Graph API emulator. */
   fakeGraph?: FakeGraph;
   stop(): Promise<void>;
@@ -65,13 +72,26 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const pages = pageDirectory(config.fb);
   const gateway = config.role === 'all' || config.role === 'gateway';
   const workerRole = config.role === 'all' || config.role === 'worker';
+  const chatlog = new ChatlogStream(redis, config.redis.prefix, config.chatlog.shards);
+
+  let db: SqlClient | undefined;
+  let consumer: ChatlogConsumer | undefined;
+  if (config.role === 'chatlog' || (config.role === 'all' && config.chatlog.enabled)) {
+    db = config.databaseUrl
+      ? postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error'))
+      : await pgliteClient(path.join(config.dataDir, 'pglite'));
+    const applied = await migrate(db);
+    logger.info({ applied, database: db.kind }, applied.length ? 'chatlog migrations applied' : 'chatlog schema up to date');
+    consumer = new ChatlogConsumer(chatlog, db, config.chatlog, logger, metrics);
+    await consumer.start();
+  }
 
   let fakeGraph: FakeGraph | undefined;
   if (!config.fb.graphApiUrl && workerRole) {
     const tokens = config.fb.pages ? new Map([...config.fb.pages.values()].map((p) => [p.accessToken, p.id])) : undefined;
     fakeGraph = new FakeGraph(tokens ? { tokens } : { anyTokenPage: 'dev-page' });
   }
-  const app = createHttpApp({ config, logger, metrics, redis, pages, ...(gateway ? { queue } : {}), ...(fakeGraph ? { mounts: [['/_dev/graph', fakeGraph.router()]] } : {}) });
+  const app = createHttpApp({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), ...(fakeGraph ? { mounts: [['/_dev/graph', fakeGraph.router()]] } : {}) });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
   await new Promise<void>((resolve, reject) => {
@@ -99,7 +119,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     });
     const redlock = new Redlock([redis], { retryCount: 0 });
     redlock.on('error', () => undefined); // acquisition failures are handled where they happen
-    worker = new Worker({ queue, redlock, sender, bot: overrides.bot ?? new AckBot(), logger, metrics, config });
+    worker = new Worker({ queue, redlock, sender, bot: overrides.bot ?? new AckBot(), logger, metrics, config, chatlog });
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
@@ -112,6 +132,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     metrics,
     redis,
     queue,
+    chatlog,
+    ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
     async stop() {
@@ -119,6 +141,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      await consumer?.stop(); // after the workers: their last records get written too
+      await db?.close();
       await redis.quit().catch(() => redis.disconnect());
       await embedded?.stop();
     },

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export type Role = 'all' | 'gateway' | 'worker';
+export type Role = 'all' | 'gateway' | 'worker' | 'chatlog';
 export const ROLES: readonly string[] = ['all', 'gateway', 'worker', 'chatlog'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const DEV_APP_SECRET = 'dev-app-secret-change-me';
@@ -48,6 +48,14 @@ export interface Config {
     readonly commandTimeoutMs: number;
   };
   readonly databaseUrl?: string;
+  readonly chatlog: {
+    /** Run the chatlog consumer in ROLE=all (always in ROLE=chatlog). */
+    readonly enabled: boolean;
+    readonly shards: number;
+    readonly batchSize: number;
+    readonly pollMs: number;
+    readonly claimIdleMs: number;
+  };
   readonly adminToken?: string;
   readonly nlu: { readonly model?: string; readonly corpus?: string };
   readonly webhook: { readonly bodyLimitBytes: number };
@@ -183,12 +191,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const production = nodeEnv === 'production';
 
   const role = r.oneOf('ROLE', ROLES, 'all');
-  if (role === 'chatlog') r.problems.push('ROLE=chatlog is not available yet: the chatlog service is not part of this build');
 
   const secret = (name: string, dev: string, minLen: number): string => {
     const v = r.str(name);
     if (v === undefined) {
-      if (production) r.problems.push(`${name} is required when NODE_ENV=production`);
+      if (production && (role === 'all' || role === 'gateway')) r.problems.push(`${name} is required when NODE_ENV=production`);
+      else if (production) return '';
       else warnings.push(`${name} is not set: using the development value "${dev}"; never expose this instance`);
       return dev;
     }
@@ -239,6 +247,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const databaseUrl = r.str('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
     r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  const chatlogEnabled = r.oneOf('CHATLOG_ENABLED', ['true', 'false'], 'true') === 'true';
+  if (production && databaseUrl === undefined && (role === 'chatlog' || (role === 'all' && chatlogEnabled)))
+    r.problems.push('DATABASE_URL is required when NODE_ENV=production for the chatlog role');
   const adminToken = r.str('ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) r.problems.push('ADMIN_TOKEN must be at least 16 characters');
   const nluModel = r.str('NLU_MODEL');
@@ -271,6 +282,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 60_000),
     },
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+    chatlog: {
+      enabled: chatlogEnabled,
+      shards: r.int('CHATLOG_SHARDS', 4, 1, 256),
+      batchSize: r.int('CHATLOG_BATCH', 500, 1, 10_000),
+      pollMs: r.int('CHATLOG_POLL_MS', 50, 1, 10_000),
+      claimIdleMs: r.int('CHATLOG_CLAIM_IDLE_MS', 60_000, 100, 3_600_000),
+    },
     ...(adminToken !== undefined ? { adminToken } : {}),
     nlu: { ...(nluModel ? { model: nluModel } : {}), ...(nluCorpus ? { corpus: nluCorpus } : {}) },
     webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },

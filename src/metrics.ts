@@ -40,6 +40,11 @@ export function createMetrics() {
     }),
     queuePending: new client.Gauge({ name: 'cb_queue_conversations_pending', help: 'Conversations with queued work (ready index size)', ...reg }),
     queueOldest: new client.Gauge({ name: 'cb_queue_oldest_ready_seconds', help: 'How long the longest-waiting ready conversation has waited', ...reg }),
+    chatlogAppended: new client.Counter({ name: 'cb_chatlog_appended_total', help: 'Records appended to the chatlog stream', ...reg }),
+    chatlogRows: new client.Counter({ name: 'cb_chatlog_rows_total', help: 'Chatlog message rows written, by result (inserted, updated = filled in an existing row)', labelNames: ['result'] as const, ...reg }),
+    chatlogErrors: new client.Counter({ name: 'cb_chatlog_write_errors_total', help: 'Chatlog batches that failed to write (retried)', ...reg }),
+    chatlogBatchSeconds: new client.Histogram({ name: 'cb_chatlog_batch_seconds', help: 'Time to write and ack one chatlog batch', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ...reg }),
+    chatlogLag: new client.Gauge({ name: 'cb_chatlog_lag_seconds', help: 'Age of the oldest chatlog record not yet in PostgreSQL', ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
   };
 }

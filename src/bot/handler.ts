@@ -4,8 +4,15 @@
  */
 import type { InboundEvent, OutboundMessage } from '../channels/messenger/types';
 
+/** What the bot made of one event: its replies, and what the chatlog records about it. */
+export interface BotTurn {
+  replies: OutboundMessage[];
+  nlu?: { intent: string; score: number; intents?: { intent: string; score: number }[]; entities?: unknown[]; sentiment?: number; ms: number };
+  actionMs?: number;
+}
+
 export interface BotHandler {
-  replies(event: InboundEvent): Promise<OutboundMessage[]>;
+  turn(event: InboundEvent): Promise<BotTurn>;
 }
 
 const MAX_TEXT = 1_900; // Messenger rejects texts over 2,000 characters
@@ -16,7 +23,11 @@ function quote(s: string): string {
 
 /** Acknowledges what was received, so the ordered pipeline can be used and tested end to end. */
 export class AckBot implements BotHandler {
-  async replies(e: InboundEvent): Promise<OutboundMessage[]> {
+  async turn(e: InboundEvent): Promise<BotTurn> {
+    return { replies: this.replies(e) };
+  }
+
+  private replies(e: InboundEvent): OutboundMessage[] {
     switch (e.kind) {
       case 'text':
         return [{ text: `You said: "${quote(e.text ?? '')}"` }];

@@ -16,6 +16,8 @@ import { splitConversationId } from '../queue/keys';
 import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
 import type { BotHandler } from './handler';
 import { ConversationLock } from './lock';
+import { recordOfEvent, type ChatlogRecord, type MessageRecord } from '../chatlog/records';
+import type { ChatlogStream } from '../chatlog/stream';
 
 export interface WorkerDeps {
   queue: ConversationQueue;
@@ -25,9 +27,11 @@ export interface WorkerDeps {
   logger: Logger;
   metrics: Metrics;
   config: Pick<Config, 'queue' | 'worker' | 'send'>;
+  /** Where processed events and replies are recorded for the chatlog. */
+  chatlog: ChatlogStream;
 }
 
-type Outcome = { kind: 'done'; sent: number } | { kind: 'defer'; ms: number } | { kind: 'lost' };
+type Outcome = { kind: 'done'; sent: number; records: ChatlogRecord[] } | { kind: 'defer'; ms: number } | { kind: 'lost' };
 type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'none' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,6 +152,9 @@ export class Worker {
       const outcome = await this.handle(conversation, r, lock);
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
+      // Recorded before the ack: a crash in between re-records the event, which the chatlog dedupes.
+      await this.recording(conversation, lock, () => this.d.chatlog.append(outcome.records));
+      this.d.metrics.chatlogAppended.inc(outcome.records.length);
       ack = { member: r.member, id: r.event.id, sent: outcome.sent };
     }
   }
@@ -178,10 +185,21 @@ export class Worker {
     metrics.processed.inc({ kind: e.kind });
     if (!isAnswered(e)) {
       logger.debug(log, e.standby ? 'standby event recorded (another app owns the thread)' : 'event recorded, not answered');
-      return { kind: 'done', sent: 0 };
+      return { kind: 'done', sent: 0, records: [recordOfEvent(e, { startedAt: started })] };
     }
-    const replies = await bot.replies(e);
+    const turn = await bot.turn(e);
+    const replies = turn.replies;
     metrics.stage.observe({ stage: 'handle' }, since(started));
+    const records: ChatlogRecord[] = [];
+    const inbound = {
+      startedAt: started,
+      ...(turn.nlu ? { intent: turn.nlu.intent, score: turn.nlu.score, intents: turn.nlu.intents, entities: turn.nlu.entities, sentiment: turn.nlu.sentiment, nluMs: turn.nlu.ms } : {}),
+      ...(turn.actionMs !== undefined ? { actionMs: turn.actionMs } : {}),
+    };
+    const outbound = (i: number, fields: Partial<MessageRecord> & { mid: string }): MessageRecord => ({
+      t: 'msg', pageId: e.pageId, userId: e.userId, direction: 'out', kind: replies[i]!.text !== undefined ? 'text' : 'attachment',
+      ...(replies[i]!.text !== undefined ? { text: replies[i]!.text } : {}), replyToMid: e.id, replyIndex: i, ...fields,
+    });
 
     let first = r.confirmed;
     if (r.pending && r.pending.index >= first) {
@@ -198,6 +216,7 @@ export class Worker {
       }
     }
     const sendStarted = Date.now();
+    let error: string | undefined;
     for (let i = first; i < replies.length; i++) {
       if (lock.lost) return { kind: 'lost' };
       try {
@@ -210,12 +229,15 @@ export class Worker {
         }
         throw err;
       }
+      const t0 = Date.now();
       try {
-        await sender.send(e.pageId, {
+        const sent = await sender.send(e.pageId, {
           recipient: { id: e.userId },
           messaging_type: 'RESPONSE',
           message: { ...replies[i], metadata: JSON.stringify({ mid: e.id, i }) },
         });
+        const now = Date.now();
+        records.push(outbound(i, { mid: sent.messageId ?? `sent:${e.id}:${i}`, startedAt: t0, sendMs: now - t0, repliedAt: now, platformTs: now }));
       } catch (err) {
         if (!(err instanceof SendApiError)) throw err;
         metrics.sendErrors.inc({ code: err.code });
@@ -226,13 +248,17 @@ export class Worker {
           return { kind: 'defer', ms: config.send.retryLaterMs };
         }
         logger.error({ ...log, err, code: err.code }, 'reply rejected by the Send API: recorded as failed, moving on');
-        return { kind: 'done', sent: replies.length };
+        error = `${err.code}: ${err.message}`;
+        records.push(outbound(i, { mid: `failed:${e.id}:${i}`, startedAt: t0, sendMs: Date.now() - t0, error }));
+        break;
       }
       if (i < replies.length - 1) await this.recording(conversation, lock, () => queue.replyDone(conversation, e.id, i));
     }
-    metrics.stage.observe({ stage: 'send' }, since(sendStarted));
-    metrics.stage.observe({ stage: 'total' }, (Date.now() - e.receivedAt) / 1000);
-    logger.debug({ ...log, replies: replies.length, totalMs: Date.now() - e.receivedAt }, 'event answered');
-    return { kind: 'done', sent: replies.length };
+    const done = Date.now();
+    metrics.stage.observe({ stage: 'send' }, (done - sendStarted) / 1000);
+    metrics.stage.observe({ stage: 'total' }, (done - e.receivedAt) / 1000);
+    logger.debug({ ...log, replies: replies.length, totalMs: done - e.receivedAt }, 'event answered');
+    records.unshift(recordOfEvent(e, { ...inbound, sendMs: done - sendStarted, ...(error ? { error } : { repliedAt: done }) }));
+    return { kind: 'done', sent: replies.length, records };
   }
 }

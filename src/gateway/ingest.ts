@@ -10,6 +10,9 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { EnqueueCode } from '../queue/errors';
 import type { ConversationQueue } from '../queue/queue';
+import type { MessageRecord } from '../chatlog/records';
+import type { ChatlogStream } from '../chatlog/stream';
+import type { InboundEvent, ReplyMetadata } from '../channels/messenger/types';
 
 export interface IngestSummary {
   queued: number;
@@ -21,6 +24,7 @@ export interface IngestSummary {
 
 export interface IngestDeps {
   queue: ConversationQueue;
+  chatlog: ChatlogStream;
   pages: PageDirectory;
   logger: Logger;
   metrics: Metrics;
@@ -33,8 +37,16 @@ const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
   [EnqueueCode.Recorded]: 'recorded',
 };
 
+function echoRecord(e: InboundEvent, confirms: ReplyMetadata): MessageRecord {
+  return {
+    t: 'msg', pageId: e.pageId, userId: e.userId, mid: e.id, direction: 'out', kind: e.attachments ? 'attachment' : 'text',
+    ...(e.text !== undefined ? { text: e.text } : {}), ...(e.attachments ? { attachments: e.attachments } : {}),
+    replyToMid: confirms.mid, replyIndex: confirms.i, platformTs: e.timestamp,
+  };
+}
+
 export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<IngestSummary> {
-  const { queue, pages, logger, metrics } = deps;
+  const { queue, chatlog, pages, logger, metrics } = deps;
   const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, ignored: 0 };
   for (const u of parsed.unknown) {
     summary.ignored++;
@@ -63,7 +75,11 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   );
   // Mark every conversation that has work, duplicates included: if a gateway died between
   // enqueue and mark, Facebook's redelivery lands here as a duplicate and heals the index.
-  await queue.markReady(results.filter((r) => r.depth > 0).map((r) => r.conversation));
+  // Echoes of our own replies become outbound chatlog rows here (duplicates too: the chatlog
+  // dedupes), so a reply is logged even if its worker died before recording it.
+  const echoes = [...groups.values()].flat().filter((p) => p.confirms).map((p) => echoRecord(p.event, p.confirms!));
+  await Promise.all([queue.markReady(results.filter((r) => r.depth > 0).map((r) => r.conversation)), chatlog.append(echoes)]);
+  metrics.chatlogAppended.inc(echoes.length);
 
   results.forEach((r, gi) => {
     const events = groups.get(r.conversation)!;

@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
 import { ingest } from './ingest';
+import type { ChatlogStream } from '../chatlog/stream';
 
 export interface HttpDeps {
   config: Config;
@@ -22,6 +23,7 @@ export interface HttpDeps {
   redis: RedisClient;
   /** Present in the gateway role only. */
   queue?: ConversationQueue;
+  chatlog: ChatlogStream;
   pages: PageDirectory;
   /** Extra routers mounted before the 404 handler (the dev-mode Graph API emulator). */
   mounts?: [string, express.Router][];
@@ -103,7 +105,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         return reply(400, { error: message });
       }
       try {
-        const summary = await ingest(parsed, { queue, pages: deps.pages, logger, metrics });
+        const summary = await ingest(parsed, { queue, chatlog: deps.chatlog, pages: deps.pages, logger, metrics });
         return reply(200, { status: 'EVENT_RECEIVED', ...summary });
       } catch (err) {
         logger.error({ err }, 'webhook POST not queued: redis unavailable; answering 503 so Facebook retries');

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRedis, startRedisCluster } from '../../src/dev/redis-server';
+import { postgresBinDir, startPostgres } from '../../src/dev/postgres-server';
 
 function findTests(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
@@ -38,9 +39,10 @@ async function main(): Promise<number> {
     process.stderr.write('[test] type check passed\n');
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-test-'));
+  const postgres = await startPostgres(path.join(tmp, 'postgres'));
   const standalone = await startRedis({ dir: path.join(tmp, 'standalone') });
   const cluster = await startRedisCluster({ dir: path.join(tmp, 'cluster'), masters: 3 });
-  process.stderr.write(`[test] redis standalone :${standalone.port}, cluster ${cluster.seeds.map((s) => s.port).join(',')}, tmp ${tmp}\n`);
+  process.stderr.write(`[test] redis standalone :${standalone.port}, cluster ${cluster.seeds.map((s) => s.port).join(',')}, postgres :${postgres.port}, tmp ${tmp}\n`);
   try {
     return await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
@@ -51,13 +53,14 @@ async function main(): Promise<number> {
           TEST_REDIS_URL: standalone.url,
           TEST_REDIS_CLUSTER_NODES: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','),
           TEST_TMP: tmp,
+          TEST_PG: JSON.stringify({ port: postgres.port, dataDir: postgres.dataDir, bin: postgresBinDir() }),
         },
       });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
       child.on('exit', (code) => resolve(code ?? 1));
     });
   } finally {
-    await Promise.all([standalone.stop(), cluster.stop()]);
+    await Promise.all([standalone.stop(), cluster.stop(), postgres.stop()]);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PostgresProcess } from '../../src/dev/postgres-server';
 
 export interface RedisTargetSpec {
   name: 'standalone' | 'cluster';
@@ -37,4 +38,11 @@ export function tmpDir(label: string): string {
   const dir = path.join(required('TEST_TMP'), `${label}-${crypto.randomBytes(3).toString('hex')}`);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** The PostgreSQL server the harness started; `database()` makes a fresh database for one test. */
+export function testPostgres(): PostgresProcess & { database(label: string): Promise<string> } {
+  const { port, dataDir, bin } = JSON.parse(required('TEST_PG')) as { port: number; dataDir: string; bin: string };
+  const pg = new PostgresProcess(port, dataDir, bin);
+  return Object.assign(pg, { database: (label: string) => pg.createDatabase(`t_${label.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, 30)}_${crypto.randomBytes(3).toString('hex')}`) });
 }

@@ -1,0 +1,192 @@
+/**
+ * Read queries over the chatlog, for the admin viewer and export. Every query takes the
+ * caller's page scope (`pages`: undefined = all pages) and applies it in SQL, so a caller
+ * can never see a conversation of a page it was not granted.
+ */
+import type { SqlRunner } from './sql';
+
+export interface ConversationFilter {
+  /** Page scope of the caller; undefined means every page. */
+  pages?: readonly string[];
+  page?: string;
+  status?: 'bot' | 'human';
+  intent?: string;
+  /** Full-text search over message texts (words, any order). */
+  q?: string;
+  from?: Date;
+  to?: Date;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface ConversationSummary {
+  id: string;
+  pageId: string;
+  userId: string;
+  status: string;
+  firstMessageAt: Date;
+  lastMessageAt: Date;
+  messagesIn: number;
+  messagesOut: number;
+  lastText: string | null;
+  lastIntent: string | null;
+}
+
+const AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
+
+export class BadCursorError extends Error {
+  override readonly name = 'BadCursorError';
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && typeof v[0] === 'string' && /^\d+$/.test(String(v[1]))) return [v[0], String(v[1])];
+  } catch {
+    /* fall through */
+  }
+  throw new BadCursorError('cursor is not one this API returned');
+}
+
+/** Newest first, cursor-paged on (last_message_at, id). */
+export async function listConversations(db: SqlRunner, f: ConversationFilter): Promise<{ items: ConversationSummary[]; nextCursor?: string }> {
+  const limit = Math.min(200, Math.max(1, f.limit ?? 50));
+  const [cAt, cId] = f.cursor ? decodeCursor(f.cursor) : [null, null];
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT c.id, c.page_id, c.user_id, c.status, c.first_message_at, c.last_message_at, c.last_message_at::text AS at_text,
+            c.messages_in, c.messages_out, c.last_text, c.last_intent
+     FROM conversations c
+     WHERE ($1::text[] IS NULL OR c.page_id = ANY($1))
+       AND ($2::text IS NULL OR c.page_id = $2)
+       AND ($3::text IS NULL OR c.status = $3)
+       AND ($4::timestamptz IS NULL OR c.last_message_at >= $4)
+       AND ($5::timestamptz IS NULL OR c.first_message_at < $5)
+       AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND coalesce(m.corrected_intent, m.intent) = $6))
+       AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND to_tsvector('simple', coalesce(m.text, '')) @@ plainto_tsquery('simple', $7)))
+       AND ($8::timestamptz IS NULL OR (c.last_message_at, c.id) < ($8::timestamptz, $9::bigint))
+     ORDER BY c.last_message_at DESC, c.id DESC
+     LIMIT $10`,
+    [f.pages ? [...f.pages] : null, f.page ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1],
+  );
+  const items = rows.slice(0, limit).map((r) => ({
+    id: String(r.id),
+    pageId: r.page_id as string,
+    userId: r.user_id as string,
+    status: r.status as string,
+    firstMessageAt: new Date(r.first_message_at as string),
+    lastMessageAt: new Date(r.last_message_at as string),
+    messagesIn: Number(r.messages_in),
+    messagesOut: Number(r.messages_out),
+    lastText: (r.last_text as string | null) ?? null,
+    lastIntent: (r.last_intent as string | null) ?? null,
+  }));
+  const last = rows[limit - 1];
+  return { items, ...(rows.length > limit && last ? { nextCursor: Buffer.from(JSON.stringify([last.at_text, String(last.id)])).toString('base64url') } : {}) };
+}
+
+export interface MessageView {
+  id: string;
+  mid: string;
+  direction: 'in' | 'out';
+  kind: string;
+  text: string | null;
+  payload: string | null;
+  attachments: unknown;
+  intent: string | null;
+  score: number | null;
+  intents: unknown;
+  entities: unknown;
+  sentiment: number | null;
+  correctedIntent: string | null;
+  error: string | null;
+  replyToMid: string | null;
+  platformTs: Date | null;
+  receivedAt: Date | null;
+  enqueuedAt: Date | null;
+  startedAt: Date | null;
+  repliedAt: Date | null;
+  deliveredAt: Date | null;
+  readAt: Date | null;
+  nluMs: number | null;
+  actionMs: number | null;
+  sendMs: number | null;
+  /** started_at − enqueued_at */
+  queueWaitMs: number | null;
+  /** replied_at − started_at */
+  processingMs: number | null;
+  /** replied_at − received_at */
+  totalMs: number | null;
+}
+
+const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+const ms = (a: string, b: string) => `round((extract(epoch from (m.${a} - m.${b})) * 1000)::numeric, 1)::float8`;
+
+/** One conversation's messages in conversation order, or null if it is not in the caller's scope. */
+export async function conversationMessages(db: SqlRunner, conversationId: string, pages?: readonly string[]): Promise<{ conversation: ConversationSummary; messages: MessageView[] } | null> {
+  if (!/^\d+$/.test(conversationId)) return null;
+  const conv = await db.query<Record<string, unknown>>('SELECT * FROM conversations WHERE id = $1 AND ($2::text[] IS NULL OR page_id = ANY($2))', [conversationId, pages ? [...pages] : null]);
+  const c = conv[0];
+  if (!c) return null;
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT m.id, m.mid, m.direction, m.kind, m.text, m.payload, m.attachments, m.intent, m.score, m.intents, m.entities, m.sentiment,
+            m.corrected_intent, m.error, m.reply_to_mid, m.platform_ts, m.received_at, m.enqueued_at, m.started_at, m.replied_at,
+            m.delivered_at, m.read_at, m.nlu_ms, m.action_ms, m.send_ms,
+            ${ms('started_at', 'enqueued_at')} AS queue_wait_ms, ${ms('replied_at', 'started_at')} AS processing_ms, ${ms('replied_at', 'received_at')} AS total_ms
+     FROM messages m WHERE m.conversation_id = $1
+     ORDER BY coalesce(m.platform_ts, m.replied_at, m.created_at), m.id`,
+    [conversationId],
+  );
+  const messages = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), k === 'id' ? String(v) : v])) as unknown as MessageView);
+  return {
+    conversation: {
+      id: String(c.id), pageId: c.page_id as string, userId: c.user_id as string, status: c.status as string,
+      firstMessageAt: new Date(c.first_message_at as string), lastMessageAt: new Date(c.last_message_at as string),
+      messagesIn: Number(c.messages_in), messagesOut: Number(c.messages_out), lastText: (c.last_text as string) ?? null, lastIntent: (c.last_intent as string) ?? null,
+    },
+    messages,
+  };
+}
+
+export interface Stats {
+  perMinute: { minute: Date; in: number; out: number }[];
+  processing: { count: number; avgMs: number | null; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
+  queueWait: { avgMs: number | null; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
+  /** Share of classified inbound messages whose intent is None (below the confidence threshold). */
+  fallbackRate: number | null;
+  intents: { intent: string; count: number }[];
+  /** Share of replies the Send API rejected. */
+  sendFailureRate: number | null;
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export async function stats(db: SqlRunner, range: { from: Date; to: Date; pages?: readonly string[] }): Promise<Stats> {
+  const where = `${AT} >= $1 AND ${AT} < $2 AND ($3::text[] IS NULL OR m.page_id = ANY($3))`;
+  const params = [range.from, range.to, range.pages ? [...range.pages] : null];
+  const [perMinute, timing, intents, sends] = await Promise.all([
+    db.query<Record<string, unknown>>(`SELECT date_trunc('minute', ${AT}) AS minute, count(*) FILTER (WHERE m.direction = 'in') AS n_in, count(*) FILTER (WHERE m.direction = 'out') AS n_out FROM messages m WHERE ${where} GROUP BY 1 ORDER BY 1`, params),
+    db.query<Record<string, unknown>>(
+      `SELECT count(t.total) AS n, avg(t.total) AS avg_total, percentile_cont(0.5) WITHIN GROUP (ORDER BY t.total) AS p50_total,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY t.total) AS p95_total, percentile_cont(0.99) WITHIN GROUP (ORDER BY t.total) AS p99_total,
+              avg(t.wait) AS avg_wait, percentile_cont(0.5) WITHIN GROUP (ORDER BY t.wait) AS p50_wait,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY t.wait) AS p95_wait, percentile_cont(0.99) WITHIN GROUP (ORDER BY t.wait) AS p99_wait,
+              count(*) FILTER (WHERE t.intent IS NOT NULL) AS classified, count(*) FILTER (WHERE t.intent = 'None') AS fallbacks
+       FROM (SELECT extract(epoch from (m.replied_at - m.received_at)) * 1000 AS total, extract(epoch from (m.started_at - m.enqueued_at)) * 1000 AS wait, m.intent
+             FROM messages m WHERE m.direction = 'in' AND ${where}) t`,
+      params,
+    ),
+    db.query<Record<string, unknown>>(`SELECT coalesce(m.corrected_intent, m.intent) AS intent, count(*) AS n FROM messages m WHERE m.direction = 'in' AND coalesce(m.corrected_intent, m.intent) IS NOT NULL AND ${where} GROUP BY 1 ORDER BY 2 DESC, 1`, params),
+    db.query<Record<string, unknown>>(`SELECT count(*) AS n, count(*) FILTER (WHERE m.error IS NOT NULL) AS failed FROM messages m WHERE m.direction = 'out' AND m.reply_to_mid IS NOT NULL AND ${where}`, params),
+  ]);
+  const t = timing[0] ?? {};
+  const s = sends[0] ?? {};
+  const classified = Number(t.classified ?? 0);
+  return {
+    perMinute: perMinute.map((r) => ({ minute: new Date(r.minute as string), in: Number(r.n_in), out: Number(r.n_out) })),
+    processing: { count: Number(t.n ?? 0), avgMs: num(t.avg_total), p50Ms: num(t.p50_total), p95Ms: num(t.p95_total), p99Ms: num(t.p99_total) },
+    queueWait: { avgMs: num(t.avg_wait), p50Ms: num(t.p50_wait), p95Ms: num(t.p95_wait), p99Ms: num(t.p99_wait) },
+    fallbackRate: classified ? Number(t.fallbacks) / classified : null,
+    intents: intents.map((r) => ({ intent: r.intent as string, count: Number(r.n) })),
+    sendFailureRate: Number(s.n ?? 0) ? Number(s.failed) / Number(s.n) : null,
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The SQL seam of the chatlog: the same SQL and migrations run on PostgreSQL (pg) and on
+ * embedded PGlite (dev mode). Only these adapters know which one is behind.
+ */
+import fs from 'node:fs';
+import { Pool, type PoolClient } from 'pg';
+
+export interface SqlRunner {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface SqlClient extends SqlRunner {
+  /** Several statements, no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  readonly kind: 'postgres' | 'pglite';
+}
+
+export function postgresClient(url: string, onError: (err: Error) => void): SqlClient {
+  const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  pool.on('error', onError); // an idle client lost its connection (server restart): the pool replaces it
+  const runner = (c: Pool | PoolClient): SqlRunner => ({
+    query: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params as unknown[])).rows as T[],
+  });
+  return {
+    kind: 'postgres',
+    ...runner(pool),
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    transaction: async (fn) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(runner(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export async function pgliteClient(dir: string): Promise<SqlClient> {
+  fs.mkdirSync(dir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create(dir);
+  type Q = { query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }> };
+  const runner = (c: Q): SqlRunner => ({ query: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params)).rows as T[] });
+  return {
+    kind: 'pglite',
+    ...runner(db),
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    transaction: (fn) => db.transaction((tx) => fn(runner(tx))),
+    close: () => db.close(),
+  };
+}
