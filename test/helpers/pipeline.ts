@@ -16,10 +16,11 @@ export interface Pipeline {
   env: Record<string, string>;
   prefix: string;
   startWorker(name: string): Promise<RoleProcess>;
+  chatlog?: RoleProcess;
   stop(): Promise<void>;
 }
 
-export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<Pipeline> {
+export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<Pipeline> {
   const dir = tmpDir(label);
   const pagesFile = path.join(dir, 'pages.json');
   fs.writeFileSync(pagesFile, JSON.stringify({ pages: PAGES.map((id) => ({ id, accessToken: `token-${id}` })) }));
@@ -51,15 +52,17 @@ export async function startPipeline(label: string, redisEnv: Record<string, stri
     return w;
   };
   await Promise.all(Array.from({ length: opts.workers ?? 2 }, (_, i) => startWorker(`worker${i + 1}`)));
+  const chatlog = opts.databaseUrl ? await startRole(`${label}-chatlog`, { ...env, ROLE: 'chatlog', DATABASE_URL: opts.databaseUrl, CHATLOG_POLL_MS: '20' }).ready() : undefined;
   return {
     graph,
     gateway,
     workers,
+    ...(chatlog ? { chatlog } : {}),
     env,
     prefix,
     startWorker,
     async stop() {
-      await Promise.all([gateway, ...workers].map((p) => p.stop()));
+      await Promise.all([gateway, ...workers, ...(chatlog ? [chatlog] : [])].map((p) => p.stop()));
       await graph.close();
     },
   };

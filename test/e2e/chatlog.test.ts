@@ -1,0 +1,96 @@
+/**
+ * Promise 6 end to end: every inbound and outbound message gets exactly one chatlog row with
+ * its timings, and a PostgreSQL outage delays rows without losing any or slowing replies.
+ * Gateway, two workers and the chatlog role run as separate processes.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { postgresClient, type SqlClient } from '../../src/chatlog/sql';
+import { startPostgres } from '../../src/dev/postgres-server';
+import { redisTargets, testPostgres, tmpDir } from '../helpers/env';
+import { audit, sendLoad, startPipeline, type Pipeline } from '../helpers/pipeline';
+import { sleep, waitUntil } from '../helpers/wait';
+
+const n = async (db: SqlClient, sql: string) => Number((await db.query<{ n: string }>(sql))[0]!.n);
+
+async function assertComplete(db: SqlClient, users: number, perUser: number): Promise<void> {
+  const total = users * perUser;
+  await waitUntil('every row written', async () => (await n(db, 'SELECT count(*) n FROM messages')) >= 2 * total, 60_000, 200);
+  await sleep(500); // a late duplicate would show up here
+  assert.equal(await n(db, "SELECT count(*) n FROM messages WHERE direction = 'in'"), total, 'one row per inbound message');
+  assert.equal(await n(db, "SELECT count(*) n FROM messages WHERE direction = 'out'"), total, 'one row per reply');
+  assert.equal(await n(db, 'SELECT count(*) n FROM conversations'), users);
+  assert.equal(await n(db, 'SELECT sum(messages_in) + sum(messages_out) n FROM conversations'), 2 * total, 'counters match the rows');
+  assert.equal(
+    await n(db, "SELECT count(*) n FROM messages WHERE direction = 'in' AND NOT (received_at <= enqueued_at AND enqueued_at <= started_at AND started_at <= replied_at)"),
+    0,
+    'timings in order and present: received ≤ enqueued ≤ started ≤ replied',
+  );
+  assert.equal(
+    await n(db, "SELECT count(*) n FROM messages o WHERE o.direction = 'out' AND NOT EXISTS (SELECT 1 FROM messages i WHERE i.direction = 'in' AND i.page_id = o.page_id AND i.mid = o.reply_to_mid)"),
+    0,
+    'every reply references the message it answers',
+  );
+  assert.equal(await n(db, "SELECT count(*) n FROM messages WHERE direction = 'out' AND (send_ms IS NULL OR replied_at IS NULL)"), 0, 'replies carry their send timings');
+}
+
+describe('chatlog end to end', { timeout: 240_000 }, () => {
+  const running: Pipeline[] = [];
+  after(async () => {
+    await Promise.all(running.map((p) => p.stop()));
+  });
+
+  test('after the load scenario every message has exactly one row, with timings in order (cluster)', async () => {
+    const target = redisTargets()[1]!;
+    const url = await testPostgres().database('complete');
+    const p = await startPipeline('chatlog-complete', target.env, { databaseUrl: url });
+    running.push(p);
+    const db = postgresClient(url, () => undefined);
+    try {
+      const load = await sendLoad(p.gateway.url, { users: 100, perUser: 10, redeliver: 0.1 });
+      await waitUntil('replies', () => p.graph.calls.length >= 1_000, 60_000);
+      assert.deepEqual(audit(p.graph, load.expected), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
+      await assertComplete(db, 100, 10);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('PostgreSQL stopped mid-run: replies keep flowing; after its restart every row lands once (standalone)', async () => {
+    const target = redisTargets()[0]!;
+    const pg = await startPostgres(tmpDir('pg-outage'));
+    const p = await startPipeline('chatlog-outage', target.env, { databaseUrl: pg.url });
+    running.push(p);
+    const db = postgresClient(pg.url, () => undefined);
+    try {
+      const users = 60;
+      const perUser = 10;
+      let repliesWhileDown = 0;
+      const load = await sendLoad(p.gateway.url, {
+        users,
+        perUser,
+        onRound: async (k) => {
+          if (k === 2) {
+            await waitUntil('first rounds answered', () => p.graph.calls.length >= users * 3, 30_000);
+            await pg.stop();
+          }
+          if (k === 7) {
+            const before = users * 3;
+            await waitUntil('replies while PostgreSQL is down', () => p.graph.calls.length >= users * 8, 30_000);
+            repliesWhileDown = p.graph.calls.length - before;
+            await pg.start();
+          }
+        },
+      });
+      assert.ok(repliesWhileDown >= users * 5, `replies never stopped during the outage (${repliesWhileDown})`);
+      await waitUntil('all replies', () => p.graph.calls.length >= users * perUser, 60_000);
+      assert.deepEqual(audit(p.graph, load.expected), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
+      await assertComplete(db, users, perUser);
+      const metrics = await (await fetch(`${p.chatlog!.url}/metrics`)).text();
+      assert.match(metrics, /cb_chatlog_write_errors_total [1-9]/, 'the outage was seen and retried');
+    } finally {
+      await db.close().catch(() => undefined);
+      await pg.stop();
+    }
+  });
+});
