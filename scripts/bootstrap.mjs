@@ -48,19 +48,25 @@ function ensureDebianPackages(needs) {
   run(apt, [...pre, 'install', '-y', '-qq', '--no-install-recommends', ...pkgs], env);
 }
 
+const SERVICES = [
+  { bin: 'redis-server', pkg: 'redis-server' },
+  { bin: 'redis-cli', pkg: 'redis-tools' },
+  { bin: 'initdb', pkg: 'postgresql' },
+  { bin: 'runuser', pkg: 'util-linux' },
+];
+
 const COMMANDS = {
   start: {
     packages: () => (process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES ? [] : [{ bin: 'redis-server', pkg: 'redis-server' }]),
     argv: ['--import', 'tsx', 'src/main.ts'],
   },
   test: {
-    packages: () => [
-      { bin: 'redis-server', pkg: 'redis-server' },
-      { bin: 'redis-cli', pkg: 'redis-tools' },
-      { bin: 'initdb', pkg: 'postgresql' },
-      { bin: 'runuser', pkg: 'util-linux' },
-    ],
+    packages: () => SERVICES,
     argv: ['--import', 'tsx', 'test/harness/run.ts'],
+  },
+  bench: {
+    packages: () => SERVICES,
+    argv: ['--import', 'tsx', 'bench/run.ts'],
   },
 };
 

@@ -43,6 +43,12 @@ export class Worker {
   private loopDone?: Promise<void>;
   private shard: number;
   private lastRedisWarning = 0;
+  /**
+   * Replies this process sent but could not record (Redis failed in between), with their
+   * chatlog records. Consulted before resending, so a worker never resends what it knows
+   * it sent; another worker relies on Facebook's echo instead. Bounded, oldest dropped.
+   */
+  private readonly unrecorded = new Map<string, { sent: number; records: ChatlogRecord[] }>();
 
   constructor(private readonly d: WorkerDeps) {
     this.shard = Math.floor(Math.random() * d.config.queue.shards);
@@ -138,8 +144,19 @@ export class Worker {
   private async drain(conversation: string, lock: ConversationLock): Promise<Settlement> {
     const { queue, config, metrics, logger } = this.d;
     let ack: Ack | undefined;
+    let acked: ChatlogRecord[] = [];
     for (let processed = 0; ; processed++) {
-      const r = ack ? await this.recording(conversation, lock, () => queue.next(conversation, lock.value, ack)) : await queue.next(conversation, lock.value);
+      let r: NextResult;
+      if (ack) {
+        const a = ack;
+        r = await this.recording(conversation, lock, () => queue.next(conversation, lock.value, a)).catch((err) => {
+          this.remember(conversation, a.id, a.sent, acked);
+          throw err;
+        });
+        this.unrecorded.delete(`${conversation}|${a.id}`);
+      } else {
+        r = await queue.next(conversation, lock.value);
+      }
       ack = undefined;
       if (r.code === ScriptCode.Fenced) {
         metrics.fenced.inc();
@@ -153,10 +170,20 @@ export class Worker {
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
       // Recorded before the ack: a crash in between re-records the event, which the chatlog dedupes.
-      await this.recording(conversation, lock, () => this.d.chatlog.append(outcome.records));
+      await this.recording(conversation, lock, () => this.d.chatlog.append(outcome.records)).catch((err) => {
+        this.remember(conversation, r.event.id, outcome.sent, outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out'));
+        throw err;
+      });
       this.d.metrics.chatlogAppended.inc(outcome.records.length);
+      acked = outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out');
       ack = { member: r.member, id: r.event.id, sent: outcome.sent };
     }
+  }
+
+  private remember(conversation: string, id: string, sent: number, records: ChatlogRecord[]): void {
+    if (sent === 0) return;
+    this.unrecorded.set(`${conversation}|${id}`, { sent, records });
+    if (this.unrecorded.size > 10_000) this.unrecorded.delete(this.unrecorded.keys().next().value!);
   }
 
   /**
@@ -202,6 +229,13 @@ export class Worker {
     });
 
     let first = r.confirmed;
+    const known = this.unrecorded.get(`${conversation}|${e.id}`);
+    if (known && known.sent > first) {
+      // This process sent these replies before Redis failed: do not send them again.
+      first = known.sent;
+      records.push(...known.records);
+      metrics.sendResumed.inc({ settled: 'memory' });
+    }
     if (r.pending && r.pending.index >= first) {
       // A previous holder stopped while sending reply `index`: did Facebook get it?
       if (r.pending.echoed) {

@@ -35,12 +35,13 @@ export function postgresClient(url: string, onError: (err: Error) => void): SqlC
         await client.query('BEGIN');
         const result = await fn(runner(client));
         await client.query('COMMIT');
+        client.release();
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
+        // Destroy rather than reuse: after a server restart this connection is dead.
+        client.release(err as Error);
         throw err;
-      } finally {
-        client.release();
       }
     },
     close: () => pool.end(),

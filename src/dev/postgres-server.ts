@@ -32,7 +32,12 @@ function run(bin: string, args: string[], label: string): string {
 }
 
 export class PostgresProcess {
-  constructor(readonly port: number, readonly dataDir: string, private readonly bin: string) {}
+  /** durable = false (tests) turns fsync off for speed; the bench runs durable. */
+  constructor(readonly port: number, readonly dataDir: string, private readonly bin: string, private readonly durable = false) {}
+
+  get version(): string {
+    return spawnSync(path.join(this.bin, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim();
+  }
 
   get url(): string {
     return this.urlFor('postgres');
@@ -43,7 +48,8 @@ export class PostgresProcess {
   }
 
   async start(): Promise<void> {
-    const opts = `-p ${this.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${this.dataDir}' -c fsync=off -c full_page_writes=off -c max_connections=200`;
+    const speed = this.durable ? '' : ' -c fsync=off -c full_page_writes=off';
+    const opts = `-p ${this.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${this.dataDir}'${speed} -c max_connections=200`;
     run(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir, '-o', opts, '-l', path.join(this.dataDir, 'server.log'), '-w', '-t', '30', 'start'], 'pg_ctl start');
   }
 
@@ -61,7 +67,7 @@ export class PostgresProcess {
   }
 }
 
-export async function startPostgres(dir: string): Promise<PostgresProcess> {
+export async function startPostgres(dir: string, opts: { durable?: boolean } = {}): Promise<PostgresProcess> {
   const bin = postgresBinDir();
   if (!bin) throw new PostgresMissingError();
   const dataDir = path.join(dir, 'pgdata');
@@ -72,7 +78,7 @@ export async function startPostgres(dir: string): Promise<PostgresProcess> {
     spawnSync('chown', ['-R', 'postgres:postgres', dataDir]);
   }
   run(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'], 'initdb');
-  const p = new PostgresProcess(await freePort(), dataDir, bin);
+  const p = new PostgresProcess(await freePort(), dataDir, bin, opts.durable ?? false);
   await p.start();
   return p;
 }

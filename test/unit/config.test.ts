@@ -33,12 +33,15 @@ test('every bad variable is reported at once', () => {
 test('production refuses development fallbacks', () => {
   assert.throws(
     () => loadConfig({ NODE_ENV: 'production' }),
-    (e: unknown) => e instanceof ConfigError && ['FB_APP_SECRET', 'FB_VERIFY_TOKEN', 'FB_PAGE_ACCESS_TOKEN', 'REDIS_URL'].every((n) => e.problems.some((p) => p.includes(n))),
+    (e: unknown) => e instanceof ConfigError && ['FB_APP_SECRET', 'FB_VERIFY_TOKEN', 'FB_PAGE_ACCESS_TOKEN', 'REDIS_URL', 'DATABASE_URL'].every((n) => e.problems.some((p) => p.includes(n))),
   );
-  const c = loadConfig({ NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_CLUSTER_NODES: 'r1:7000, r2:7001' });
+  const c = loadConfig({ NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_CLUSTER_NODES: 'r1:7000, r2:7001', DATABASE_URL: 'postgres://bot@db/chatlog' });
   assert.equal(c.fb.graphApiUrl, 'https://graph.facebook.com/v21.0');
   assert.deepEqual(c.redis.clusterNodes, [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }]);
   assert.equal(c.warnings.length, 0);
+  // A worker needs neither the app secret nor a database.
+  const w = loadConfig({ NODE_ENV: 'production', ROLE: 'worker', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_URL: 'redis://r:6379' });
+  assert.equal(w.role, 'worker');
 });
 
 test('PAGES_FILE gives each page its own token, and its mistakes are named', () => {

@@ -1,0 +1,56 @@
+/**
+ * `npm run bench [-- --quick] [scenario…]`: runs the benchmark scenarios on real servers it
+ * starts itself, prints a table, and writes bench/results/latest.{json,md}. Figures are
+ * reported with the machine they ran on and, where a scenario has one, as a ratio to a
+ * baseline measured in the same run, so they mean something on any machine.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chatlogIngest, chatlogLag } from './chatlog';
+import { machine, startServers, type BenchServers } from './env';
+
+type Scenario = (servers: BenchServers, quick: boolean) => Promise<Record<string, number>>;
+
+const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
+  'chatlog-ingest': { run: chatlogIngest, target: 'rows_per_s ≥ 5000' },
+  'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const names = args.filter((a) => !a.startsWith('--'));
+  const unknown = names.filter((n) => !SCENARIOS[n]);
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const servers = await startServers();
+  const results: Record<string, Record<string, number> & { target?: string }> = {};
+  try {
+    for (const name of names.length ? names : Object.keys(SCENARIOS)) {
+      process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}…\n`);
+      results[name] = await SCENARIOS[name]!.run(servers, quick);
+      process.stderr.write(`[bench] ${name}: ${JSON.stringify(results[name])}\n`);
+    }
+  } finally {
+    await servers.stop().catch(() => undefined);
+  }
+  const m = machine(servers.pg);
+  const report = { machine: m, quick, scenarios: results };
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const md = [
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; Redis ${m.redis}; ${m.postgres}; ${m.date}${quick ? ' (--quick)' : ''}`,
+    '',
+    '| scenario | target | result |',
+    '|---|---|---|',
+    ...Object.entries(results).map(([name, r]) => `| ${name} | ${SCENARIOS[name]!.target} | ${Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')} |`),
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'latest.md'), md);
+  process.stdout.write(`${md}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
