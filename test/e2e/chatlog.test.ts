@@ -47,10 +47,11 @@ describe('chatlog end to end', { timeout: 240_000 }, () => {
     running.push(p);
     const db = postgresClient(url, () => undefined);
     try {
-      const load = await sendLoad(p.gateway.url, { users: 100, perUser: 10, redeliver: 0.1 });
-      await waitUntil('replies', () => p.graph.calls.length >= 1_000, 60_000);
+      // The ordered-core load scenario: 200 conversations × 20 messages, 10% redelivered.
+      const load = await sendLoad(p.gateway.url, { users: 200, perUser: 20, redeliver: 0.1 });
+      await waitUntil('replies', () => p.graph.calls.length >= 4_000, 120_000);
       assert.deepEqual(audit(p.graph, load.expected), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
-      await assertComplete(db, 100, 10);
+      await assertComplete(db, 200, 20);
     } finally {
       await db.close();
     }
