@@ -300,7 +300,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       batchSize: r.int('WORKER_BATCH', 10, 1, 1_000),
       pollMs: r.int('WORKER_POLL_MS', 20, 1, 5_000),
       sweepIntervalMs: r.int('SWEEP_INTERVAL_MS', 30_000, 100, 3_600_000),
-      contentionDelayMs: r.int('LOCK_CONTENTION_DELAY_MS', 50, 1, 10_000),
+      contentionDelayMs: r.int('LOCK_CONTENTION_DELAY_MS', 100, 1, 10_000),
     },
     worker: {
       concurrency: r.int('WORKER_CONCURRENCY', 64, 1, 10_000),
@@ -312,7 +312,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       backoffBaseMs: r.int('SEND_BACKOFF_BASE_MS', 200, 1, 60_000),
       backoffMaxMs: r.int('SEND_BACKOFF_MAX_MS', 5_000, 1, 600_000),
       retryLaterMs: r.int('SEND_RETRY_LATER_MS', 5_000, 10, 3_600_000),
-      echoGraceMs: r.int('SEND_ECHO_GRACE_MS', Math.min(5_000, lockTtlMs), 0, 600_000),
+      echoGraceMs: r.int('SEND_ECHO_GRACE_MS', 5_000, 0, 600_000),
     },
   };
   if (r.problems.length) throw new ConfigError(r.problems);

@@ -277,6 +277,12 @@ export class Worker {
         metrics.sendErrors.inc({ code: err.code });
         // Nothing went out: the next attempt need not wait for an echo that will never come.
         if (err.definitelyNotSent) await queue.replyDone(conversation, e.id, i, 'abort');
+        if (err.uncertain) {
+          // Maybe delivered: restart the pending mark's clock and let the echo decide (see the crash path above).
+          await queue.beginReply(conversation, lock.value, e.id, i).catch(() => undefined);
+          logger.warn({ ...log, code: err.code }, 'Send API did not answer: waiting for the echo before deciding whether to send again');
+          return { kind: 'defer', ms: config.send.echoGraceMs + 10 };
+        }
         if (err.retryable) {
           logger.warn({ ...log, err, code: err.code, attempts: err.context.attempts }, 'reply not sent after retries: the conversation waits and tries again');
           return { kind: 'defer', ms: config.send.retryLaterMs };

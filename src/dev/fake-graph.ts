@@ -24,7 +24,9 @@ export interface RecordedCall {
 export type Fault =
   | { kind: 'error'; status: number; code: number; message?: string; subcode?: number }
   | { kind: 'timeout' }
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /** Delivers the message (recorded, echoed) but cuts the connection before answering. */
+  | { kind: 'lose-response' };
 
 export interface FakeGraphOptions {
   /** access token -> page id. Unknown tokens get error 190 unless `anyTokenPage` is set. */
@@ -151,7 +153,8 @@ export class FakeGraph {
       ...(metadata ? { metadata } : {}),
       ...(messageId ? { messageId } : {}),
     });
-    res.json({ recipient_id: recipient.id, ...(messageId ? { message_id: messageId } : {}) });
+    if (fault?.kind === 'lose-response') req.socket.destroy();
+    else res.json({ recipient_id: recipient.id, ...(messageId ? { message_id: messageId } : {}) });
     if (message && messageId && this.opts.echo) void this.postEcho(pageId, recipient.id, messageId, message);
   }
 

@@ -41,7 +41,9 @@ function echoRecord(e: InboundEvent, confirms: ReplyMetadata): MessageRecord {
   return {
     t: 'msg', pageId: e.pageId, userId: e.userId, mid: e.id, direction: 'out', kind: e.attachments ? 'attachment' : 'text',
     ...(e.text !== undefined ? { text: e.text } : {}), ...(e.attachments ? { attachments: e.attachments } : {}),
-    replyToMid: confirms.mid, replyIndex: confirms.i, platformTs: e.timestamp,
+    // Facebook's time for the message: when the reply is known only from its echo (its
+    // worker never saw the answer), this is the best "replied at" there is.
+    replyToMid: confirms.mid, replyIndex: confirms.i, platformTs: e.timestamp, repliedAt: e.timestamp,
   };
 }
 

@@ -39,10 +39,15 @@ export class Sweeper {
     }
   }
 
-  /** Returns how many conversations it put back into the ready index. */
-  async sweep(): Promise<number> {
+  /**
+   * Returns how many conversations it put back into the ready index. A conversation seen
+   * missing is checked again after `settleMs`: a gateway between its enqueue and its mark
+   * looks exactly like that for a moment.
+   */
+  async sweep(settleMs = 1_000): Promise<number> {
     const { keys, redis } = this.queue;
-    let restored = 0;
+    const missing = async (c: string) => (await redis.zscore(keys.ready(keys.shardOf(c)), c)) === null;
+    const suspects: string[] = [];
     for (const node of masters(redis)) {
       let cursor = '0';
       do {
@@ -50,14 +55,20 @@ export class Sweeper {
         cursor = next;
         for (const key of found) {
           const c = keys.conversationOfQueueKey(key);
-          if (c === undefined) continue;
-          // NX: an entry that exists (ready, delayed or leased) is left exactly as it is.
-          if ((await redis.zadd(keys.ready(keys.shardOf(c)), 'NX', Date.now(), c)) === 1) {
-            restored++;
-            this.logger.warn({ conversation: c }, 'sweeper found queued events outside the ready index: restored');
-          }
+          if (c !== undefined && (await missing(c))) suspects.push(c);
         }
       } while (cursor !== '0');
+    }
+    if (suspects.length === 0) return 0;
+    await new Promise((r) => setTimeout(r, settleMs));
+    let restored = 0;
+    for (const c of suspects) {
+      if (!(await redis.exists(keys.conversation(c).q))) continue;
+      // NX: an entry that appeared meanwhile (ready, delayed or leased) is left as it is.
+      if ((await redis.zadd(keys.ready(keys.shardOf(c)), 'NX', Date.now(), c)) === 1) {
+        restored++;
+        this.logger.warn({ conversation: c }, 'sweeper found queued events outside the ready index: restored');
+      }
     }
     if (restored) this.metrics.sweeps.inc(restored);
     return restored;

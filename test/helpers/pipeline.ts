@@ -35,7 +35,7 @@ export async function startPipeline(label: string, redisEnv: Record<string, stri
     GRAPH_API_URL: graphUrl,
     REDIS_PREFIX: prefix,
     LOCK_TTL_MS: '2000',
-    SEND_ECHO_GRACE_MS: '1000',
+    SEND_ECHO_GRACE_MS: '5000', // the production default: shorter than Facebook's (or this box's) late deliveries would duplicate
     WORKER_POLL_MS: '5',
     SWEEP_INTERVAL_MS: '5000',
     SEND_BACKOFF_BASE_MS: '20',
@@ -160,4 +160,30 @@ export function audit(graph: FakeGraph, expected: Map<string, string[]>): { viol
     }
   }
   return { violations: violations.slice(0, 5), duplicates, lost, outOfOrder };
+}
+
+/** Waits until every expected reply arrived (duplicates do not count), or the timeout. */
+export async function waitForReplies(graph: FakeGraph, expected: Map<string, string[]>, timeoutMs: number): Promise<void> {
+  const want = new Set([...expected.values()].flat());
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const got = new Set(graph.calls.map((c) => c.metadata?.mid));
+    if ([...want].every((m) => got.has(m))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const DIAGNOSTIC = /^cb_(send_retries_total|send_errors_total|send_unconfirmed_total|lock_contention_total|fenced_total|sweeper_requeued_total|duplicates_total)/;
+
+/** Warnings, errors and retry logs of the roles, and their recovery counters: shown when an invariant fails. */
+export async function problems(p: Pipeline, max = 25): Promise<string> {
+  const roles = [p.gateway, ...p.workers, ...(p.chatlog ? [p.chatlog] : [])];
+  const logs = roles.flatMap((r) => r.output.filter((l) => /"level":(40|50|60)|retrying/.test(l)).map((l) => `${r.name}: ${l.slice(0, 400)}`)).slice(0, max);
+  const counters = await Promise.all(
+    roles.map(async (r) => {
+      const text = r.child.exitCode === null ? await (await fetch(`${r.url}/metrics`)).text().catch(() => '') : '';
+      return `${r.name}: ${text.split('\n').filter((l) => DIAGNOSTIC.test(l)).join('; ')}`;
+    }),
+  );
+  return [...logs, ...counters].join('\n');
 }

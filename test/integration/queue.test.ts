@@ -101,8 +101,11 @@ for (const target of redisTargets()) {
       assert.deepEqual(await q.claim(0, 10_000, 10), [], 'leased conversations are not claimable');
       const a = claims.find((x) => x.conversation === 'p1:a')!;
       const b = claims.find((x) => x.conversation === 'p1:b')!;
-      // New work for b arrives while its holder is busy: b must survive the holder's "queue empty" settle.
+      // New work for b arrives while its holder is busy: nobody else may claim b meanwhile (its
+      // lock is busy), and b must survive the holder's "queue empty" settle.
       await q.markReady(['p1:b']);
+      await q.markReady(['p1:b']);
+      assert.deepEqual(await q.claim(0, 10_000, 10), [], 'still leased: no spinning on a busy lock');
       assert.equal(await q.settle(a, 'remove'), true);
       assert.equal(await q.settle(b, 'remove'), false);
       assert.deepEqual((await q.claim(0, 10_000, 10)).map((x) => x.conversation), ['p1:b']);
@@ -123,10 +126,10 @@ for (const target of redisTargets()) {
       await q.enqueue('p2:fine', [textEvent('p2', 'fine', 'f1', 1)]);
       await q.markReady(['p2:fine']);
       const sweeper = new Sweeper(q, 60_000, logger, createMetrics());
-      assert.equal(await sweeper.sweep(), 1);
+      assert.equal(await sweeper.sweep(50), 1);
       const score = await q.redis.zscore(q.keys.ready(q.keys.shardOf('p2:lost')), 'p2:lost');
       assert.notEqual(score, null);
-      assert.equal(await sweeper.sweep(), 0);
+      assert.equal(await sweeper.sweep(50), 0);
     });
 
     test('the conversation lock is extended while held and refuses a second holder', async () => {

@@ -7,7 +7,7 @@ import { conversationId } from '../../src/queue/keys';
 import { masters } from '../../src/queue/redis';
 import { startTestApp } from '../helpers/app';
 import { redisTargets } from '../helpers/env';
-import { body, post, text } from '../helpers/fb';
+import { APP_SECRET, body, post, text } from '../helpers/fb';
 import { sleep, waitUntil } from '../helpers/wait';
 
 const target = redisTargets()[0]!;
@@ -68,6 +68,28 @@ describe('worker', () => {
       assert.match(await app.metrics.registry.getSingleMetricAsString('cb_send_errors_total'), /code="551"\} 1/);
     } finally {
       await app.stop();
+    }
+  });
+
+  test('a Send API timeout is settled by the echo: delivered once, whether or not Facebook got the first try', async () => {
+    const echoing = new FakeGraph({ anyTokenPage: '101' });
+    const url = await echoing.listen();
+    const app = await startTestApp('uncertain', { ...target.env, GRAPH_API_URL: url, SEND_TIMEOUT_MS: '300', SEND_ECHO_GRACE_MS: '500' });
+    echoing.setEcho({ webhookUrl: `${app.url}/webhook`, appSecret: APP_SECRET });
+    try {
+      // First reply: Facebook delivers it but the answer is lost. Second: the request never gets an answer.
+      echoing.failNext(1, { kind: 'lose-response' });
+      echoing.failNext(1, { kind: 'timeout' });
+      await post(app.url, body([text('101', 'slow', 1, 's1', 'one'), text('101', 'slow', 2, 's2', 'two'), text('101', 'slow', 3, 's3', 'three')]));
+      await waitUntil('all answered', () => echoing.messagesTo('slow').length >= 3, 15_000);
+      await sleep(1_000);
+      assert.deepEqual(echoing.messagesTo('slow').map((c) => c.metadata?.mid), ['s1', 's2', 's3']);
+      const m = await app.metrics.registry.getSingleMetricAsString('cb_send_unconfirmed_total');
+      assert.match(m, /settled="echo"\} 1/, 'the delivered one was confirmed by its echo');
+      assert.match(m, /settled="resent"\} 1/, 'the unanswered one was sent again, once');
+    } finally {
+      await app.stop();
+      await echoing.close();
     }
   });
 

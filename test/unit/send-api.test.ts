@@ -38,8 +38,6 @@ for (const [label, fault] of [
   ['4 app rate limit', { kind: 'error', status: 400, code: 4 }],
   ['613 rate limit', { kind: 'error', status: 400, code: 613 }],
   ['HTTP 503 with an unlisted Graph code', { kind: 'error', status: 503, code: 1 }],
-  ['a dropped connection', { kind: 'drop' }],
-  ['a timeout', { kind: 'timeout' }],
 ] as const) {
   test(`retries after ${label} and then succeeds`, async () => {
     const before = graph.calls.length;
@@ -60,6 +58,23 @@ for (const code of [100, 190, 10, 551, 200, 230]) {
     assert.equal(retries, 0);
   });
 }
+
+for (const [label, fault] of [
+  ['a timeout', { kind: 'timeout' }],
+  ['a connection cut after the request was sent', { kind: 'drop' }],
+] as const) {
+  test(`does not blindly retry ${label}: the message may have been delivered`, async () => {
+    graph.failNext(1, fault);
+    retries = 0;
+    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.uncertain && e.retryable && e.context.attempts === 1);
+    assert.equal(retries, 0);
+  });
+}
+
+test('a refused connection (never sent) is retried', async () => {
+  const refused = new GraphSendApi({ baseUrl: 'http://127.0.0.1:9/v21.0', pages: { serves: () => true, token: () => 't' }, timeoutMs: 300, maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 2 });
+  await assert.rejects(refused.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && !e.uncertain && e.context.attempts === 2);
+});
 
 test('gives up after the last attempt, saying it may be retried later', async () => {
   graph.failNext(4, { kind: 'error', status: 500, code: 2 });

@@ -15,6 +15,8 @@ export class SendApiError extends Error {
       status?: number;
       subcode?: number;
       retryable: boolean;
+      /** The request may have reached Facebook (timeout, connection cut after sending): resending could duplicate. */
+      uncertain?: boolean;
       attempts: number;
       pageId: string;
       recipientId: string;
@@ -28,6 +30,9 @@ export class SendApiError extends Error {
   }
   get retryable(): boolean {
     return this.context.retryable;
+  }
+  get uncertain(): boolean {
+    return this.context.uncertain === true;
   }
   /** Facebook answered with a Graph error, so the message was not delivered (unlike a timeout or a dropped connection). */
   get definitelyNotSent(): boolean {

@@ -43,7 +43,12 @@ export function classify(err: unknown, ctx: { attempts: number; pageId: string; 
   }
   const e = err as AxiosError;
   const timeout = e?.code === 'ECONNABORTED' || e?.code === 'ETIMEDOUT';
-  return new SendApiError(`Send API ${timeout ? 'timed out' : 'unreachable'}: ${e?.message ?? String(err)}`, { code: timeout ? 'timeout' : 'network', retryable: true, ...ctx });
+  // Refused or unresolvable: the request never left. Anything else (timeout, reset, hang-up)
+  // may have been delivered.
+  const neverSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(String(e?.code));
+  return new SendApiError(`Send API ${timeout ? 'timed out' : neverSent ? 'unreachable' : 'connection lost'}: ${e?.message ?? String(err)}`, {
+    code: timeout ? 'timeout' : 'network', retryable: true, uncertain: !neverSent, ...ctx,
+  });
 }
 
 export class GraphSendApi implements MessengerSender {
@@ -52,6 +57,7 @@ export class GraphSendApi implements MessengerSender {
     this.http = axios.create({
       baseURL: opts.baseUrl,
       timeout: opts.timeoutMs,
+      maxRedirects: 0, // the Send API never redirects; skips axios' redirect-following transport
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
       headers: { 'content-type': 'application/json' },
@@ -69,7 +75,8 @@ export class GraphSendApi implements MessengerSender {
         return { recipientId: data.recipient_id ?? recipientId, attempts: attempt, ...(data.message_id ? { messageId: data.message_id } : {}) };
       } catch (err) {
         const e = classify(err, { attempts: attempt, pageId, recipientId });
-        if (!e.retryable || attempt >= this.opts.maxAttempts) throw e;
+        // An uncertain failure is not retried blindly: the caller waits for the echo first.
+        if (!e.retryable || e.uncertain || attempt >= this.opts.maxAttempts) throw e;
         const cap = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1));
         const delay = Math.round(Math.random() * cap);
         this.opts.onRetry?.(e, delay);

@@ -2,22 +2,29 @@
 KEYS[1] ready shard
 ARGV[1] conversation id   ARGV[2] lease token from claim-1
 ARGV[3] 'remove' (its queue was seen empty) or 'requeue'   ARGV[4] delay ms before it may be claimed again
-Acts only while the score is still our lease token: a changed score means the gateway marked
-new work or another worker leased it, and then the entry is theirs.
-Returns: 1 settled as asked, 0 left alone
+Score = token: ours, untouched. Score = token - 0.5: ours, and mark-1 flagged new work meanwhile,
+so it is kept and made ready now (never removed). Any other score: another worker leased it
+after our lease ran out, and the entry is theirs. Absent: (requeue only) added back.
+Returns: 1 settled as asked, 0 not (kept for new work, or left to its new holder)
 ]]
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local ours = score and tonumber(score) == tonumber(ARGV[2])
+local s = score and tonumber(score)
+local token = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if s == token - 0.5 then
+  local delay = ARGV[3] == 'requeue' and tonumber(ARGV[4]) or 0
+  redis.call('ZADD', KEYS[1], now + delay, ARGV[1])
+  return ARGV[3] == 'requeue' and 1 or 0
+end
 if ARGV[3] == 'remove' then
-  if ours then
+  if s == token then
     redis.call('ZREM', KEYS[1], ARGV[1])
     return 1
   end
   return 0
 end
-if ours or not score then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if s == token or not score then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
   return 1
 end
