@@ -66,14 +66,14 @@ for (const [label, fault] of [
   test(`does not blindly retry ${label}: the message may have been delivered`, async () => {
     graph.failNext(1, fault);
     retries = 0;
-    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.uncertain && e.retryable && e.context.attempts === 1);
+    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.uncertain && !e.definitelyNotSent && e.context.attempts === 1);
     assert.equal(retries, 0);
   });
 }
 
 test('a refused connection (never sent) is retried', async () => {
   const refused = new GraphSendApi({ baseUrl: 'http://127.0.0.1:9/v21.0', pages: { serves: () => true, token: () => 't' }, timeoutMs: 300, maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 2 });
-  await assert.rejects(refused.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && !e.uncertain && e.context.attempts === 2);
+  await assert.rejects(refused.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && !e.uncertain && e.definitelyNotSent && e.context.attempts === 2);
 });
 
 test('gives up after the last attempt, saying it may be retried later', async () => {

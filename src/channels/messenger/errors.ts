@@ -34,8 +34,11 @@ export class SendApiError extends Error {
   get uncertain(): boolean {
     return this.context.uncertain === true;
   }
-  /** Facebook answered with a Graph error, so the message was not delivered (unlike a timeout or a dropped connection). */
+  /**
+   * Nothing was delivered: Facebook answered with a Graph error, or the connection was
+   * refused before the request left (unlike a timeout or a connection cut mid-request).
+   */
   get definitelyNotSent(): boolean {
-    return this.context.status !== undefined && /^\d+$/.test(this.context.code);
+    return (this.context.status !== undefined && /^\d+$/.test(this.context.code)) || (this.context.code === 'network' && !this.uncertain);
   }
 }
