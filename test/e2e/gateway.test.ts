@@ -1,6 +1,7 @@
 /** The webhook's contract over HTTP: handshake, signatures, bad input, and 503 while Redis is down. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { encodeLikeFacebook, sign } from '../../src/channels/messenger/signature';
 import { FakeGraph } from '../../src/dev/fake-graph';
 import { rawCommand, startRedis, startRedisCluster } from '../../src/dev/redis-server';
@@ -67,6 +68,32 @@ for (const target of redisTargets()) {
       assert.deepEqual([r.status, r.body.queued, r.body.ignored], [200, 1, 1]);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       assert.match(metrics, /cb_webhook_events_total\{kind="unknown",outcome="ignored"\} 1/);
+    });
+
+    test('fuzzed POSTs (random bytes, JSON and headers) get a 4xx, never crash the gateway, and queue nothing unsigned', async () => {
+      const before = await keyCount();
+      const header = fc.oneof(fc.constant(undefined), fc.string({ maxLength: 80 }), fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `sha256=${h}`));
+      const payload = fc.oneof(fc.uint8Array({ maxLength: 2_000 }).map((b) => Buffer.from(b)), fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'));
+      await fc.assert(
+        fc.asyncProperty(payload, header, header, async (raw, h256, h1) => {
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (h256 !== undefined) headers['x-hub-signature-256'] = h256;
+          if (h1 !== undefined) headers['x-hub-signature'] = h1;
+          const res = await fetch(`${app.url}/webhook`, { method: 'POST', body: raw, headers }).catch((err: Error) => ({ status: -1, err }));
+          assert.ok([400, 403, 413].includes(res.status), `status ${res.status}`);
+        }),
+        { numRuns: 150 },
+      );
+      // Validly signed garbage: a clear 400, nothing queued either.
+      await fc.assert(
+        fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (v) => {
+          const r = await postRaw(app.url, JSON.stringify(v) ?? 'null');
+          assert.ok(r.status === 400 || (r.status === 200 && r.body.queued === 0), `status ${r.status} ${JSON.stringify(r.body)}`);
+        }),
+        { numRuns: 100 },
+      );
+      assert.equal(await keyCount(), before, 'nothing queued');
+      assert.equal((await fetch(`${app.url}/healthz`)).status, 200, 'still serving');
     });
 
     test('/healthz, /readyz and /metrics answer', async () => {
