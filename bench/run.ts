@@ -7,11 +7,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chatlogIngest, chatlogLag } from './chatlog';
+import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
 import { machine, startServers, type BenchServers } from './env';
 
-type Scenario = (servers: BenchServers, quick: boolean) => Promise<Record<string, number>>;
+type Scenario = (servers: BenchServers, quick: boolean, before: Record<string, Record<string, number>>) => Promise<Record<string, number>>;
 
 const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
+  'http-ceiling': { run: httpCeiling, target: 'baseline: bare express, same load generator' },
+  ingest: { run: ingest, target: '≥ 70% of the ceiling; p99 ack ≤ 20 ms at half that load' },
+  'e2e-max': { run: e2eMax, target: '≥ 2,000 messages/s and ≥ 60% of ceiling ÷ 2; 0 violations' },
+  'e2e-steady': { run: e2eSteady, target: 'p99 ≤ 100 ms at 1,000 messages/s; 0 violations' },
+  'e2e-light': { run: e2eLight, target: 'latency at 200 messages/s, below saturation; 0 violations' },
+  burst: { run: burst, target: '20 users × 50 messages at once: in order, 0 violations' },
+  'slow-send': { run: slowSend, target: '≥ 1,000 messages/s with a 200 ms Send API, 1,000 users' },
+  'many-users': { run: manyUsers, target: '10,000 conversations: 0 violations' },
   'chatlog-ingest': { run: chatlogIngest, target: 'rows_per_s ≥ 5000' },
   'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
 };
@@ -27,7 +36,7 @@ async function main(): Promise<void> {
   try {
     for (const name of names.length ? names : Object.keys(SCENARIOS)) {
       process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}…\n`);
-      results[name] = await SCENARIOS[name]!.run(servers, quick);
+      results[name] = await SCENARIOS[name]!.run(servers, quick, results);
       process.stderr.write(`[bench] ${name}: ${JSON.stringify(results[name])}\n`);
     }
   } finally {

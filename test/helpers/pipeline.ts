@@ -20,8 +20,9 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<Pipeline> {
-  const dir = tmpDir(label);
+export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string>; databaseUrl?: string; dir?: string } = {}): Promise<Pipeline> {
+  const dir = opts.dir ?? tmpDir(label);
+  fs.mkdirSync(dir, { recursive: true });
   const pagesFile = path.join(dir, 'pages.json');
   fs.writeFileSync(pagesFile, JSON.stringify({ pages: PAGES.map((id) => ({ id, accessToken: `token-${id}` })) }));
   const graph = new FakeGraph({ tokens: new Map(PAGES.map((id) => [`token-${id}`, id])) });

@@ -33,7 +33,7 @@ export class RoleProcess {
       for (const line of this.output) {
         try {
           const j = JSON.parse(line);
-          if (j.msg === 'ready') {
+          if (j.msg === 'ready' || j.msg === 'bench-ready') {
             this.port = j.port;
             return this;
           }

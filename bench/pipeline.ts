@@ -1,0 +1,176 @@
+/**
+ * Pipeline benchmarks: the HTTP ceiling (bare express), webhook ingest (workers off), and
+ * end-to-end runs through gateway + 2 workers + the Graph API fake (echoes on, like
+ * Facebook). Every end-to-end scenario also audits the promises: order, duplicates, losses.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { RoleProcess } from '../test/helpers/procs';
+import { audit, PAGES, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
+import type { BenchServers } from './env';
+import { closedLoop, openLoop, quantiles, Users, type LoadResult } from './load';
+
+type Result = Record<string, number>;
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU per role over a run, to report CPU per message and see where it goes. */
+function cpuMeter(p: Pipeline, redisPid: number | undefined) {
+  const roles = { gateway: [p.gateway.child.pid], workers: p.workers.map((w) => w.child.pid), redis: [redisPid] };
+  const sample = () => Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce<number>((a, pid) => a + cpuOf(pid), 0)])) as Record<string, number>;
+  const t0 = sample();
+  const self0 = process.cpuUsage();
+  return (messages: number): Result => {
+    const t1 = sample();
+    const self = process.cpuUsage(self0);
+    const used: Record<string, number> = Object.fromEntries(Object.keys(t1).map((k) => [k, t1[k]! - t0[k]!]));
+    used.loadgen_and_fake = (self.user + self.system) / 1e6;
+    const total = Object.values(used).reduce((a, b) => a + b, 0);
+    return { cpu_ms_per_message: Number(((total * 1000) / messages).toFixed(2)), ...Object.fromEntries(Object.entries(used).map(([k, v]) => [`cpu_ms_per_message_${k}`, Number(((v * 1000) / messages).toFixed(2))])) };
+  };
+}
+
+async function bare(): Promise<RoleProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bare.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new RoleProcess('bare-express', child).ready();
+}
+
+export async function httpCeiling(_s: BenchServers, quick: boolean): Promise<Result> {
+  const p = await bare();
+  try {
+    await closedLoop(p.url, { clients: 32, seconds: 1, users: new Users(1_000, PAGES) }); // warm-up
+    const r = await closedLoop(p.url, { clients: 32, seconds: quick ? 3 : 8, users: new Users(1_000, PAGES) });
+    return { requests_per_s: Math.round(r.requests / r.seconds), ...prefix('ack_ms_', quantiles(r.ackMs)) };
+  } finally {
+    await p.stop();
+  }
+}
+
+const prefix = (p: string, o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
+
+async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}): Promise<Pipeline> {
+  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env } });
+}
+
+export async function ingest(s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> {
+  const p = await pipeline(s, 'ingest', 0);
+  try {
+    await closedLoop(p.gateway.url, { clients: 32, seconds: 1, users: new Users(1_000, PAGES) });
+    const r = await closedLoop(p.gateway.url, { clients: 32, seconds: quick ? 3 : 8, users: new Users(1_000, PAGES) });
+    const rps = r.requests / r.seconds;
+    const half = await openLoop(p.gateway.url, { rate: Math.round(rps / 2), seconds: quick ? 3 : 8, users: new Users(2_000, PAGES) });
+    const ceiling = before['http-ceiling']?.requests_per_s;
+    return {
+      requests_per_s: Math.round(rps),
+      ...(ceiling ? { ratio_to_http_ceiling: Number((rps / ceiling).toFixed(2)) } : {}),
+      ...prefix('ack_ms_', quantiles(r.ackMs)),
+      half_load_rate: Math.round(rps / 2),
+      ...prefix('half_load_ack_ms_', quantiles(half.ackMs)),
+      non_200: Object.entries({ ...r.statuses, ...half.statuses }).filter(([k]) => k !== '200').reduce((a, [, v]) => a + v, 0),
+    };
+  } finally {
+    await p.stop();
+  }
+}
+
+/** The gateway's own view of its ack latency (share of POSTs answered within 5 and 20 ms). */
+async function serverAck(p: Pipeline): Promise<Result> {
+  const text = await (await fetch(`${p.gateway.url}/metrics`)).text();
+  const bucket = (le: string) => Number(new RegExp(`cb_webhook_ack_seconds_bucket\\{le="${le}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  const count = Number(/cb_webhook_ack_seconds_count (\d+)/.exec(text)?.[1] ?? 0);
+  return count ? { server_ack_within_5ms: Number((bucket('0.005') / count).toFixed(3)), server_ack_within_20ms: Number((bucket('0.02') / count).toFixed(3)) } : {};
+}
+
+/** Replies' end-to-end latency (POST sent → Send API call received) and the invariants. */
+async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise<Result> {
+  const expected = new Map<string, string[]>();
+  const sentAt = new Map<string, number>();
+  for (const x of load.sent) {
+    expected.set(x.key, [...(expected.get(x.key) ?? []), x.mid]);
+    sentAt.set(x.mid, x.at);
+  }
+  await waitForReplies(p.graph, expected, timeoutMs);
+  await new Promise((r) => setTimeout(r, 1_000)); // late duplicates show up here
+  const a = audit(p.graph, expected);
+  const latencies = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
+  const first = Math.min(...load.sent.map((x) => x.at));
+  const last = Math.max(...p.graph.calls.map((c) => c.at));
+  return {
+    messages: load.sent.length,
+    messages_per_s: Math.round(load.sent.length / ((last - first) / 1000)),
+    ...prefix('e2e_ms_', quantiles(latencies)),
+    order_violations: a.outOfOrder,
+    duplicates: a.duplicates,
+    lost: a.lost,
+  };
+}
+
+export async function e2eMax(s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> {
+  const p = await pipeline(s, 'e2e', 2);
+  try {
+    const total = quick ? 5_000 : 20_000;
+    const cpu = cpuMeter(p, s.redis.pid);
+    const load = await closedLoop(p.gateway.url, { clients: 32, total, users: new Users(1_000, PAGES) });
+    const r = { ...(await settle(p, load, 120_000)), ...cpu(total) };
+    const ceiling = before['http-ceiling']?.requests_per_s;
+    return { ...r, ...(ceiling ? { ratio_to_half_http_ceiling: Number((r.messages_per_s! / (ceiling / 2)).toFixed(2)) } : {}) };
+  } finally {
+    await p.stop();
+  }
+}
+
+async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
+  const p = await pipeline(s, `steady${rate}`, 2);
+  try {
+    const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
+    return { rate, ...(await settle(p, load, 180_000)), ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0 };
+  } finally {
+    await p.stop();
+  }
+}
+
+export const e2eSteady = (s: BenchServers, quick: boolean) => steady(s, quick, 1_000);
+export const e2eLight = (s: BenchServers, quick: boolean) => steady(s, quick, 200);
+
+export async function burst(s: BenchServers, quick: boolean): Promise<Result> {
+  const p = await pipeline(s, 'burst', 2);
+  try {
+    // 20 users send 50 messages each, as fast as their POSTs are acknowledged.
+    const load = await closedLoop(p.gateway.url, { clients: 20, total: quick ? 400 : 1_000, users: new Users(20, PAGES) });
+    return await settle(p, load, 120_000);
+  } finally {
+    await p.stop();
+  }
+}
+
+export async function slowSend(s: BenchServers, quick: boolean): Promise<Result> {
+  const p = await pipeline(s, 'slow', 2, { WORKER_CONCURRENCY: '600' });
+  p.graph.latencyMs = 200;
+  try {
+    const load = await closedLoop(p.gateway.url, { clients: 64, total: quick ? 3_000 : 10_000, users: new Users(1_000, PAGES) });
+    return { send_api_latency_ms: 200, active_users: 1_000, ...(await settle(p, load, 180_000)) };
+  } finally {
+    await p.stop();
+  }
+}
+
+export async function manyUsers(s: BenchServers, quick: boolean): Promise<Result> {
+  const p = await pipeline(s, 'many', 2);
+  try {
+    const users = quick ? 5_000 : 10_000;
+    const load = await closedLoop(p.gateway.url, { clients: 32, total: users, users: new Users(users, PAGES) });
+    return { conversations: users, ...(await settle(p, load, 180_000)) };
+  } finally {
+    await p.stop();
+  }
+}
