@@ -82,8 +82,9 @@ export async function closedLoop(baseUrl: string, o: { clients: number; seconds?
   return result;
 }
 
-/** Sends `rate` messages per second for `seconds`, round-robin over the users. */
-export async function openLoop(baseUrl: string, o: { rate: number; seconds: number; users: Users }): Promise<LoadResult> {
+/** Sends `rate` messages per second for `seconds`, round-robin over the users. With `retry`,
+ * a POST that is not answered 200 is sent again until it is, as Facebook redelivers. */
+export async function openLoop(baseUrl: string, o: { rate: number; seconds: number; users: Users; retry?: boolean }): Promise<LoadResult> {
   const url = new URL(baseUrl);
   const result: LoadResult = { requests: 0, seconds: o.seconds, ackMs: [], statuses: {}, sent: [] };
   const inFlight = new Set<Promise<void>>();
@@ -109,7 +110,15 @@ export async function openLoop(baseUrl: string, o: { rate: number; seconds: numb
       busy.add(user);
       const { raw, sent } = o.users.message(user);
       const s = performance.now();
-      const p = post(url, raw).then((status) => {
+      const attempt = async (): Promise<number> => {
+        for (;;) {
+          const status = await post(url, raw).catch(() => 0);
+          if (status === 200 || !o.retry) return status;
+          result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      };
+      const p = attempt().then((status) => {
         result.ackMs.push(performance.now() - s);
         result.statuses[status] = (result.statuses[status] ?? 0) + 1;
         if (status === 200) result.sent.push({ ...sent, at: Date.now() - Math.round(performance.now() - s) });

@@ -68,6 +68,10 @@ const COMMANDS = {
     packages: () => SERVICES,
     argv: ['--import', 'tsx', 'bench/run.ts'],
   },
+  chaos: {
+    packages: () => SERVICES,
+    argv: ['--import', 'tsx', 'bench/chaos.ts'],
+  },
 };
 
 const spec = COMMANDS[command];

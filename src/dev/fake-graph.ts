@@ -56,6 +56,8 @@ export class FakeGraph {
   private readonly hanging = new Set<express.Response>();
   latencyMs: number;
   echoesSent = 0;
+  /** Chaos: share of calls that fail with a transient 5xx (Graph code 2), and that never get an answer. */
+  randomFaults = { errorRate: 0, timeoutRate: 0 };
 
   constructor(private readonly opts: FakeGraphOptions = {}) {
     this.latencyMs = opts.latencyMs ?? 0;
@@ -110,7 +112,12 @@ export class FakeGraph {
 
   private async handle(req: express.Request, res: express.Response): Promise<void> {
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-    const fault = this.faults.shift();
+    let fault = this.faults.shift();
+    if (!fault && this.randomFaults.errorRate + this.randomFaults.timeoutRate > 0) {
+      const x = Math.random();
+      if (x < this.randomFaults.timeoutRate) fault = { kind: 'timeout' };
+      else if (x < this.randomFaults.timeoutRate + this.randomFaults.errorRate) fault = { kind: 'error', status: 500, code: 2 };
+    }
     if (fault?.kind === 'timeout') {
       this.hanging.add(res);
       return;
