@@ -17,9 +17,9 @@ export interface SqlClient extends SqlRunner {
   readonly kind: 'postgres' | 'pglite';
 }
 
-export function postgresClient(url: string, onError: (err: Error) => void): SqlClient {
+export function postgresClient(url: string, onErrorLog: (err: Error) => void): SqlClient {
   const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
-  pool.on('error', onError); // an idle client lost its connection (server restart): the pool replaces it
+  pool.on('error', onErrorLog); // an idle client lost its connection (server restart): the pool replaces it
   const runner = (c: Pool | PoolClient): SqlRunner => ({
     query: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params as unknown[])).rows as T[],
   });
@@ -31,14 +31,24 @@ export function postgresClient(url: string, onError: (err: Error) => void): SqlC
     },
     transaction: async (fn) => {
       const client = await pool.connect();
+      // A checked-out client reports a dropped connection on itself, not on the pool; with
+      // no listener that 'error' event would crash the process when PostgreSQL goes away.
+      let lost: Error | undefined;
+      const onError = (err: Error) => {
+        lost = err;
+        onErrorLog(err);
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(runner(client));
         await client.query('COMMIT');
-        client.release();
+        client.off('error', onError);
+        client.release(lost);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
+        client.off('error', onError);
         // Destroy rather than reuse: after a server restart this connection is dead.
         client.release(err as Error);
         throw err;

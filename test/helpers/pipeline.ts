@@ -20,7 +20,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string>; databaseUrl?: string; dir?: string } = {}): Promise<Pipeline> {
+export async function startPipeline(label: string, redisEnv: Record<string, string>, opts: { workers?: number; env?: Record<string, string>; databaseUrl?: string; dir?: string; nodeArgs?: string[] } = {}): Promise<Pipeline> {
   const dir = opts.dir ?? tmpDir(label);
   fs.mkdirSync(dir, { recursive: true });
   const pagesFile = path.join(dir, 'pages.json');
@@ -44,11 +44,11 @@ export async function startPipeline(label: string, redisEnv: Record<string, stri
     ...redisEnv,
     ...opts.env,
   };
-  const gateway = await startRole(`${label}-gateway`, { ...env, ROLE: 'gateway' }).ready();
+  const gateway = await startRole(`${label}-gateway`, { ...env, ROLE: 'gateway' }, opts.nodeArgs).ready();
   graph.setEcho({ webhookUrl: `${gateway.url}/webhook`, appSecret: APP_SECRET });
   const workers: RoleProcess[] = [];
   const startWorker = async (name: string) => {
-    const w = await startRole(`${label}-${name}`, { ...env, ROLE: 'worker' }).ready();
+    const w = await startRole(`${label}-${name}`, { ...env, ROLE: 'worker' }, opts.nodeArgs).ready();
     workers.push(w);
     return w;
   };

@@ -56,8 +56,8 @@ export class RoleProcess {
   }
 }
 
-export function startRole(name: string, env: Record<string, string>): RoleProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export function startRole(name: string, env: Record<string, string>, nodeArgs: string[] = []): RoleProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

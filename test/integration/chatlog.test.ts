@@ -11,6 +11,7 @@ import { writeBatch } from '../../src/chatlog/writer';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { connectRedis } from '../../src/queue/redis';
+import { startPostgres } from '../../src/dev/postgres-server';
 import { redisTargets, testPostgres, tmpDir, uniquePrefix } from '../helpers/env';
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
@@ -146,6 +147,31 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('postgres outage during a transaction', () => {
+  test('the transaction fails cleanly, the process does not crash, and the next one works after the restart', async () => {
+    const pg = await startPostgres(tmpDir('pg-crash'));
+    const uncaught: Error[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const db = postgresClient(pg.url, () => undefined);
+    try {
+      const inFlight = db.transaction((tx) => tx.query('SELECT pg_sleep(5)'));
+      await new Promise((r) => setTimeout(r, 300));
+      await pg.stop(); // fast shutdown: the checked-out connection is cut mid-query
+      await assert.rejects(inFlight);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(uncaught.map((e) => e.message), [], 'no uncaught error event');
+      await pg.start();
+      const rows = await db.transaction((tx) => tx.query<{ ok: number }>('SELECT 1 AS ok'));
+      assert.deepEqual(rows, [{ ok: 1 }]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await db.close().catch(() => undefined);
+      await pg.stop();
+    }
+  });
+});
 
 describe('chatlog consumer on redis streams', () => {
   const target = redisTargets()[1]!; // the cluster: shards on several masters
