@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [scenario…]`: runs the benchmark scenarios on real servers it
- * starts itself, prints a table, and writes bench/results/latest.{json,md}. Figures are
+ * starts itself and prints a table. Figures are
  * reported with the machine they ran on and, where a scenario has one, as a ratio to a
- * baseline measured in the same run, so they mean something on any machine.
+ * baseline measured in the same run, so they mean something on any machine. A full run
+ * writes bench/results/latest.*; `--quick` or a chosen subset writes bench/results/partial.*.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
   const report = { machine: m, quick, scenarios: results };
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  // Only a full run of every scenario replaces latest.*, the figures the README quotes.
+  const base = !quick && names.length === 0 ? 'latest' : 'partial';
+  fs.writeFileSync(path.join(dir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const md = [
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; Redis ${m.redis}; ${m.postgres}; ${m.date}${quick ? ' (--quick)' : ''}`,
     '',
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
     ...Object.entries(results).map(([name, r]) => `| ${name} | ${SCENARIOS[name]!.target} | ${Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')} |`),
     '',
   ].join('\n');
-  fs.writeFileSync(path.join(dir, 'latest.md'), md);
+  fs.writeFileSync(path.join(dir, `${base}.md`), md);
   process.stdout.write(`${md}\n`);
 }
 
