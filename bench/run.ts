@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
+import { chartSvg } from './chart';
 import { machine, startServers, type BenchServers } from './env';
 
 type Scenario = (servers: BenchServers, quick: boolean, before: Record<string, Record<string, number>>) => Promise<Record<string, number>>;
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, `${base}.md`), md);
+  fs.writeFileSync(path.join(dir, `${base}.svg`), chartSvg(results, `npm run bench${quick ? ' --quick' : ''} — ${m.cpu}, ${m.cores} cores — ${m.date.slice(0, 10)}`));
   process.stdout.write(`${md}\n`);
 }
 
