@@ -236,6 +236,13 @@ export class Worker {
       records.push(...known.records);
       metrics.sendResumed.inc({ settled: 'memory' });
     }
+    if (!r.pending && r.nextEchoed && first === r.confirmed) {
+      // Facebook echoed this reply although nothing here records it as sent: the records were
+      // lost (a failed-over Redis master). The echo is proof enough: do not send it again.
+      metrics.sendResumed.inc({ settled: 'echo' });
+      await queue.replyDone(conversation, e.id, first);
+      first += 1;
+    }
     if (r.pending && r.pending.index >= first) {
       // A previous holder stopped while sending reply `index`: did Facebook get it?
       if (r.pending.echoed) {

@@ -20,16 +20,49 @@ export function findBinary(name: string): string | undefined {
   return found;
 }
 
-export function freePort(): Promise<number> {
+function listen(port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', () => resolve(srv));
   });
+}
+
+const close = (srv: net.Server) => new Promise<void>((resolve) => srv.close(() => resolve()));
+
+export async function freePort(): Promise<number> {
+  const srv = await listen(0);
+  const { port } = srv.address() as net.AddressInfo;
+  await close(srv);
+  return port;
+}
+
+/**
+ * `count` distinct free ports, held open together while they are chosen so that no two are
+ * the same. With `clusterBus`, each port's Redis Cluster bus port (port + 10000) must be a
+ * valid free port too, so ports stay at or below 55535.
+ */
+export async function freePorts(count: number, clusterBus = false): Promise<number[]> {
+  const held: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const srv = await listen(0);
+      held.push(srv);
+      const { port } = srv.address() as net.AddressInfo;
+      if (clusterBus) {
+        if (port > 55_535) continue;
+        const bus = await listen(port + 10_000).catch(() => undefined);
+        if (!bus) continue;
+        held.push(bus);
+      }
+      ports.push(port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(held.map(close));
+  }
 }
 
 /** Sends one command in RESP and returns the raw reply text. */
@@ -130,6 +163,8 @@ export async function startRedis(opts: RedisServerOptions): Promise<RedisProcess
     '--daemonize', 'no',
     '--logfile', path.join(opts.dir, 'redis.log'),
     ...(opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] : []),
+    // Replicas sync at once instead of after Redis 7's default 5 s wait for more replicas.
+    '--repl-diskless-sync-delay', '0',
     ...(opts.extraArgs ?? []),
   ];
   const p = new RedisProcess(port, opts.dir, args);
@@ -147,9 +182,8 @@ export interface RedisCluster {
 export async function startRedisCluster(opts: { dir: string; masters?: number; replicas?: number }): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 0;
-  const nodes = await Promise.all(
-    Array.from({ length: masters * (1 + replicas) }, (_, i) => startRedis({ dir: path.join(opts.dir, `node-${i}`), cluster: true })),
-  );
+  const ports = await freePorts(masters * (1 + replicas), true);
+  const nodes = await Promise.all(ports.map((port, i) => startRedis({ dir: path.join(opts.dir, `node-${i}`), cluster: true, port })));
   const cli = findBinary('redis-cli');
   if (!cli) throw new RedisServerMissingError();
   const create = spawnSync(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
@@ -157,6 +191,11 @@ export async function startRedisCluster(opts: { dir: string; masters?: number; r
   await waitFor('cluster_state:ok on every node', 20_000, async () => {
     const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['CLUSTER', 'INFO'])));
     return infos.every((i) => i.includes('cluster_state:ok'));
+  });
+  // A replica that never finished its first sync cannot be promoted: wait for every link.
+  await waitFor('every replica in sync with its master', 20_000, async () => {
+    const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['INFO', 'replication'])));
+    return infos.filter((i) => i.includes('role:slave')).length === masters * replicas && infos.every((i) => !i.includes('role:slave') || i.includes('master_link_status:up'));
   });
   return {
     nodes,

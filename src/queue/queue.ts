@@ -31,6 +31,8 @@ export type NextResult =
       confirmed: number;
       /** A reply that was being sent when the previous holder stopped, if any. */
       pending?: { index: number; ageMs: number; echoed: boolean };
+      /** No reply pending, yet Facebook echoed reply `confirmed`: it went out (its marks were lost). */
+      nextEchoed?: boolean;
       depth: number;
     };
 
@@ -111,7 +113,7 @@ export class ConversationQueue {
       member: String(r[1]),
       event: JSON.parse(String(r[2])) as InboundEvent,
       confirmed: int(r[3], 'next-4'),
-      ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-4'), echoed: int(r[6], 'next-4') === 1 } } : {}),
+      ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-4'), echoed: int(r[6], 'next-4') === 1 } } : int(r[6], 'next-4') === 1 ? { nextEchoed: true } : {}),
       depth: int(r[7], 'next-4'),
     };
   }

@@ -71,6 +71,27 @@ describe('worker', () => {
     }
   });
 
+  test('a reply whose marks were lost (failed-over Redis) but whose echo arrived is not sent again', async () => {
+    const app = await startTestApp('lostmarks', { ...target.env, ROLE: 'gateway', GRAPH_API_URL: graphUrl });
+    try {
+      await post(app.url, body([text('101', 'lostmarks', 1, 'm-lost', 'hi'), text('101', 'lostmarks', 2, 'm-next', 'again')]));
+      // No pending mark, no ack: only Facebook's echo says the first reply went out.
+      const echo = { sender: { id: '101' }, recipient: { id: 'lostmarks' }, timestamp: 3, message: { is_echo: true, app_id: 1, mid: 'm-echo-lost', text: 'You said: "hi"', metadata: JSON.stringify({ mid: 'm-lost', i: 0 }) } };
+      assert.equal((await post(app.url, body([echo]))).body.recorded, 1);
+    } finally {
+      await app.stop();
+    }
+    const worker = await startTestApp('lostmarks', { ...target.env, ROLE: 'worker', GRAPH_API_URL: graphUrl, REDIS_PREFIX: app.prefix });
+    try {
+      await waitUntil('the next message answered', () => repliesTo('lostmarks').length >= 1, 10_000);
+      await sleep(300);
+      assert.deepEqual(repliesTo('lostmarks'), ['m-next'], 'the echoed reply was not sent again');
+      assert.match(await worker.metrics.registry.getSingleMetricAsString('cb_send_unconfirmed_total'), /settled="echo"\} 1/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   test('a Send API timeout is settled by the echo: delivered once, whether or not Facebook got the first try', async () => {
     const echoing = new FakeGraph({ anyTokenPage: '101' });
     const url = await echoing.listen();

@@ -6,6 +6,8 @@ ARGV[5] ttl (ms) of the reply bookkeeping
 Returns: {2} fenced: the caller no longer holds the lock; nothing removed (replies it sent are still recorded)
          {1} empty queue
          {0, member, payload, replies confirmed, pending reply index (-1 none), pending age ms, echo seen 0/1, queue length}
+         echo seen: for the pending reply, or with none pending for the next reply (its marks can be
+         lost with a failed-over master while Facebook's echo of it arrived afterwards)
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -42,6 +44,8 @@ while true do
       pidx = tonumber(string.sub(pending, 1, sep - 1))
       age = now - tonumber(string.sub(pending, sep + 1))
       echoed = redis.call('HEXISTS', KEYS[3], 'e:' .. id .. ':' .. pidx)
+    else
+      echoed = redis.call('HEXISTS', KEYS[3], 'e:' .. id .. ':' .. confirmed)
     end
     return {0, m, payload, confirmed, pidx, age, echoed, redis.call('ZCARD', KEYS[1])}
   end
