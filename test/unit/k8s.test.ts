@@ -8,8 +8,8 @@ import { loadConfig } from '../../src/config';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 type Doc = { kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string>; stringData?: Record<string, string> };
-const docs: Doc[] = fs
-  .readdirSync(path.join(ROOT, 'k8s'))
+const files = [...fs.readdirSync(path.join(ROOT, 'k8s')).map((f) => f), ...fs.readdirSync(path.join(ROOT, 'k8s', 'optional')).map((f) => `optional/${f}`)];
+const docs: Doc[] = files
   .filter((f) => f.endsWith('.yaml'))
   .flatMap((f) =>
     parseAllDocuments(fs.readFileSync(path.join(ROOT, 'k8s', f), 'utf8')).map((d) => {
@@ -26,7 +26,7 @@ const deployments = of('Deployment');
 const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|oneOf|bytes)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
 
 test('every manifest is a known kind, and the three roles are deployed', () => {
-  assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace', 'PodDisruptionBudget', 'Secret', 'Service']);
+  assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor', 'ScaledObject', 'Secret', 'Service']);
   assert.deepEqual(deployments.map((d) => d.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'ROLE').value).sort(), ['chatlog', 'gateway', 'worker']);
 });
 
@@ -62,4 +62,21 @@ test('probes, ports, drain time and security contexts match the app', () => {
   assert.deepEqual(hpaTargets, ['chatbot-gateway', 'chatbot-worker']);
   const ingress = of('Ingress')[0]!;
   assert.equal(ingress.spec.rules[0].http.paths[0].path, '/webhook');
+});
+
+test('monitoring and autoscaling point at what the app exposes', () => {
+  const metricsSource = fs.readFileSync(path.join(ROOT, 'src', 'metrics.ts'), 'utf8');
+  const keda = of('ScaledObject')[0]!;
+  assert.equal(keda.spec.scaleTargetRef.name, 'chatbot-worker');
+  for (const t of keda.spec.triggers) {
+    const metric = /(cb_[a-z_]+)/.exec(t.metadata.query)?.[1];
+    assert.ok(metric && metricsSource.includes(`'${metric}'`), `KEDA query uses a metric the app exports (${metric})`);
+  }
+  const monitor = of('PodMonitor')[0]!;
+  assert.deepEqual([monitor.spec.podMetricsEndpoints[0].port, monitor.spec.podMetricsEndpoints[0].path], ['http', '/metrics']);
+  // The gateway's port is open to webhooks; every other inbound path is denied by default.
+  const policies = of('NetworkPolicy');
+  assert.ok(policies.some((p) => p.spec.podSelector && Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress), 'default deny');
+  const gw = policies.find((p) => p.spec.podSelector.matchLabels?.role === 'gateway')!;
+  assert.equal(gw.spec.ingress[0].ports[0].port, Number(configMap.PORT));
 });
