@@ -170,12 +170,13 @@ export class Worker {
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
       // Recorded before the ack: a crash in between re-records the event, which the chatlog dedupes.
+      const replyRecords = outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out');
       await this.recording(conversation, lock, () => this.d.chatlog.append(outcome.records)).catch((err) => {
-        this.remember(conversation, r.event.id, outcome.sent, outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out'));
+        this.remember(conversation, r.event.id, outcome.sent, replyRecords);
         throw err;
       });
       this.d.metrics.chatlogAppended.inc(outcome.records.length);
-      acked = outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out');
+      acked = replyRecords;
       ack = { member: r.member, id: r.event.id, sent: outcome.sent };
     }
   }

@@ -34,6 +34,21 @@ export interface ConversationSummary {
 
 const AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
 
+function toSummary(r: Record<string, unknown>): ConversationSummary {
+  return {
+    id: String(r.id),
+    pageId: r.page_id as string,
+    userId: r.user_id as string,
+    status: r.status as string,
+    firstMessageAt: new Date(r.first_message_at as string),
+    lastMessageAt: new Date(r.last_message_at as string),
+    messagesIn: Number(r.messages_in),
+    messagesOut: Number(r.messages_out),
+    lastText: (r.last_text as string | null) ?? null,
+    lastIntent: (r.last_intent as string | null) ?? null,
+  };
+}
+
 export class BadCursorError extends Error {
   override readonly name = 'BadCursorError';
 }
@@ -68,18 +83,7 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
      LIMIT $10`,
     [f.pages ? [...f.pages] : null, f.page ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1],
   );
-  const items = rows.slice(0, limit).map((r) => ({
-    id: String(r.id),
-    pageId: r.page_id as string,
-    userId: r.user_id as string,
-    status: r.status as string,
-    firstMessageAt: new Date(r.first_message_at as string),
-    lastMessageAt: new Date(r.last_message_at as string),
-    messagesIn: Number(r.messages_in),
-    messagesOut: Number(r.messages_out),
-    lastText: (r.last_text as string | null) ?? null,
-    lastIntent: (r.last_intent as string | null) ?? null,
-  }));
+  const items = rows.slice(0, limit).map(toSummary);
   const last = rows[limit - 1];
   return { items, ...(rows.length > limit && last ? { nextCursor: Buffer.from(JSON.stringify([last.at_text, String(last.id)])).toString('base64url') } : {}) };
 }
@@ -138,11 +142,7 @@ export async function conversationMessages(db: SqlRunner, conversationId: string
   );
   const messages = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), k === 'id' ? String(v) : v])) as unknown as MessageView);
   return {
-    conversation: {
-      id: String(c.id), pageId: c.page_id as string, userId: c.user_id as string, status: c.status as string,
-      firstMessageAt: new Date(c.first_message_at as string), lastMessageAt: new Date(c.last_message_at as string),
-      messagesIn: Number(c.messages_in), messagesOut: Number(c.messages_out), lastText: (c.last_text as string) ?? null, lastIntent: (c.last_intent as string) ?? null,
-    },
+    conversation: toSummary(c),
     messages,
   };
 }

@@ -59,7 +59,8 @@ GROUP BY page_id, user_id
 ORDER BY page_id, user_id
 ON CONFLICT (page_id, user_id) DO UPDATE SET
   first_message_at = least(conversations.first_message_at, excluded.first_message_at),
-  last_message_at = greatest(conversations.last_message_at, excluded.last_message_at)`;
+  last_message_at = greatest(conversations.last_message_at, excluded.last_message_at)
+RETURNING id, page_id, user_id`;
 
 const UPDATE_COUNTERS = `
 UPDATE conversations c SET messages_in = c.messages_in + d.n_in, messages_out = c.messages_out + d.n_out,
@@ -104,7 +105,9 @@ const timeOf = (r: MessageRecord) => r.platformTs ?? r.repliedAt ?? r.receivedAt
 
 async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<{ inserted: number; updated: number }> {
   await tx.query('INSERT INTO pages (id) SELECT DISTINCT page_id FROM jsonb_to_recordset($1::jsonb) AS x(page_id text) ORDER BY 1 ON CONFLICT DO NOTHING', [JSON.stringify(messages.map((m) => ({ page_id: m.pageId })))]);
-  await tx.query(UPSERT_CONVERSATIONS, [JSON.stringify(messages.map((m) => ({ page_id: m.pageId, user_id: m.userId, at: timeOf(m) })))]);
+  const conversations = await tx.query<{ id: string | number; page_id: string; user_id: string }>(UPSERT_CONVERSATIONS, [
+    JSON.stringify(messages.map((m) => ({ page_id: m.pageId, user_id: m.userId, at: timeOf(m) }))),
+  ]);
   // pg returns bigint as a string, PGlite as a number: keys are strings here.
   const result = await tx.query<{ conversation_id: string | number; direction: string; inserted: boolean }>(INSERT_MESSAGES, [JSON.stringify(messages.map(row))]);
   const counters = new Map<string, { id: string; n_in: number; n_out: number }>();
@@ -120,14 +123,13 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
   }
   if (counters.size) {
     // The newest inbound text and intent of each conversation in this batch, for the list view.
-    const ids = await tx.query<{ id: string; page_id: string; user_id: string }>('SELECT id, page_id, user_id FROM conversations WHERE id = ANY($1::bigint[])', [[...counters.keys()]]);
     const latest = new Map<string, MessageRecord>();
     for (const m of messages) {
       if (m.direction !== 'in' || m.text === undefined) continue;
       const k = `${m.pageId}:${m.userId}`;
       if (!latest.has(k) || timeOf(latest.get(k)!) <= timeOf(m)) latest.set(k, m);
     }
-    const updates = ids.map((c) => {
+    const updates = conversations.filter((c) => counters.has(String(c.id))).map((c) => {
       const l = latest.get(`${c.page_id}:${c.user_id}`);
       return { ...counters.get(String(c.id))!, last_text: l?.text?.slice(0, 500) ?? null, last_intent: l?.intent ?? null };
     });

@@ -106,7 +106,7 @@ export class FakeGraph {
 
   private error(res: express.Response, status: number, code: number, message?: string, subcode?: number): void {
     res.status(status).json({
-      error: { message: message ?? ERRORS[code] ?? 'Error', type: code === 190 ? 'OAuthException' : 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
+      error: { message: message ?? ERRORS[code] ?? 'Error', type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
     });
   }
 
