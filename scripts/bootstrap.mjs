@@ -72,6 +72,10 @@ const COMMANDS = {
     packages: () => SERVICES,
     argv: ['--import', 'tsx', 'bench/chaos.ts'],
   },
+  train: {
+    packages: () => [],
+    argv: ['--import', 'tsx', 'src/cli/train.ts'],
+  },
 };
 
 const spec = COMMANDS[command];

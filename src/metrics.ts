@@ -45,6 +45,14 @@ export function createMetrics() {
     chatlogErrors: new client.Counter({ name: 'cb_chatlog_write_errors_total', help: 'Chatlog batches that failed to write (retried)', ...reg }),
     chatlogBatchSeconds: new client.Histogram({ name: 'cb_chatlog_batch_seconds', help: 'Time to write and ack one chatlog batch', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ...reg }),
     chatlogLag: new client.Gauge({ name: 'cb_chatlog_lag_seconds', help: 'Age of the oldest chatlog record not yet in PostgreSQL', ...reg }),
+    nluSeconds: new client.Histogram({ name: 'cb_nlu_seconds', help: 'Time to classify one message', buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05], ...reg }),
+    nluIntents: new client.Counter({ name: 'cb_nlu_intents_total', help: 'Messages classified, by intent (None = below the threshold)', labelNames: ['intent'] as const, ...reg }),
+    nluReloads: new client.Counter({ name: 'cb_nlu_model_reloads_total', help: 'Switches to a published NLU model, by result', labelNames: ['result'] as const, ...reg }),
+    fallbacks: new client.Counter({ name: 'cb_dialog_fallbacks_total', help: 'Messages the bot did not understand, by what it did (fallback, offer_human, handoff)', labelNames: ['outcome'] as const, ...reg }),
+    actionCalls: new client.Counter({ name: 'cb_action_calls_total', help: 'External actions run, by action and result (ok, not_found, error, timeout)', labelNames: ['action', 'result'] as const, ...reg }),
+    actionSeconds: new client.Histogram({ name: 'cb_action_seconds', help: 'Time an external action took, retries included', labelNames: ['action'] as const, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...reg }),
+    handoffs: new client.Counter({ name: 'cb_handoff_total', help: 'Conversation mode switches, by new mode and cause', labelNames: ['mode', 'cause'] as const, ...reg }),
+    expired: new client.Counter({ name: 'cb_events_expired_total', help: 'Messages not answered because they were older than the 24-hour messaging window', ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
   };
 }
