@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   await sleep(6_000); // past the echo grace: a wrong resend would show up now
   const a = audit(p.graph, expected);
   // Replies that went out while each fault lasted, and how soon after its end they flowed again.
-  const replyTimes = p.graph.calls.map((c) => c.at - t0).sort((x, y) => x - y);
+  const replyTimes = p.graph.messages.map((c) => c.at - t0).sort((x, y) => x - y);
   const recovery = faults.map((f) => {
     const end = f.endedAt ?? f.at;
     return {

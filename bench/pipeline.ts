@@ -104,7 +104,7 @@ async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise
   const a = audit(p.graph, expected);
   const latencies = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
   const first = Math.min(...load.sent.map((x) => x.at));
-  const last = Math.max(...p.graph.calls.map((c) => c.at));
+  const last = Math.max(...p.graph.messages.map((c) => c.at));
   return {
     messages: load.sent.length,
     messages_per_s: Math.round(load.sent.length / ((last - first) / 1000)),

@@ -3,6 +3,7 @@
  * the HTTP server, and the roles it runs. `stop()` drains in the order that loses nothing:
  * stop accepting webhooks, let workers finish their current events, then disconnect.
  */
+import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,16 @@ import Redlock from 'redlock';
 import { pageDirectory } from './channels/messenger/pages';
 import { GraphSendApi } from './channels/messenger/send-api';
 import type { Config } from './config';
-import { AckBot, type BotHandler } from './bot/handler';
+import type express from 'express';
+import { EchoBot, type BotHandler } from './bot/handler';
+import { ActionRunner, type ActionSpec } from './bot/actions';
+import { ContextStore } from './bot/context';
+import { ConversationBot } from './bot/conversation';
+import { Dialog } from './bot/dialog';
+import { adminRouter } from './admin/api';
+import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
+import { initialModel, NluService } from './nlu/service';
+import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
@@ -36,6 +46,12 @@ export interface App {
   db?: SqlClient;
   /** Dev mode only: the built-in Graph API emulator. */
   fakeGraph?: FakeGraph;
+  /** Dev mode only: the built-in shop API behind the order-status action. */
+  fakeCommerce?: FakeCommerce;
+  /** Worker role with BOT=dialog. */
+  nlu?: NluService;
+  /** The admin token in force (generated in dev mode when ADMIN_TOKEN is unset). */
+  adminToken?: string;
   stop(): Promise<void>;
 }
 
@@ -91,7 +107,23 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const tokens = config.fb.pages ? new Map([...config.fb.pages.values()].map((p) => [p.accessToken, p.id])) : undefined;
     fakeGraph = new FakeGraph(tokens ? { tokens } : { anyTokenPage: 'dev-page' });
   }
-  const app = createHttpApp({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), ...(fakeGraph ? { mounts: [['/_dev/graph', fakeGraph.router()]] } : {}) });
+  const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
+  // Trained or loaded before the port opens: no message waits on a model being built.
+  const models = new ModelStore(redis, config.redis.prefix);
+  const nluOptions = { ...config.nlu, cacheDir: path.join(config.dataDir, 'nlu') };
+  const nlu = dialogBot ? new NluService(await initialModel(nluOptions, models, logger), config.nlu, logger, metrics, models) : undefined;
+  const fakeCommerce = dialogBot && !config.bot.actions && !config.production ? new FakeCommerce() : undefined;
+  const contexts = new ContextStore(redis, config.redis.prefix, config.bot.contextTtlMs);
+  let adminToken = config.adminToken;
+  if (!adminToken && !config.production && gateway) {
+    adminToken = crypto.randomBytes(18).toString('base64url');
+    logger.warn(`ADMIN_TOKEN not set: this run's admin token is ${adminToken}`);
+  }
+  const mounts: [string, express.Router][] = [];
+  if (gateway) mounts.push(['/admin/api', adminRouter({ ...(adminToken ? { token: adminToken } : {}), queue, contexts, pages, logger })]);
+  if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
+  if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
+  const app = createHttpApp({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
   await new Promise<void>((resolve, reject) => {
@@ -119,7 +151,15 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     });
     const redlock = new Redlock([redis], { retryCount: 0 });
     redlock.on('error', () => undefined); // acquisition failures are handled where they happen
-    worker = new Worker({ queue, redlock, sender, bot: overrides.bot ?? new AckBot(), logger, metrics, config, chatlog });
+    let bot: BotHandler = overrides.bot ?? new EchoBot();
+    if (nlu) {
+      const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
+      const dialog = new Dialog({ nlu, actions, runner: new ActionRunner(), logger, metrics });
+      bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics);
+      nlu.start();
+      logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
+    }
+    worker = new Worker({ queue, redlock, sender, bot, logger, metrics, config, chatlog });
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
@@ -136,7 +176,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
+    ...(fakeCommerce ? { fakeCommerce } : {}),
+    ...(nlu ? { nlu } : {}),
+    ...(adminToken ? { adminToken } : {}),
     async stop() {
+      nlu?.stop();
       // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

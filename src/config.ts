@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseActionsFile, type ActionSpec } from './bot/actions';
 
 export type Role = 'all' | 'gateway' | 'worker' | 'chatlog';
 export const ROLES: readonly string[] = ['all', 'gateway', 'worker', 'chatlog'];
@@ -57,7 +58,26 @@ export interface Config {
     readonly claimIdleMs: number;
   };
   readonly adminToken?: string;
-  readonly nlu: { readonly model?: string; readonly corpus?: string };
+  readonly nlu: {
+    readonly model?: string;
+    /** Comma-separated corpus files. */
+    readonly corpus?: string;
+    /** Below this score the intent is `None` and the bot answers with a fallback. */
+    readonly threshold: number;
+    /** How often workers look for a newly published model. */
+    readonly reloadMs: number;
+  };
+  readonly bot: {
+    /** `dialog` (NLU, context, actions) or `echo` (acknowledges each message: pipeline tests and load runs). */
+    readonly kind: 'dialog' | 'echo';
+    /** From ACTIONS_FILE; undefined = the built-in dev-mode example (dev mode) or none. */
+    readonly actions?: ReadonlyMap<string, ActionSpec>;
+    readonly contextTtlMs: number;
+    /** Human mode ends by itself after this long without agent activity. */
+    readonly handoffIdleMs: number;
+    /** Send `mark_seen` when the worker picks up a user's messages. */
+    readonly markSeen: boolean;
+  };
   readonly webhook: { readonly bodyLimitBytes: number };
   readonly queue: {
     readonly shards: number;
@@ -118,6 +138,17 @@ class Reader {
       return def;
     }
     return raw;
+  }
+
+  float(name: string, def: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!/^\d*\.?\d+$/.test(raw) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be a number from ${min} to ${max}`);
+      return def;
+    }
+    return n;
   }
 
   bytes(name: string, def: number): number {
@@ -254,8 +285,21 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (adminToken !== undefined && adminToken.length < 16) r.problems.push('ADMIN_TOKEN must be at least 16 characters');
   const nluModel = r.str('NLU_MODEL');
   const nluCorpus = r.str('NLU_CORPUS');
+  const files = (v: string | undefined) => (v ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(cwd, f));
   for (const [name, v] of [['NLU_MODEL', nluModel], ['NLU_CORPUS', nluCorpus]] as const) {
-    if (v !== undefined && !fs.existsSync(path.resolve(cwd, v))) r.problems.push(`${name} file ${v} does not exist`);
+    for (const f of files(v)) if (!fs.existsSync(f)) r.problems.push(`${name} file ${f} does not exist`);
+  }
+  let actions: Map<string, ActionSpec> | undefined;
+  const actionsFile = r.str('ACTIONS_FILE');
+  if (actionsFile !== undefined) {
+    const file = path.resolve(cwd, actionsFile);
+    try {
+      const parsed = parseActionsFile(fs.readFileSync(file, 'utf8'), `ACTIONS_FILE ${file}`);
+      r.problems.push(...parsed.problems);
+      actions = parsed.actions;
+    } catch (err) {
+      r.problems.push(`ACTIONS_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
 
   const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);
@@ -290,7 +334,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       claimIdleMs: r.int('CHATLOG_CLAIM_IDLE_MS', 60_000, 100, 3_600_000),
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
-    nlu: { ...(nluModel ? { model: nluModel } : {}), ...(nluCorpus ? { corpus: nluCorpus } : {}) },
+    nlu: {
+      ...(nluModel ? { model: files(nluModel)[0]! } : {}),
+      ...(nluCorpus ? { corpus: files(nluCorpus).join(',') } : {}),
+      threshold: r.float('NLU_THRESHOLD', 0.5, 0, 1),
+      reloadMs: r.int('NLU_RELOAD_MS', 5_000, 100, 3_600_000),
+    },
+    bot: {
+      kind: r.oneOf('BOT', ['dialog', 'echo'], 'dialog') as 'dialog' | 'echo',
+      ...(actions ? { actions } : {}),
+      contextTtlMs: r.int('DIALOG_CONTEXT_TTL_HOURS', 72, 1, 24 * 90) * 3_600_000,
+      handoffIdleMs: r.int('HANDOFF_IDLE_MINUTES', 30, 1, 7 * 24 * 60) * 60_000,
+      markSeen: r.oneOf('BOT_MARK_SEEN', ['true', 'false'], 'true') === 'true',
+    },
     webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },
     queue: {
       shards: r.int('QUEUE_SHARDS', 16, 1, 1024),

@@ -7,7 +7,7 @@
 import type Redlock from 'redlock';
 import { SendApiError } from '../channels/messenger/errors';
 import type { MessengerSender } from '../channels/messenger/send-api';
-import { isAnswered } from '../channels/messenger/types';
+import { AGENT_KINDS, isAnswered, isHandled, type InboundEvent } from '../channels/messenger/types';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -26,7 +26,7 @@ export interface WorkerDeps {
   bot: BotHandler;
   logger: Logger;
   metrics: Metrics;
-  config: Pick<Config, 'queue' | 'worker' | 'send'>;
+  config: Pick<Config, 'queue' | 'worker' | 'send'> & { bot: Pick<Config['bot'], 'markSeen'> };
   /** Where processed events and replies are recorded for the chatlog. */
   chatlog: ChatlogStream;
 }
@@ -35,7 +35,11 @@ type Outcome = { kind: 'done'; sent: number; records: ChatlogRecord[] } | { kind
 type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'none' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Messenger's standard messaging window: a RESPONSE may answer a message at most this old. */
+export const RESPONSE_WINDOW_MS = 24 * 3_600_000;
 const since = (t: number) => (Date.now() - t) / 1000;
+
+const expired = (e: InboundEvent) => Date.now() - e.timestamp > RESPONSE_WINDOW_MS;
 
 export class Worker {
   private stopping = false;
@@ -145,6 +149,7 @@ export class Worker {
     const { queue, config, metrics, logger } = this.d;
     let ack: Ack | undefined;
     let acked: ChatlogRecord[] = [];
+    let seen = false;
     for (let processed = 0; ; processed++) {
       let r: NextResult;
       if (ack) {
@@ -166,6 +171,10 @@ export class Worker {
       if (r.code === ScriptCode.Empty) return { mode: 'remove' };
       // Fairness: yield after a bounded batch so one chatty user cannot hold a worker slot.
       if (processed >= config.queue.batchSize || this.stopping || lock.lost) return { mode: 'requeue', delayMs: 0 };
+      if (!seen && this.d.config.bot.markSeen && isAnswered(r.event) && !expired(r.event)) {
+        seen = true; // one mark_seen covers everything the user sent before it
+        this.senderAction(r.event, 'mark_seen');
+      }
       const outcome = await this.handle(conversation, r, lock);
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
@@ -179,6 +188,14 @@ export class Worker {
       acked = replyRecords;
       ack = { member: r.member, id: r.event.id, sent: outcome.sent };
     }
+  }
+
+  /** Best effort, never awaited by the ordered path beyond its own short timeout. */
+  private senderAction(e: InboundEvent, action: 'typing_on' | 'mark_seen'): Promise<void> {
+    return this.d.sender.senderAction(e.pageId, e.userId, action).catch((err) => {
+      this.d.metrics.sendErrors.inc({ code: `${action}:${(err as SendApiError).code ?? 'error'}` });
+      this.d.logger.debug({ err, page: e.pageId, action }, 'sender action failed (cosmetic, not retried)');
+    });
   }
 
   private remember(conversation: string, id: string, sent: number, records: ChatlogRecord[]): void {
@@ -211,21 +228,30 @@ export class Worker {
     const log = { conversation, mid: e.id, kind: e.kind };
     metrics.stage.observe({ stage: 'queue_wait' }, (started - (e.enqueuedAt ?? e.receivedAt)) / 1000);
     metrics.processed.inc({ kind: e.kind });
-    if (!isAnswered(e)) {
+    if (!isHandled(e)) {
       logger.debug(log, e.standby ? 'standby event recorded (another app owns the thread)' : 'event recorded, not answered');
       return { kind: 'done', sent: 0, records: [recordOfEvent(e, { startedAt: started })] };
     }
-    const turn = await bot.turn(e);
+    if (isAnswered(e) && expired(e)) {
+      // Outside the window a RESPONSE is refused (error 10): record it rather than answer.
+      metrics.expired.inc();
+      logger.warn({ ...log, ageHours: Math.round((started - e.timestamp) / 360_000) / 10 }, 'message older than the 24-hour window: logged as expired, not answered');
+      return { kind: 'done', sent: 0, records: [recordOfEvent(e, { startedAt: started, error: 'expired: older than the 24-hour messaging window' })] };
+    }
+    const turn = await bot.turn(e, { typing: () => this.senderAction(e, 'typing_on') });
     const replies = turn.replies;
+    const agentEvent = AGENT_KINDS.has(e.kind);
+    const author = turn.author ?? 'bot';
     metrics.stage.observe({ stage: 'handle' }, since(started));
     const records: ChatlogRecord[] = [];
+    if (turn.mode) records.push({ t: 'status', pageId: e.pageId, userId: e.userId, status: turn.mode.to, cause: turn.mode.cause, at: e.timestamp, ...(e.agent ? { agent: e.agent } : {}) });
     const inbound = {
       startedAt: started,
       ...(turn.nlu ? { intent: turn.nlu.intent, score: turn.nlu.score, intents: turn.nlu.intents, entities: turn.nlu.entities, sentiment: turn.nlu.sentiment, nluMs: turn.nlu.ms } : {}),
       ...(turn.actionMs !== undefined ? { actionMs: turn.actionMs } : {}),
     };
     const outbound = (i: number, fields: Partial<MessageRecord> & { mid: string }): MessageRecord => ({
-      t: 'msg', pageId: e.pageId, userId: e.userId, direction: 'out', kind: replies[i]!.text !== undefined ? 'text' : 'attachment',
+      t: 'msg', pageId: e.pageId, userId: e.userId, direction: 'out', author, kind: replies[i]!.text !== undefined ? 'text' : 'attachment',
       ...(replies[i]!.text !== undefined ? { text: replies[i]!.text } : {}), replyToMid: e.id, replyIndex: i, ...fields,
     });
 
@@ -275,7 +301,8 @@ export class Worker {
       try {
         const sent = await sender.send(e.pageId, {
           recipient: { id: e.userId },
-          messaging_type: 'RESPONSE',
+          // An agent may answer up to 7 days after the user's last message, with this tag.
+          ...(author === 'agent' ? { messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT' } : { messaging_type: 'RESPONSE' }),
           message: { ...replies[i], metadata: JSON.stringify({ mid: e.id, i }) },
         });
         const now = Date.now();
@@ -306,7 +333,8 @@ export class Worker {
     metrics.stage.observe({ stage: 'send' }, (done - sendStarted) / 1000);
     metrics.stage.observe({ stage: 'total' }, (done - e.receivedAt) / 1000);
     logger.debug({ ...log, replies: replies.length, totalMs: done - e.receivedAt }, 'event answered');
-    records.unshift(recordOfEvent(e, { ...inbound, sendMs: done - sendStarted, ...(error ? { error } : { repliedAt: done }) }));
+    // An agent's action is not a message of the user's: only its replies are logged.
+    if (!agentEvent) records.unshift(recordOfEvent(e, { ...inbound, ...(replies.length ? { sendMs: done - sendStarted } : {}), ...(error ? { error } : replies.length ? { repliedAt: done } : {}) }));
     return { kind: 'done', sent: replies.length, records };
   }
 }

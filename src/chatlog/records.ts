@@ -12,6 +12,8 @@ export interface MessageRecord {
   mid: string;
   direction: 'in' | 'out';
   kind: string;
+  /** Who wrote it: the user, the bot, an agent (through the admin API) or the page (an echo from elsewhere). */
+  author?: 'user' | 'bot' | 'agent' | 'page';
   text?: string;
   payload?: string;
   attachments?: unknown[];
@@ -42,7 +44,18 @@ export interface ReceiptRecord {
   watermark: number;
 }
 
-export type ChatlogRecord = MessageRecord | ReceiptRecord;
+/** The conversation changed hands (bot ↔ human): updates `conversations.status`. */
+export interface StatusRecord {
+  t: 'status';
+  pageId: string;
+  userId: string;
+  status: 'bot' | 'human';
+  cause: string;
+  agent?: string;
+  at: number;
+}
+
+export type ChatlogRecord = MessageRecord | ReceiptRecord | StatusRecord;
 
 /** The record of an inbound event (or a receipt), with what the worker measured. */
 export function recordOfEvent(e: InboundEvent, measured: Partial<MessageRecord> = {}): ChatlogRecord {
@@ -57,6 +70,7 @@ export function recordOfEvent(e: InboundEvent, measured: Partial<MessageRecord> 
     mid: e.id,
     // An echo is a message the page sent from elsewhere (page inbox, another app).
     direction: e.kind === 'echo' ? 'out' : 'in',
+    author: e.kind === 'echo' ? 'page' : 'user',
     kind: e.standby ? `standby_${e.kind}` : e.kind,
     ...(e.text !== undefined ? { text: e.text } : {}),
     ...(payload !== undefined ? { payload } : {}),

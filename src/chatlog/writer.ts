@@ -3,13 +3,14 @@
  * by (page_id, mid), so a record delivered twice (a consumer that died before its ack)
  * fills in what was missing and adds no row. Counters move only for rows really inserted.
  */
-import type { ChatlogRecord, MessageRecord, ReceiptRecord } from './records';
+import type { ChatlogRecord, MessageRecord, ReceiptRecord, StatusRecord } from './records';
 import type { SqlClient, SqlRunner } from './sql';
 
 export interface WriteResult {
   inserted: number;
   updated: number;
   receipts: number;
+  statuses: number;
 }
 
 const MSG_COLUMNS: [keyof MessageRecord, string, string][] = [
@@ -23,6 +24,7 @@ const MSG_COLUMNS: [keyof MessageRecord, string, string][] = [
   ['entities', 'entities', 'jsonb'],
   ['sentiment', 'sentiment', 'real'],
   ['error', 'error', 'text'],
+  ['author', 'author', 'text'],
   ['replyToMid', 'reply_to_mid', 'text'],
   ['replyIndex', 'reply_index', 'int'],
   ['nluMs', 'nlu_ms', 'real'],
@@ -82,6 +84,16 @@ FROM r JOIN conversations c ON c.page_id = r.page_id AND c.user_id = r.user_id
 WHERE m.conversation_id = c.id AND m.direction = 'out' AND coalesce(m.replied_at, m.platform_ts) <= r.at
   AND (m.delivered_at IS NULL OR (r.kind = 'read' AND m.read_at IS NULL))`;
 
+// The latest change per conversation wins; an older record delivered late changes nothing.
+const APPLY_STATUS = `
+INSERT INTO conversations (page_id, user_id, status, status_changed_at, status_cause, agent)
+SELECT DISTINCT ON (page_id, user_id) page_id, user_id, status, to_timestamp(at / 1000.0), cause, agent
+FROM jsonb_to_recordset($1::jsonb) AS s(page_id text, user_id text, status text, at float8, cause text, agent text)
+ORDER BY page_id, user_id, at DESC
+ON CONFLICT (page_id, user_id) DO UPDATE SET status = excluded.status, status_changed_at = excluded.status_changed_at,
+  status_cause = excluded.status_cause, agent = excluded.agent
+WHERE conversations.status_changed_at IS NULL OR conversations.status_changed_at <= excluded.status_changed_at`;
+
 /** Merges records of the same message (worker and echo) so one statement touches each row once. */
 function mergeMessages(records: MessageRecord[]): MessageRecord[] {
   const byKey = new Map<string, MessageRecord>();
@@ -103,8 +115,12 @@ function row(r: MessageRecord): Record<string, unknown> {
 
 const timeOf = (r: MessageRecord) => r.platformTs ?? r.repliedAt ?? r.receivedAt ?? Date.now();
 
+function ensurePages(tx: SqlRunner, records: { pageId: string }[]): Promise<unknown> {
+  return tx.query('INSERT INTO pages (id) SELECT DISTINCT page_id FROM jsonb_to_recordset($1::jsonb) AS x(page_id text) ORDER BY 1 ON CONFLICT DO NOTHING', [JSON.stringify(records.map((r) => ({ page_id: r.pageId })))]);
+}
+
 async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<{ inserted: number; updated: number }> {
-  await tx.query('INSERT INTO pages (id) SELECT DISTINCT page_id FROM jsonb_to_recordset($1::jsonb) AS x(page_id text) ORDER BY 1 ON CONFLICT DO NOTHING', [JSON.stringify(messages.map((m) => ({ page_id: m.pageId })))]);
+  await ensurePages(tx, messages);
   const conversations = await tx.query<{ id: string | number; page_id: string; user_id: string }>(UPSERT_CONVERSATIONS, [
     JSON.stringify(messages.map((m) => ({ page_id: m.pageId, user_id: m.userId, at: timeOf(m) }))),
   ]);
@@ -141,11 +157,16 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
 export async function writeBatch(db: SqlClient, records: readonly ChatlogRecord[]): Promise<WriteResult> {
   const messages = mergeMessages(records.filter((r): r is MessageRecord => r.t === 'msg'));
   const receipts = records.filter((r): r is ReceiptRecord => r.t === 'receipt');
+  const statuses = records.filter((r): r is StatusRecord => r.t === 'status');
   return db.transaction(async (tx) => {
     const m = messages.length ? await writeMessages(tx, messages) : { inserted: 0, updated: 0 };
+    if (statuses.length) {
+      await ensurePages(tx, statuses);
+      await tx.query(APPLY_STATUS, [JSON.stringify(statuses.map((r) => ({ page_id: r.pageId, user_id: r.userId, status: r.status, at: r.at, cause: r.cause, agent: r.agent ?? null })))]);
+    }
     if (receipts.length) {
       await tx.query(APPLY_RECEIPTS, [JSON.stringify(receipts.map((r) => ({ page_id: r.pageId, user_id: r.userId, kind: r.kind, watermark: r.watermark })))]);
     }
-    return { ...m, receipts: receipts.length };
+    return { ...m, receipts: receipts.length, statuses: statuses.length };
   });
 }

@@ -68,9 +68,14 @@ export class FakeGraph {
     this.opts.echo = echo;
   }
 
-  /** The next `count` calls fail with `fault` (in order, after faults already queued). */
+  /** The next `count` message sends fail with `fault` (in order, after faults already queued); sender actions are not counted. */
   failNext(count: number, fault: Fault): void {
     for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  /** Calls that sent a message (not a sender action such as `mark_seen`). */
+  get messages(): RecordedCall[] {
+    return this.calls.filter((c) => c.body.message !== undefined);
   }
 
   messagesTo(recipientId: string): RecordedCall[] {
@@ -104,6 +109,18 @@ export class FakeGraph {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 
+  /** Messenger's limits on quick replies: at most 13, text ones need a title of at most 20 characters and a payload. */
+  private checkQuickReplies(qr: unknown): string | undefined {
+    if (qr === undefined) return undefined;
+    if (!Array.isArray(qr) || qr.length === 0 || qr.length > 13) return '(#100) param message[quick_replies] must be an array of 1 to 13 quick replies';
+    for (const [i, q] of qr.entries()) {
+      if (q?.content_type !== 'text') continue;
+      if (typeof q.title !== 'string' || q.title.length === 0 || q.title.length > 20) return `(#100) Title of the quick reply ${i} must be 1 to 20 characters`;
+      if (typeof q.payload !== 'string' || q.payload.length === 0 || q.payload.length > 1000) return `(#100) Payload of the quick reply ${i} must be 1 to 1000 characters`;
+    }
+    return undefined;
+  }
+
   private error(res: express.Response, status: number, code: number, message?: string, subcode?: number): void {
     res.status(status).json({
       error: { message: message ?? ERRORS[code] ?? 'Error', type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
@@ -112,7 +129,8 @@ export class FakeGraph {
 
   private async handle(req: express.Request, res: express.Response): Promise<void> {
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-    let fault = this.faults.shift();
+    // Queued faults are for message sends: a test counting failures should not lose one to a mark_seen.
+    let fault = (req.body as { message?: unknown } | undefined)?.message !== undefined ? this.faults.shift() : undefined;
     if (!fault && this.randomFaults.errorRate + this.randomFaults.timeoutRate > 0) {
       const x = Math.random();
       if (x < this.randomFaults.timeoutRate) fault = { kind: 'timeout' };
@@ -135,10 +153,16 @@ export class FakeGraph {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const recipient = body.recipient as { id?: unknown } | undefined;
     if (typeof recipient?.id !== 'string') return this.error(res, 400, 100, '(#100) The parameter recipient is required');
-    const message = body.message as { text?: unknown; metadata?: unknown; attachment?: unknown } | undefined;
+    const message = body.message as { text?: unknown; metadata?: unknown; attachment?: unknown; quick_replies?: unknown } | undefined;
     if (!message && typeof body.sender_action !== 'string') return this.error(res, 400, 100, '(#100) Must send either message or sender_action');
+    if (message && body.sender_action !== undefined) return this.error(res, 400, 100, '(#100) sender_action cannot be sent with message');
+    if (body.sender_action !== undefined && !['typing_on', 'typing_off', 'mark_seen'].includes(String(body.sender_action)))
+      return this.error(res, 400, 100, '(#100) param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}');
     if (message) {
       if (typeof body.messaging_type !== 'string') return this.error(res, 400, 100, '(#100) The parameter messaging_type is required');
+      if (body.messaging_type === 'MESSAGE_TAG' && typeof body.tag !== 'string') return this.error(res, 400, 100, '(#100) Tag is required for MESSAGE_TAG messaging type.');
+      const qr = this.checkQuickReplies(message.quick_replies);
+      if (qr) return this.error(res, 400, 100, qr);
       if (message.text === undefined && message.attachment === undefined) return this.error(res, 400, 100, '(#100) Must send either text or attachment');
       if (typeof message.text === 'string' && message.text.length > 2000) return this.error(res, 400, 100, '(#100) Length of param message[text] must be less than or equal to 2000');
     }

@@ -3,7 +3,6 @@
  * Prometheus metrics. The webhook answers only after its events are durably queued and
  * never waits for bot work.
  */
-import crypto from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parseWebhook, WebhookInputError } from '../channels/messenger/parse';
 import { verifySignature } from '../channels/messenger/signature';
@@ -14,6 +13,7 @@ import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
 import { ingest } from './ingest';
+import { safeEqual } from '../admin/auth';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface HttpDeps {
@@ -25,18 +25,12 @@ export interface HttpDeps {
   queue?: ConversationQueue;
   chatlog: ChatlogStream;
   pages: PageDirectory;
-  /** Extra routers mounted before the 404 handler (the dev-mode Graph API emulator). */
+  /** Extra routers mounted before the 404 handler (admin API, dev-mode emulators). */
   mounts?: [string, express.Router][];
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
   Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
-
-function safeEqual(a: string, b: string): boolean {
-  const ha = crypto.createHash('sha256').update(a).digest();
-  const hb = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(ha, hb);
-}
 
 export function createHttpApp(deps: HttpDeps): express.Express {
   const { config, logger, metrics, redis, queue } = deps;

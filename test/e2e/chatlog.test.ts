@@ -87,13 +87,13 @@ describe('chatlog end to end', { timeout: 240_000 }, () => {
         perUser,
         onRound: async (k) => {
           if (k === 2) {
-            await waitUntil('first rounds answered', () => p.graph.calls.length >= users * 3, 30_000);
+            await waitUntil('first rounds answered', () => p.graph.messages.length >= users * 3, 30_000);
             await pg.stop();
           }
           if (k === 7) {
             const before = users * 3;
-            await waitUntil('replies while PostgreSQL is down', () => p.graph.calls.length >= users * 8, 30_000);
-            repliesWhileDown = p.graph.calls.length - before;
+            await waitUntil('replies while PostgreSQL is down', () => p.graph.messages.length >= users * 8, 30_000);
+            repliesWhileDown = p.graph.messages.length - before;
             await pg.start();
           }
         },

@@ -138,9 +138,9 @@ for (const kind of ['standalone', 'cluster'] as const) {
         await waitUntil('ready again', async () => (await fetch(`${app.url}/readyz`)).status === 200, 20_000);
         // Facebook retries what got a 503; the gateway may need a moment to see every node again.
         for (let n = 5; n < 10; n++) await waitUntil(`retry of POST ${n} accepted`, async () => (await send(n)).status === 200, 20_000, 200);
-        await waitUntil('all ten answered', () => graph.calls.length >= 10, 30_000);
+        await waitUntil('all ten answered', () => graph.messages.length >= 10, 30_000);
         await sleep(300);
-        assert.deepEqual(graph.calls.map((c) => c.metadata?.mid), Array.from({ length: 10 }, (_, n) => `m-out-${n}`));
+        assert.deepEqual(graph.messages.map((c) => c.metadata?.mid), Array.from({ length: 10 }, (_, n) => `m-out-${n}`));
       } finally {
         await app.stop();
         await graph.close();

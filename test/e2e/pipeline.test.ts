@@ -33,12 +33,12 @@ for (const target of redisTargets()) {
       const load = await sendLoad(p.gateway.url, { users: 200, perUser: 20, redeliver: 0.1 });
       assert.ok(load.redelivered > 20, `the run redelivered POSTs (${load.redelivered})`);
       const total = 200 * 20;
-      await waitUntil('every message answered', () => p.graph.calls.length >= total, 120_000);
+      await waitUntil('every message answered', () => p.graph.messages.length >= total, 120_000);
       await sleep(500); // a late duplicate would show up here
       const a = audit(p.graph, load.expected);
       if (a.duplicates) console.error(p.workers.flatMap((w) => w.output.filter((l) => /"level":(40|50)/.test(l))).slice(0, 30).join('\n'));
       assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
-      assert.equal(p.graph.calls.length, total);
+      assert.equal(p.graph.messages.length, total);
       assert.deepEqual(await leftovers(p, target), [], 'queues drained and locks released');
       // The work really was shared by both workers.
       const metrics = await Promise.all(p.workers.map(async (w) => (await (await fetch(`${w.url}/metrics`)).text()).match(/cb_events_processed_total\{kind="text"\} (\d+)/)?.[1]));
@@ -59,16 +59,16 @@ for (const target of redisTargets()) {
         onRound: async (k) => {
           if (k === 4 && !killed) {
             killed = true;
-            await waitUntil('replies flowing', () => p.graph.calls.length > users * 3);
+            await waitUntil('replies flowing', () => p.graph.messages.length > users * 3);
             await p.workers[0]!.kill('SIGKILL');
           }
         },
       });
       assert.ok(killed);
-      await waitUntil('every message answered', () => p.graph.calls.length >= users * perUser, 120_000);
+      await waitUntil('every message answered', () => p.graph.messages.length >= users * perUser, 120_000);
       await sleep(1_500); // past the echo grace time: a wrongly resent reply would show up now
       assert.deepEqual(audit(p.graph, load.expected), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
-      assert.equal(p.graph.calls.length, users * perUser);
+      assert.equal(p.graph.messages.length, users * perUser);
       assert.deepEqual(await leftovers(p, target), []);
     });
   });

@@ -6,17 +6,24 @@ export const VERIFY_TOKEN = 'test-verify-token';
 
 type Ev = Record<string, unknown>;
 
+/**
+ * Fixture times: small numbers are offsets from a minute before the suite started, so
+ * tests can write 1, 2, 3 and still send messages inside Messenger's 24-hour window.
+ */
+const T0 = Date.now() - 60_000;
+export const at = (ts: number) => (ts < 1e12 ? T0 + ts : ts);
+
 export const text = (page: string, user: string, ts: number, mid: string, body: string): Ev => ({
   sender: { id: user },
   recipient: { id: page },
-  timestamp: ts,
+  timestamp: at(ts),
   message: { mid, text: body },
 });
 
 export const postback = (page: string, user: string, ts: number, payload: string, title: string, mid?: string): Ev => ({
   sender: { id: user },
   recipient: { id: page },
-  timestamp: ts,
+  timestamp: at(ts),
   postback: { title, payload, ...(mid ? { mid } : {}) },
 });
 

@@ -30,6 +30,7 @@ export async function startPipeline(label: string, redisEnv: Record<string, stri
   const prefix = uniquePrefix(label);
   const env = {
     NODE_ENV: 'test',
+    BOT: 'echo', // the ordered core under test; test/e2e/dialog.test.ts runs the dialog bot
     FB_APP_SECRET: APP_SECRET,
     FB_VERIFY_TOKEN: VERIFY_TOKEN,
     PAGES_FILE: pagesFile,
@@ -138,11 +139,12 @@ export async function sendLoad(url: string, o: { users: number; perUser: number;
 
 /** Checks what the fake Graph API received against what users sent: order, duplicates, losses. */
 export function audit(graph: FakeGraph, expected: Map<string, string[]>): { violations: string[]; duplicates: number; lost: number; outOfOrder: number } {
-  const got = new Map<string, string[]>();
+  // Per user: the replies in the order Facebook got them, each named by the message it answers and its index.
+  const got = new Map<string, { mid: string; i: number }[]>();
   for (const c of graph.calls) {
     if (!c.metadata?.mid) continue;
     const key = `${c.pageId}:${c.recipientId}`;
-    got.set(key, [...(got.get(key) ?? []), c.metadata.mid]);
+    got.set(key, [...(got.get(key) ?? []), { mid: c.metadata.mid, i: c.metadata.i ?? 0 }]);
   }
   const violations: string[] = [];
   let duplicates = 0;
@@ -150,14 +152,15 @@ export function audit(graph: FakeGraph, expected: Map<string, string[]>): { viol
   let outOfOrder = 0;
   for (const [key, mids] of expected) {
     const replies = got.get(key) ?? [];
-    const unique = new Set(replies);
-    duplicates += replies.length - unique.size;
-    lost += mids.filter((m) => !unique.has(m)).length;
-    const firstSeen = [...unique];
-    const order = mids.filter((m) => unique.has(m));
-    if (firstSeen.join() !== order.join()) {
+    duplicates += replies.length - new Set(replies.map((r) => `${r.mid}#${r.i}`)).size;
+    const answered = new Set(replies.map((r) => r.mid));
+    lost += mids.filter((m) => !answered.has(m)).length;
+    // In order: the messages answered appear in the order sent, never interleaved.
+    const sequence = replies.map((r) => r.mid).filter((m, i, a) => i === 0 || a[i - 1] !== m);
+    const order = mids.filter((m) => answered.has(m));
+    if (sequence.join() !== order.join()) {
       outOfOrder++;
-      violations.push(`${key}: expected ${order.join(' ')} got ${replies.join(' ')}`);
+      violations.push(`${key}: expected ${order.join(' ')} got ${replies.map((r) => `${r.mid}#${r.i}`).join(' ')}`);
     }
   }
   return { violations: violations.slice(0, 5), duplicates, lost, outOfOrder };

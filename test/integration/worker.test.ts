@@ -145,7 +145,7 @@ describe('worker', () => {
     const worker = await startTestApp('fair', { ...target.env, ROLE: 'worker', GRAPH_API_URL: graphUrl, WORKER_CONCURRENCY: '1', WORKER_BATCH: '10', REDIS_PREFIX: app.prefix });
     try {
       await waitUntil('calm answered', () => repliesTo('calm').length === 1, 20_000);
-      const order = graph.calls.map((c) => c.recipientId).filter((u) => u === 'chatty' || u === 'calm');
+      const order = graph.messages.map((c) => c.recipientId).filter((u) => u === 'chatty' || u === 'calm');
       const chattyBefore = order.indexOf('calm');
       assert.ok(chattyBefore <= 20, `calm waited for only one batch of chatty, not ${chattyBefore} replies`);
       await waitUntil('chatty answered', () => repliesTo('chatty').length === 300, 30_000);

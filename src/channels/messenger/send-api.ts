@@ -12,6 +12,8 @@ import { PERMANENT_CODES, RETRYABLE_CODES, SendApiError } from './errors';
 /** The seam the worker depends on; tests and the emulator can stand behind it. */
 export interface MessengerSender {
   send(pageId: string, request: SendRequest): Promise<SendResult>;
+  /** `typing_on` / `mark_seen`: one attempt, a short timeout; they are cosmetic, never worth a delay. */
+  senderAction(pageId: string, userId: string, action: 'typing_on' | 'typing_off' | 'mark_seen'): Promise<void>;
 }
 
 export interface SendApiOptions {
@@ -62,6 +64,16 @@ export class GraphSendApi implements MessengerSender {
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
       headers: { 'content-type': 'application/json' },
     });
+  }
+
+  async senderAction(pageId: string, userId: string, action: 'typing_on' | 'typing_off' | 'mark_seen'): Promise<void> {
+    const token = this.opts.pages.token(pageId);
+    if (!token) throw new SendApiError(`no access token for page ${pageId}`, { code: 'no_token', retryable: false, attempts: 0, pageId, recipientId: userId });
+    try {
+      await this.http.post('/me/messages', { recipient: { id: userId }, sender_action: action }, { params: { access_token: token }, timeout: Math.min(this.opts.timeoutMs, 2_000) });
+    } catch (err) {
+      throw classify(err, { attempts: 1, pageId, recipientId: userId });
+    }
   }
 
   async send(pageId: string, request: SendRequest): Promise<SendResult> {

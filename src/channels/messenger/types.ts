@@ -11,7 +11,13 @@ export type EventKind =
   | 'optin'
   | 'echo'
   | 'delivery'
-  | 'read';
+  | 'read'
+  // Not from Facebook: put in a conversation's queue by the admin API, so an agent's
+  // actions keep their place among the user's messages.
+  | AgentKind;
+
+export type AgentKind = 'agent' | 'takeover' | 'release';
+export const AGENT_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['agent', 'takeover', 'release']);
 
 export interface Attachment {
   type: string;
@@ -47,6 +53,8 @@ export interface InboundEvent {
   /** Echo only: the metadata string we attached when sending, and the sending app. */
   metadata?: string;
   appId?: number;
+  /** Agent events only: who did it. */
+  agent?: string;
   receivedAt: number;
   enqueuedAt?: number;
 }
@@ -58,6 +66,11 @@ export const ANSWERED_KINDS: ReadonlySet<EventKind> = new Set<EventKind>([
 
 export function isAnswered(e: InboundEvent): boolean {
   return !e.standby && ANSWERED_KINDS.has(e.kind);
+}
+
+/** Events the bot handles: what users send, and what agents do. */
+export function isHandled(e: InboundEvent): boolean {
+  return isAnswered(e) || AGENT_KINDS.has(e.kind);
 }
 
 export interface QuickReply {
