@@ -32,8 +32,17 @@ declare module '@nlpjs/nlp' {
     entities: NlpEntity[];
     sentiment?: { score: number; vote: string };
   }
+  export interface NluOutput {
+    intent: string;
+    score: number;
+    classifications: { intent: string; score: number }[];
+  }
   export class Nlp {
     constructor(settings: Record<string, unknown>);
+    settings: { nlu?: Record<string, unknown> };
+    ner: { process(input: { locale: string; utterance: string; threshold?: number }): Promise<{ entities: NlpEntity[] }> };
+    nluManager: { process(input: { locale: string; utterance: string; context: Record<string, unknown>; settings?: Record<string, unknown> }): Promise<NluOutput> };
+    getSentiment(locale: string, utterance: string): Promise<{ sentiment?: { score: number; vote: string } } | undefined>;
     addEntities(entities: Record<string, unknown>, locale: string): void;
     addDocument(locale: string, utterance: string, intent: string): void;
     addAnswer(locale: string, intent: string, answer: string): void;

@@ -55,6 +55,9 @@ describe('bundled model', () => {
     const product = (await model.predict('do you have those trainers in size 42', THRESHOLD)).entities.find((e) => e.entity === 'product');
     assert.equal(product?.value, 'sneakers');
     assert.equal(product?.text, 'trainers');
+    // Typos are forgiven in short messages (fuzzy matching is kept off longer ones: it is slow).
+    const typo = (await model.predict('hoddie price?', THRESHOLD)).entities.find((e) => e.entity === 'product');
+    assert.deepEqual([typo?.value, typo?.text], ['hoodie', 'hoddie']);
   });
 
   test('prediction: intent, score, top three best first, sentiment and language', async () => {
