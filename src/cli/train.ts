@@ -74,11 +74,15 @@ async function main(): Promise<void> {
     return;
   }
   const files = args.corpus.length ? args.corpus : [BUNDLED_CORPUS];
-  const corpora = files.map((f, i) => {
-    process.stderr.write(`\rreading corpora ${bar(i + 1, files.length)}`);
-    return readCorpus(path.resolve(f));
-  });
-  process.stderr.write('\n');
+  let corpora;
+  try {
+    corpora = files.map((f, i) => {
+      process.stderr.write(`\rreading corpora ${bar(i + 1, files.length)}`);
+      return readCorpus(path.resolve(f));
+    });
+  } finally {
+    process.stderr.write('\n');
+  }
   const corpus = mergeCorpora(corpora);
   const utterances = corpus.data.reduce((n, d) => n + d.utterances.length, 0);
   process.stderr.write(`training on ${corpus.data.length} intents, ${utterances} utterances…\n`);

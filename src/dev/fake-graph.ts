@@ -88,7 +88,16 @@ export class FakeGraph {
     // What the bot "sent", newest last: how a dev-mode user sees the replies.
     r.get('/calls', (req, res) => {
       const limit = Math.min(1_000, Math.max(1, Number(req.query.limit) || 20));
-      res.json(this.calls.slice(-limit).map((c) => ({ page: c.pageId, to: c.recipientId, text: c.text, metadata: c.metadata, at: new Date(c.at).toISOString() })));
+      res.json(this.calls.slice(-limit).map((c) => {
+        const m = c.body.message as { quick_replies?: { title?: string }[] } | undefined;
+        return {
+          page: c.pageId, to: c.recipientId,
+          ...(c.body.sender_action ? { action: c.body.sender_action } : { text: c.text }),
+          ...(m?.quick_replies ? { quickReplies: m.quick_replies.map((q) => q.title) } : {}),
+          ...(c.body.tag ? { tag: c.body.tag } : {}),
+          metadata: c.metadata, at: new Date(c.at).toISOString(),
+        };
+      }));
     });
     return r;
   }

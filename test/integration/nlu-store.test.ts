@@ -1,5 +1,8 @@
 /** Publishing a model and hot reload, on a real Redis (standalone and cluster). */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/log';
 import { BUNDLED_CORPUS, checkCorpus, mergeCorpora, readCorpus } from '../../src/nlu/corpus';
@@ -83,3 +86,33 @@ for (const target of redisTargets()) {
     });
   });
 }
+
+describe('npm run train', () => {
+  const run = (args: string[], env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], { cwd: path.resolve(__dirname, '../..'), env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+
+  test('trains corpus files into a versioned model file, publishes it, lists and rolls back; bad input is named', async () => {
+    const dir = tmpDir('train-cli');
+    const extraFile = path.join(dir, 'extra.json');
+    fs.writeFileSync(extraFile, JSON.stringify(extra));
+    const env = { REDIS_URL: redisTargets()[0]!.url!, REDIS_PREFIX: uniquePrefix('cli') };
+    const first = run(['--out', path.join(dir, 'a.json'), '--publish'], env);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /published \d{8}-\d{6}-[0-9a-f]{8}/);
+    const second = run(['--corpus', BUNDLED_CORPUS, extraFile, '--out', path.join(dir, 'b.json'), '--publish'], env);
+    assert.equal(second.status, 0, second.stderr);
+    assert.ok(NluModel.load(path.join(dir, 'b.json')).meta.intents.includes('gift.wrap'), 'both corpora went into the model');
+    const list = run(['--list'], env).stdout.trim().split('\n');
+    assert.equal(list.length, 2);
+    assert.match(list[0]!, /^\* /, 'the newest is live');
+    const back = run(['--rollback'], env);
+    assert.equal(back.status, 0, back.stderr);
+    assert.match(run(['--list'], env).stdout, /^\* /);
+    assert.match(run(['--rollback'], env).stderr, /fewer than two/);
+
+    const bad = run(['--corpus', path.join(dir, 'missing.json')], env);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /missing\.json is not a usable corpus:\n\s+- cannot be read: ENOENT/);
+    assert.equal(run(['--bogus'], env).status, 2);
+  });
+});
