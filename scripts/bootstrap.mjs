@@ -53,6 +53,8 @@ const SERVICES = [
   { bin: 'redis-cli', pkg: 'redis-tools' },
   { bin: 'initdb', pkg: 'postgresql' },
   { bin: 'runuser', pkg: 'util-linux' },
+  // The admin app's browser tests drive Debian's Chromium (never a downloaded browser).
+  { bin: 'chromium', pkg: 'chromium' },
 ];
 
 const COMMANDS = {
@@ -75,6 +77,14 @@ const COMMANDS = {
   train: {
     packages: () => [],
     argv: ['--import', 'tsx', 'src/cli/train.ts'],
+  },
+  eval: {
+    packages: () => [],
+    argv: ['--import', 'tsx', 'src/cli/eval.ts'],
+  },
+  export: {
+    packages: () => [],
+    argv: ['--import', 'tsx', 'src/cli/export.ts'],
   },
 };
 

@@ -18,6 +18,10 @@ import { ContextStore } from './bot/context';
 import { ConversationBot } from './bot/conversation';
 import { Dialog } from './bot/dialog';
 import { adminRouter } from './admin/api';
+import { adminUi } from './admin/ui';
+import { emulatorRouter } from './admin/emulator';
+import { LiveFeed } from './admin/live';
+import { Sessions } from './admin/session';
 import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
 import { initialModel, NluService } from './nlu/service';
 import { ModelStore } from './nlu/store';
@@ -119,10 +123,23 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     adminToken = crypto.randomBytes(18).toString('base64url');
     logger.warn(`ADMIN_TOKEN not set: this run's admin token is ${adminToken}`);
   }
+  // The admin views read the chatlog: the chatlog role's database, or one of the gateway's own.
+  let readDb = db;
+  if (gateway && !readDb && config.databaseUrl) readDb = postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error (admin reads)'));
+  const ownReadDb = readDb !== db;
+  const live = gateway && readDb ? new LiveFeed(readDb, logger) : undefined;
   const mounts: [string, express.Router][] = [];
-  if (gateway) mounts.push(['/admin/api', adminRouter({ ...(adminToken ? { token: adminToken } : {}), queue, contexts, pages, logger })]);
+  if (gateway) {
+    const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
+    mounts.push(['/admin/api', adminRouter({
+      ...(sessions ? { sessions } : {}), queue, contexts, pages, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
+      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? [],
+    })]);
+    mounts.push(['/admin', adminUi()]);
+  }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
+  if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...(config.fb.pages?.keys() ?? ['dev-page'])][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
   const app = createHttpApp({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
@@ -181,12 +198,14 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(adminToken ? { adminToken } : {}),
     async stop() {
       nlu?.stop();
+      live?.stop();
       // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
+      if (ownReadDb) await readDb?.close();
       await redis.quit().catch(() => redis.disconnect());
       await embedded?.stop();
     },

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseActionsFile, type ActionSpec } from './bot/actions';
+import { parseUsersFile, type AdminUser } from './admin/users';
 
 export type Role = 'all' | 'gateway' | 'worker' | 'chatlog';
 export const ROLES: readonly string[] = ['all', 'gateway', 'worker', 'chatlog'];
@@ -58,6 +59,8 @@ export interface Config {
     readonly claimIdleMs: number;
   };
   readonly adminToken?: string;
+  /** From ADMIN_USERS_FILE: who may sign in to the admin app, with their role and pages. */
+  readonly adminUsers?: ReadonlyMap<string, AdminUser>;
   readonly nlu: {
     readonly model?: string;
     /** Comma-separated corpus files. */
@@ -289,6 +292,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   for (const [name, v] of [['NLU_MODEL', nluModel], ['NLU_CORPUS', nluCorpus]] as const) {
     for (const f of files(v)) if (!fs.existsSync(f)) r.problems.push(`${name} file ${f} does not exist`);
   }
+  let adminUsers: Map<string, AdminUser> | undefined;
+  const usersFile = r.str('ADMIN_USERS_FILE');
+  if (usersFile !== undefined) {
+    const file = path.resolve(cwd, usersFile);
+    try {
+      const parsed = parseUsersFile(fs.readFileSync(file, 'utf8'), `ADMIN_USERS_FILE ${file}`);
+      r.problems.push(...parsed.problems);
+      adminUsers = parsed.users;
+    } catch (err) {
+      r.problems.push(`ADMIN_USERS_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   let actions: Map<string, ActionSpec> | undefined;
   const actionsFile = r.str('ACTIONS_FILE');
   if (actionsFile !== undefined) {
@@ -334,6 +349,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       claimIdleMs: r.int('CHATLOG_CLAIM_IDLE_MS', 60_000, 100, 3_600_000),
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
+    ...(adminUsers ? { adminUsers } : {}),
     nlu: {
       ...(nluModel ? { model: files(nluModel)[0]! } : {}),
       ...(nluCorpus ? { corpus: files(nluCorpus).join(',') } : {}),

@@ -1,90 +1,241 @@
 /**
- * The admin API (`/admin/api`). Agent actions on a conversation — take over, reply,
- * release — are queued in the conversation's own queue, behind the messages the user has
- * already sent, so bot and agent never overtake each other. The answer is 202: the action
- * is durably queued; the worker carries it out in order.
+ * The admin API (`/admin/api`). Reads come from the chatlog, scoped in SQL to the caller's
+ * pages; a conversation of another page is a 404, never a 403, so ids leak nothing. Agent
+ * actions — take over, reply, release — are queued in the conversation's own queue, behind
+ * what the user already sent, so bot and agent never overtake each other (202: durably
+ * queued; the worker carries it out in order).
  */
 import crypto from 'node:crypto';
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { PageDirectory } from '../channels/messenger/pages';
 import type { AgentKind, InboundEvent } from '../channels/messenger/types';
 import type { Logger } from '../log';
 import type { ContextStore } from '../bot/context';
+import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, listConversations, notesOf, stats } from '../chatlog/queries';
+import type { SqlClient } from '../chatlog/sql';
 import { conversationId, splitConversationId } from '../queue/keys';
 import type { ConversationQueue } from '../queue/queue';
 import { EnqueueCode } from '../queue/errors';
-import { requireAdmin } from './auth';
+import { bearer, principalOf, requireAgent, requireAuth } from './auth';
+import type { LiveFeed } from './live';
+import { SignInError, type Sessions } from './session';
+import { canAct, canSee, type Principal } from './users';
 
 export interface AdminDeps {
-  token?: string;
+  sessions?: Sessions;
   queue: ConversationQueue;
   contexts: ContextStore;
   pages: PageDirectory;
   logger: Logger;
+  /** The chatlog, for the read views; without it they answer 503. */
+  db?: SqlClient;
+  live?: LiveFeed;
+  /** Messages below this score are "low confidence" (NLU_THRESHOLD). */
+  threshold: number;
+  /** Intents the model knows, for label correction. */
+  intents: () => readonly string[];
 }
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 const MAX_TEXT = 2_000;
 
-class BadRequest extends Error {
+export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
 }
 
+type Handler = (req: Request, res: Response) => Promise<unknown> | unknown;
+
 export function adminRouter(d: AdminDeps): express.Router {
   const r = express.Router();
-  r.use(requireAdmin(d.token));
   r.use(express.json({ limit: '64kb', strict: true }));
+  r.use((_req, res, next) => {
+    res.set('cache-control', 'no-store');
+    next();
+  });
 
-  const conversation = (req: Request): string => {
-    const id = String(req.params.id);
-    const { pageId, userId } = splitConversationId(id);
-    if (!id.includes(':') || !pageId || !USER_ID.test(userId)) throw new BadRequest(400, 'conversation id must be <page id>:<user PSID>');
-    if (!d.pages.serves(pageId)) throw new BadRequest(404, 'no such conversation');
-    return conversationId(pageId, userId);
+  const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
+    Promise.resolve()
+      .then(() => fn(req, res))
+      .catch((err) => {
+        if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message });
+        if (err instanceof BadCursorError) return void res.status(400).json({ error: err.message });
+        next(err);
+      });
+  };
+  const db = (): SqlClient => {
+    if (!d.db) throw new HttpError(503, 'the chatlog is not available to this process (set DATABASE_URL)');
+    return d.db;
   };
 
+  // Sign-in is the one route without a bearer token.
+  r.post('/session', route(async (req, res) => {
+    if (!d.sessions) throw new HttpError(503, 'admin API disabled: set ADMIN_TOKEN or ADMIN_USERS_FILE');
+    try {
+      const { token, principal } = await d.sessions.signIn(req.ip ?? 'unknown', (req.body ?? {}) as Record<string, unknown>);
+      d.logger.info({ user: principal.name, role: principal.role }, 'admin signed in');
+      res.status(201).json({ token, ...principal, pages: principal.pages ?? '*' });
+    } catch (err) {
+      if (!(err instanceof SignInError)) throw err;
+      d.logger.warn({ ip: req.ip, user: typeof req.body?.user === 'string' ? req.body.user : undefined, status: err.status }, 'admin sign-in refused');
+      if (err.retryAfterS) res.set('retry-after', String(err.retryAfterS));
+      res.status(err.status).json({ error: err.message });
+    }
+  }));
+  r.use(requireAuth(d.sessions));
+  r.delete('/session', route(async (req, res) => {
+    await d.sessions!.signOut(bearer(req)!);
+    res.status(204).end();
+  }));
+  r.get('/me', (req, res) => {
+    const p = principalOf(res);
+    res.json({ name: p.name, role: p.role, pages: p.pages ?? '*', intents: d.intents() });
+  });
+
+  /** `<page>:<user>` of a conversation the caller may see (404 otherwise). */
+  const conversationKey = (req: Request): { key: string; pageId: string; userId: string } => {
+    const id = String(req.params.id);
+    const { pageId, userId } = splitConversationId(id);
+    if (!id.includes(':') || !pageId || !USER_ID.test(userId)) throw new HttpError(400, 'conversation id must be <page id>:<user PSID>');
+    if (!d.pages.serves(pageId) || !canSee(principalOf(res(req)), pageId)) throw new HttpError(404, 'no such conversation');
+    return { key: conversationId(pageId, userId), pageId, userId };
+  };
+  const res = (req: Request) => req.res!;
+  const scope = (req: Request) => principalOf(res(req)).pages;
+
+  r.get('/conversations', route(async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const date = (name: string) => {
+      const v = q[name];
+      if (v === undefined || v === '') return undefined;
+      const t = new Date(v);
+      if (Number.isNaN(t.getTime())) throw new HttpError(400, `${name} must be a date (ISO 8601)`);
+      return t;
+    };
+    if (q.status && q.status !== 'bot' && q.status !== 'human') throw new HttpError(400, 'status must be bot or human');
+    const limit = q.limit === undefined ? undefined : Number(q.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 200)) throw new HttpError(400, 'limit must be an integer from 1 to 200');
+    const from = date('from');
+    const to = date('to');
+    const list = await listConversations(db(), {
+      ...(scope(req) ? { pages: scope(req) } : {}),
+      ...(q.page ? { page: q.page } : {}),
+      ...(q.status ? { status: q.status as 'bot' | 'human' } : {}),
+      ...(q.intent ? { intent: q.intent } : {}),
+      ...(q.q ? { q: q.q } : {}),
+      ...(q.lowConfidence === '1' || q.lowConfidence === 'true' ? { lowConfidenceBelow: d.threshold } : {}),
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+      ...(limit ? { limit } : {}),
+    });
+    res.json(list);
+  }));
+
+  r.get('/conversations/:id', route(async (req, res) => {
+    const { pageId, userId, key } = conversationKey(req);
+    const id = await conversationIdOf(db(), pageId, userId, scope(req));
+    if (!id) throw new HttpError(404, 'no such conversation');
+    const view = await conversationMessages(db(), id, scope(req));
+    if (!view) throw new HttpError(404, 'no such conversation');
+    const p = principalOf(res);
+    const state = await d.contexts.peek(key).catch(() => undefined);
+    res.json({
+      ...view,
+      // Notes are for the team: viewers (read-only access) do not get them.
+      notes: canAct(p) ? await notesOf(db(), id) : [],
+      ...(state ? { mode: state.mode, ...(state.agent ? { agent: state.agent } : {}) } : {}),
+      lowConfidenceBelow: d.threshold,
+    });
+  }));
+
+  r.get('/conversations/:id/state', route(async (req, res) => {
+    const s = await d.contexts.peek(conversationKey(req).key);
+    res.json({ mode: s.mode, ...(s.agent ? { agent: s.agent } : {}), ...(s.humanSince ? { humanSince: new Date(s.humanSince).toISOString() } : {}), slots: s.slots });
+  }));
+
+  r.post('/conversations/:id/notes', requireAgent, route(async (req, res) => {
+    const { pageId, userId } = conversationKey(req);
+    const text = (req.body as { text?: unknown } | undefined)?.text;
+    if (typeof text !== 'string' || !text.trim() || text.length > 5_000) throw new HttpError(400, '"text" must be a non-empty string of at most 5000 characters');
+    const id = await conversationIdOf(db(), pageId, userId, scope(req));
+    if (!id) throw new HttpError(404, 'no such conversation');
+    res.status(201).json(await addNote(db(), id, principalOf(res).name, text));
+  }));
+
+  r.post('/messages/:mid/label', requireAgent, route(async (req, res) => {
+    const body = (req.body ?? {}) as { intent?: unknown; correct?: unknown };
+    let intent: string | null;
+    if (body.correct === true) intent = null; // "the prediction was right": clears any correction
+    else if (typeof body.intent === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(body.intent)) intent = body.intent;
+    else throw new HttpError(400, 'send {"intent": "<intent name>"} or {"correct": true}');
+    // Marking correct stores the predicted intent as the label, so it counts as reviewed.
+    const ok = intent === null
+      ? await confirm(db(), String(req.params.mid), principalOf(res).name, scope(req))
+      : await correctIntent(db(), String(req.params.mid), intent, principalOf(res).name, scope(req));
+    if (!ok) throw new HttpError(404, 'no such inbound message');
+    res.json({ id: String(req.params.mid), correctedIntent: intent ?? 'predicted' });
+  }));
+
+  r.get('/stats', route(async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const to = q.to ? new Date(q.to) : new Date();
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - 24 * 3_600_000);
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new HttpError(400, 'from and to must be dates (ISO 8601)');
+    const pages = q.page ? (canSee(principalOf(res), q.page) ? [q.page] : []) : scope(req);
+    res.json(await stats(db(), { from, to, ...(pages ? { pages } : {}) }));
+  }));
+
+  r.get('/live', (req, res) => {
+    if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
+    d.live.watch(principalOf(res), res);
+  });
+
   const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}) => {
-    const c = conversation(req);
+    const { key, pageId, userId } = conversationKey(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const agent = body.agent === undefined ? 'admin' : body.agent;
-    if (typeof agent !== 'string' || agent.length === 0 || agent.length > 100) throw new BadRequest(400, '"agent" must be a name of 1 to 100 characters');
+    const agent = body.agent === undefined ? principalOf(res).name : body.agent;
+    if (typeof agent !== 'string' || agent.length === 0 || agent.length > 100) throw new HttpError(400, '"agent" must be a name of 1 to 100 characters');
     // A client-chosen id makes a retried request harmless: the queue dedupes it like a webhook redelivery.
     const clientId = body.id;
-    if (clientId !== undefined && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) throw new BadRequest(400, '"id" must be 1 to 100 letters, digits, _ . : or -');
-    const { pageId, userId } = splitConversationId(c);
+    if (clientId !== undefined && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) throw new HttpError(400, '"id" must be 1 to 100 letters, digits, _ . : or -');
     const now = Date.now();
     const event: InboundEvent = {
       id: `${kind}:${clientId ?? crypto.randomUUID()}`, kind, pageId, userId, timestamp: now, standby: false, agent, receivedAt: now, enqueuedAt: now, ...fields,
     };
-    const result = await d.queue.enqueue(c, [{ event, queue: true }]);
-    await d.queue.markReady([c]);
+    let result;
+    try {
+      result = await d.queue.enqueue(key, [{ event, queue: true }]);
+      await d.queue.markReady([key]);
+    } catch (err) {
+      d.logger.error({ err, conversation: key, kind }, 'agent action not queued: redis unavailable');
+      throw new HttpError(503, 'queue unavailable, retry later (with the same "id", nothing is sent twice)');
+    }
     const code = result.codes[0];
-    d.logger.info({ conversation: c, kind, id: event.id, agent, outcome: code }, 'agent action queued');
-    res.status(202).json({ id: event.id, conversation: c, status: code === EnqueueCode.Duplicate ? 'duplicate' : code === EnqueueCode.Overflow ? 'overflow' : 'queued' });
+    d.logger.info({ conversation: key, kind, id: event.id, agent, outcome: code }, 'agent action queued');
+    res.status(202).json({ id: event.id, conversation: key, status: code === EnqueueCode.Duplicate ? 'duplicate' : code === EnqueueCode.Overflow ? 'overflow' : 'queued' });
   };
-
-  const route = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => {
-    fn(req, res).catch((err) => {
-      if (err instanceof BadRequest) return void res.status(err.status).json({ error: err.message });
-      d.logger.error({ err, path: req.path }, 'admin request failed');
-      res.status(503).json({ error: 'queue unavailable, retry later' });
-    });
-  };
-
-  r.get('/conversations/:id/state', route(async (req, res) => {
-    const s = await d.contexts.peek(conversation(req));
-    res.json({ mode: s.mode, ...(s.agent ? { agent: s.agent } : {}), ...(s.humanSince ? { humanSince: new Date(s.humanSince).toISOString() } : {}), slots: s.slots });
-  }));
-  r.post('/conversations/:id/takeover', route((req, res) => enqueue(req, res, 'takeover')));
-  r.post('/conversations/:id/release', route((req, res) => enqueue(req, res, 'release')));
-  r.post('/conversations/:id/reply', route(async (req, res) => {
+  r.post('/conversations/:id/takeover', requireAgent, route((req, res) => enqueue(req, res, 'takeover')));
+  r.post('/conversations/:id/release', requireAgent, route((req, res) => enqueue(req, res, 'release')));
+  r.post('/conversations/:id/reply', requireAgent, route(async (req, res) => {
     const text = (req.body as { text?: unknown } | undefined)?.text;
-    if (typeof text !== 'string' || text.trim() === '') throw new BadRequest(400, '"text" must be a non-empty string');
-    if (text.length > MAX_TEXT) throw new BadRequest(400, `"text" must be at most ${MAX_TEXT} characters (Messenger's limit)`);
+    if (typeof text !== 'string' || text.trim() === '') throw new HttpError(400, '"text" must be a non-empty string');
+    if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters (Messenger's limit)`);
     await enqueue(req, res, 'agent', { text });
   }));
   return r;
 }
+
+async function confirm(db: SqlClient, messageId: string, by: string, pages?: readonly string[]): Promise<boolean> {
+  if (!/^\d+$/.test(messageId)) return false;
+  const r = await db.query<{ id: unknown }>(
+    `UPDATE messages SET corrected_intent = intent, corrected_by = $2, corrected_at = now()
+     WHERE id = $1 AND direction = 'in' AND intent IS NOT NULL AND ($3::text[] IS NULL OR page_id = ANY($3)) RETURNING id`,
+    [messageId, by, pages ? [...pages] : null],
+  );
+  return r.length === 1;
+}
+
+export type { Principal };

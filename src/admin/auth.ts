@@ -1,9 +1,12 @@
 /**
- * Admin API authentication: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant
- * time. Without a token (production with ADMIN_TOKEN unset) the admin API is off.
+ * Admin API authentication: every `/admin/api` route (but sign-in) needs
+ * `Authorization: Bearer <token>` — the ADMIN_TOKEN (scripts) or a session token from
+ * sign-in (the browser app). Tokens are compared in constant time.
  */
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import type { Sessions } from './session';
+import { canAct, type Principal } from './users';
 
 export function safeEqual(a: string, b: string): boolean {
   const ha = crypto.createHash('sha256').update(a).digest();
@@ -11,17 +14,34 @@ export function safeEqual(a: string, b: string): boolean {
   return crypto.timingSafeEqual(ha, hb);
 }
 
-export function requireAdmin(token: string | undefined) {
+export const bearer = (req: Request): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1];
+
+export function principalOf(res: Response): Principal {
+  return res.locals.principal as Principal;
+}
+
+export function requireAuth(sessions: Sessions | undefined) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (!token) {
-      res.status(503).json({ error: 'admin API disabled: set ADMIN_TOKEN' });
+    if (!sessions) {
+      res.status(503).json({ error: 'admin API disabled: set ADMIN_TOKEN or ADMIN_USERS_FILE' });
       return;
     }
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '');
-    if (!m || !safeEqual(m[1]!, token)) {
-      res.status(401).set('www-authenticate', 'Bearer realm="admin"').json({ error: 'authentication required: Authorization: Bearer <ADMIN_TOKEN>' });
-      return;
-    }
-    next();
+    const token = bearer(req);
+    const fail = () => res.status(401).set('www-authenticate', 'Bearer realm="admin"').json({ error: 'authentication required: Authorization: Bearer <token> (ADMIN_TOKEN or a sign-in session)' });
+    if (!token) return void fail();
+    sessions.principal(token).then(
+      (p) => {
+        if (!p) return fail();
+        res.locals.principal = p;
+        next();
+      },
+      (err) => next(err),
+    );
   };
+}
+
+/** Agents and admins may act on conversations; viewers only read. */
+export function requireAgent(req: Request, res: Response, next: NextFunction): void {
+  if (canAct(principalOf(res))) return next();
+  res.status(403).json({ error: 'this needs the agent or admin role' });
 }

@@ -13,6 +13,8 @@ export interface ConversationFilter {
   intent?: string;
   /** Full-text search over message texts (words, any order). */
   q?: string;
+  /** Only conversations with an inbound message below this confidence (or None). */
+  lowConfidenceBelow?: number;
   from?: Date;
   to?: Date;
   cursor?: string;
@@ -21,6 +23,8 @@ export interface ConversationFilter {
 
 export interface ConversationSummary {
   id: string;
+  /** `<page>:<user>`: the id the admin API and the queue use. */
+  key: string;
   pageId: string;
   userId: string;
   status: string;
@@ -30,6 +34,8 @@ export interface ConversationSummary {
   messagesOut: number;
   lastText: string | null;
   lastIntent: string | null;
+  statusChangedAt: Date | null;
+  agent: string | null;
 }
 
 const AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
@@ -37,6 +43,7 @@ const AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
 function toSummary(r: Record<string, unknown>): ConversationSummary {
   return {
     id: String(r.id),
+    key: `${r.page_id as string}:${r.user_id as string}`,
     pageId: r.page_id as string,
     userId: r.user_id as string,
     status: r.status as string,
@@ -46,6 +53,8 @@ function toSummary(r: Record<string, unknown>): ConversationSummary {
     messagesOut: Number(r.messages_out),
     lastText: (r.last_text as string | null) ?? null,
     lastIntent: (r.last_intent as string | null) ?? null,
+    statusChangedAt: r.status_changed_at ? new Date(r.status_changed_at as string) : null,
+    agent: (r.agent as string | null) ?? null,
   };
 }
 
@@ -69,7 +78,7 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
   const [cAt, cId] = f.cursor ? decodeCursor(f.cursor) : [null, null];
   const rows = await db.query<Record<string, unknown>>(
     `SELECT c.id, c.page_id, c.user_id, c.status, c.first_message_at, c.last_message_at, c.last_message_at::text AS at_text,
-            c.messages_in, c.messages_out, c.last_text, c.last_intent
+            c.messages_in, c.messages_out, c.last_text, c.last_intent, c.status_changed_at, c.agent
      FROM conversations c
      WHERE ($1::text[] IS NULL OR c.page_id = ANY($1))
        AND ($2::text IS NULL OR c.page_id = $2)
@@ -79,9 +88,10 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
        AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND coalesce(m.corrected_intent, m.intent) = $6))
        AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND to_tsvector('simple', coalesce(m.text, '')) @@ plainto_tsquery('simple', $7)))
        AND ($8::timestamptz IS NULL OR (c.last_message_at, c.id) < ($8::timestamptz, $9::bigint))
+       AND ($11::real IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND m.corrected_intent IS NULL AND (m.intent = 'None' OR m.score < $11)))
      ORDER BY c.last_message_at DESC, c.id DESC
      LIMIT $10`,
-    [f.pages ? [...f.pages] : null, f.page ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1],
+    [f.pages ? [...f.pages] : null, f.page ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1, f.lowConfidenceBelow ?? null],
   );
   const items = rows.slice(0, limit).map(toSummary);
   const last = rows[limit - 1];
@@ -102,6 +112,8 @@ export interface MessageView {
   entities: unknown;
   sentiment: number | null;
   correctedIntent: string | null;
+  correctedBy: string | null;
+  author: string | null;
   error: string | null;
   replyToMid: string | null;
   platformTs: Date | null;
@@ -125,6 +137,57 @@ export interface MessageView {
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const ms = (a: string, b: string) => `round((extract(epoch from (m.${a} - m.${b})) * 1000)::numeric, 1)::float8`;
 
+/** The chatlog id of conversation `<page>:<user>`, if it exists and is in the caller's scope. */
+export async function conversationIdOf(db: SqlRunner, pageId: string, userId: string, pages?: readonly string[]): Promise<string | null> {
+  const r = await db.query<{ id: string | number }>('SELECT id FROM conversations WHERE page_id = $1 AND user_id = $2 AND ($3::text[] IS NULL OR page_id = ANY($3))', [pageId, userId, pages ? [...pages] : null]);
+  return r[0] ? String(r[0].id) : null;
+}
+
+/** Sets (or clears, with null) a message's corrected intent. False if the message is not an inbound one in scope. */
+export async function correctIntent(db: SqlRunner, messageId: string, intent: string | null, by: string, pages?: readonly string[]): Promise<boolean> {
+  if (!/^\d+$/.test(messageId)) return false;
+  const r = await db.query<{ id: string | number }>(
+    `UPDATE messages SET corrected_intent = $2, corrected_by = $3, corrected_at = now()
+     WHERE id = $1 AND direction = 'in' AND ($4::text[] IS NULL OR page_id = ANY($4)) RETURNING id`,
+    [messageId, intent, by, pages ? [...pages] : null],
+  );
+  return r.length === 1;
+}
+
+export interface Note {
+  id: string;
+  author: string;
+  text: string;
+  createdAt: Date;
+}
+
+export async function addNote(db: SqlRunner, conversationId: string, author: string, text: string): Promise<Note> {
+  const r = await db.query<Record<string, unknown>>('INSERT INTO notes (conversation_id, author, text) VALUES ($1, $2, $3) RETURNING id, author, text, created_at', [conversationId, author, text]);
+  return noteOf(r[0]!);
+}
+
+export async function notesOf(db: SqlRunner, conversationId: string): Promise<Note[]> {
+  return (await db.query<Record<string, unknown>>('SELECT id, author, text, created_at FROM notes WHERE conversation_id = $1 ORDER BY created_at, id', [conversationId])).map(noteOf);
+}
+
+const noteOf = (r: Record<string, unknown>): Note => ({ id: String(r.id), author: r.author as string, text: r.text as string, createdAt: new Date(r.created_at as string) });
+
+/** Messages written after `afterId`, in the caller's scope, for the live view. */
+export async function messagesAfter(db: SqlRunner, afterId: string, limit = 500): Promise<(MessageView & { pageId: string; userId: string; conversationId: string })[]> {
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT m.id, m.page_id, c.user_id, m.conversation_id, m.direction, m.kind, m.text, m.author, m.intent, m.score, m.corrected_intent, m.error,
+            coalesce(m.received_at, m.replied_at, m.platform_ts) AS at
+     FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id > $1 ORDER BY m.id LIMIT $2`,
+    [afterId, limit],
+  );
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), k === 'id' || k === 'conversation_id' ? String(v) : v]))) as never;
+}
+
+export async function lastMessageId(db: SqlRunner): Promise<string> {
+  const r = await db.query<{ id: string | number | null }>('SELECT max(id) AS id FROM messages');
+  return String(r[0]?.id ?? 0);
+}
+
 /** One conversation's messages in conversation order, or null if it is not in the caller's scope. */
 export async function conversationMessages(db: SqlRunner, conversationId: string, pages?: readonly string[]): Promise<{ conversation: ConversationSummary; messages: MessageView[] } | null> {
   if (!/^\d+$/.test(conversationId)) return null;
@@ -133,7 +196,7 @@ export async function conversationMessages(db: SqlRunner, conversationId: string
   if (!c) return null;
   const rows = await db.query<Record<string, unknown>>(
     `SELECT m.id, m.mid, m.direction, m.kind, m.text, m.payload, m.attachments, m.intent, m.score, m.intents, m.entities, m.sentiment,
-            m.corrected_intent, m.error, m.reply_to_mid, m.platform_ts, m.received_at, m.enqueued_at, m.started_at, m.replied_at,
+            m.corrected_intent, m.corrected_by, m.author, m.error, m.reply_to_mid, m.platform_ts, m.received_at, m.enqueued_at, m.started_at, m.replied_at,
             m.delivered_at, m.read_at, m.nlu_ms, m.action_ms, m.send_ms,
             ${ms('started_at', 'enqueued_at')} AS queue_wait_ms, ${ms('replied_at', 'started_at')} AS processing_ms, ${ms('replied_at', 'received_at')} AS total_ms
      FROM messages m WHERE m.conversation_id = $1

@@ -1,0 +1,69 @@
+/**
+ * Who may use the admin app: the ADMIN_TOKEN holder (admin of every page) and the users of
+ * ADMIN_USERS_FILE, each with a role and the pages they may see. Passwords are stored as
+ * scrypt hashes (`npm run admin-user -- --hash`), compared in constant time.
+ */
+import crypto from 'node:crypto';
+
+export type Role = 'admin' | 'agent' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'agent', 'viewer'];
+
+export interface AdminUser {
+  name: string;
+  role: Role;
+  /** Page ids, or undefined for every page (`"pages": ["*"]`). */
+  pages?: readonly string[];
+  passwordHash: string;
+}
+
+/** Who is making a request, after authentication. */
+export interface Principal {
+  name: string;
+  role: Role;
+  pages?: readonly string[];
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
+
+export function hashPassword(password: string, salt = crypto.randomBytes(16)): string {
+  const key = crypto.scryptSync(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return `scrypt$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+export function verifyPassword(password: string, stored: string): boolean {
+  const [kind, salt, key] = stored.split('$');
+  if (kind !== 'scrypt' || !salt || !key) return false;
+  const want = Buffer.from(key, 'base64url');
+  const got = crypto.scryptSync(password, Buffer.from(salt, 'base64url'), want.length, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return crypto.timingSafeEqual(got, want);
+}
+
+/** ADMIN_USERS_FILE: {"users":[{"name":"ann","role":"agent","pages":["123"],"passwordHash":"scrypt$…"}]} */
+export function parseUsersFile(text: string, where: string): { users?: Map<string, AdminUser>; problems: string[] } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { problems: [`${where} is not valid JSON: ${(err as Error).message}`] };
+  }
+  const list = (doc as { users?: unknown })?.users;
+  if (!Array.isArray(list) || list.length === 0) return { problems: [`${where} must be an object with a non-empty "users" array`] };
+  const problems: string[] = [];
+  const users = new Map<string, AdminUser>();
+  list.forEach((u: Record<string, unknown>, i) => {
+    const at = `${where} users[${i}]`;
+    const name = typeof u?.name === 'string' ? u.name : '';
+    if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) problems.push(`${at}.name must be 1-64 letters, digits, _ . @ or -`);
+    if (users.has(name)) problems.push(`${at}.name ${name} is listed twice`);
+    if (!ROLES.includes(u?.role as Role)) problems.push(`${at}.role must be one of ${ROLES.join(', ')}`);
+    const pages = u?.pages;
+    if (!Array.isArray(pages) || pages.length === 0 || pages.some((p) => typeof p !== 'string' || !p)) problems.push(`${at}.pages must be a non-empty array of page ids, or ["*"] for every page`);
+    if (typeof u?.passwordHash !== 'string' || !/^scrypt\$[\w-]+\$[\w-]+$/.test(u.passwordHash)) problems.push(`${at}.passwordHash must be a scrypt hash (make one with: npm run admin-user -- --hash)`);
+    const all = Array.isArray(pages) && pages.includes('*');
+    users.set(name, { name, role: u?.role as Role, ...(all || !Array.isArray(pages) ? {} : { pages: pages as string[] }), passwordHash: String(u?.passwordHash) });
+  });
+  return problems.length ? { problems } : { users, problems };
+}
+
+export const canSee = (p: Principal, pageId: string) => !p.pages || p.pages.includes(pageId);
+export const canAct = (p: Principal) => p.role === 'admin' || p.role === 'agent';

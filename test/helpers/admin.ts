@@ -1,0 +1,61 @@
+/** An in-process app with the admin API, the chatlog on the test PostgreSQL and the dialog bot, plus admin users. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { hashPassword } from '../../src/admin/users';
+import { startTestApp } from './app';
+import { redisTargets, testPostgres, tmpDir } from './env';
+import { body, post, text } from './fb';
+import { waitUntil } from './wait';
+
+export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+export const PASSWORD = 'correct horse battery staple';
+export const USERS = [
+  { name: 'root', role: 'admin', pages: ['*'] },
+  { name: 'ann', role: 'agent', pages: ['101'] },
+  { name: 'vic', role: 'viewer', pages: ['101'] },
+  { name: 'bob', role: 'agent', pages: ['102'] },
+];
+
+export async function startAdminApp(label: string) {
+  const dir = tmpDir(label);
+  const pagesFile = path.join(dir, 'pages.json');
+  fs.writeFileSync(pagesFile, JSON.stringify({ pages: [{ id: '101', accessToken: 'token-101' }, { id: '102', accessToken: 'token-102' }] }));
+  const usersFile = path.join(dir, 'users.json');
+  const hash = hashPassword(PASSWORD);
+  fs.writeFileSync(usersFile, JSON.stringify({ users: USERS.map((u) => ({ ...u, passwordHash: hash })) }));
+  const databaseUrl = await testPostgres().database(label);
+  const app = await startTestApp(label, {
+    ...redisTargets()[0]!.env, ROLE: 'all', BOT: 'dialog', CHATLOG_ENABLED: 'true', CHATLOG_POLL_MS: '20', DATABASE_URL: databaseUrl, DATA_DIR: dir,
+    ADMIN_TOKEN, ADMIN_USERS_FILE: usersFile, PAGES_FILE: pagesFile, FB_PAGE_ACCESS_TOKEN: '', BOT_MARK_SEEN: 'false',
+  });
+  const api = async (pathname: string, opts: { token?: string; method?: string; json?: unknown } = {}) => {
+    const res = await fetch(`${app.url}/admin/api${pathname}`, {
+      method: opts.method ?? (opts.json === undefined ? 'GET' : 'POST'),
+      headers: { ...(opts.token !== '' ? { authorization: `Bearer ${opts.token ?? ADMIN_TOKEN}` } : {}), 'content-type': 'application/json' },
+      ...(opts.json !== undefined ? { body: JSON.stringify(opts.json) } : {}),
+    });
+    const raw = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      json = raw;
+    }
+    return { status: res.status, json, headers: res.headers };
+  };
+  const signIn = async (user: string): Promise<string> => {
+    const r = await api('/session', { token: '', json: { user, password: PASSWORD } });
+    if (r.status !== 201) throw new Error(`sign-in of ${user} failed: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json.token;
+  };
+  let ts = Date.now();
+  /** A user message through the signed webhook, waiting until the chatlog has it. */
+  const say = async (page: string, user: string, words: string) => {
+    ts = Math.max(ts + 1, Date.now()); // real send times: agent actions are stamped with the server's clock
+    const mid = `m-${user}-${ts}`;
+    await post(app.url, body([text(page, user, ts, mid, words)]));
+    await waitUntil(`chatlog row ${mid}`, async () => (await app.db!.query('SELECT 1 FROM messages WHERE mid = $1', [mid])).length === 1, 15_000);
+    return mid;
+  };
+  return Object.assign(app, { api, signIn, say, databaseUrl });
+}
