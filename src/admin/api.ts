@@ -190,7 +190,10 @@ export function adminRouter(d: AdminDeps): express.Router {
 
   r.get('/live', (req, res) => {
     if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
-    d.live.watch(principalOf(res), res);
+    d.live.watch(principalOf(res), res).catch((err) => {
+      d.logger.warn({ err }, 'live stream not started: chatlog unavailable');
+      if (!res.headersSent) res.status(503).json({ error: 'the chatlog is unavailable, retry later' });
+    });
   });
 
   const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}) => {

@@ -23,7 +23,9 @@ export class LiveFeed {
   constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000) {}
 
   /** Streams server-sent events to `res` until the client goes away. */
-  watch(principal: Principal, res: Response): void {
+  async watch(principal: Principal, res: Response): Promise<void> {
+    // Start from what exists when the first watcher arrives: everything after is news to it.
+    if (this.last === undefined) this.last = await lastMessageId(this.db);
     res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.flushHeaders();
     res.write(': live\n\n');
@@ -53,10 +55,7 @@ export class LiveFeed {
     if (this.busy) return;
     this.busy = true;
     try {
-      if (this.last === undefined) {
-        this.last = await lastMessageId(this.db);
-        return;
-      }
+      this.last ??= await lastMessageId(this.db);
       const rows = await messagesAfter(this.db, this.last);
       if (!rows.length) return;
       this.last = rows[rows.length - 1]!.id;

@@ -183,6 +183,10 @@ function labelPicker(m) {
 }
 
 function renderConversation(key, v) {
+  // Live updates re-render the view: what the agent is typing must survive them.
+  const sameKey = $('#chat').dataset.key === key;
+  const kept = sameKey ? { reply: $('[data-testid=reply-text]')?.value, note: $('[data-testid=note-text]')?.value, focus: document.activeElement?.dataset?.testid } : {};
+  $('#chat').dataset.key = key;
   const c = v.conversation;
   const human = v.mode === 'human';
   const canAct = state.me.role !== 'viewer';
@@ -201,7 +205,10 @@ function renderConversation(key, v) {
       note, el('button', { 'data-testid': 'note-add', onclick: async () => { if (note.value.trim()) { await api(`/conversations/${encodeURIComponent(key)}/notes`, { body: { text: note.value } }); openConversation(key); } }, text: 'Add note' })));
   }
   $('#chat').replaceChildren(...parts);
-  bubbles.lastElementChild?.scrollIntoView({ block: 'end' });
+  if (kept.reply) $('[data-testid=reply-text]').value = kept.reply;
+  if (kept.note) $('[data-testid=note-text]').value = kept.note;
+  if (kept.focus) $(`[data-testid=${kept.focus}]`)?.focus();
+  if (!sameKey) bubbles.lastElementChild?.scrollIntoView({ block: 'end' });
 }
 
 async function act(key, what, body = {}) {
@@ -221,6 +228,9 @@ async function watchLive() {
       const res = await fetch(API + '/live', { headers: { authorization: `Bearer ${state.token}` }, signal: ctrl.signal });
       if (!res.ok || !res.body) throw new Error(`live ${res.status}`);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      // Connected: catch up on whatever arrived while the stream was being opened.
+      loadList(true).catch(() => null);
+      if (state.open) openConversation(state.open).catch(() => null);
       let buf = '';
       for (;;) {
         const { value, done } = await reader.read();
