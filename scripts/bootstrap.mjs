@@ -86,6 +86,10 @@ const COMMANDS = {
     packages: () => [],
     argv: ['--import', 'tsx', 'src/cli/export.ts'],
   },
+  'admin-user': {
+    packages: () => [],
+    argv: ['--import', 'tsx', 'src/cli/admin-user.ts'],
+  },
 };
 
 const spec = COMMANDS[command];

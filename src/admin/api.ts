@@ -91,7 +91,9 @@ export function adminRouter(d: AdminDeps): express.Router {
   }));
   r.get('/me', (req, res) => {
     const p = principalOf(res);
-    res.json({ name: p.name, role: p.role, pages: p.pages ?? '*', intents: d.intents() });
+    // The pages this user can pick in filters: their own, or every page this deployment serves.
+    const pickable = p.pages ?? d.pages.list()?.map((x) => x.id) ?? [];
+    res.json({ name: p.name, role: p.role, pages: p.pages ?? '*', pickablePages: pickable, intents: d.intents() });
   });
 
   /** `<page>:<user>` of a conversation the caller may see (404 otherwise). */

@@ -74,7 +74,7 @@ async function start() {
   const intents = $('#filters [name=intent]');
   intents.replaceChildren(el('option', { value: '', text: 'Any intent' }), ...state.me.intents.map((i) => el('option', { value: i, text: i })));
   const pages = $('#filters [name=page]');
-  pages.replaceChildren(el('option', { value: '', text: 'All pages' }), ...(Array.isArray(state.me.pages) ? state.me.pages : []).map((p) => el('option', { value: p, text: p })));
+  pages.replaceChildren(el('option', { value: '', text: 'All pages' }), ...state.me.pickablePages.map((p) => el('option', { value: p, text: p })));
   show('conversations');
   await loadList(true);
   watchLive();
