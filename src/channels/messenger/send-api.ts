@@ -18,7 +18,7 @@ export interface MessengerSender {
 
 export interface SendApiOptions {
   baseUrl: string;
-  pages: PageDirectory;
+  pages: Pick<PageDirectory, 'token'>;
   timeoutMs: number;
   maxAttempts: number;
   backoffBaseMs: number;
