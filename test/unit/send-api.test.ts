@@ -13,7 +13,7 @@ before(async () => {
   const url = await graph.listen();
   api = new GraphSendApi({
     baseUrl: url,
-    pages: { serves: () => true, token: (p) => (p === 'p1' ? 'token-p1' : p === 'p2' ? 'revoked' : undefined) },
+    pages: { token: (p: string) => (p === 'p1' ? 'token-p1' : p === 'p2' ? 'revoked' : undefined) },
     timeoutMs: 300,
     maxAttempts: 4,
     backoffBaseMs: 1,
@@ -72,7 +72,7 @@ for (const [label, fault] of [
 }
 
 test('a refused connection (never sent) is retried', async () => {
-  const refused = new GraphSendApi({ baseUrl: 'http://127.0.0.1:9/v21.0', pages: { serves: () => true, token: () => 't' }, timeoutMs: 300, maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 2 });
+  const refused = new GraphSendApi({ baseUrl: 'http://127.0.0.1:9/v21.0', pages: { token: () => 't' }, timeoutMs: 300, maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 2 });
   await assert.rejects(refused.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && !e.uncertain && e.definitelyNotSent && e.context.attempts === 2);
 });
 
