@@ -24,6 +24,7 @@ import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
 import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
 import { initialModel, NluService } from './nlu/service';
+import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
@@ -128,12 +129,15 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (gateway && !readDb && config.databaseUrl) readDb = postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error (admin reads)'));
   const ownReadDb = readDb !== db;
   const live = gateway && readDb ? new LiveFeed(readDb, logger) : undefined;
+  // A gateway without the NLU still offers the corpus's intents for label correction.
+  let intentsOfCorpus: string[] | undefined;
+  const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
   const mounts: [string, express.Router][] = [];
   if (gateway) {
     const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, pages, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
-      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? [],
+      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}),
     })]);
     mounts.push(['/admin', adminUi()]);
   }

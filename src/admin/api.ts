@@ -18,6 +18,8 @@ import type { ConversationQueue } from '../queue/queue';
 import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
 import type { LiveFeed } from './live';
+import { modelsRouter } from './models';
+import type { ModelStore } from '../nlu/store';
 import { SignInError, type Sessions } from './session';
 import { canAct, canSee, type Principal } from './users';
 
@@ -34,6 +36,9 @@ export interface AdminDeps {
   threshold: number;
   /** Intents the model knows, for label correction. */
   intents: () => readonly string[];
+  models: ModelStore;
+  /** NLU_CORPUS, for retraining. */
+  corpus?: string;
 }
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -189,6 +194,8 @@ export function adminRouter(d: AdminDeps): express.Router {
     const pages = q.page ? (canSee(principalOf(res), q.page) ? [q.page] : []) : scope(req);
     res.json(await stats(db(), { from, to, ...(pages ? { pages } : {}) }));
   }));
+
+  r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
   r.get('/live', (req, res) => {
     if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });

@@ -23,7 +23,7 @@ const secret = of('Secret')[0]!.stringData!;
 const deployments = of('Deployment');
 
 /** Every variable the config module reads, from its source. */
-const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|oneOf|bytes)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
+const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|float|oneOf|bytes)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
 
 test('every manifest is a known kind, and the three roles are deployed', () => {
   assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor', 'ScaledObject', 'Secret', 'Service']);
