@@ -47,11 +47,17 @@ export interface ModelFile {
   intents: string[];
   utterances: number;
   trainMs: number;
+  /** How text was normalised before classification (absent in models from before any normalisation). */
+  normalization?: Normalization[];
   entities: Record<string, CorpusEntity>;
   answers: Record<string, string[]>;
   slots: Record<string, Record<string, string>>;
   nlp: string;
 }
+
+/** `numbers`: every number is one token (see `normalize`). */
+export type Normalization = 'numbers';
+const NORMALIZATION: Normalization[] = ['numbers'];
 
 export class ModelFileError extends Error {
   override readonly name = 'ModelFileError';
@@ -92,7 +98,7 @@ export class NluModel {
     const nlp = engine(corpus.locale, opts.logger);
     if (corpus.entities) nlp.addEntities(corpus.entities as Record<string, unknown>, lang);
     let utterances = 0;
-    for (const it of corpus.data) for (const u of it.utterances) (nlp.addDocument(lang, u, it.intent), utterances++);
+    for (const it of corpus.data) for (const u of it.utterances) (nlp.addDocument(lang, normalize(u, NORMALIZATION), it.intent), utterances++);
     await nlp.train();
     const hash = corpusHash(corpus);
     const now = opts.now ?? new Date();
@@ -107,6 +113,7 @@ export class NluModel {
       intents: corpus.data.map((d) => d.intent).sort(),
       utterances,
       trainMs: Date.now() - started,
+      normalization: NORMALIZATION,
       entities: corpus.entities ?? {},
       answers: Object.fromEntries(corpus.data.filter((d) => d.answers?.length).map((d) => [d.intent, d.answers!])),
       slots: Object.fromEntries(corpus.data.filter((d) => d.slotFilling).map((d) => [d.intent, d.slotFilling!])),
@@ -163,10 +170,11 @@ export class NluModel {
     if (this.hasEnums && !entities.some((e) => e.type === 'enum') && utterance.split(/\s+/).length <= FUZZY_MAX_WORDS) {
       ({ entities } = await this.nlp.ner.process({ locale, utterance }));
     }
-    let out = await this.nlp.nluManager.process({ locale, utterance, context: {}, settings: this.nlp.settings.nlu });
+    const steps = this.meta.normalization ?? [];
+    let out = await this.nlp.nluManager.process({ locale, utterance: normalize(utterance, steps), context: {}, settings: this.nlp.settings.nlu });
     const replaced = entityUtterance(utterance, entities);
     if (replaced !== utterance) {
-      const alt = await this.nlp.nluManager.process({ locale, utterance: replaced, context: {}, settings: this.nlp.settings.nlu });
+      const alt = await this.nlp.nluManager.process({ locale, utterance: normalize(replaced, steps), context: {}, settings: this.nlp.settings.nlu });
       if (alt.score > out.score || out.intent === NONE) out = alt;
     }
     const sentiment = (await this.nlp.getSentiment(locale, utterance))?.sentiment;
@@ -202,6 +210,18 @@ const round = (n: number) => Math.round(n * 10_000) / 10_000;
 /** Longer messages are classified on their start: a bound on the time one message can take. */
 const MAX_CHARS = 1_000;
 const FUZZY_MAX_WORDS = 3;
+
+/**
+ * Text as the classifier sees it, in training and in prediction alike. `numbers`: a number
+ * is a value, not a word — "upgrade to 12.04" and "upgrade to 15.10" should look alike, and
+ * a number seen once in training should not pull a message towards that one intent. Digits
+ * inside a word (mp3, loop0) stay as they are. Entities are found in the message as written,
+ * so regex entities over digits (order numbers) are not affected. A model file records its
+ * steps: one trained before them is classified as it was trained.
+ */
+function normalize(text: string, steps: readonly Normalization[]): string {
+  return steps.includes('numbers') ? text.replace(/\b\d+\b/g, '0') : text;
+}
 
 /** The message with each entity replaced by `@name`, as nlp.js trains and classifies with `forceNER`. */
 function entityUtterance(utterance: string, entities: NlpEntity[]): string {
