@@ -19,6 +19,7 @@ import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
+import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
 import type { ModelStore } from '../nlu/store';
 import { SignInError, type Sessions } from './session';
 import { canAct, canSee, type Principal } from './users';
@@ -196,6 +197,26 @@ export function adminRouter(d: AdminDeps): express.Router {
   }));
 
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
+
+  // Streams the export: constant memory whatever the size; the caller's pages bound it.
+  r.get('/export', route(async (req, res) => {
+    const { format: rawFormat, ...query } = req.query as Record<string, unknown>;
+    let format;
+    let filters;
+    try {
+      format = parseExportFormat(rawFormat);
+      filters = parseExportFilters(query);
+      checkExport(filters, format);
+    } catch (err) {
+      if (err instanceof ExportInputError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    const database = db();
+    const f = EXPORT_FORMATS[format];
+    res.status(200).set({ 'content-type': f.contentType, 'content-disposition': `attachment; filename="chatlog-export.${f.extension}"` });
+    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}) });
+    d.logger.info({ by: principalOf(res).name, format, ...counts }, 'chatlog exported');
+  }));
 
   r.get('/live', (req, res) => {
     if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });

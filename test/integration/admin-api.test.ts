@@ -115,6 +115,24 @@ describe('admin API', () => {
     assert.equal((await app.api('/conversations/101:a2/reply', { token: await app.signIn('vic'), json: { text: 'x' } })).status, 403);
   });
 
+  test('export: streams the pages of the caller only, in the chosen format, with filters checked', async () => {
+    const ann = await app.signIn('ann');
+    const res = await fetch(`${app.url}/admin/api/export?format=jsonl&from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`, { headers: { authorization: `Bearer ${ann}` } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="chatlog-export\.jsonl"/);
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 5);
+    assert.ok(lines.every((l) => l.page === '101'), 'page 101 only');
+    assert.ok(!lines.some((l) => JSON.stringify(l).includes('secret page two')), 'nothing of page 102');
+    assert.ok(lines.every((l) => typeof l.user === 'string' && !/^a\d$/.test(l.user)), 'user ids are pseudonymised');
+    const all = await (await fetch(`${app.url}/admin/api/export?format=csv`, { headers: { authorization: 'Bearer admin-token-0123456789abcdef' } })).text();
+    assert.match(all, /secret page two message/, 'the admin of every page gets every page');
+    const bad = await app.api('/export?format=pdf');
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error, /format must be one of/);
+    assert.equal((await app.api('/export?format=csv&colour=red')).status, 400);
+  });
+
   test('live: a new message reaches an open stream, only for the pages of its user', async () => {
     const open = async (token: string) => {
       const ctrl = new AbortController();

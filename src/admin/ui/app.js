@@ -321,10 +321,12 @@ $('#export').addEventListener('click', () => $('#export-dialog').showModal());
 $('#export-form').addEventListener('submit', async (ev) => {
   if (ev.submitter && ev.submitter.value !== 'go') return;
   const f = new FormData(ev.target);
-  const q = filters();
-  q.set('format', f.get('format'));
-  if (f.get('correctedOnly')) q.set('correctedOnly', '1');
-  if (f.get('redact')) q.set('redact', '1');
+  // The export takes the list's page, intent and dates; its own options come from the dialog.
+  const list = filters();
+  const q = new URLSearchParams({ format: f.get('format') });
+  for (const k of ['page', 'intent', 'from', 'to']) if (list.get(k)) q.set(k, list.get(k));
+  if (f.get('correctedOnly')) q.set('corrected-only', 'true');
+  if (f.get('redact')) q.set('redact', 'true');
   const res = await api('/export?' + q, { raw: true });
   if (!res.ok) return alert((await res.json().catch(() => ({}))).error || `export failed: HTTP ${res.status}`);
   const ext = { jsonl: 'jsonl', csv: 'csv', nlpjs: 'json', rasa: 'yml' }[f.get('format')];
