@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startAdminApp, PASSWORD } from '../helpers/admin';
 import { launchChromium, screenshotDir } from '../helpers/browser';
+import { body, post } from '../helpers/fb';
 import { waitUntil } from '../helpers/wait';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -115,6 +116,33 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     await page.getByTestId('release').click();
     await page.getByTestId('mode').filter({ hasText: 'bot' }).waitFor({ timeout: 15_000 });
     assert.ok(!app.fakeGraph!.calls.some((c) => c.text?.includes('Asked about returns')), 'notes are never sent');
+    await page.close();
+  });
+
+  test('attachments show as an inline image, a map link and a file link; the export downloads a file', async () => {
+    const now = Date.now();
+    await post(app.url, body([
+      { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now, message: { mid: 'm-gina-img', attachments: [{ type: 'image', payload: { url: 'https://cdn.example.com/cat.jpg' } }] } },
+      { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now + 1, message: { mid: 'm-gina-loc', attachments: [{ type: 'location', payload: { coordinates: { lat: 52.52, long: 13.405 } } }] } },
+      { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now + 2, message: { mid: 'm-gina-file', attachments: [{ type: 'file', payload: { url: 'https://cdn.example.com/invoice.pdf' } }] } },
+    ]));
+    await waitUntil('gina logged', async () => (await app.db!.query(`SELECT 1 FROM messages WHERE mid LIKE 'm-gina-%'`)).length === 3, 15_000);
+    const page = await newPage();
+    await page.goto(`${app.url}/admin`);
+    await page.getByTestId('signin-token').fill('admin-token-0123456789abcdef');
+    await page.getByTestId('signin-submit').click();
+    await page.getByTestId('conversation').filter({ hasText: 'gina' }).click();
+    await page.getByTestId('attachment-image').waitFor({ state: 'attached' });
+    assert.equal(await page.getByTestId('attachment-image').getAttribute('src'), 'https://cdn.example.com/cat.jpg');
+    assert.match(await page.locator('a[href*="openstreetmap.org"]').innerText(), /52\.52, 13\.405/);
+    assert.equal(await page.locator('a[href="https://cdn.example.com/invoice.pdf"]').count(), 1);
+
+    await page.getByTestId('export').click();
+    const download = page.waitForEvent('download');
+    await page.getByTestId('export-go').click();
+    const file = await (await download).path();
+    const lines = (await import('node:fs')).readFileSync(file, 'utf8').trim().split('\n');
+    assert.ok(lines.length >= 5 && lines.every((l) => JSON.parse(l).text !== undefined), 'a JSONL file of messages');
     await page.close();
   });
 
