@@ -11,7 +11,8 @@ import { parseCorpusText, readCorpusFile } from '../../src/nlu/formats';
 import { NluModel } from '../../src/nlu/model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CORPORA = path.resolve(ROOT, '..', 'shared', 'datasets', 'nlu-evaluation-corpora');
+// A copy of ../shared/datasets/nlu-evaluation-corpora (CC BY-SA 3.0, see its LICENSE and SOURCE.md): a clean clone has no ../shared.
+const CORPORA = path.join(ROOT, 'test', 'fixtures', 'nlu-evaluation-corpora');
 const CHATBOT = path.join(CORPORA, 'ChatbotCorpus.json');
 const tmp = () => fs.mkdtempSync(path.join(process.env.TEST_TMP ?? os.tmpdir(), 'eval-'));
 const utterances = (c: Corpus, intent: string) => c.data.find((d) => d.intent === intent)?.utterances;
