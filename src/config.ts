@@ -48,6 +48,9 @@ export interface Config {
     readonly embedded: boolean;
     readonly prefix: string;
     readonly commandTimeoutMs: number;
+    /** Replicas an enqueue (gateway) and a reply mark (worker) must reach before going on; 0 = off. */
+    readonly waitReplicas: number;
+    readonly waitTimeoutMs: number;
   };
   readonly databaseUrl?: string;
   readonly chatlog: {
@@ -339,6 +342,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       embedded,
       prefix,
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 60_000),
+      waitReplicas: r.int('REDIS_WAIT_REPLICAS', 0, 0, 5),
+      waitTimeoutMs: r.int('REDIS_WAIT_TIMEOUT_MS', 500, 10, 10_000),
     },
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     chatlog: {

@@ -53,6 +53,7 @@ export function createMetrics() {
     actionSeconds: new client.Histogram({ name: 'cb_action_seconds', help: 'Time an external action took, retries included', labelNames: ['action'] as const, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...reg }),
     handoffs: new client.Counter({ name: 'cb_handoff_total', help: 'Conversation mode switches, by new mode and cause', labelNames: ['mode', 'cause'] as const, ...reg }),
     expired: new client.Counter({ name: 'cb_events_expired_total', help: 'Messages not answered because they were older than the 24-hour messaging window', ...reg }),
+    notReplicated: new client.Counter({ name: 'cb_redis_not_replicated_total', help: 'Writes that did not reach REDIS_WAIT_REPLICAS replicas in time, by where (gateway: answered 503; worker: sent anyway)', labelNames: ['where'] as const, ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
   };
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { LockLostError, ScriptCode } from '../queue/errors';
 import { splitConversationId } from '../queue/keys';
+import { waitForReplicas } from '../queue/durability';
 import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
 import type { BotHandler } from './handler';
 import { ConversationLock } from './lock';
@@ -26,7 +27,7 @@ export interface WorkerDeps {
   bot: BotHandler;
   logger: Logger;
   metrics: Metrics;
-  config: Pick<Config, 'queue' | 'worker' | 'send'> & { bot: Pick<Config['bot'], 'markSeen'> };
+  config: Pick<Config, 'queue' | 'worker' | 'send'> & { bot: Pick<Config['bot'], 'markSeen'>; redis?: Pick<Config['redis'], 'waitReplicas' | 'waitTimeoutMs'> };
   /** Where processed events and replies are recorded for the chatlog. */
   chatlog: ChatlogStream;
 }
@@ -190,6 +191,19 @@ export class Worker {
     }
   }
 
+  /**
+   * With REDIS_WAIT_REPLICAS, the "being sent" mark must reach the replicas before the send:
+   * after a failover the new master then knows the reply may be out and waits for its echo.
+   * A shortfall is counted and the reply goes out anyway (a stalled bot helps nobody).
+   */
+  private async replicated(conversation: string): Promise<void> {
+    const r = this.d.config.redis;
+    if (!r || r.waitReplicas <= 0) return;
+    const key = this.d.queue.keys.conversation(conversation).sent;
+    const reached = await waitForReplicas(this.d.queue.redis, [key], { replicas: r.waitReplicas, timeoutMs: r.waitTimeoutMs });
+    if (reached < r.waitReplicas) this.d.metrics.notReplicated.inc({ where: 'worker' });
+  }
+
   /** Best effort, never awaited by the ordered path beyond its own short timeout. */
   private senderAction(e: InboundEvent, action: 'typing_on' | 'mark_seen'): Promise<void> {
     return this.d.sender.senderAction(e.pageId, e.userId, action).catch((err) => {
@@ -297,6 +311,7 @@ export class Worker {
         }
         throw err;
       }
+      await this.replicated(conversation);
       const t0 = Date.now();
       try {
         const sent = await sender.send(e.pageId, {

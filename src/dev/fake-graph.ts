@@ -205,8 +205,9 @@ export class FakeGraph {
       object: 'page',
       entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: echo.appId ?? 1, mid, text: message.text, metadata: message.metadata } }] }],
     });
-    // Facebook retries a failed delivery; a few tries are enough on loopback.
-    for (let attempt = 0; attempt < 5; attempt++) {
+    // Facebook retries a failed delivery (for hours); here for about 40 s, so an echo outlives
+    // a gateway answering 503 through a Redis failover.
+    for (let attempt = 0; attempt < 12; attempt++) {
       try {
         const res = await fetch(echo.webhookUrl, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, echo.appSecret), 'x-hub-signature': sign(raw, echo.appSecret, 'sha1') } });
         if (res.ok) {
@@ -216,7 +217,7 @@ export class FakeGraph {
       } catch {
         /* gateway down: retry */
       }
-      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
     }
   }
 }

@@ -13,6 +13,7 @@ import type { ConversationQueue } from '../queue/queue';
 import type { MessageRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 import type { InboundEvent, ReplyMetadata } from '../channels/messenger/types';
+import { requireReplicas, type Durability } from '../queue/durability';
 
 export interface IngestSummary {
   queued: number;
@@ -28,6 +29,8 @@ export interface IngestDeps {
   pages: PageDirectory;
   logger: Logger;
   metrics: Metrics;
+  /** When set, the POST is acknowledged only once its events reached the replicas. */
+  durability?: Durability;
 }
 
 const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
@@ -82,6 +85,14 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   const echoes = [...groups.values()].flat().filter((p) => p.confirms).map((p) => echoRecord(p.event, p.confirms!));
   await Promise.all([queue.markReady(results.filter((r) => r.depth > 0).map((r) => r.conversation)), chatlog.append(echoes)]);
   metrics.chatlogAppended.inc(echoes.length);
+  if (deps.durability) {
+    // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.
+    const written = results.flatMap((r) => [queue.keys.conversation(r.conversation).q, queue.keys.ready(queue.keys.shardOf(r.conversation))]);
+    await requireReplicas(queue.redis, written, deps.durability).catch((err) => {
+      metrics.notReplicated.inc({ where: 'gateway' });
+      throw err;
+    });
+  }
 
   results.forEach((r, gi) => {
     const events = groups.get(r.conversation)!;

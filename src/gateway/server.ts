@@ -14,6 +14,7 @@ import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
 import { ingest } from './ingest';
 import { safeEqual } from '../admin/auth';
+import { NotReplicatedError } from '../queue/durability';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface HttpDeps {
@@ -99,9 +100,14 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         return reply(400, { error: message });
       }
       try {
-        const summary = await ingest(parsed, { queue, chatlog: deps.chatlog, pages: deps.pages, logger, metrics });
+        const durability = config.redis.waitReplicas > 0 ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
+        const summary = await ingest(parsed, { queue, chatlog: deps.chatlog, pages: deps.pages, logger, metrics, ...(durability ? { durability } : {}) });
         return reply(200, { status: 'EVENT_RECEIVED', ...summary });
       } catch (err) {
+        if (err instanceof NotReplicatedError) {
+          logger.warn({ err: err.message }, 'webhook POST queued but not replicated in time: answering 503 so Facebook retries (the retry is deduplicated)');
+          return reply(503, { error: 'queued but not yet replicated, retry later' });
+        }
         logger.error({ err }, 'webhook POST not queued: redis unavailable; answering 503 so Facebook retries');
         return reply(503, { error: 'queue unavailable, retry later' });
       }

@@ -110,8 +110,8 @@ export async function sendLoad(url: string, o: { users: number; perUser: number;
       const r = await postRaw(url, raw);
       posts++;
       if (r.status === 200) return;
-      if (attempt > 50) throw new Error(`POST kept failing: ${r.status} ${JSON.stringify(r.body)}`);
-      await new Promise((res) => setTimeout(res, 100)); // Facebook retries what was not acknowledged
+      if (attempt > 300) throw new Error(`POST kept failing: ${r.status} ${JSON.stringify(r.body)}`);
+      await new Promise((res) => setTimeout(res, 100)); // Facebook retries what was not acknowledged (for up to 30 s here)
     }
   };
   for (let k = 0; k < o.perUser; k++) {
