@@ -10,6 +10,7 @@ import { conversationId } from '../../src/queue/keys';
 import type { ConversationQueue } from '../../src/queue/queue';
 import { masters } from '../../src/queue/redis';
 import { Sweeper } from '../../src/queue/sweeper';
+import { ChatlogStream } from '../../src/chatlog/stream';
 import { redisTargets } from '../helpers/env';
 import { openQueue, textEvent } from '../helpers/queue';
 
@@ -157,6 +158,27 @@ for (const target of redisTargets()) {
         const perMaster = await Promise.all(masters(q.redis).map(async (m) => (await m.keys(`${q.keys.prefix}:ready:*`)).length));
         assert.equal(perMaster.reduce((a, b) => a + b, 0), 16);
         assert.ok(perMaster.every((n) => n > 0), `every master holds ready shards: ${perMaster}`);
+      });
+
+      test('the work of many conversations spreads over every master: keys, commands, chatlog stream shards', async () => {
+        const q = await open('spread', { shards: 16 });
+        const nodes = masters(q.redis);
+        const commands = async () => Promise.all(nodes.map(async (m) => Number(/total_commands_processed:(\d+)/.exec(await m.info('stats'))![1])));
+        const before = await commands();
+        const convs = Array.from({ length: 300 }, (_, i) => conversationId('pg', `user${i}`));
+        for (const c of convs) await q.enqueue(c, [textEvent('pg', c.split(':')[1]!, `${c}-m1`, 1)]);
+        await q.markReady(convs);
+        for (let shard = 0; shard < 16; shard++) await q.claim(shard, 5_000, 100);
+        const stream = new ChatlogStream(q.redis, q.keys.prefix, 4);
+        await stream.append(convs.map((c) => ({ t: 'msg', pageId: 'pg', userId: c.split(':')[1]!, mid: `${c}-m1`, direction: 'in', kind: 'text', text: 'x' }) as const));
+        const ops = (await commands()).map((n, i) => n - before[i]!);
+        const keys = await Promise.all(nodes.map(async (m) => (await m.keys(`${q.keys.prefix}:*`)).length));
+        const streamShards = await Promise.all(nodes.map(async (m) => (await m.keys(`${q.keys.prefix}:chatlog:*`)).length));
+        const total = ops.reduce((a, b) => a + b, 0);
+        console.log(`[spread] commands per master ${ops.join(' / ')}; keys per master ${keys.join(' / ')}; chatlog stream shards per master ${streamShards.join(' / ')}`);
+        for (const [i, n] of ops.entries()) assert.ok(n / total > 0.15, `master ${i} took ${n} of ${total} commands`);
+        for (const [i, n] of keys.entries()) assert.ok(n / keys.reduce((a, b) => a + b, 0) > 0.15, `master ${i} holds ${n} keys`);
+        assert.ok(streamShards.filter((n) => n > 0).length >= 2, `chatlog stream shards on more than one master: ${streamShards}`);
       });
     }
   });
