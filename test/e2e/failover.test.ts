@@ -40,14 +40,14 @@ describe('Redis Cluster failover', { timeout: 240_000 }, () => {
       onRound: async (k) => {
         if (k !== 3) return;
         await waitUntil('replies flowing', () => p!.graph.messages.length > users * 2, 30_000);
-        const roles = await Promise.all(cluster.nodes.map((n) => rawCommand(n.port, ['ROLE']).catch(() => '')));
+        const roles = await Promise.all(cluster.nodes.map((n) => rawCommand(n.port, ['ROLE'], 5_000).catch(() => '')));
         victim = roles.findIndex((r) => r.includes('master'));
         killedAt = Date.now();
         await cluster.nodes[victim]!.kill();
         // Its replica is promoted; then the node comes back (as a Kubernetes pod would) and
         // rejoins as the new master's replica, so replicated writes can be acknowledged again.
         const others = cluster.nodes.filter((_, i) => i !== victim);
-        await waitUntil('the promotion', async () => (await Promise.all(others.map((n) => rawCommand(n.port, ['ROLE'])))).filter((r) => r.includes('master')).length === 3, 30_000, 100);
+        await waitUntil('the promotion', async () => (await Promise.all(others.map((n) => rawCommand(n.port, ['ROLE'], 5_000).catch(() => '')))).filter((r) => r.includes('master')).length === 3, 60_000, 100);
         promotedMs = Date.now() - killedAt;
         await cluster.nodes[victim]!.start();
       },
@@ -61,7 +61,7 @@ describe('Redis Cluster failover', { timeout: 240_000 }, () => {
     console.log(`[failover] killed master ${victim} mid-load; replica promoted after ${promotedMs} ms; first reply after the kill ${recoveredMs} ms later; lost ${a.lost}, duplicated ${a.duplicates}, out of order ${a.outOfOrder}; ${metrics.join('; ') || 'no shortfall counters'}`);
     assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 }, await problems(p));
     // The promoted replica is a master now and the cluster is whole again.
-    const info = await rawCommand(cluster.nodes.find((_, i) => i !== victim)!.port, ['CLUSTER', 'INFO']);
+    const info = await rawCommand(cluster.nodes.find((_, i) => i !== victim)!.port, ['CLUSTER', 'INFO'], 5_000);
     assert.match(info, /cluster_state:ok/);
   });
 });
