@@ -157,6 +157,23 @@ class Reader {
     return n;
   }
 
+  /** A setting naming a file: read and parsed at start; any problem is reported with the path. */
+  file<T>(name: string, cwd: string, parse: (text: string, where: string) => { problems: string[]; value?: T }): T | undefined {
+    const raw = this.str(name);
+    if (raw === undefined) return undefined;
+    const file = path.resolve(cwd, raw);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      this.problems.push(`${name} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+    const parsed = parse(text, `${name} ${file}`);
+    this.problems.push(...parsed.problems);
+    return parsed.value;
+  }
+
   bytes(name: string, def: number): number {
     const raw = this.str(name);
     if (raw === undefined) return def;
@@ -243,22 +260,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const appSecret = secret('FB_APP_SECRET', DEV_APP_SECRET, 8);
   const verifyToken = secret('FB_VERIFY_TOKEN', DEV_VERIFY_TOKEN, 4);
 
-  let pages: Map<string, PageConfig> | undefined;
   const pagesFile = r.str('PAGES_FILE');
-  if (pagesFile !== undefined) {
-    const file = path.resolve(cwd, pagesFile);
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      r.problems.push(`PAGES_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    if (text !== undefined) {
-      const parsed = parsePagesFile(text, `PAGES_FILE ${file}`);
-      r.problems.push(...parsed.problems);
-      pages = parsed.pages;
-    }
-  }
+  const pages = r.file('PAGES_FILE', cwd, (text, where) => {
+    const parsed = parsePagesFile(text, where);
+    return { problems: parsed.problems, value: parsed.pages };
+  });
   let defaultPageToken = r.str('FB_PAGE_ACCESS_TOKEN');
   if (defaultPageToken === undefined && pagesFile === undefined) {
     if (production && role !== 'gateway') r.problems.push('FB_PAGE_ACCESS_TOKEN or PAGES_FILE is required when NODE_ENV=production');
@@ -295,30 +301,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   for (const [name, v] of [['NLU_MODEL', nluModel], ['NLU_CORPUS', nluCorpus]] as const) {
     for (const f of files(v)) if (!fs.existsSync(f)) r.problems.push(`${name} file ${f} does not exist`);
   }
-  let adminUsers: Map<string, AdminUser> | undefined;
-  const usersFile = r.str('ADMIN_USERS_FILE');
-  if (usersFile !== undefined) {
-    const file = path.resolve(cwd, usersFile);
-    try {
-      const parsed = parseUsersFile(fs.readFileSync(file, 'utf8'), `ADMIN_USERS_FILE ${file}`);
-      r.problems.push(...parsed.problems);
-      adminUsers = parsed.users;
-    } catch (err) {
-      r.problems.push(`ADMIN_USERS_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  let actions: Map<string, ActionSpec> | undefined;
-  const actionsFile = r.str('ACTIONS_FILE');
-  if (actionsFile !== undefined) {
-    const file = path.resolve(cwd, actionsFile);
-    try {
-      const parsed = parseActionsFile(fs.readFileSync(file, 'utf8'), `ACTIONS_FILE ${file}`);
-      r.problems.push(...parsed.problems);
-      actions = parsed.actions;
-    } catch (err) {
-      r.problems.push(`ACTIONS_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const adminUsers = r.file('ADMIN_USERS_FILE', cwd, (text, where) => {
+    const parsed = parseUsersFile(text, where);
+    return { problems: parsed.problems, value: parsed.users };
+  });
+  const actions = r.file('ACTIONS_FILE', cwd, (text, where) => {
+    const parsed = parseActionsFile(text, where);
+    return { problems: parsed.problems, value: parsed.actions };
+  });
+
 
   const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);
   const config: Config = {

@@ -52,7 +52,7 @@ function selects(s: Selector, labels: Labels): boolean {
 }
 
 /** Every variable the config module reads, from its source. */
-const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|float|oneOf|bytes)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
+const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|float|oneOf|bytes|file)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
 
 test('every manifest is a kind the project means to ship', () => {
   assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), [
