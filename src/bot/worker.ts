@@ -74,6 +74,7 @@ export class Worker {
 
   private async loop(): Promise<void> {
     const { queue, config } = this.d;
+    const shards = config.queue.shards;
     let emptyShards = 0;
     let failures = 0;
     while (!this.stopping) {
@@ -82,19 +83,23 @@ export class Worker {
         await Promise.race(this.active);
         continue;
       }
-      let claims: Claim[];
-      try {
-        claims = await queue.claim(this.shard, config.queue.lockTtlMs, Math.min(free, 32));
-        failures = 0;
-      } catch (err) {
-        this.warnRedis(err, 'claim failed');
-        await sleep(Math.min(1_000, 50 * 2 ** Math.min(failures++, 5)));
-        continue;
-      }
-      this.shard = (this.shard + 1) % config.queue.shards;
+      // One round probes as many shards as there are free slots (all of them, usually) in one
+      // batch of calls, and shares the free slots among them: never more claims than slots.
+      const n = Math.min(shards, free);
+      const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
+      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs);
+      if (error) {
+        this.warnRedis(error, 'claim failed');
+        if (claims.length === 0) {
+          await sleep(Math.min(1_000, 50 * 2 ** Math.min(failures++, 5)));
+          continue;
+        }
+      } else failures = 0;
+      this.shard = (this.shard + n) % shards;
       if (claims.length === 0) {
-        // A whole round of shards found nothing: wait a poll interval before the next round.
-        if (++emptyShards >= config.queue.shards) {
+        // Every shard found empty since the last claim: wait a poll interval before the next round.
+        emptyShards += n;
+        if (emptyShards >= shards) {
           emptyShards = 0;
           await sleep(config.queue.pollMs);
         }

@@ -95,6 +95,18 @@ export class ConversationQueue {
     return out;
   }
 
+  /**
+   * Claims from several shards at once (`plan`: how many from each). The calls go out
+   * together, so ioredis writes them in one batch per Redis node. A shard that fails does
+   * not cost the claims the others made (they are leased already): they come back with
+   * the first error.
+   */
+  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<{ claims: Claim[]; error?: unknown }> {
+    const results = await Promise.allSettled(plan.map((p) => this.claim(p.shard, leaseMs, p.max)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
+  }
+
   async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {
     return (await this.redis.cbSettle(this.keys.ready(claim.shard), claim.conversation, claim.lease, mode, delayMs)) === 1;
   }
