@@ -9,7 +9,7 @@ import { Session } from 'node:inspector';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { RoleProcess } from '../test/helpers/procs';
-import { audit, PAGES, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
+import { audit, PAGES, problems, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
 import type { BenchServers } from './env';
 import { flame } from './flame';
 import { closedLoop, openLoop, quantiles, Users, type LoadResult } from './load';
@@ -167,6 +167,7 @@ async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise
   await waitForReplies(p.graph, expected, timeoutMs);
   await new Promise((r) => setTimeout(r, 1_000)); // late duplicates show up here
   const a = audit(p.graph, expected);
+  if (a.outOfOrder + a.duplicates + a.lost > 0) process.stderr.write(`[bench] promises broken: ${JSON.stringify(a)}\n${await problems(p, 40)}\n`);
   const latencies = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
   const first = Math.min(...load.sent.map((x) => x.at));
   const last = Math.max(...p.graph.messages.map((c) => c.at));
