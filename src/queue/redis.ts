@@ -96,6 +96,14 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
   return client;
 }
 
+/**
+ * True when every command goes over one connection to one server, which runs them in the
+ * order they were written: then a command may be sent before the reply of an earlier one it
+ * depends on has come back (no round trip in between). Not so on a cluster, whose keys live
+ * on several nodes.
+ */
+export const runsInOrder = (client: RedisClient): boolean => !(client instanceof Cluster);
+
 /** Every master of the deployment (one client for standalone). */
 export function masters(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
