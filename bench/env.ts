@@ -34,6 +34,8 @@ export interface BenchServers {
   redis: RedisProcess;
   pg: PostgresProcess;
   tmp: string;
+  /** `--profile`: where the roles' `--cpu-prof` profiles go (flame graphs land in bench/profiles/). */
+  profileDir?: string;
   stop(): Promise<void>;
 }
 

@@ -5,10 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { Session } from 'node:inspector';
 import path from 'node:path';
+import Redis from 'ioredis';
 import { RoleProcess } from '../test/helpers/procs';
-import { audit, PAGES, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
+import { audit, PAGES, problems, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
 import type { BenchServers } from './env';
+import { flame } from './flame';
 import { closedLoop, openLoop, quantiles, Users, type LoadResult } from './load';
 
 type Result = Record<string, number>;
@@ -58,8 +61,70 @@ export async function httpCeiling(_s: BenchServers, quick: boolean): Promise<Res
 
 const prefix = (p: string, o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
 
-async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}): Promise<Pipeline> {
-  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env } });
+async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false): Promise<Pipeline> {
+  const nodeArgs = profile && s.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(s.profileDir, label)}`] : [];
+  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env } });
+}
+
+/** Redis commands (scripts' inner calls included) and socket reads (≈ round trips) per message. */
+async function redisMeter(url: string) {
+  const redis = new Redis(url);
+  const stats = async () => {
+    const info = await redis.info('stats');
+    const field = (k: string) => Number(new RegExp(`${k}:(\\d+)`).exec(info)?.[1] ?? 0);
+    return { commands: field('total_commands_processed'), reads: field('total_reads_processed') };
+  };
+  const commandStats = async () => {
+    const info = await redis.info('commandstats');
+    return new Map([...info.matchAll(/cmdstat_(\S+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+  };
+  const t0 = await stats();
+  const c0 = await commandStats();
+  return async (messages: number): Promise<Result> => {
+    const t1 = await stats();
+    const c1 = await commandStats();
+    const perMessage = [...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / messages] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
+    process.stderr.write(`[bench] redis commands per message: ${perMessage.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
+    redis.disconnect();
+    return { redis_commands_per_message: Number(((t1.commands - t0.commands) / messages).toFixed(1)), redis_reads_per_message: Number(((t1.reads - t0.reads) / messages).toFixed(1)) };
+  };
+}
+
+/** Profiles this process (load generator and Graph API fake) with the inspector while `run` runs. */
+async function profiled<T>(file: string | undefined, run: () => Promise<T>): Promise<T> {
+  if (!file) return run();
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (err, r) => (err ? reject(err) : resolve(r))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    fs.writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+/** Renders flame graphs of the roles' profiles, restricted to the load window (hrtime µs). */
+function renderProfiles(dir: string, label: string, p: Pipeline, window: { from: number; to: number }): void {
+  const out = path.join(__dirname, 'profiles');
+  fs.mkdirSync(out, { recursive: true });
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const ofPid = (pid: number | undefined) => files.filter((f) => f.split('.')[3] === String(pid)).map((f) => path.join(dir, f));
+  const roles: [string, string[]][] = [
+    ['gateway', ofPid(p.gateway.child.pid)],
+    ['workers', p.workers.flatMap((w) => ofPid(w.child.pid))],
+    ['loadgen-and-fake', [path.join(dir, 'loadgen.cpuprofile')]],
+  ];
+  const text: string[] = [];
+  for (const [role, list] of roles) {
+    if (list.length === 0 || !list.every((f) => fs.existsSync(f))) continue;
+    text.push(flame(list, { ...window, out: path.join(out, `${label}-${role}.svg`), title: `${label}: ${role} (--cpu-prof, load window only)`, top: 30 }), '');
+  }
+  fs.writeFileSync(path.join(out, `${label}-top.txt`), `${text.join('\n')}\n`);
+  process.stderr.write(`[bench] flame graphs: bench/profiles/${label}-*.svg; self time:\n${text.join('\n')}\n`);
 }
 
 export async function ingest(s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> {
@@ -102,6 +167,7 @@ async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise
   await waitForReplies(p.graph, expected, timeoutMs);
   await new Promise((r) => setTimeout(r, 1_000)); // late duplicates show up here
   const a = audit(p.graph, expected);
+  if (a.outOfOrder + a.duplicates + a.lost > 0) process.stderr.write(`[bench] promises broken: ${JSON.stringify(a)}\n${await problems(p, 40)}\n`);
   const latencies = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
   const first = Math.min(...load.sent.map((x) => x.at));
   const last = Math.max(...p.graph.messages.map((c) => c.at));
@@ -116,24 +182,40 @@ async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise
 }
 
 export async function e2eMax(s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> {
-  const p = await pipeline(s, 'e2e', 2);
+  const p = await pipeline(s, 'e2e', 2, {}, true);
+  const dir = s.profileDir && path.join(s.profileDir, 'e2e');
+  if (dir) fs.mkdirSync(dir, { recursive: true });
+  let window: { from: number; to: number } | undefined;
   try {
     const total = quick ? 5_000 : 20_000;
     const cpu = cpuMeter(p, s.redis.pid);
-    const load = await closedLoop(p.gateway.url, { clients: 32, total, users: new Users(1_000, PAGES) });
-    const r = { ...(await settle(p, load, 120_000)), ...cpu(total) };
+    const rstats = await redisMeter(s.redis.url);
+    const from = Number(process.hrtime.bigint() / 1000n);
+    const r = await profiled(dir && path.join(dir, 'loadgen.cpuprofile'), async () => {
+      const load = await closedLoop(p.gateway.url, { clients: 32, total, users: new Users(1_000, PAGES) });
+      const settled = await settle(p, load, 120_000);
+      window = { from, to: Number(process.hrtime.bigint() / 1000n) - 1_000_000 }; // settle's last second waits for late duplicates
+      return { ...settled, ...cpu(total), ...(await rstats(total)) };
+    });
     const ceiling = before['http-ceiling']?.requests_per_s;
     return { ...r, ...(ceiling ? { ratio_to_half_http_ceiling: Number((r.messages_per_s! / (ceiling / 2)).toFixed(2)) } : {}) };
   } finally {
     await p.stop();
+    if (dir && window) renderProfiles(dir, 'e2e-max', p, window);
   }
 }
 
 async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
   const p = await pipeline(s, `steady${rate}`, 2);
   try {
+    // CPU per message at a fixed rate below saturation: what each role costs, less at the
+    // mercy of a noisy machine than a throughput figure.
+    const cpu = cpuMeter(p, s.redis.pid);
+    const rstats = await redisMeter(s.redis.url);
     const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
-    return { rate, ...(await settle(p, load, 180_000)), ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0 };
+    const settled = await settle(p, load, 180_000);
+    const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
+    return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
   } finally {
     await p.stop();
   }

@@ -4,8 +4,11 @@
  * reported with the machine they ran on and, where a scenario has one, as a ratio to a
  * baseline measured in the same run, so they mean something on any machine. A full run
  * writes bench/results/latest.*; `--quick` or a chosen subset writes bench/results/partial.*.
+ * `--profile` runs the roles of e2e-max under `--cpu-prof` (the load generator and the Graph
+ * API fake under the inspector) and renders flame graphs of the load window to bench/profiles/.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { nlu } from './nlu';
@@ -36,6 +39,10 @@ async function main(): Promise<void> {
   const unknown = names.filter((n) => !SCENARIOS[n]);
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const servers = await startServers();
+  if (args.includes('--profile')) {
+    servers.profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-profiles-'));
+    process.stderr.write(`[bench] raw profiles in ${servers.profileDir}\n`);
+  }
   const results: Record<string, Record<string, number> & { target?: string }> = {};
   try {
     for (const name of names.length ? names : Object.keys(SCENARIOS)) {

@@ -2,13 +2,18 @@
  * One redlock lock per conversation, extended automatically while work runs. Its value is
  * what the fenced queue scripts compare, so a worker whose lock lapsed cannot ack.
  */
-import Redlock, { ExecutionError, ResourceLockedError, type Lock } from 'redlock';
+import crypto from 'node:crypto';
+import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
 import type { Logger } from '../log';
+
+/** A lock value as redlock makes them: random, so only its holder can extend or release it. */
+export const newLockValue = (): string => crypto.randomBytes(16).toString('hex');
 
 export class ConversationLock {
   private timer?: NodeJS.Timeout;
   private current: Lock;
   lost = false;
+  private released = false;
 
   private constructor(lock: Lock, private readonly ttlMs: number, private readonly logger: Logger, private readonly conversation: string) {
     this.current = lock;
@@ -35,6 +40,26 @@ export class ConversationLock {
     }
   }
 
+  /**
+   * Takes over a lock that a queue script acquired (next-4 with `acquireMs`, value `value`)
+   * at `startedAt`: from here on it is a redlock lock like any other, extended and released
+   * by redlock. The expiry accounts for clock drift the way redlock's own acquire does.
+   */
+  static adopt(redlock: Redlock, key: string, value: string, ttlMs: number, startedAt: number, logger: Logger, conversation: string): ConversationLock {
+    const drift = Math.round(redlock.settings.driftFactor * ttlMs) + 2;
+    return new ConversationLock(new Lock(redlock, [key], value, [], startedAt + ttlMs - drift), ttlMs, logger, conversation);
+  }
+
+  /**
+   * Stops extending the lock without releasing it: it is not ours to release (next-4 found
+   * it busy), or a queue script released it already (next-4 found the queue empty).
+   */
+  forget(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.released = true;
+  }
+
   private schedule(): void {
     // Extend at a third of the TTL: two extension attempts fit before the lock could lapse.
     this.timer = setTimeout(() => void this.extend(), Math.max(50, Math.floor(this.ttlMs / 3)));
@@ -57,7 +82,7 @@ export class ConversationLock {
   async release(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.lost) return;
+    if (this.lost || this.released) return;
     try {
       await this.current.release();
     } catch (err) {

@@ -16,7 +16,7 @@ import { splitConversationId } from '../queue/keys';
 import { waitForReplicas } from '../queue/durability';
 import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
 import type { BotHandler } from './handler';
-import { ConversationLock } from './lock';
+import { ConversationLock, newLockValue } from './lock';
 import { recordOfEvent, type ChatlogRecord, type MessageRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 
@@ -75,6 +75,7 @@ export class Worker {
 
   private async loop(): Promise<void> {
     const { queue, config } = this.d;
+    const shards = config.queue.shards;
     let emptyShards = 0;
     let failures = 0;
     while (!this.stopping) {
@@ -83,19 +84,23 @@ export class Worker {
         await Promise.race(this.active);
         continue;
       }
-      let claims: Claim[];
-      try {
-        claims = await queue.claim(this.shard, config.queue.lockTtlMs, Math.min(free, 32));
-        failures = 0;
-      } catch (err) {
-        this.warnRedis(err, 'claim failed');
-        await sleep(Math.min(1_000, 50 * 2 ** Math.min(failures++, 5)));
-        continue;
-      }
-      this.shard = (this.shard + 1) % config.queue.shards;
+      // One round probes as many shards as there are free slots (all of them, usually) in one
+      // batch of calls, and shares the free slots among them: never more claims than slots.
+      const n = Math.min(shards, free);
+      const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
+      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs);
+      if (error) {
+        this.warnRedis(error, 'claim failed');
+        if (claims.length === 0) {
+          await sleep(Math.min(1_000, 50 * 2 ** Math.min(failures++, 5)));
+          continue;
+        }
+      } else failures = 0;
+      this.shard = (this.shard + n) % shards;
       if (claims.length === 0) {
-        // A whole round of shards found nothing: wait a poll interval before the next round.
-        if (++emptyShards >= config.queue.shards) {
+        // Every shard found empty since the last claim: wait a poll interval before the next round.
+        emptyShards += n;
+        if (emptyShards >= shards) {
           emptyShards = 0;
           await sleep(config.queue.pollMs);
         }
@@ -123,12 +128,18 @@ export class Worker {
     let settlement: Settlement;
     let lock: ConversationLock | null = null;
     try {
-      lock = await ConversationLock.acquire(redlock, queue.keys.conversation(conversation).lock, config.queue.lockTtlMs, logger, conversation);
-      if (!lock) {
+      // The lock is taken by the first next-4 call (one round trip for lock and peek); it is
+      // a redlock lock from then on. Adopted before the call so that an error in flight
+      // still releases it if it was taken.
+      const ttl = config.queue.lockTtlMs;
+      lock = ConversationLock.adopt(redlock, queue.keys.conversation(conversation).lock, newLockValue(), ttl, Date.now(), logger, conversation);
+      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: ttl, releaseIfEmpty: true });
+      if (first.code === ScriptCode.Busy) {
+        lock.forget();
         metrics.lockContention.inc();
         settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
       } else {
-        settlement = await this.drain(conversation, lock);
+        settlement = await this.drain(conversation, lock, first);
       }
     } catch (err) {
       logger.error({ err, conversation }, 'conversation processing failed; it will be retried');
@@ -145,36 +156,39 @@ export class Worker {
     }
   }
 
-  /** Processes up to one batch of the conversation's events, in order. */
-  private async drain(conversation: string, lock: ConversationLock): Promise<Settlement> {
+  /** Processes up to one batch of the conversation's events, in order, starting with what `first` peeked. */
+  private async drain(conversation: string, lock: ConversationLock, first: NextResult): Promise<Settlement> {
     const { queue, config, metrics, logger } = this.d;
     let ack: Ack | undefined;
     let acked: ChatlogRecord[] = [];
     let seen = false;
+    let r = first;
     for (let processed = 0; ; processed++) {
-      let r: NextResult;
       if (ack) {
         const a = ack;
-        r = await this.recording(conversation, lock, () => queue.next(conversation, lock.value, a)).catch((err) => {
+        // An empty queue releases the lock in the same script: no separate release call.
+        r = await this.recording(conversation, lock, () => queue.next(conversation, lock.value, a, { releaseIfEmpty: true })).catch((err) => {
           this.remember(conversation, a.id, a.sent, acked);
           throw err;
         });
         this.unrecorded.delete(`${conversation}|${a.id}`);
-      } else {
-        r = await queue.next(conversation, lock.value);
       }
       ack = undefined;
-      if (r.code === ScriptCode.Fenced) {
+      if (r.code === ScriptCode.Fenced || r.code === ScriptCode.Busy) {
         metrics.fenced.inc();
         logger.warn({ conversation }, 'lock lost before the ack: another worker owns the conversation now');
         return { mode: 'none' };
       }
-      if (r.code === ScriptCode.Empty) return { mode: 'remove' };
+      if (r.code === ScriptCode.Empty) {
+        lock.forget(); // released by next-4
+        return { mode: 'remove' };
+      }
       // Fairness: yield after a bounded batch so one chatty user cannot hold a worker slot.
       if (processed >= config.queue.batchSize || this.stopping || lock.lost) return { mode: 'requeue', delayMs: 0 };
-      if (!seen && this.d.config.bot.markSeen && isAnswered(r.event) && !expired(r.event)) {
+      const event = r.event;
+      if (!seen && this.d.config.bot.markSeen && isAnswered(event) && !expired(event)) {
         seen = true; // one mark_seen covers everything the user sent before it
-        this.senderAction(r.event, 'mark_seen');
+        this.senderAction(event, 'mark_seen');
       }
       const outcome = await this.handle(conversation, r, lock);
       if (outcome.kind === 'lost') return { mode: 'none' };
@@ -182,12 +196,12 @@ export class Worker {
       // Recorded before the ack: a crash in between re-records the event, which the chatlog dedupes.
       const replyRecords = outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out');
       await this.recording(conversation, lock, () => this.d.chatlog.append(outcome.records)).catch((err) => {
-        this.remember(conversation, r.event.id, outcome.sent, replyRecords);
+        this.remember(conversation, event.id, outcome.sent, replyRecords);
         throw err;
       });
       this.d.metrics.chatlogAppended.inc(outcome.records.length);
       acked = replyRecords;
-      ack = { member: r.member, id: r.event.id, sent: outcome.sent };
+      ack = { member: r.member, id: event.id, sent: outcome.sent };
     }
   }
 

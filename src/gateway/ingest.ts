@@ -1,6 +1,7 @@
 /**
  * Where a verified webhook becomes queued events: group by conversation (keeping arrival
- * order), enqueue each conversation in one script call, then mark the conversations ready.
+ * order), enqueue each conversation in one script call, and mark the conversations ready
+ * (behind the enqueue on one server, after it on a cluster).
  * Resolves only when every event is in Redis; rejects if any part failed (the caller
  * answers 503 and Facebook redelivers — the dedupe makes that safe).
  */
@@ -10,6 +11,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { EnqueueCode } from '../queue/errors';
 import type { ConversationQueue } from '../queue/queue';
+import { runsInOrder } from '../queue/redis';
 import type { MessageRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 import type { InboundEvent, ReplyMetadata } from '../channels/messenger/types';
@@ -72,18 +74,27 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
     else groups.set(c, [p]);
   }
   const enqueuedAt = Date.now();
-  const results = await Promise.all(
-    [...groups].map(([conversation, events]) => {
+  const entries = [...groups];
+  // Echoes of our own replies become outbound chatlog rows here (duplicates too: the chatlog
+  // dedupes), so a reply is logged even if its worker died before recording it.
+  const echoes = entries.flatMap(([, events]) => events.filter((p) => p.confirms).map((p) => echoRecord(p.event, p.confirms!)));
+  const enqueued = Promise.all(
+    entries.map(([conversation, events]) => {
       for (const p of events) p.event.enqueuedAt = enqueuedAt;
       return queue.enqueue(conversation, events);
     }),
   );
-  // Mark every conversation that has work, duplicates included: if a gateway died between
-  // enqueue and mark, Facebook's redelivery lands here as a duplicate and heals the index.
-  // Echoes of our own replies become outbound chatlog rows here (duplicates too: the chatlog
-  // dedupes), so a reply is logged even if its worker died before recording it.
-  const echoes = [...groups.values()].flat().filter((p) => p.confirms).map((p) => echoRecord(p.event, p.confirms!));
-  await Promise.all([queue.markReady(results.filter((r) => r.depth > 0).map((r) => r.conversation)), chatlog.append(echoes)]);
+  // On one server, which runs commands in the order written, the conversations this POST
+  // queues events for are marked ready right behind their enqueue, without waiting for it:
+  // one round trip for a POST of user messages. On a cluster the ready shards live on other
+  // nodes, so a mark could overtake its enqueue (and a worker claiming in between would find
+  // the queue empty and drop the conversation): there, marks wait for the enqueues.
+  const early = runsInOrder(queue.redis) ? new Set(entries.filter(([, events]) => events.some((p) => p.queue)).map(([c]) => c)) : new Set<string>();
+  const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(echoes)]);
+  // Then every other conversation that has work, duplicates and echoes included: if a gateway
+  // died between enqueue and mark, Facebook's redelivery lands here as a duplicate and heals
+  // the index; an echo wakes a conversation whose worker waits for it to settle a reply.
+  await queue.markReady(results.filter((r) => r.depth > 0 && !early.has(r.conversation)).map((r) => r.conversation));
   metrics.chatlogAppended.inc(echoes.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.

@@ -4,6 +4,8 @@ export enum ScriptCode {
   Ok = 0,
   Empty = 1,
   Fenced = 2,
+  /** The conversation's lock is held by another worker (next-4 asked to acquire it). */
+  Busy = 3,
 }
 
 export enum EnqueueCode {
@@ -32,6 +34,7 @@ export function errorForCode(code: number, ctx: { script: string; conversation: 
   switch (code) {
     case ScriptCode.Ok:
     case ScriptCode.Empty:
+    case ScriptCode.Busy:
       return undefined;
     case ScriptCode.Fenced:
       return new LockLostError(ctx);

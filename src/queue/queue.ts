@@ -22,6 +22,7 @@ export interface Claim {
 }
 
 export type NextResult =
+  | { code: ScriptCode.Busy }
   | { code: ScriptCode.Fenced }
   | { code: ScriptCode.Empty }
   | {
@@ -95,16 +96,32 @@ export class ConversationQueue {
     return out;
   }
 
+  /**
+   * Claims from several shards at once (`plan`: how many from each). The calls go out
+   * together, so ioredis writes them in one batch per Redis node. A shard that fails does
+   * not cost the claims the others made (they are leased already): they come back with
+   * the first error.
+   */
+  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<{ claims: Claim[]; error?: unknown }> {
+    const results = await Promise.allSettled(plan.map((p) => this.claim(p.shard, leaseMs, p.max)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
+  }
+
   async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {
     return (await this.redis.cbSettle(this.keys.ready(claim.shard), claim.conversation, claim.lease, mode, delayMs)) === 1;
   }
 
-  /** Acknowledges `ack` (if given, fenced by the lock value) and peeks the next event. */
-  async next(conversation: string, lockValue: string, ack?: Ack): Promise<NextResult> {
+  /**
+   * Acknowledges `ack` (if given, fenced by the lock value) and peeks the next event. With
+   * `acquireMs`, first takes the conversation's lock with that TTL (Busy if another worker
+   * holds it); with `releaseIfEmpty`, an empty queue also releases the lock.
+   */
+  async next(conversation: string, lockValue: string, ack?: Ack, opts: { acquireMs?: number; releaseIfEmpty?: boolean } = {}): Promise<NextResult> {
     const k = this.keys.conversation(conversation);
-    const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs);
+    const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs, opts.acquireMs ?? 0, opts.releaseIfEmpty ? '1' : '0');
     const code = Array.isArray(r) ? int(r[0], 'next-4') : NaN;
-    if (code === ScriptCode.Fenced || code === ScriptCode.Empty) return { code };
+    if (code === ScriptCode.Fenced || code === ScriptCode.Empty || code === ScriptCode.Busy) return { code };
     if (code !== ScriptCode.Ok) throw errorForCode(code, { script: 'next-4', conversation }) ?? new ScriptReplyError({ script: 'next-4', reply: r });
     if (r.length !== 8) throw new ScriptReplyError({ script: 'next-4', reply: r });
     const pendingIndex = int(r[4], 'next-4');

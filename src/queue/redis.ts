@@ -12,7 +12,7 @@ export type RedisClient = Redis | Cluster;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     cbEnqueue(q: string, ev: string, seen: string, sent: string, seq: string, overflow: string, ...argv: (string | number)[]): Result<number[], Context>;
-    cbNext(q: string, ev: string, sent: string, lock: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number): Result<unknown[], Context>;
+    cbNext(q: string, ev: string, sent: string, lock: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number, acquireMs: number, releaseIfEmpty: '0' | '1'): Result<unknown[], Context>;
     cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done' | 'abort', index: number, ttl: number): Result<number, Context>;
     cbClaim(ready: string, leaseMs: number, max: number): Result<(string | number)[], Context>;
     cbMark(ready: string, ...conversations: string[]): Result<number, Context>;
@@ -95,6 +95,14 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
   }
   return client;
 }
+
+/**
+ * True when every command goes over one connection to one server, which runs them in the
+ * order they were written: then a command may be sent before the reply of an earlier one it
+ * depends on has come back (no round trip in between). Not so on a cluster, whose keys live
+ * on several nodes.
+ */
+export const runsInOrder = (client: RedisClient): boolean => !(client instanceof Cluster);
 
 /** Every master of the deployment (one client for standalone). */
 export function masters(client: RedisClient): Redis[] {

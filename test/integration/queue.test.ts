@@ -94,6 +94,27 @@ for (const target of redisTargets()) {
       assert.ok(next.code === ScriptCode.Ok && next.event.id === 'x1' && next.confirmed === 1);
     });
 
+    test('next can take the lock with its peek (busy if another holds it) and release it when the queue runs empty', async () => {
+      const q = await open('acquire');
+      const c = conversationId('p1', 'u5');
+      const k = q.keys.conversation(c);
+      await q.enqueue(c, [textEvent('p1', 'u5', 'y1', 1)]);
+      const peek = await q.next(c, 'mine', undefined, { acquireMs: 10_000, releaseIfEmpty: true });
+      assert.ok(peek.code === ScriptCode.Ok && peek.event.id === 'y1');
+      assert.equal(await q.redis.get(k.lock), 'mine');
+      assert.ok((await q.redis.pttl(k.lock)) > 9_000, 'taken with the TTL asked for');
+      assert.equal((await q.next(c, 'other', undefined, { acquireMs: 10_000 })).code, ScriptCode.Busy, 'a second worker is refused');
+      assert.equal(await q.redis.get(k.lock), 'mine', 'and changes nothing');
+      const done = await q.next(c, 'mine', { member: peek.code === ScriptCode.Ok ? peek.member : '', id: 'y1', sent: 1 }, { releaseIfEmpty: true });
+      assert.equal(done.code, ScriptCode.Empty);
+      assert.equal(await q.redis.get(k.lock), null, 'released with the ack that emptied the queue');
+      // A worker whose lock lapsed releases nothing: the new holder keeps it.
+      await q.enqueue(c, [textEvent('p1', 'u5', 'y2', 2)]);
+      await q.redis.set(k.lock, 'new-holder', 'PX', 10_000);
+      assert.equal((await q.next(c, 'mine', undefined, { releaseIfEmpty: true })).code, ScriptCode.Fenced);
+      assert.equal(await q.redis.get(k.lock), 'new-holder');
+    });
+
     test('claiming leases a conversation; new work lowers the lease so the holder cannot drop it', async () => {
       const q = await open('claim', { shards: 1 });
       await q.markReady(['p1:a', 'p1:b']);

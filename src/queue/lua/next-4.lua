@@ -1,16 +1,20 @@
 --[[ next-4: acknowledge the event just processed (fenced by the lock value), then peek the next one.
-KEYS[1] q   KEYS[2] ev   KEYS[3] sent   KEYS[4] lock (value written by redlock)
+KEYS[1] q   KEYS[2] ev   KEYS[3] sent   KEYS[4] lock (a redlock lock: a random value, with a TTL)
 ARGV[1] caller's lock value
 ARGV[2] queue member to acknowledge ('' = none)   ARGV[3] its event id   ARGV[4] replies it sent
 ARGV[5] ttl (ms) of the reply bookkeeping
-Returns: {2} fenced: the caller no longer holds the lock; nothing removed (replies it sent are still recorded)
-         {1} empty queue
+ARGV[6] lock ttl (ms) to acquire the lock first, as redlock's acquire does (SET NX PX); '0' = the caller holds it already
+ARGV[7] '1': release the lock (fenced) when the queue is found empty, saving the caller a round trip
+Returns: {3} busy: (acquire only) another worker holds the lock; nothing done
+         {2} fenced: the caller no longer holds the lock; nothing removed (replies it sent are still recorded)
+         {1} empty queue (with ARGV[7] = '1': and the lock released)
          {0, member, payload, replies confirmed, pending reply index (-1 none), pending age ms, echo seen 0/1, queue length}
          echo seen: for the pending reply, or with none pending for the next reply (its marks can be
          lost with a failed-over master while Facebook's echo of it arrived afterwards)
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[6]) > 0 and not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[6]) then return {3} end
 local owner = redis.call('GET', KEYS[4]) == ARGV[1]
 if ARGV[2] ~= '' then
   local id, sent = ARGV[3], tonumber(ARGV[4])
@@ -31,7 +35,10 @@ elseif not owner then
 end
 while true do
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #head == 0 then return {1} end
+  if #head == 0 then
+    if ARGV[7] == '1' then redis.call('DEL', KEYS[4]) end
+    return {1}
+  end
   local m = head[1]
   local payload = redis.call('HGET', KEYS[2], m)
   if payload then
