@@ -15,6 +15,7 @@ const DEV_APP_SECRET = 'dev-app-secret-change-me';
 const DEV_VERIFY_TOKEN = 'dev-verify-token';
 const DEV_PAGE_TOKEN = 'dev-page-access-token';
 export const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v21.0';
+const DEFAULT_NLU_THRESHOLD = 0.5;
 
 export interface PageConfig {
   readonly id: string;
@@ -349,7 +350,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     nlu: {
       ...(nluModel ? { model: files(nluModel)[0]! } : {}),
       ...(nluCorpus ? { corpus: files(nluCorpus).join(',') } : {}),
-      threshold: r.float('NLU_THRESHOLD', 0.5, 0, 1),
+      threshold: r.float('NLU_THRESHOLD', DEFAULT_NLU_THRESHOLD, 0, 1),
       reloadMs: r.int('NLU_RELOAD_MS', 5_000, 100, 3_600_000),
     },
     bot: {
@@ -385,4 +386,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   };
   if (r.problems.length) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+/** What the command-line tools (`train`, `eval`) take from the environment, validated like the app's. */
+export function loadCliConfig(env: Env = process.env): { logLevel: string; nluThreshold: number } {
+  const r = new Reader(env);
+  const c = { logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'warn'), nluThreshold: r.float('NLU_THRESHOLD', DEFAULT_NLU_THRESHOLD, 0, 1) };
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return c;
 }

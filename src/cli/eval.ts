@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadCliConfig } from '../config';
 import { createLogger } from '../log';
 import { CorpusError, mergeCorpora, type Corpus } from '../nlu/corpus';
 import { crossValidate, evaluate, toMarkdown, type EvalResult } from '../nlu/eval';
@@ -115,8 +115,9 @@ function write(file: string, text: string): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const threshold = args.threshold ?? loadConfig({ ...(process.env.NLU_THRESHOLD ? { NLU_THRESHOLD: process.env.NLU_THRESHOLD } : {}) }).nlu.threshold;
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
+  const env = loadCliConfig();
+  const threshold = args.threshold ?? env.nluThreshold;
+  const logger = createLogger(env.logLevel, pino.destination(2));
   const files = args.corpus.map((f) => readCorpusFile(f));
   const names = args.corpus.map((f) => path.basename(f)).join(' + ');
   const opts = { threshold, logger };

@@ -8,7 +8,7 @@
  * REDIS_URL / REDIS_CLUSTER_NODES (in dev mode: the `npm start` redis on port 6390).
  */
 import path from 'node:path';
-import { loadConfig, ConfigError } from '../config';
+import { loadCliConfig, loadConfig, ConfigError } from '../config';
 import { createLogger } from '../log';
 import { BUNDLED_CORPUS, CorpusError, mergeCorpora, readCorpus } from '../nlu/corpus';
 import { NluModel } from '../nlu/model';
@@ -61,7 +61,7 @@ function bar(done: number, total: number): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const logger = createLogger(loadCliConfig().logLevel);
   if (args.list) {
     const [current, history] = await withStore(async (s) => [await s.currentVersion(), await s.history()] as const);
     for (const v of history) console.log(`${v === current ? '*' : ' '} ${v}`);
