@@ -22,8 +22,6 @@ export interface BotTurn {
   actionMs?: number;
   /** The conversation switched mode during this event. */
   mode?: { to: 'bot' | 'human'; cause: string };
-  /** Recorded on the inbound row (e.g. why nothing was answered). */
-  note?: string;
 }
 
 /** What a bot may do besides replying: sender actions, best effort. */
