@@ -208,8 +208,14 @@ export async function e2eMax(s: BenchServers, quick: boolean, before: Record<str
 async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
   const p = await pipeline(s, `steady${rate}`, 2);
   try {
+    // CPU per message at a fixed rate below saturation: what each role costs, less at the
+    // mercy of a noisy machine than a throughput figure.
+    const cpu = cpuMeter(p, s.redis.pid);
+    const rstats = await redisMeter(s.redis.url);
     const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
-    return { rate, ...(await settle(p, load, 180_000)), ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0 };
+    const settled = await settle(p, load, 180_000);
+    const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
+    return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
   } finally {
     await p.stop();
   }
