@@ -219,18 +219,27 @@ export async function e2eMax(s: BenchServers, quick: boolean, before: Record<str
 }
 
 async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
-  const p = await pipeline(s, `steady${rate}`, 2);
+  const label = `steady${rate}`;
+  const p = await pipeline(s, label, 2, {}, true);
+  const dir = s.profileDir && path.join(s.profileDir, label);
+  if (dir) fs.mkdirSync(dir, { recursive: true });
+  let window: { from: number; to: number } | undefined;
   try {
     // CPU per message at a fixed rate below saturation: what each role costs, less at the
     // mercy of a noisy machine than a throughput figure.
     const cpu = cpuMeter(p, s.redis.pid);
     const rstats = await redisMeter(s.redis.url);
-    const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
-    const settled = await settle(p, load, 180_000);
-    const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
-    return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
+    const from = Number(process.hrtime.bigint() / 1000n);
+    return await profiled(dir && path.join(dir, 'loadgen.cpuprofile'), async () => {
+      const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
+      const settled = await settle(p, load, 180_000);
+      window = { from, to: Number(process.hrtime.bigint() / 1000n) - 1_000_000 };
+      const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
+      return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
+    });
   } finally {
     await p.stop();
+    if (dir && window) renderProfiles(dir, `e2e-${rate === 200 ? 'light' : 'steady'}`, p, window);
   }
 }
 
