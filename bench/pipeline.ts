@@ -66,7 +66,15 @@ async function pipeline(s: BenchServers, label: string, workers: number, env: Re
   return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env } });
 }
 
-/** Redis commands (scripts' inner calls included) and socket reads (≈ round trips) per message. */
+/** This machine's TCP listen-queue overflows so far (SYNs dropped: each stalls a connection for 1 s or more). */
+function listenOverflows(): number {
+  const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  const i = names?.indexOf('ListenOverflows') ?? -1;
+  return i > 0 ? Number(values?.[i] ?? 0) : 0;
+}
+
+/** Redis commands (scripts' inner calls included) and socket reads (≈ round trips) per message, and listen overflows during the run. */
 async function redisMeter(url: string) {
   const redis = new Redis(url);
   const stats = async () => {
@@ -80,13 +88,18 @@ async function redisMeter(url: string) {
   };
   const t0 = await stats();
   const c0 = await commandStats();
+  const o0 = listenOverflows();
   return async (messages: number): Promise<Result> => {
     const t1 = await stats();
     const c1 = await commandStats();
     const perMessage = [...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / messages] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
     process.stderr.write(`[bench] redis commands per message: ${perMessage.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
     redis.disconnect();
-    return { redis_commands_per_message: Number(((t1.commands - t0.commands) / messages).toFixed(1)), redis_reads_per_message: Number(((t1.reads - t0.reads) / messages).toFixed(1)) };
+    return {
+      redis_commands_per_message: Number(((t1.commands - t0.commands) / messages).toFixed(1)),
+      redis_reads_per_message: Number(((t1.reads - t0.reads) / messages).toFixed(1)),
+      listen_overflows_machine_wide: listenOverflows() - o0,
+    };
   };
 }
 
@@ -206,18 +219,27 @@ export async function e2eMax(s: BenchServers, quick: boolean, before: Record<str
 }
 
 async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
-  const p = await pipeline(s, `steady${rate}`, 2);
+  const label = `steady${rate}`;
+  const p = await pipeline(s, label, 2, {}, true);
+  const dir = s.profileDir && path.join(s.profileDir, label);
+  if (dir) fs.mkdirSync(dir, { recursive: true });
+  let window: { from: number; to: number } | undefined;
   try {
     // CPU per message at a fixed rate below saturation: what each role costs, less at the
     // mercy of a noisy machine than a throughput figure.
     const cpu = cpuMeter(p, s.redis.pid);
     const rstats = await redisMeter(s.redis.url);
-    const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
-    const settled = await settle(p, load, 180_000);
-    const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
-    return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
+    const from = Number(process.hrtime.bigint() / 1000n);
+    return await profiled(dir && path.join(dir, 'loadgen.cpuprofile'), async () => {
+      const load = await openLoop(p.gateway.url, { rate, seconds: quick ? 5 : 15, users: new Users(1_000, PAGES) });
+      const settled = await settle(p, load, 180_000);
+      window = { from, to: Number(process.hrtime.bigint() / 1000n) - 1_000_000 };
+      const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
+      return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
+    });
   } finally {
     await p.stop();
+    if (dir && window) renderProfiles(dir, `e2e-${rate === 200 ? 'light' : 'steady'}`, p, window);
   }
 }
 

@@ -29,7 +29,7 @@ import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
-import { createHttpApp } from './gateway/server';
+import { createHttpHandler } from './gateway/server';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
@@ -144,8 +144,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...(config.fb.pages?.keys() ?? ['dev-page'])][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
-  const app = createHttpApp({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts });
-  const server = http.createServer(app);
+  const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts }));
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -76,7 +76,7 @@ export class Worker {
   private async loop(): Promise<void> {
     const { queue, config } = this.d;
     const shards = config.queue.shards;
-    let emptyShards = 0;
+    let probed = 0;
     let failures = 0;
     while (!this.stopping) {
       const free = config.worker.concurrency - this.active.size;
@@ -97,19 +97,19 @@ export class Worker {
         }
       } else failures = 0;
       this.shard = (this.shard + n) % shards;
-      if (claims.length === 0) {
-        // Every shard found empty since the last claim: wait a poll interval before the next round.
-        emptyShards += n;
-        if (emptyShards >= shards) {
-          emptyShards = 0;
-          await sleep(config.queue.pollMs);
-        }
-        continue;
-      }
-      emptyShards = 0;
+      probed += n;
       for (const claim of claims) {
         const p = this.runConversation(claim).finally(() => this.active.delete(p));
         this.active.add(p);
+      }
+      // Another round at once only if a shard gave all it was asked for (more may be ready
+      // there) or some shards were not probed yet; otherwise every shard has been seen with
+      // nothing more to give: wait a poll interval. Under load this keeps a worker from
+      // spinning on rounds that each bring one conversation.
+      const full = plan.some((x) => claims.filter((c) => c.shard === x.shard).length >= x.max);
+      if (!full && probed >= shards) {
+        probed = 0;
+        await sleep(config.queue.pollMs);
       }
     }
     await Promise.allSettled([...this.active]);

@@ -124,7 +124,9 @@ export class FakeGraph {
       if (req.method === 'POST' && /^\/[^/]+\/me\/messages(\?|$)/.test(req.url ?? '')) this.receive(req, res);
       else app(req, res);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    // A deep accept queue: a worker opens its keep-alive connections in one burst, and a SYN
+    // dropped from a full queue stalls that request for seconds of retransmission.
+    await new Promise<void>((resolve) => this.server!.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v21.0`;
   }
 

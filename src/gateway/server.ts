@@ -3,18 +3,16 @@
  * Prometheus metrics. The webhook answers only after its events are durably queued and
  * never waits for bot work.
  */
+import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { parseWebhook, WebhookInputError } from '../channels/messenger/parse';
-import { verifySignature } from '../channels/messenger/signature';
 import type { PageDirectory } from '../channels/messenger/pages';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
-import { ingest } from './ingest';
+import { isWebhookPost, webhookHandler } from './webhook';
 import { safeEqual } from '../admin/auth';
-import { NotReplicatedError } from '../queue/durability';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface HttpDeps {
@@ -33,7 +31,7 @@ export interface HttpDeps {
 const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
   Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 
-export function createHttpApp(deps: HttpDeps): express.Express {
+function createHttpApp(deps: HttpDeps): express.Express {
   const { config, logger, metrics, redis, queue } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -78,40 +76,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       res.status(403).json({ error: 'webhook verification failed: hub.mode must be subscribe and hub.verify_token must match FB_VERIFY_TOKEN' });
     });
 
-    app.post('/webhook', express.raw({ type: () => true, limit: config.webhook.bodyLimitBytes }), async (req, res) => {
-      const started = process.hrtime.bigint();
-      const reply = (status: number, body: unknown) => {
-        res.status(status).json(body);
-        metrics.webhookRequests.inc({ status: String(status) });
-        metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      };
-      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const sig = verifySignature(raw, req.header('x-hub-signature-256'), req.header('x-hub-signature'), config.fb.appSecret);
-      if (!sig.ok) {
-        logger.warn({ reason: sig.reason, bytes: raw.length }, 'webhook POST rejected: bad signature');
-        return reply(403, { error: `invalid signature: ${sig.reason}` });
-      }
-      let parsed;
-      try {
-        parsed = parseWebhook(JSON.parse(raw.toString('utf8')));
-      } catch (err) {
-        const message = err instanceof WebhookInputError ? err.message : `malformed JSON: ${(err as Error).message}`;
-        logger.warn({ error: message }, 'webhook POST rejected: bad input, nothing queued');
-        return reply(400, { error: message });
-      }
-      try {
-        const durability = config.redis.waitReplicas > 0 ? { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } : undefined;
-        const summary = await ingest(parsed, { queue, chatlog: deps.chatlog, pages: deps.pages, logger, metrics, ...(durability ? { durability } : {}) });
-        return reply(200, { status: 'EVENT_RECEIVED', ...summary });
-      } catch (err) {
-        if (err instanceof NotReplicatedError) {
-          logger.warn({ err: err.message }, 'webhook POST queued but not replicated in time: answering 503 so Facebook retries (the retry is deduplicated)');
-          return reply(503, { error: 'queued but not yet replicated, retry later' });
-        }
-        logger.error({ err }, 'webhook POST not queued: redis unavailable; answering 503 so Facebook retries');
-        return reply(503, { error: 'queue unavailable, retry later' });
-      }
-    });
+    // POST /webhook never reaches express: see createHttpHandler.
   }
 
   for (const [at, router] of deps.mounts ?? []) app.use(at, router);
@@ -130,4 +95,17 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!res.headersSent) res.status(status).json({ error: message });
   });
   return app;
+}
+
+/** The HTTP server's listener: POST /webhook straight to its handler (gateway role), everything else to express. */
+export function createHttpHandler(deps: HttpDeps): RequestListener {
+  const app = createHttpApp(deps);
+  const { queue } = deps;
+  if (!queue) return app;
+  const webhook = webhookHandler({
+    queue, chatlog: deps.chatlog, pages: deps.pages, logger: deps.logger, metrics: deps.metrics,
+    appSecret: deps.config.fb.appSecret, bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
+    ...(deps.config.redis.waitReplicas > 0 ? { durability: { replicas: deps.config.redis.waitReplicas, timeoutMs: deps.config.redis.waitTimeoutMs } } : {}),
+  });
+  return (req, res) => (isWebhookPost(req) ? webhook(req, res) : app(req, res));
 }

@@ -6,7 +6,7 @@ import type { ParsedEvent } from '../channels/messenger/parse';
 import type { InboundEvent } from '../channels/messenger/types';
 import { EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
 import { conversationId, Keys } from './keys';
-import type { RedisClient } from './redis';
+import { oneServer, type RedisClient } from './redis';
 
 export interface EnqueueResult {
   conversation: string;
@@ -87,23 +87,36 @@ export class ConversationQueue {
   }
 
   async claim(shard: number, leaseMs: number, max: number): Promise<Claim[]> {
-    const reply = await this.redis.cbClaim(this.keys.ready(shard), leaseMs, max);
-    if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new ScriptReplyError({ script: 'claim-1', reply });
+    return this.claimFrom([{ shard, max }], leaseMs);
+  }
+
+  /** One claim-n call over shards that share a slot (one shard) or a server (any shards). */
+  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<Claim[]> {
+    const reply = await this.redis.cbClaim(plan.length, ...plan.map((p) => this.keys.ready(p.shard)), leaseMs, ...plan.map((p) => p.max));
+    if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new ScriptReplyError({ script: 'claim-n', reply });
     const out: Claim[] = [];
     for (let i = 0; i < reply.length; i += 3) {
-      out.push({ conversation: String(reply[i]), shard, lease: int(reply[i + 1], 'claim-1'), waitedMs: int(reply[i + 2], 'claim-1') });
+      const conversation = String(reply[i]);
+      out.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n') });
     }
     return out;
   }
 
   /**
-   * Claims from several shards at once (`plan`: how many from each). The calls go out
-   * together, so ioredis writes them in one batch per Redis node. A shard that fails does
-   * not cost the claims the others made (they are leased already): they come back with
-   * the first error.
+   * Claims from several shards at once (`plan`: how many from each): one call on a single
+   * server, one call per shard (all sent together) on a cluster. A shard that fails does not
+   * cost the claims the others made (they are leased already): they come back with the
+   * first error.
    */
   async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<{ claims: Claim[]; error?: unknown }> {
-    const results = await Promise.allSettled(plan.map((p) => this.claim(p.shard, leaseMs, p.max)));
+    if (oneServer(this.redis)) {
+      try {
+        return { claims: await this.claimFrom(plan, leaseMs) };
+      } catch (error) {
+        return { claims: [], error };
+      }
+    }
+    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
   }

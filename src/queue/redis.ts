@@ -14,7 +14,8 @@ declare module 'ioredis' {
     cbEnqueue(q: string, ev: string, seen: string, sent: string, seq: string, overflow: string, ...argv: (string | number)[]): Result<number[], Context>;
     cbNext(q: string, ev: string, sent: string, lock: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number, acquireMs: number, releaseIfEmpty: '0' | '1'): Result<unknown[], Context>;
     cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done' | 'abort', index: number, ttl: number): Result<number, Context>;
-    cbClaim(ready: string, leaseMs: number, max: number): Result<(string | number)[], Context>;
+    /** claim-n takes a variable number of keys: numKeys ready shards, then the lease, then one max per shard. */
+    cbClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
     cbMark(ready: string, ...conversations: string[]): Result<number, Context>;
     cbSettle(ready: string, conversation: string, lease: number, mode: 'remove' | 'requeue', delayMs: number): Result<number, Context>;
   }
@@ -25,15 +26,17 @@ const COMMANDS: Record<string, string> = {
   'enqueue-6': 'cbEnqueue',
   'next-4': 'cbNext',
   'reply-2': 'cbReply',
-  'claim-1': 'cbClaim',
+  'claim-n': 'cbClaim',
   'mark-1': 'cbMark',
   'settle-1': 'cbSettle',
 };
 
 export function defineScripts(client: RedisClient): void {
   for (const [file, name] of Object.entries(COMMANDS)) {
-    const numberOfKeys = Number(file.split('-').pop());
-    client.defineCommand(name, { numberOfKeys, lua: fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8') });
+    const keys = file.split('-').pop();
+    const lua = fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8');
+    // '-n': the caller passes the number of keys first.
+    client.defineCommand(name, keys === 'n' ? { lua } : { numberOfKeys: Number(keys), lua });
   }
 }
 
@@ -103,6 +106,12 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
  * on several nodes.
  */
 export const runsInOrder = (client: RedisClient): boolean => !(client instanceof Cluster);
+
+/**
+ * True when every key lives on one server, so one script may take keys of different hash
+ * slots (a cluster refuses that: CROSSSLOT).
+ */
+export const oneServer = (client: RedisClient): boolean => !(client instanceof Cluster);
 
 /** Every master of the deployment (one client for standalone). */
 export function masters(client: RedisClient): Redis[] {

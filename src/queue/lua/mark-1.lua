@@ -2,7 +2,7 @@
 KEYS[1] ready shard
 ARGV[1..] conversation ids
 Absent or waiting: ZADD LT now (never delays one that already waits).
-Leased (score in the future, an integer lease from claim-1): the score becomes lease - 0.5.
+Leased (score in the future, an integer lease from claim-n): the score becomes lease - 0.5.
 It stays unclaimable while its holder works — no other worker spins on the busy lock —
 and the holder's settle-1 sees the flag and leaves the conversation ready.
 Returns: how many conversations were added

@@ -1,6 +1,6 @@
 --[[ settle-1: hand a claimed conversation back to its ready shard.
 KEYS[1] ready shard
-ARGV[1] conversation id   ARGV[2] lease token from claim-1
+ARGV[1] conversation id   ARGV[2] lease token from claim-n
 ARGV[3] 'remove' (its queue was seen empty) or 'requeue'   ARGV[4] delay ms before it may be claimed again
 Score = token: ours, untouched. Score = token - 0.5: ours, and mark-1 flagged new work meanwhile,
 so it is kept and made ready now (never removed). Any other score: another worker leased it

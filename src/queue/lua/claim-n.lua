@@ -1,0 +1,25 @@
+--[[ claim-n: lease conversations of one or more ready shards whose ready time has come.
+KEYS[1..n] ready shards: zset conversation id -> ms (Redis clock) from which it may be claimed.
+           On a cluster the shards live in different slots: one call per shard. On one server,
+           one call covers every shard (a worker's whole polling round in one round trip).
+ARGV[1] lease ms (the lock TTL): a holder that dies is claimable again after it
+ARGV[2..n+1] max conversations to claim from KEYS[1..n]
+Returns: flat array of triples: conversation id, lease score (the token settle-1 compares), ms it waited
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = now + tonumber(ARGV[1])
+local out = {}
+for k = 1, #KEYS do
+  local max = tonumber(ARGV[k + 1])
+  if max > 0 then
+    local due = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'WITHSCORES', 'LIMIT', 0, max)
+    for i = 1, #due, 2 do
+      redis.call('ZADD', KEYS[k], lease, due[i])
+      out[#out + 1] = due[i]
+      out[#out + 1] = lease
+      out[#out + 1] = now - tonumber(due[i + 1])
+    end
+  end
+end
+return out
