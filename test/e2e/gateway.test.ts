@@ -1,5 +1,7 @@
 /** The webhook's contract over HTTP: handshake, signatures, bad input, and 503 while Redis is down. */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { encodeLikeFacebook, sign } from '../../src/channels/messenger/signature';
@@ -61,6 +63,41 @@ for (const target of redisTargets()) {
       }
       assert.equal(await keyCount(), before, 'nothing queued');
       assert.equal((await post(app.url, body([text('101', 'bad3', 1, 'm-after', 'still here')]))).status, 200);
+    });
+
+    test('POST /webhook routes as express would (case, trailing slash, query); a chunked oversize body or a client gone mid-body queues nothing', async () => {
+      for (const [i, path] of ['/webhook/', '/WebHook', '/webhook?source=fb'].entries()) {
+        const r = await post(app.url, body([text('101', 'route', i + 1, `m-route-${i}`, path)]), { path });
+        assert.deepEqual([r.status, r.body.queued], [200, 1], path);
+      }
+      assert.equal((await post(app.url, body([text('101', 'route', 9, 'm-route-x', 'x')]), { path: '/webhookx' })).status, 404);
+      const before = await keyCount();
+      // No content-length: the limit is enforced while the body streams in.
+      const big = encodeLikeFacebook(body([text('101', 'chunked', 1, 'm-chunked', 'x'.repeat(70_000))]));
+      const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request(`${app.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'x-hub-signature-256': sign(big, APP_SECRET) } }, (res) => {
+          let t = '';
+          res.on('data', (c) => (t += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: t }));
+        });
+        req.on('error', reject);
+        for (let i = 0; i < big.length; i += 8_192) req.write(big.slice(i, i + 8_192));
+        req.end();
+      });
+      assert.equal(chunked.status, 413);
+      assert.match(chunked.text, /larger than the limit/);
+      // A client that announces a body and goes away halfway.
+      const half = encodeLikeFacebook(body([text('101', 'gone', 1, 'm-gone', 'never finished')]));
+      await new Promise<void>((resolve) => {
+        const sock = net.connect(Number(new URL(app.url).port), '127.0.0.1', () => {
+          sock.write(`POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${half.length}\r\nx-hub-signature-256: ${sign(half, APP_SECRET)}\r\n\r\n${half.slice(0, 20)}`);
+          setTimeout(() => sock.destroy(), 100);
+        });
+        sock.on('close', () => resolve());
+      });
+      await sleep(100);
+      assert.equal(await keyCount(), before, 'nothing queued');
+      assert.equal((await post(app.url, body([text('101', 'gone', 2, 'm-after-gone', 'next')]))).status, 200, 'still serving');
     });
 
     test('unknown event kinds are counted and logged, never fatal', async () => {

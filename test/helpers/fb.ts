@@ -44,6 +44,8 @@ export interface PostOptions {
   legacyOnly?: boolean;
   unsigned?: boolean;
   headers?: Record<string, string>;
+  /** Another path than /webhook (query included). */
+  path?: string;
 }
 
 /** POSTs raw bytes with both signature headers (like Facebook) unless told otherwise. */
@@ -51,7 +53,7 @@ export async function postRaw(baseUrl: string, raw: string | Buffer, opts: PostO
   const secret = opts.secret ?? APP_SECRET;
   const signed = opts.unsigned ? {} : { ...(opts.legacyOnly ? {} : { 'x-hub-signature-256': sign(raw, secret) }), 'x-hub-signature': sign(raw, secret, 'sha1') };
   const headers: Record<string, string> = { 'content-type': 'application/json', ...signed, ...opts.headers };
-  const res = await fetch(`${baseUrl}/webhook`, { method: 'POST', body: raw, headers });
+  const res = await fetch(`${baseUrl}${opts.path ?? '/webhook'}`, { method: 'POST', body: raw, headers });
   const textBody = await res.text();
   let parsed: unknown = textBody;
   try {
