@@ -4,7 +4,7 @@
  * reported with the machine they ran on and, where a scenario has one, as a ratio to a
  * baseline measured in the same run, so they mean something on any machine. A full run
  * writes bench/results/latest.*; `--quick` or a chosen subset writes bench/results/partial.*.
- * `--profile` runs the roles of e2e-max under `--cpu-prof` (the load generator and the Graph
+ * `--profile` runs the roles of e2e-max and the fixed-rate scenarios under `--cpu-prof` (the load generator and the Graph
  * API fake under the inspector) and renders flame graphs of the load window to bench/profiles/.
  */
 import fs from 'node:fs';
