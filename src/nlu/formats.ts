@@ -110,6 +110,9 @@ export function parseCsv(text: string, source: string): { line: number; fields: 
   return rows;
 }
 
+/** Undoes the export's formula neutralisation (src/chatlog/export/formats.ts): "'=x" is "=x". */
+const unneutralise = (s: string): string => (/^'+[=+\-@\t\r]/.test(s) ? s.slice(1) : s);
+
 function fromCsv(text: string, source: string, locale?: string): CorpusFile {
   const rows = parseCsv(text, source);
   const header = rows.shift();
@@ -117,7 +120,7 @@ function fromCsv(text: string, source: string, locale?: string): CorpusFile {
   const ti = names.indexOf('text');
   const ii = names.indexOf('intent');
   if (ti < 0 || ii < 0) throw new CorpusError(source, [`line ${header?.line ?? 1}: the first line must be the header text,intent (found ${JSON.stringify(header?.fields.join(',') ?? '')})`]);
-  const samples = rows.map((r) => ({ at: `line ${r.line}`, text: r.fields[ti] ?? '', intent: r.fields[ii] ?? '', entities: [] }));
+  const samples = rows.map((r) => ({ at: `line ${r.line}`, text: unneutralise(r.fields[ti] ?? ''), intent: r.fields[ii] ?? '', entities: [] }));
   return { format: 'csv', corpus: toCorpus(samples, source, { locale }) };
 }
 

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { BUNDLED_CORPUS, CorpusError, readCorpus, type Corpus } from '../../src/nlu/corpus';
 import { kFolds, score, toMarkdown } from '../../src/nlu/eval';
 import { parseCorpusText, readCorpusFile } from '../../src/nlu/formats';
+import { csvRow } from '../../src/chatlog/export/formats';
 import { NluModel } from '../../src/nlu/model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -37,6 +38,17 @@ describe('corpus formats', () => {
     assert.deepEqual(utterances(corpus, 'order'), ['where is my order, SH-482913?', 'she said "track it" twice', 'where is my order']);
     assert.deepEqual(utterances(corpus, 'multi'), ['line one\r\nline two']);
     assert.deepEqual(corpus.data.map((d) => d.intent), ['greet', 'order', 'multi']);
+  });
+
+  test('CSV export: texts a spreadsheet would run as formulas are neutralised, and eval reads them back exactly', () => {
+    const texts = ['=HYPERLINK("http://evil.example","click")', '+1 555 0100', '-2+3', '@SUM(A1)', "'=already quoted", "''@twice", "'hello", '- item', 'plain'];
+    const rows = texts.map((t) => csvRow([t, 'greet', -0.3, 0.5])).join('');
+    // What a spreadsheet sees: no cell starts with a formula character, numbers stay numbers.
+    assert.equal(csvRow(['=1+1', '-0.3', -0.25, 'x']), "'=1+1,-0.3,-0.25,x\r\n");
+    assert.equal(csvRow(['@SUM(A1)', '+1', '-2+3', "'=x"]), "'@SUM(A1),'+1,'-2+3,''=x\r\n");
+    assert.equal(csvRow(['\t=1']), "'\t=1\r\n", 'a tab before the formula too (corpora trim it anyway)');
+    const { corpus } = parseCorpusText(`text,intent,sentiment,score\r\n${rows}`, 'export.csv');
+    assert.deepEqual(utterances(corpus, 'greet'), texts, 'the exact texts come back');
   });
 
   test('CSV: a bad file is refused naming the file and the line', () => {

@@ -152,10 +152,21 @@ interface Format {
 
 const CSV_COLUMNS = ['id', 'page', 'user', 'direction', 'kind', 'text', 'intent', 'predicted_intent', 'corrected_intent', 'score', 'intents', 'entities', 'sentiment', 'platform_ts', 'received_at', 'replied_at'];
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled; rows end in CRLF. */
+/**
+ * Spreadsheets run a cell that begins with = + - @ (or a tab or CR before one) as a formula:
+ * a user's message must not ("=HYPERLINK(…)", CSV injection). Such a text gets a leading
+ * apostrophe, which spreadsheets hide, and so does one that already begins with apostrophes
+ * before such a character, so `unneutralise` (the eval reader's) gives back the exact text.
+ * Plain numbers (a negative sentiment) stay numbers.
+ */
+const FORMULA = /^'*[=+\-@\t\r]/;
+const NUMBER = /^-?\d+(?:\.\d+)?(?:e[+-]?\d+)?$/i;
+export const neutralise = (s: string): string => (FORMULA.test(s) && !NUMBER.test(s) ? `'${s}` : s);
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled; rows end in CRLF. Formulas neutralised. */
 export function csvRow(fields: readonly unknown[]): string {
   return `${fields.map((v) => {
-    const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    const s = neutralise(v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   }).join(',')}\r\n`;
 }
