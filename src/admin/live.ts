@@ -2,12 +2,21 @@
  * Live updates for the admin app: one poller per gateway process reads the messages the
  * chatlog wrote since the last look and fans them out to the open streams, each filtered by
  * its user's pages. It runs only while someone is watching.
+ *
+ * Ids are handed out when a row is inserted, not when its transaction commits: two chatlog
+ * consumers can commit ids 7 and 8 in the order 8, 7. A poll that saw 8 without 7 remembers
+ * 7 as a gap and looks for it again on every poll for GAP_WAIT_MS, long enough for any
+ * chatlog transaction, after which it counts as a sequence value never used (a rollback).
  */
 import type { Response } from 'express';
-import { lastMessageId, messagesAfter } from '../chatlog/queries';
+import { lastMessageId, messagesAfter, messagesWithIds, type LiveMessage } from '../chatlog/queries';
 import type { SqlRunner } from '../chatlog/sql';
 import type { Logger } from '../log';
 import { canSee, type Principal } from './users';
+
+const GAP_WAIT_MS = 10_000;
+/** Gaps remembered at most (a rolled-back batch of thousands is not worth more). */
+const MAX_GAPS = 5_000;
 
 interface Watcher {
   principal: Principal;
@@ -18,6 +27,8 @@ export class LiveFeed {
   private readonly watchers = new Set<Watcher>();
   private timer?: NodeJS.Timeout;
   private last?: string;
+  /** Ids below `last` not seen yet, with when they were first missed. */
+  private readonly gaps = new Map<string, number>();
   private busy = false;
 
   constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000) {}
@@ -44,6 +55,7 @@ export class LiveFeed {
     clearInterval(this.timer);
     this.timer = undefined;
     this.last = undefined; // the next watcher starts from "now"
+    this.gaps.clear();
   }
 
   stop(): void {
@@ -56,9 +68,8 @@ export class LiveFeed {
     this.busy = true;
     try {
       this.last ??= await lastMessageId(this.db);
-      const rows = await messagesAfter(this.db, this.last);
+      const rows = [...(await this.lateRows()), ...(await this.newRows())];
       if (!rows.length) return;
-      this.last = rows[rows.length - 1]!.id;
       for (const w of this.watchers) {
         const mine = rows.filter((r) => canSee(w.principal, r.pageId));
         if (mine.length) w.res.write(`event: messages\ndata: ${JSON.stringify(mine.map((r) => ({ ...r, key: `${r.pageId}:${r.userId}` })))}\n\n`);
@@ -68,5 +79,28 @@ export class LiveFeed {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Rows after `last`; ids skipped on the way become gaps. */
+  private async newRows(): Promise<LiveMessage[]> {
+    const rows = await messagesAfter(this.db, this.last!);
+    const now = Date.now();
+    let expected = BigInt(this.last!) + 1n;
+    for (const r of rows) {
+      for (let id = BigInt(r.id); expected < id && this.gaps.size < MAX_GAPS; expected++) this.gaps.set(String(expected), now);
+      expected = BigInt(r.id) + 1n;
+    }
+    if (rows.length) this.last = rows[rows.length - 1]!.id;
+    return rows;
+  }
+
+  /** Gap rows committed since, and gaps given up on. */
+  private async lateRows(): Promise<LiveMessage[]> {
+    if (this.gaps.size === 0) return [];
+    const rows = await messagesWithIds(this.db, [...this.gaps.keys()]);
+    for (const r of rows) this.gaps.delete(r.id);
+    const expired = Date.now() - GAP_WAIT_MS;
+    for (const [id, at] of this.gaps) if (at < expired) this.gaps.delete(id);
+    return rows;
   }
 }

@@ -173,15 +173,23 @@ export async function notesOf(db: SqlRunner, conversationId: string): Promise<No
 const noteOf = (r: Record<string, unknown>): Note => ({ id: String(r.id), author: r.author as string, text: r.text as string, createdAt: new Date(r.created_at as string) });
 
 /** Messages written after `afterId`, in the caller's scope, for the live view. */
-export async function messagesAfter(db: SqlRunner, afterId: string, limit = 500): Promise<(MessageView & { pageId: string; userId: string; conversationId: string })[]> {
-  const rows = await db.query<Record<string, unknown>>(
-    `SELECT m.id, m.page_id, c.user_id, m.conversation_id, m.direction, m.kind, m.text, m.author, m.intent, m.score, m.corrected_intent, m.error,
+export type LiveMessage = MessageView & { pageId: string; userId: string; conversationId: string };
+
+const LIVE_SELECT = `SELECT m.id, m.page_id, c.user_id, m.conversation_id, m.direction, m.kind, m.text, m.author, m.intent, m.score, m.corrected_intent, m.error,
             coalesce(m.received_at, m.replied_at, m.platform_ts) AS at
-     FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id > $1 ORDER BY m.id LIMIT $2`,
-    [afterId, limit],
-  );
+     FROM messages m JOIN conversations c ON c.id = m.conversation_id`;
+
+async function liveRows(db: SqlRunner, where: string, params: unknown[]): Promise<LiveMessage[]> {
+  const rows = await db.query<Record<string, unknown>>(`${LIVE_SELECT} ${where}`, params);
   return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), k === 'id' || k === 'conversation_id' ? String(v) : v]))) as never;
 }
+
+export const messagesAfter = (db: SqlRunner, afterId: string, limit = 500): Promise<LiveMessage[]> =>
+  liveRows(db, 'WHERE m.id > $1 ORDER BY m.id LIMIT $2', [afterId, limit]);
+
+/** The rows among `ids` that exist (committed) now. */
+export const messagesWithIds = (db: SqlRunner, ids: readonly string[]): Promise<LiveMessage[]> =>
+  liveRows(db, 'WHERE m.id = ANY($1::bigint[]) ORDER BY m.id', [[...ids]]);
 
 export async function lastMessageId(db: SqlRunner): Promise<string> {
   const r = await db.query<{ id: string | number | null }>('SELECT max(id) AS id FROM messages');

@@ -1,6 +1,7 @@
 /** The admin API on real Redis and PostgreSQL: auth, page scoping, paging, filters, corrections, notes, agent replies, live updates. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { startAdminApp } from '../helpers/admin';
 import { waitUntil } from '../helpers/wait';
 
@@ -133,7 +134,7 @@ describe('admin API', () => {
     assert.equal((await app.api('/export?format=csv&colour=red')).status, 400);
   });
 
-  test('live: a new message reaches an open stream, only for the pages of its user', async () => {
+  test('live: a new message reaches an open stream, only for the pages of its user, even when it commits after a later one', async () => {
     const open = async (token: string) => {
       const ctrl = new AbortController();
       const res = await fetch(`${app.url}/admin/api/live`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
@@ -157,6 +158,23 @@ describe('admin API', () => {
       await waitUntil('the live event', () => ann.text().includes('a brand new message'), 10_000);
       assert.match(ann.text(), /event: messages/);
       assert.ok(!bob.text().includes('a brand new message'), 'page 102 does not hear page 101');
+
+      // Two writers committing out of id order (as two chatlog consumers can): the row with
+      // the lower id commits after the feed has passed its id, and still reaches the stream.
+      const slow = new pg.Client({ connectionString: app.databaseUrl });
+      await slow.connect();
+      try {
+        const [conv] = (await app.db!.query<{ id: string }>("SELECT id FROM conversations WHERE page_id = '101' AND user_id = 'livey'"));
+        await slow.query('BEGIN');
+        await slow.query("INSERT INTO messages (page_id, mid, conversation_id, direction, kind, text) VALUES ('101', 'm-late-commit', $1, 'out', 'text', 'committed late')", [conv!.id]);
+        await app.say('101', 'livey', 'committed first');
+        await waitUntil('the later row', () => ann.text().includes('committed first'), 10_000);
+        assert.ok(!ann.text().includes('committed late'));
+        await slow.query('COMMIT');
+        await waitUntil('the late row', () => ann.text().includes('committed late'), 10_000);
+      } finally {
+        await slow.end();
+      }
     } finally {
       await ann.close();
       await bob.close();
