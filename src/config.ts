@@ -268,7 +268,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   });
   let defaultPageToken = r.str('FB_PAGE_ACCESS_TOKEN');
   if (defaultPageToken === undefined && pagesFile === undefined) {
-    if (production && role !== 'gateway') r.problems.push('FB_PAGE_ACCESS_TOKEN or PAGES_FILE is required when NODE_ENV=production');
+    // Only the roles that call the Send API need a page token.
+    if (production && (role === 'all' || role === 'worker')) r.problems.push('FB_PAGE_ACCESS_TOKEN or PAGES_FILE is required when NODE_ENV=production');
     else if (!production) defaultPageToken = DEV_PAGE_TOKEN;
   }
 
