@@ -72,7 +72,8 @@ export function recordOfEvent(e: InboundEvent, measured: Partial<MessageRecord> 
     direction: e.kind === 'echo' ? 'out' : 'in',
     author: e.kind === 'echo' ? 'page' : 'user',
     kind: e.standby ? `standby_${e.kind}` : e.kind,
-    ...(e.text !== undefined ? { text: e.text } : {}),
+    // A tapped button's title is what the user "said" (the payload is kept beside it).
+    ...(e.text !== undefined ? { text: e.text } : e.kind === 'postback' && e.title !== undefined ? { text: e.title } : {}),
     ...(payload !== undefined ? { payload } : {}),
     ...(e.attachments ? { attachments: e.attachments } : {}),
     platformTs: e.timestamp,

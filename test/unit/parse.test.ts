@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseWebhook, WebhookInputError } from '../../src/channels/messenger/parse';
 import { isAnswered } from '../../src/channels/messenger/types';
+import { recordOfEvent } from '../../src/chatlog/records';
 
 const P = '1000';
 const U = '2000';
@@ -23,7 +24,12 @@ test('text, quick reply, reply_to and postback are normalised with their payload
   assert.equal(pb.event.kind, 'postback');
   assert.deepEqual([pb.event.id, pb.event.payload, pb.event.title], ['m3', 'GET_STARTED', 'Get Started']);
   assert.ok(isAnswered(t.event) && isAnswered(q.event) && isAnswered(pb.event));
+  // The chatlog (and so the admin viewer) shows the button the user tapped, with its payload beside it.
+  assert.deepEqual(pick(recordOfEvent(pb.event)), { kind: 'postback', text: 'Get Started', payload: 'GET_STARTED' });
+  assert.deepEqual(pick(recordOfEvent(q.event)), { kind: 'quick_reply', text: 'Red', payload: 'COLOR_RED' });
 });
+
+const pick = (r: ReturnType<typeof recordOfEvent>) => (r.t === 'msg' ? { kind: r.kind, text: r.text, payload: r.payload } : r);
 
 test('every attachment type keeps its kind and payload', () => {
   for (const type of ['image', 'video', 'audio', 'file', 'fallback']) {
