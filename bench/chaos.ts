@@ -8,8 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { postgresClient } from '../src/chatlog/sql';
 import { audit, PAGES, startPipeline, waitForReplies } from '../test/helpers/pipeline';
+import { chatlogCompleteness } from './chatlog';
 import { machine, startServers } from './env';
 import { openLoop, Users } from './load';
 
@@ -88,15 +88,7 @@ async function main(): Promise<void> {
       next_reply_after_end_ms: (replyTimes.find((t) => t > end) ?? NaN) - end,
     };
   });
-  const db = postgresClient(dbUrl, () => undefined);
-  let rows = 0;
-  const want = 2 * load.sent.length;
-  for (let i = 0; i < 120 && rows < want; i++) {
-    rows = Number((await db.query<{ n: string }>('SELECT count(*) n FROM messages').catch(() => [{ n: '0' }]))[0]!.n);
-    if (rows < want) await sleep(1_000);
-  }
-  const dupRows = Number((await db.query<{ n: string }>("SELECT count(*) n FROM (SELECT reply_to_mid FROM messages WHERE direction = 'out' AND error IS NULL GROUP BY reply_to_mid, reply_index HAVING count(*) > 1) d"))[0]!.n);
-  await db.close();
+  const log = await chatlogCompleteness(dbUrl, 2 * load.sent.length, 120_000);
   await p.stop();
   await servers.stop();
   const result = {
@@ -107,8 +99,7 @@ async function main(): Promise<void> {
     lost: a.lost,
     duplicates: a.duplicates,
     order_violations: a.outOfOrder,
-    chatlog_rows_missing: Math.max(0, want - rows),
-    chatlog_duplicate_reply_rows: dupRows,
+    ...log,
     webhook_non_200_retried: Object.entries(load.statuses).filter(([k]) => k !== '200').reduce((s, [, v]) => s + v, 0),
     recovery,
   };

@@ -103,3 +103,22 @@ export async function chatlogLag(servers: BenchServers, quick: boolean): Promise
     redis.disconnect();
   }
 }
+
+/**
+ * Chatlog completeness after an end-to-end run: waits (up to `timeoutMs`) for `want` message
+ * rows (each message and its reply), then counts what is missing and any reply written twice.
+ */
+export async function chatlogCompleteness(dbUrl: string, want: number, timeoutMs: number): Promise<{ chatlog_rows_missing: number; chatlog_duplicate_reply_rows: number }> {
+  const db = postgresClient(dbUrl, () => undefined);
+  try {
+    let rows = 0;
+    for (const end = Date.now() + timeoutMs; rows < want && Date.now() < end; ) {
+      rows = Number((await db.query<{ n: string }>('SELECT count(*) n FROM messages').catch(() => [{ n: '0' }]))[0]!.n);
+      if (rows < want) await sleep(1_000);
+    }
+    const dupRows = Number((await db.query<{ n: string }>("SELECT count(*) n FROM (SELECT reply_to_mid FROM messages WHERE direction = 'out' AND error IS NULL GROUP BY reply_to_mid, reply_index HAVING count(*) > 1) d"))[0]!.n);
+    return { chatlog_rows_missing: Math.max(0, want - rows), chatlog_duplicate_reply_rows: dupRows };
+  } finally {
+    await db.close();
+  }
+}

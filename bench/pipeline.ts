@@ -10,6 +10,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { RoleProcess } from '../test/helpers/procs';
 import { audit, PAGES, problems, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
+import { chatlogCompleteness } from './chatlog';
 import type { BenchServers } from './env';
 import { flame } from './flame';
 import { closedLoop, openLoop, quantiles, Users, type LoadResult } from './load';
@@ -61,9 +62,9 @@ export async function httpCeiling(_s: BenchServers, quick: boolean): Promise<Res
 
 const prefix = (p: string, o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
 
-async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false): Promise<Pipeline> {
+async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false, databaseUrl?: string): Promise<Pipeline> {
   const nodeArgs = profile && s.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(s.profileDir, label)}`] : [];
-  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env } });
+  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env }, ...(databaseUrl ? { databaseUrl } : {}) });
 }
 
 /** This machine's TCP listen-queue overflows so far (SYNs dropped: each stalls a connection for 1 s or more). */
@@ -220,7 +221,11 @@ export async function e2eMax(s: BenchServers, quick: boolean, before: Record<str
 
 async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
   const label = `steady${rate}`;
-  const p = await pipeline(s, label, 2, {}, true);
+  // Below saturation the chatlog role runs too (into the durable PostgreSQL): every message
+  // and reply must get exactly one row. Its CPU is not in the per-message figures.
+  const withChatlog = rate <= 200;
+  const dbUrl = withChatlog ? await s.pg.createDatabase(`bench_${label}_${Date.now() % 100000}`) : undefined;
+  const p = await pipeline(s, label, 2, {}, true, dbUrl);
   const dir = s.profileDir && path.join(s.profileDir, label);
   if (dir) fs.mkdirSync(dir, { recursive: true });
   let window: { from: number; to: number } | undefined;
@@ -235,7 +240,8 @@ async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Re
       const settled = await settle(p, load, 180_000);
       window = { from, to: Number(process.hrtime.bigint() / 1000n) - 1_000_000 };
       const costs = { ...cpu(load.sent.length), ...(await rstats(load.sent.length)) };
-      return { rate, ...settled, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
+      const log = dbUrl ? await chatlogCompleteness(dbUrl, 2 * load.sent.length, 60_000) : {};
+      return { rate, ...settled, ...log, ...prefix('ack_ms_', quantiles(load.ackMs)), ...(await serverAck(p)), generator_behind: load.behind ?? 0, ...costs };
     });
   } finally {
     await p.stop();

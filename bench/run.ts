@@ -23,7 +23,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   ingest: { run: ingest, target: '≥ 70% of the ceiling; p99 ack ≤ 20 ms at half that load' },
   'e2e-max': { run: e2eMax, target: '≥ 2,000 messages/s and ≥ 60% of ceiling ÷ 2; 0 violations' },
   'e2e-steady': { run: e2eSteady, target: 'p99 ≤ 100 ms at 1,000 messages/s; 0 violations' },
-  'e2e-light': { run: e2eLight, target: 'latency at 200 messages/s, below saturation; 0 violations' },
+  'e2e-light': { run: e2eLight, target: 'latency at 200 messages/s, below saturation; 0 violations; chatlog: one row per message and reply' },
   burst: { run: burst, target: '20 users × 50 messages at once: in order, 0 violations' },
   'slow-send': { run: slowSend, target: '≥ 1,000 messages/s with a 200 ms Send API, 1,000 users' },
   'many-users': { run: manyUsers, target: '10,000 conversations: 0 violations' },
