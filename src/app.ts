@@ -33,7 +33,7 @@ import { createHttpHandler } from './gateway/server';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
-import { connectRedis, type RedisClient } from './queue/redis';
+import { connectRedis, remoteTarget, type RedisClient } from './queue/redis';
 import { Sweeper } from './queue/sweeper';
 import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
@@ -74,7 +74,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   }
   let lastRedisError = 0;
   const redis = await connectRedis(
-    { ...(embedded ? { url: embedded.url } : { url: config.redis.url, clusterNodes: config.redis.clusterNodes }), commandTimeoutMs: config.redis.commandTimeoutMs },
+    embedded ? { url: embedded.url, commandTimeoutMs: config.redis.commandTimeoutMs } : remoteTarget(config.redis),
     (err) => {
       if (Date.now() - lastRedisError > 5_000) {
         lastRedisError = Date.now();

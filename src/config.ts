@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseActionsFile, type ActionSpec } from './bot/actions';
 import { parseUsersFile, type AdminUser } from './admin/users';
+import { Reader, type Env } from './config-reader';
+import { readRedisConfig, type RedisConfig } from './config-redis';
 
 export type Role = 'all' | 'gateway' | 'worker' | 'chatlog';
 export const ROLES: readonly string[] = ['all', 'gateway', 'worker', 'chatlog'];
@@ -42,17 +44,7 @@ export interface Config {
     /** Undefined in dev mode without GRAPH_API_URL: the built-in emulator is used. */
     readonly graphApiUrl?: string;
   };
-  readonly redis: {
-    readonly url?: string;
-    readonly clusterNodes?: readonly { host: string; port: number }[];
-    /** Start a private redis-server child under dataDir (dev mode default). */
-    readonly embedded: boolean;
-    readonly prefix: string;
-    readonly commandTimeoutMs: number;
-    /** Replicas an enqueue (gateway) and a reply mark (worker) must reach before going on; 0 = off. */
-    readonly waitReplicas: number;
-    readonly waitTimeoutMs: number;
-  };
+  readonly redis: RedisConfig;
   readonly databaseUrl?: string;
   readonly chatlog: {
     /** Run the chatlog consumer in ROLE=all (always in ROLE=chatlog). */
@@ -112,95 +104,6 @@ export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-}
-
-type Env = Record<string, string | undefined>;
-
-/** Collects problems instead of throwing at the first one. */
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  str(name: string): string | undefined {
-    const v = this.env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  }
-
-  int(name: string, def: number, min: number, max: number): number {
-    const raw = this.str(name);
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!/^-?\d+$/.test(raw) || n < min || n > max) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-      return def;
-    }
-    return n;
-  }
-
-  oneOf(name: string, allowed: readonly string[], def: string): string {
-    const raw = this.str(name);
-    if (raw === undefined) return def;
-    if (!allowed.includes(raw)) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} must be one of: ${allowed.join(', ')}`);
-      return def;
-    }
-    return raw;
-  }
-
-  float(name: string, def: number, min: number, max: number): number {
-    const raw = this.str(name);
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!/^\d*\.?\d+$/.test(raw) || n < min || n > max) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} must be a number from ${min} to ${max}`);
-      return def;
-    }
-    return n;
-  }
-
-  /** A setting naming a file: read and parsed at start; any problem is reported with the path. */
-  file<T>(name: string, cwd: string, parse: (text: string, where: string) => { problems: string[]; value?: T }): T | undefined {
-    const raw = this.str(name);
-    if (raw === undefined) return undefined;
-    const file = path.resolve(cwd, raw);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      this.problems.push(`${name} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      return undefined;
-    }
-    const parsed = parse(text, `${name} ${file}`);
-    this.problems.push(...parsed.problems);
-    return parsed.value;
-  }
-
-  bytes(name: string, def: number): number {
-    const raw = this.str(name);
-    if (raw === undefined) return def;
-    const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw);
-    const mult: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
-    const n = m ? Number(m[1]) * mult[(m[2] ?? 'b').toLowerCase()]! : NaN;
-    if (!Number.isFinite(n) || n < 1024 || n > 100 * 1024 * 1024) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} must be a size from 1kb to 100mb (e.g. 1mb, 512kb)`);
-      return def;
-    }
-    return n;
-  }
-}
-
-function parseNodes(r: Reader, raw: string): { host: string; port: number }[] {
-  const nodes: { host: string; port: number }[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([^:\s]+):(\d{1,5})$/.exec(part);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-      r.problems.push(`REDIS_CLUSTER_NODES entry ${JSON.stringify(part)} must be host:port`);
-      continue;
-    }
-    nodes.push({ host: m[1]!, port: Number(m[2]) });
-  }
-  if (nodes.length === 0) r.problems.push('REDIS_CLUSTER_NODES must list at least one host:port');
-  return nodes;
 }
 
 const PAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -279,15 +182,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     graphApiUrl = graphApiUrl.replace(/\/+$/, '');
   } else if (production) graphApiUrl = DEFAULT_GRAPH_API_URL;
 
-  const redisUrl = r.str('REDIS_URL');
-  const clusterRaw = r.str('REDIS_CLUSTER_NODES');
-  if (redisUrl !== undefined && clusterRaw !== undefined) r.problems.push('set REDIS_URL or REDIS_CLUSTER_NODES, not both');
-  if (redisUrl !== undefined && !/^rediss?:\/\/.+/.test(redisUrl)) r.problems.push('REDIS_URL must start with redis:// or rediss://');
-  const clusterNodes = clusterRaw !== undefined ? parseNodes(r, clusterRaw) : undefined;
-  const embedded = redisUrl === undefined && clusterRaw === undefined;
-  if (embedded && production) r.problems.push('REDIS_URL or REDIS_CLUSTER_NODES is required when NODE_ENV=production');
-  const prefix = r.str('REDIS_PREFIX') ?? 'cb';
-  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(prefix)) r.problems.push('REDIS_PREFIX must be 1-32 letters, digits, _ . or -');
+  const redis = readRedisConfig(r, production, cwd);
 
   const databaseUrl = r.str('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
@@ -329,15 +224,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       ...(pages ? { pages } : {}),
       ...(graphApiUrl !== undefined ? { graphApiUrl } : {}),
     },
-    redis: {
-      ...(redisUrl !== undefined ? { url: redisUrl } : {}),
-      ...(clusterNodes ? { clusterNodes } : {}),
-      embedded,
-      prefix,
-      commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 50, 60_000),
-      waitReplicas: r.int('REDIS_WAIT_REPLICAS', 0, 0, 5),
-      waitTimeoutMs: r.int('REDIS_WAIT_TIMEOUT_MS', 500, 10, 10_000),
-    },
+    redis,
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     chatlog: {
       enabled: chatlogEnabled,

@@ -13,7 +13,7 @@ import { createLogger } from '../log';
 import { BUNDLED_CORPUS, CorpusError, mergeCorpora, readCorpus } from '../nlu/corpus';
 import { NluModel } from '../nlu/model';
 import { ModelStore, ModelStoreError } from '../nlu/store';
-import { connectRedis } from '../queue/redis';
+import { connectRedis, remoteTarget } from '../queue/redis';
 
 const USAGE = 'usage: npm run train -- [--corpus FILE…] [--out FILE] [--publish] | --rollback | --list';
 
@@ -45,7 +45,7 @@ export function parseArgs(argv: string[]): TrainArgs {
 
 async function withStore<T>(fn: (store: ModelStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const redis = await connectRedis({ ...(config.redis.embedded ? { url: 'redis://127.0.0.1:6390' } : { url: config.redis.url, clusterNodes: config.redis.clusterNodes }), commandTimeoutMs: 5_000 }, () => undefined, 'cb-train');
+  const redis = await connectRedis(config.redis.embedded ? { url: 'redis://127.0.0.1:6390', commandTimeoutMs: 5_000 } : remoteTarget(config.redis, 5_000), () => undefined, 'cb-train');
   try {
     return await fn(new ModelStore(redis, config.redis.prefix));
   } finally {

@@ -65,11 +65,14 @@ export async function freePorts(count: number, clusterBus = false): Promise<numb
   }
 }
 
-/** Sends one command in RESP and returns the raw reply text. */
-export function rawCommand(port: number, args: string[], timeoutMs = 1_000): Promise<string> {
+const resp = (args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+
+/** Sends one command in RESP (after AUTH, with a password) and returns the raw reply text. */
+export function rawCommand(port: number, args: string[], timeoutMs = 1_000, password?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     let data = '';
+    let authed = password === undefined;
     const done = (err?: Error) => {
       clearTimeout(timer);
       sock.destroy();
@@ -77,9 +80,10 @@ export function rawCommand(port: number, args: string[], timeoutMs = 1_000): Pro
       else resolve(data);
     };
     const timer = setTimeout(() => done(new Error(`redis on ${port} did not answer`)), timeoutMs);
-    sock.on('connect', () => sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    sock.on('connect', () => sock.write(`${password !== undefined ? resp(['AUTH', password]) : ''}${resp(args)}`));
     sock.on('data', (chunk) => {
       data += chunk.toString();
+      if (!authed && data.startsWith('+OK\r\n')) (data = data.slice(5)), (authed = true);
       const m = /^\$(\d+)\r\n/.exec(data);
       if ((m && data.length >= m[0].length + Number(m[1]) + 2) || (!m && data.endsWith('\r\n') && data[0] !== '$')) done();
     });
@@ -102,13 +106,15 @@ export interface RedisServerOptions {
   dir: string;
   port?: number;
   cluster?: boolean;
+  /** requirepass (and masterauth, for replicas): a server that refuses clients without it. */
+  password?: string;
   extraArgs?: string[];
 }
 
 export class RedisProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
-  constructor(readonly port: number, readonly dir: string, private readonly args: string[]) {}
+  constructor(readonly port: number, readonly dir: string, private readonly args: string[], readonly password?: string) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -131,7 +137,7 @@ export class RedisProcess {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     await waitFor(`redis-server on port ${this.port}`, 10_000, async () => {
       if (!this.running) throw new Error(`redis-server exited; see ${path.join(this.dir, 'redis.log')}`);
-      return (await rawCommand(this.port, ['PING'])).startsWith('+PONG');
+      return (await rawCommand(this.port, ['PING'], 1_000, this.password)).startsWith('+PONG');
     });
   }
 
@@ -165,9 +171,10 @@ export async function startRedis(opts: RedisServerOptions): Promise<RedisProcess
     ...(opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] : []),
     // Replicas sync at once instead of after Redis 7's default 5 s wait for more replicas.
     '--repl-diskless-sync-delay', '0',
+    ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
     ...(opts.extraArgs ?? []),
   ];
-  const p = new RedisProcess(port, opts.dir, args);
+  const p = new RedisProcess(port, opts.dir, args, opts.password);
   await p.start();
   return p;
 }
@@ -179,22 +186,23 @@ export interface RedisCluster {
 }
 
 /** A local cluster: `masters` masters with `replicas` replicas each, slots spread by redis-cli. */
-export async function startRedisCluster(opts: { dir: string; masters?: number; replicas?: number }): Promise<RedisCluster> {
+export async function startRedisCluster(opts: { dir: string; masters?: number; replicas?: number; password?: string }): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 0;
   const ports = await freePorts(masters * (1 + replicas), true);
-  const nodes = await Promise.all(ports.map((port, i) => startRedis({ dir: path.join(opts.dir, `node-${i}`), cluster: true, port })));
+  const pw = opts.password;
+  const nodes = await Promise.all(ports.map((port, i) => startRedis({ dir: path.join(opts.dir, `node-${i}`), cluster: true, port, ...(pw !== undefined ? { password: pw } : {}) })));
   const cli = findBinary('redis-cli');
   if (!cli) throw new RedisServerMissingError();
-  const create = spawnSync(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
+  const create = spawnSync(cli, [...(pw !== undefined ? ['-a', pw, '--no-auth-warning'] : []), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
   await waitFor('cluster_state:ok on every node', 20_000, async () => {
-    const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['CLUSTER', 'INFO'])));
+    const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['CLUSTER', 'INFO'], 1_000, pw)));
     return infos.every((i) => i.includes('cluster_state:ok'));
   });
   // A replica that never finished its first sync cannot be promoted: wait for every link.
   await waitFor('every replica in sync with its master', 20_000, async () => {
-    const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['INFO', 'replication'])));
+    const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['INFO', 'replication'], 1_000, pw)));
     return infos.filter((i) => i.includes('role:slave')).length === masters * replicas && infos.every((i) => !i.includes('role:slave') || i.includes('master_link_status:up'));
   });
   return {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis, { Cluster, type Result } from 'ioredis';
+import type { RedisConfig } from '../config-redis';
 
 export type RedisClient = Redis | Cluster;
 
@@ -44,24 +45,52 @@ export interface RedisTarget {
   url?: string;
   clusterNodes?: readonly { host: string; port: number }[];
   commandTimeoutMs: number;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string };
 }
+
+/** Where and how to connect, from the configuration (the embedded dev server aside). */
+export function remoteTarget(c: RedisConfig, commandTimeoutMs = c.commandTimeoutMs): RedisTarget {
+  return {
+    ...(c.url !== undefined ? { url: c.url } : {}),
+    ...(c.clusterNodes ? { clusterNodes: c.clusterNodes } : {}),
+    commandTimeoutMs,
+    ...(c.username !== undefined ? { username: c.username } : {}),
+    ...(c.password !== undefined ? { password: c.password } : {}),
+    ...(c.tls ? { tls: { ...c.tls } } : {}),
+  };
+}
+
+/** Refusals that no retry will cure: wrong credentials, a certificate not trusted. */
+const FATAL = /WRONGPASS|NOAUTH|invalid username-password|ERR AUTH|certificate|self[- ]signed|wrong version number|ERR_SSL/i;
 
 function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    let last: Error | undefined;
+    const fail = (why: string) => {
       cleanup();
-      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
-    }, timeoutMs);
+      reject(new Error(why));
+    };
+    const timer = setTimeout(() => fail(`Redis not ready after ${timeoutMs} ms (status ${client.status}${last ? `; last error: ${last.message}` : ''})`), timeoutMs);
     const onReady = () => {
       cleanup();
       resolve();
     };
+    const onError = (err: Error) => {
+      last = err;
+      if (FATAL.test(err.message) || FATAL.test(String((err as { lastNodeError?: Error }).lastNodeError?.message ?? ''))) fail(`Redis refused the connection: ${err.message}`);
+    };
     const cleanup = () => {
       clearTimeout(timer);
       client.off('ready', onReady);
+      client.off('error', onError);
+      client.off('node error', onError);
     };
     client.on('ready', onReady);
+    client.on('error', onError);
+    client.on('node error', onError);
   });
 }
 
@@ -69,6 +98,11 @@ function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
 export async function connectRedis(target: RedisTarget, onError: (err: Error) => void, name = 'cb'): Promise<RedisClient> {
   const retryStrategy = (times: number) => Math.min(50 * times, 1_000);
   const common = { enableOfflineQueue: false, lazyConnect: false } as const;
+  const security = {
+    ...(target.username !== undefined ? { username: target.username } : {}),
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    ...(target.tls ? { tls: target.tls.ca !== undefined ? { ca: target.tls.ca } : {} } : {}),
+  };
   let client: RedisClient;
   if (target.clusterNodes) {
     client = new Cluster([...target.clusterNodes], {
@@ -77,7 +111,9 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 200,
       maxRedirections: 16,
-      redisOptions: { commandTimeout: target.commandTimeoutMs, maxRetriesPerRequest: 1, connectionName: name },
+      redisOptions: { commandTimeout: target.commandTimeoutMs, maxRetriesPerRequest: 1, connectionName: name, ...security },
+      // Managed TLS clusters announce node addresses that must be verified as given.
+      ...(target.tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
     });
   } else {
     client = new Redis(target.url ?? 'redis://127.0.0.1:6379', {
@@ -86,6 +122,7 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
       maxRetriesPerRequest: 1,
       retryStrategy,
       connectionName: name,
+      ...security,
     });
   }
   client.on('error', onError);

@@ -63,3 +63,27 @@ test('PAGES_FILE gives each page its own token, and its mistakes are named', () 
   fs.writeFileSync(bad, '{"pages": [');
   assert.throws(() => loadConfig({ PAGES_FILE: bad }), /not valid JSON/);
 });
+
+test('Redis credentials and TLS: for a remote Redis only, each mistake named', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-redis-'));
+  const ca = path.join(dir, 'ca.pem');
+  fs.writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  const c = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_USERNAME: 'bot', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true', REDIS_TLS_CA_FILE: ca });
+  assert.deepEqual([c.redis.username, c.redis.password, c.redis.tls?.ca?.startsWith('-----BEGIN')], ['bot', 'pw', true]);
+  assert.deepEqual(loadConfig({ REDIS_URL: 'rediss://r:6380' }).redis.tls, {}, 'rediss:// means TLS, with the system CAs');
+  assert.equal(loadConfig({ REDIS_URL: 'redis://r:6379' }).redis.tls, undefined);
+  const notPem = path.join(dir, 'key.txt');
+  fs.writeFileSync(notPem, 'not a certificate');
+  for (const [env, problem] of [
+    [{ REDIS_PASSWORD: 'pw' }, /REDIS_USERNAME\/REDIS_PASSWORD needs REDIS_URL or REDIS_CLUSTER_NODES/],
+    [{ REDIS_TLS: 'true' }, /REDIS_TLS needs REDIS_URL or REDIS_CLUSTER_NODES/],
+    [{ REDIS_URL: 'redis://r:6379', REDIS_USERNAME: 'bot' }, /REDIS_USERNAME needs REDIS_PASSWORD/],
+    [{ REDIS_URL: 'redis://:pw@r:6379', REDIS_PASSWORD: 'pw' }, /in REDIS_URL or in REDIS_USERNAME\/REDIS_PASSWORD, not both/],
+    [{ REDIS_URL: 'redis://r:6379', REDIS_TLS_CA_FILE: ca }, /REDIS_TLS_CA_FILE needs TLS/],
+    [{ REDIS_URL: 'rediss://r:6379', REDIS_TLS_CA_FILE: notPem }, /holds no PEM certificate/],
+    [{ REDIS_URL: 'rediss://r:6379', REDIS_TLS_CA_FILE: path.join(dir, 'missing.pem') }, /REDIS_TLS_CA_FILE .* cannot be read: ENOENT/],
+    [{ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_TLS: 'yes' }, /REDIS_TLS="yes" must be one of: true, false/],
+  ] as const) {
+    assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), JSON.stringify(env));
+  }
+});

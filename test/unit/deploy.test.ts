@@ -31,6 +31,7 @@ import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.co
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { loadConfig } from '../../src/config';
+import { configVariables } from '../helpers/config-vars';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any };
@@ -185,7 +186,7 @@ test('compose: one image for three roles, the worker scaled to 2, each starting 
 });
 
 test('compose: every variable is read by src/config.ts, the values pass its validation for each role, and secrets go only where used', () => {
-  const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|float|oneOf|bytes|file)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
+  const known = configVariables(ROOT);
   for (const r of roles) {
     const env = envOf(r);
     for (const n of Object.keys(env)) assert.ok(known.has(n), `${r}: ${n} is read by src/config.ts`);

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
+import { configVariables } from '../helpers/config-vars';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const K8S = path.join(ROOT, 'k8s');
@@ -52,7 +53,7 @@ function selects(s: Selector, labels: Labels): boolean {
 }
 
 /** Every variable the config module reads, from its source. */
-const known = new Set([...fs.readFileSync(path.join(ROOT, 'src', 'config.ts'), 'utf8').matchAll(/(?:r\.(?:str|int|float|oneOf|bytes|file)|secret)\('([A-Z_]+)'/g)].map((m) => m[1]!));
+const known = configVariables(ROOT);
 
 test('every manifest is a kind the project means to ship', () => {
   assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), [
