@@ -55,6 +55,8 @@ const SERVICES = [
   { bin: 'runuser', pkg: 'util-linux' },
   // The admin app's browser tests drive Debian's Chromium (never a downloaded browser).
   { bin: 'chromium', pkg: 'chromium' },
+  // Certificates for the Redis TLS test.
+  { bin: 'openssl', pkg: 'openssl' },
 ];
 
 const COMMANDS = {
