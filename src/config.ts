@@ -55,6 +55,8 @@ export interface Config {
     readonly claimIdleMs: number;
   };
   readonly adminToken?: string;
+  /** HMAC key of the user pseudonyms in exports: the same user gets the same pseudonym in every export. */
+  readonly exportIdSecret?: string;
   /** From ADMIN_USERS_FILE: who may sign in to the admin app, with their role and pages. */
   readonly adminUsers?: ReadonlyMap<string, AdminUser>;
   readonly nlu: {
@@ -192,6 +194,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     r.problems.push('DATABASE_URL is required when NODE_ENV=production for the chatlog role');
   const adminToken = r.str('ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) r.problems.push('ADMIN_TOKEN must be at least 16 characters');
+  const exportIdSecret = r.str('EXPORT_ID_SECRET');
+  if (exportIdSecret !== undefined && exportIdSecret.length < 16) r.problems.push('EXPORT_ID_SECRET must be at least 16 characters');
   const nluModel = r.str('NLU_MODEL');
   const nluCorpus = r.str('NLU_CORPUS');
   const files = (v: string | undefined) => (v ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(cwd, f));
@@ -234,6 +238,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       claimIdleMs: r.int('CHATLOG_CLAIM_IDLE_MS', 60_000, 100, 3_600_000),
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
+    ...(exportIdSecret !== undefined ? { exportIdSecret } : {}),
     ...(adminUsers ? { adminUsers } : {}),
     nlu: {
       ...(nluModel ? { model: files(nluModel)[0]! } : {}),

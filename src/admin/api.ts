@@ -40,6 +40,8 @@ export interface AdminDeps {
   models: ModelStore;
   /** NLU_CORPUS, for retraining. */
   corpus?: string;
+  /** EXPORT_ID_SECRET: stable user pseudonyms across exports. */
+  exportIdSecret?: string;
 }
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -214,7 +216,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     const database = db();
     const f = EXPORT_FORMATS[format];
     res.status(200).set({ 'content-type': f.contentType, 'content-disposition': `attachment; filename="chatlog-export.${f.extension}"` });
-    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}) });
+    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}), ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}) });
     d.logger.info({ by: principalOf(res).name, format, ...counts }, 'chatlog exported');
   }));
 

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { ExportAbortedError, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat, type ExportCounts } from '../chatlog/export';
 import { pgliteClient, postgresClient, type SqlClient } from '../chatlog/sql';
 
@@ -29,7 +29,8 @@ export const USAGE = `usage: npm run export -- --format nlpjs|jsonl|csv|rasa [--
   --direction       in (default), out or all; nlpjs and rasa take in only, and leave out
                     uncorrected None predictions (not understood is not a label)
   --no-dedupe       keep every copy of a text (by default each text is written once)
-  --raw-ids         Facebook's user ids instead of pseudonyms (HMAC, new key each export)
+  --raw-ids         Facebook's user ids instead of pseudonyms (HMAC: a new key each export,
+                    or EXPORT_ID_SECRET for the same pseudonyms in every export)
   --redact          replace emails and phone numbers by [email] and [phone]`;
 
 export class UsageError extends Error {
@@ -89,8 +90,7 @@ export function parseArgs(argv: readonly string[]): ExportArgs {
  * has no lock, and a second PGlite on the directory a running `npm start` writes would
  * corrupt it.
  */
-async function openChatlog(): Promise<{ db: SqlClient; close: () => Promise<void> }> {
-  const config = loadConfig();
+async function openChatlog(config: Config): Promise<{ db: SqlClient; close: () => Promise<void> }> {
   if (config.databaseUrl) {
     // An idle connection's error: a query on it fails too, and that failure is what gets reported.
     const db = postgresClient(config.databaseUrl, (err) => process.stderr.write(`export: database connection lost: ${err.message}\n`));
@@ -118,15 +118,18 @@ async function run(args: ExportArgs): Promise<ExportCounts> {
   const format = parseExportFormat(args.format);
   const filters = parseExportFilters(args.query);
   checkExport(filters, format);
-  const { db, close } = await openChatlog();
+  const config = loadConfig();
+  const { db, close } = await openChatlog(config);
+  // EXPORT_ID_SECRET: the same pseudonyms in every export (else a new key each time).
+  const secret = config.exportIdSecret !== undefined ? { secret: config.exportIdSecret } : {};
   try {
-    if (!args.out) return await exportMessages(db, filters, format, process.stdout, { end: false });
+    if (!args.out) return await exportMessages(db, filters, format, process.stdout, { end: false, ...secret });
     // Written next to the target and renamed when complete: a failed export leaves no half file.
     const target = path.resolve(args.out);
     const partial = `${target}.partial-${process.pid}`;
     const file = fs.createWriteStream(partial, { flags: 'wx' });
     try {
-      const counts = await exportMessages(db, filters, format, file as Writable);
+      const counts = await exportMessages(db, filters, format, file as Writable, secret);
       fs.renameSync(partial, target);
       return counts;
     } catch (err) {

@@ -26,7 +26,7 @@ export async function startAdminApp(label: string) {
   const databaseUrl = await testPostgres().database(label);
   const app = await startTestApp(label, {
     ...redisTargets()[0]!.env, ROLE: 'all', BOT: 'dialog', CHATLOG_ENABLED: 'true', CHATLOG_POLL_MS: '20', DATABASE_URL: databaseUrl, DATA_DIR: dir,
-    ADMIN_TOKEN, ADMIN_USERS_FILE: usersFile, PAGES_FILE: pagesFile, FB_PAGE_ACCESS_TOKEN: '', BOT_MARK_SEEN: 'false', NLU_RELOAD_MS: '200',
+    ADMIN_TOKEN, ADMIN_USERS_FILE: usersFile, PAGES_FILE: pagesFile, FB_PAGE_ACCESS_TOKEN: '', BOT_MARK_SEEN: 'false', NLU_RELOAD_MS: '200', EXPORT_ID_SECRET: 'admin-test-export-key-42',
   });
   const api = async (pathname: string, opts: { token?: string; method?: string; json?: unknown } = {}) => {
     const res = await fetch(`${app.url}/admin/api${pathname}`, {

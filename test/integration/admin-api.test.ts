@@ -126,6 +126,8 @@ describe('admin API', () => {
     assert.ok(lines.every((l) => l.page === '101'), 'page 101 only');
     assert.ok(!lines.some((l) => JSON.stringify(l).includes('secret page two')), 'nothing of page 102');
     assert.ok(lines.every((l) => typeof l.user === 'string' && !/^a\d$/.test(l.user)), 'user ids are pseudonymised');
+    const again = (await (await fetch(`${app.url}/admin/api/export?format=jsonl&page=101`, { headers: { authorization: `Bearer ${ann}` } })).text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.every((l) => again.some((x) => x.user === l.user)), 'EXPORT_ID_SECRET: the same pseudonyms in a later export');
     const all = await (await fetch(`${app.url}/admin/api/export?format=csv`, { headers: { authorization: 'Bearer admin-token-0123456789abcdef' } })).text();
     assert.match(all, /secret page two message/, 'the admin of every page gets every page');
     const bad = await app.api('/export?format=pdf');

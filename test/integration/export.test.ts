@@ -284,6 +284,22 @@ describe('npm run export (the CLI as a process)', () => {
   const cli = (args: string[], env: Record<string, string> = { DATABASE_URL: url }) =>
     spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/export.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
 
+  test('EXPORT_ID_SECRET gives every export the same pseudonyms, so exports can be joined; a short one is refused', () => {
+    const users = (env: Record<string, string>) => {
+      const r = cli(['--format', 'jsonl', '--no-dedupe'], { DATABASE_URL: url, ...env });
+      assert.equal(r.status, 0, r.stderr);
+      return jsonl(r.stdout).map((x) => x.user as string);
+    };
+    const secret = { EXPORT_ID_SECRET: 'a-stable-export-key-0123' };
+    const first = users(secret);
+    assert.match(first[0]!, /^u_[A-Za-z0-9_-]{22}$/);
+    assert.deepEqual(users(secret), first, 'the same pseudonyms in a later export');
+    assert.notDeepEqual(users({}), first, 'without it, a new key each export');
+    const short = cli(['--format', 'jsonl'], { DATABASE_URL: url, EXPORT_ID_SECRET: 'short' });
+    assert.equal(short.status, 1);
+    assert.match(short.stderr, /EXPORT_ID_SECRET must be at least 16 characters/);
+  });
+
   test('exports to stdout or to a file (which appears only when complete), with a summary on stderr', () => {
     const r = cli(['--format', 'jsonl', '--intent', 'order.status', '--no-dedupe', '--raw-ids']);
     assert.equal(r.status, 0, r.stderr);
