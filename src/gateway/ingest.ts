@@ -11,7 +11,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { EnqueueCode } from '../queue/errors';
 import type { ConversationQueue } from '../queue/queue';
-import { runsInOrder } from '../queue/redis';
+import { oneServer } from '../queue/redis';
 import type { MessageRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 import type { InboundEvent, ReplyMetadata } from '../channels/messenger/types';
@@ -89,7 +89,7 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // one round trip for a POST of user messages. On a cluster the ready shards live on other
   // nodes, so a mark could overtake its enqueue (and a worker claiming in between would find
   // the queue empty and drop the conversation): there, marks wait for the enqueues.
-  const early = runsInOrder(queue.redis) ? new Set(entries.filter(([, events]) => events.some((p) => p.queue)).map(([c]) => c)) : new Set<string>();
+  const early = oneServer(queue.redis) ? new Set(entries.filter(([, events]) => events.some((p) => p.queue)).map(([c]) => c)) : new Set<string>();
   const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(echoes)]);
   // Then every other conversation that has work, duplicates and echoes included: if a gateway
   // died between enqueue and mark, Facebook's redelivery lands here as a duplicate and heals

@@ -137,16 +137,10 @@ export async function connectRedis(target: RedisTarget, onError: (err: Error) =>
 }
 
 /**
- * True when every command goes over one connection to one server, which runs them in the
- * order they were written: then a command may be sent before the reply of an earlier one it
- * depends on has come back (no round trip in between). Not so on a cluster, whose keys live
- * on several nodes.
- */
-export const runsInOrder = (client: RedisClient): boolean => !(client instanceof Cluster);
-
-/**
- * True when every key lives on one server, so one script may take keys of different hash
- * slots (a cluster refuses that: CROSSSLOT).
+ * True when every key lives on one server (not a cluster). Then one script may take keys of
+ * different hash slots (a cluster refuses that: CROSSSLOT), and every command goes over one
+ * connection that runs them in the order they were written, so a command may be sent before
+ * the reply of an earlier one it depends on has come back (no round trip in between).
  */
 export const oneServer = (client: RedisClient): boolean => !(client instanceof Cluster);
 
