@@ -77,3 +77,17 @@ export class Reader {
     return n;
   }
 }
+
+/**
+ * The top-level `key` of a JSON settings file (PAGES_FILE, ADMIN_USERS_FILE, ACTIONS_FILE),
+ * or the problem that stops it being read.
+ */
+export function jsonSection(text: string, where: string, key: string): { value: unknown } | { problem: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { problem: `${where} is not valid JSON: ${(err as Error).message}` };
+  }
+  return { value: (doc as Record<string, unknown> | null)?.[key] };
+}

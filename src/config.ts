@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseActionsFile, type ActionSpec } from './bot/actions';
 import { parseUsersFile, type AdminUser } from './admin/users';
-import { Reader, type Env } from './config-reader';
+import { jsonSection, Reader, type Env } from './config-reader';
 import { readRedisConfig, type RedisConfig } from './config-redis';
 
 export type Role = 'all' | 'gateway' | 'worker' | 'chatlog';
@@ -113,13 +113,9 @@ const PAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** PAGES_FILE: {"pages":[{"id":"123","name":"Shop","accessToken":"EAA…"}]} */
 export function parsePagesFile(text: string, where: string): { pages?: Map<string, PageConfig>; problems: string[] } {
   const problems: string[] = [];
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return { problems: [`${where} is not valid JSON: ${(err as Error).message}`] };
-  }
-  const list = (doc as { pages?: unknown })?.pages;
+  const section = jsonSection(text, where, 'pages');
+  if ('problem' in section) return { problems: [section.problem] };
+  const list = section.value;
   if (!Array.isArray(list) || list.length === 0) {
     return { problems: [`${where} must be an object with a non-empty "pages" array`] };
   }

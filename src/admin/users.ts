@@ -4,6 +4,7 @@
  * scrypt hashes (`npm run admin-user -- --hash`), compared in constant time.
  */
 import crypto from 'node:crypto';
+import { jsonSection } from '../config-reader';
 
 export type Role = 'admin' | 'agent' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'agent', 'viewer'];
@@ -40,13 +41,9 @@ export function verifyPassword(password: string, stored: string): boolean {
 
 /** ADMIN_USERS_FILE: {"users":[{"name":"ann","role":"agent","pages":["123"],"passwordHash":"scrypt$…"}]} */
 export function parseUsersFile(text: string, where: string): { users?: Map<string, AdminUser>; problems: string[] } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return { problems: [`${where} is not valid JSON: ${(err as Error).message}`] };
-  }
-  const list = (doc as { users?: unknown })?.users;
+  const section = jsonSection(text, where, 'users');
+  if ('problem' in section) return { problems: [section.problem] };
+  const list = section.value;
   if (!Array.isArray(list) || list.length === 0) return { problems: [`${where} must be an object with a non-empty "users" array`] };
   const problems: string[] = [];
   const users = new Map<string, AdminUser>();

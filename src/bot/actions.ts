@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { missing, render, type Vars } from './template';
+import { jsonSection } from '../config-reader';
 
 export interface ActionSpec {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -28,13 +29,9 @@ const DEFAULT_NOT_FOUND = "Sorry, I couldn't find that. Could you check and send
 
 /** ACTIONS_FILE: {"actions": {"order.status": {"method": "GET", "url": "https://…/orders/{{orderNumber}}", "answer": "…"}}} */
 export function parseActionsFile(text: string, where: string): { actions?: Map<string, ActionSpec>; problems: string[] } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return { problems: [`${where} is not valid JSON: ${(err as Error).message}`] };
-  }
-  const list = (doc as { actions?: unknown })?.actions;
+  const section = jsonSection(text, where, 'actions');
+  if ('problem' in section) return { problems: [section.problem] };
+  const list = section.value;
   if (!list || typeof list !== 'object' || Array.isArray(list)) return { problems: [`${where} must be an object with an "actions" object (intent → action)`] };
   const problems: string[] = [];
   const actions = new Map<string, ActionSpec>();
