@@ -21,8 +21,8 @@ function records(count: number, offset: number, conversations: number): MessageR
   const t = Date.now();
   for (let i = offset; i < offset + count; i += 2) {
     const user = `u${i % conversations}`;
-    out.push({ t: 'msg', pageId: 'bench', userId: user, mid: `in-${i}`, direction: 'in', kind: 'text', text: `message number ${i} about my order`, platformTs: t, receivedAt: t, enqueuedAt: t + 1, startedAt: t + 2, sendMs: 3, repliedAt: t + 5 });
-    out.push({ t: 'msg', pageId: 'bench', userId: user, mid: `out-${i}`, direction: 'out', kind: 'text', text: `You said: message number ${i}`, replyToMid: `in-${i}`, replyIndex: 0, startedAt: t + 2, sendMs: 3, repliedAt: t + 5, platformTs: t + 5 });
+    out.push({ t: 'msg', channel: 'messenger', account: 'bench', user, mid: `in-${i}`, direction: 'in', kind: 'text', text: `message number ${i} about my order`, platformTs: t, receivedAt: t, enqueuedAt: t + 1, startedAt: t + 2, sendMs: 3, repliedAt: t + 5 });
+    out.push({ t: 'msg', channel: 'messenger', account: 'bench', user, mid: `out-${i}`, direction: 'out', kind: 'text', text: `You said: message number ${i}`, replyToMid: `in-${i}`, replyIndex: 0, startedAt: t + 2, sendMs: 3, repliedAt: t + 5, platformTs: t + 5 });
   }
   return out;
 }
@@ -55,7 +55,7 @@ export async function chatlogIngest(servers: BenchServers, quick: boolean): Prom
     const all = records(total, 0, total / 20);
     const b0 = performance.now();
     for (let i = 0; i < all.length; i += 1_000) {
-      const chunk = all.slice(i, i + 1_000).map((r) => ({ page_id: r.pageId, mid: r.mid, direction: r.direction, kind: r.kind, text: r.text, reply_to_mid: r.replyToMid ?? null, at: r.platformTs }));
+      const chunk = all.slice(i, i + 1_000).map((r) => ({ page_id: r.account, mid: r.mid, direction: r.direction, kind: r.kind, text: r.text, reply_to_mid: r.replyToMid ?? null, at: r.platformTs }));
       await db.query(
         `INSERT INTO bare SELECT page_id, mid, direction, kind, text, reply_to_mid, to_timestamp(at / 1000.0), to_timestamp(at / 1000.0), to_timestamp(at / 1000.0)
          FROM jsonb_to_recordset($1::jsonb) AS x(page_id text, mid text, direction text, kind text, text text, reply_to_mid text, at float8)`,

@@ -4,7 +4,7 @@
  * rate. Each client owns its users, so every user's messages go out in order.
  */
 import http from 'node:http';
-import { encodeLikeFacebook, sign } from '../src/channels/messenger/signature';
+import { encodeLikeFacebook, sign } from '../src/channels/meta/signature';
 import { APP_SECRET } from '../test/helpers/fb';
 
 export interface Sent {

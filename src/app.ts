@@ -8,8 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Redlock from 'redlock';
-import { pageDirectory } from './channels/messenger/pages';
-import { GraphSendApi } from './channels/messenger/send-api';
+import { buildChannels, buildIngresses, loadChannels } from './channels/registry';
 import type { Config } from './config';
 import type express from 'express';
 import { EchoBot, type BotHandler } from './bot/handler';
@@ -67,6 +66,8 @@ export interface AppOverrides {
 const DEV_REDIS_PORT = 6390;
 
 export async function startApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
+  // Every account of every channel, checked before anything starts (a ConfigError names every problem).
+  const loaded = loadChannels(config);
   let embedded: RedisProcess | undefined;
   if (config.redis.embedded) {
     embedded = await startRedis({ dir: path.join(config.dataDir, 'redis'), port: DEV_REDIS_PORT });
@@ -90,7 +91,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     dedupeTtlMs: config.queue.dedupeTtlMs,
     maxPerConversation: config.queue.maxPerConversation,
   });
-  const pages = pageDirectory(config.fb);
+  const { accounts } = loaded;
   const gateway = config.role === 'all' || config.role === 'gateway';
   const workerRole = config.role === 'all' || config.role === 'worker';
   const chatlog = new ChatlogStream(redis, config.redis.prefix, config.chatlog.shards);
@@ -109,8 +110,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   let fakeGraph: FakeGraph | undefined;
   if (!config.fb.graphApiUrl && workerRole) {
-    const tokens = config.fb.pages ? new Map([...config.fb.pages.values()].map((p) => [p.accessToken, p.id])) : undefined;
-    fakeGraph = new FakeGraph(tokens ? { tokens } : { anyTokenPage: 'dev-page' });
+    const pages = loaded.settings.messenger.pages;
+    fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
   }
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
@@ -136,37 +137,34 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (gateway) {
     const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
     mounts.push(['/admin/api', adminRouter({
-      ...(sessions ? { sessions } : {}), queue, contexts, pages, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
+      ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
     })]);
     mounts.push(['/admin', adminUi()]);
   }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
-  if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...(config.fb.pages?.keys() ?? ['dev-page'])][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
-  const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts }));
+  if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
+  const ingresses = gateway ? buildIngresses(loaded, config) : [];
+  const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }));
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  if (fakeGraph && config.fb.pages && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
+  let sending: ReturnType<typeof buildChannels> | undefined;
   if (workerRole) {
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
-    const sender = new GraphSendApi({
-      baseUrl: graphUrl,
-      pages,
-      timeoutMs: config.send.timeoutMs,
-      maxAttempts: config.send.maxAttempts,
-      backoffBaseMs: config.send.backoffBaseMs,
-      backoffMaxMs: config.send.backoffMaxMs,
+    sending = buildChannels(loaded, config, {
+      graphApiUrl: graphUrl,
       onRetry: (err, delayMs) => {
-        metrics.sendRetries.inc();
-        logger.info({ code: err.code, attempts: err.context.attempts, delayMs, page: err.context.pageId }, 'Send API call failed: retrying');
+        metrics.sendRetries.inc({ channel: err.context.channel });
+        logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
       },
     });
     const redlock = new Redlock([redis], { retryCount: 0 });
@@ -179,7 +177,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, redlock, sender, bot, logger, metrics, config, chatlog });
+    worker = new Worker({ queue, redlock, channels: sending.channels, bot, logger, metrics, config, chatlog });
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
@@ -206,6 +204,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      sending?.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

@@ -9,6 +9,7 @@ import { parseActionsFile, type ActionSpec } from './bot/actions';
 import { parseUsersFile, type AdminUser } from './admin/users';
 import { jsonSection, Reader, type Env } from './config-reader';
 import { readRedisConfig, type RedisConfig } from './config-redis';
+import { parseChannelsFile, type ChannelEntry } from './config-channels';
 
 export type Role = 'all' | 'gateway' | 'worker' | 'chatlog';
 export const ROLES: readonly string[] = ['all', 'gateway', 'worker', 'chatlog'];
@@ -17,6 +18,7 @@ const DEV_APP_SECRET = 'dev-app-secret-change-me';
 const DEV_VERIFY_TOKEN = 'dev-verify-token';
 const DEV_PAGE_TOKEN = 'dev-page-access-token';
 export const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v21.0';
+export const DEFAULT_LINE_API_URL = 'https://api.line.me';
 const DEFAULT_NLU_THRESHOLD = 0.5;
 
 export interface PageConfig {
@@ -44,6 +46,10 @@ export interface Config {
     /** Undefined in dev mode without GRAPH_API_URL: the built-in emulator is used. */
     readonly graphApiUrl?: string;
   };
+  /** CHANNELS_FILE: every account of every channel (undefined: Messenger from PAGES_FILE / FB_PAGE_ACCESS_TOKEN, and dev accounts in dev mode). */
+  readonly channels?: readonly ChannelEntry[];
+  /** LINE's API base URL; undefined in dev mode without LINE_API_URL: the built-in emulator is used. */
+  readonly lineApiUrl?: string;
   readonly redis: RedisConfig;
   readonly databaseUrl?: string;
   readonly chatlog: {
@@ -163,14 +169,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const verifyToken = secret('FB_VERIFY_TOKEN', DEV_VERIFY_TOKEN, 4);
 
   const pagesFile = r.str('PAGES_FILE');
+  const channels = r.file('CHANNELS_FILE', cwd, (text, where) => {
+    const parsed = parseChannelsFile(text, where);
+    return { problems: parsed.problems, value: parsed.entries };
+  });
+  const messengerInChannels = channels?.some((c) => c.type === 'messenger') ?? false;
   const pages = r.file('PAGES_FILE', cwd, (text, where) => {
     const parsed = parsePagesFile(text, where);
     return { problems: parsed.problems, value: parsed.pages };
   });
   let defaultPageToken = r.str('FB_PAGE_ACCESS_TOKEN');
-  if (defaultPageToken === undefined && pagesFile === undefined) {
+  if (defaultPageToken === undefined && pagesFile === undefined && !messengerInChannels) {
     // Only the roles that call the Send API need a page token.
-    if (production && (role === 'all' || role === 'worker')) r.problems.push('FB_PAGE_ACCESS_TOKEN or PAGES_FILE is required when NODE_ENV=production');
+    if (production && (role === 'all' || role === 'worker') && channels === undefined) r.problems.push('CHANNELS_FILE (or, for Messenger alone, FB_PAGE_ACCESS_TOKEN or PAGES_FILE) is required when NODE_ENV=production');
     else if (!production) defaultPageToken = DEV_PAGE_TOKEN;
   }
 
@@ -179,6 +190,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     if (!/^https?:\/\/[^\s]+$/.test(graphApiUrl)) r.problems.push(`GRAPH_API_URL=${JSON.stringify(graphApiUrl)} must be an http(s) URL`);
     graphApiUrl = graphApiUrl.replace(/\/+$/, '');
   } else if (production) graphApiUrl = DEFAULT_GRAPH_API_URL;
+
+  let lineApiUrl = r.str('LINE_API_URL');
+  if (lineApiUrl !== undefined) {
+    if (!/^https?:\/\/[^\s]+$/.test(lineApiUrl)) r.problems.push(`LINE_API_URL=${JSON.stringify(lineApiUrl)} must be an http(s) URL`);
+    lineApiUrl = lineApiUrl.replace(/\/+$/, '');
+  } else if (production) lineApiUrl = DEFAULT_LINE_API_URL;
 
   const redis = readRedisConfig(r, production, cwd);
 
@@ -224,6 +241,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       ...(pages ? { pages } : {}),
       ...(graphApiUrl !== undefined ? { graphApiUrl } : {}),
     },
+    ...(channels ? { channels } : {}),
+    ...(lineApiUrl !== undefined ? { lineApiUrl } : {}),
     redis,
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     chatlog: {

@@ -10,7 +10,7 @@ export function createMetrics() {
   const reg = { registers: [registry] };
   return {
     registry,
-    webhookEvents: new client.Counter({ name: 'cb_webhook_events_total', help: 'Webhook events by kind and outcome', labelNames: ['kind', 'outcome'] as const, ...reg }),
+    webhookEvents: new client.Counter({ name: 'cb_webhook_events_total', help: 'Webhook events by channel, kind and outcome', labelNames: ['channel', 'kind', 'outcome'] as const, ...reg }),
     webhookRequests: new client.Counter({ name: 'cb_webhook_requests_total', help: 'Webhook POSTs by HTTP status', labelNames: ['status'] as const, ...reg }),
     ackLatency: new client.Histogram({
       name: 'cb_webhook_ack_seconds',
@@ -18,7 +18,7 @@ export function createMetrics() {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       ...reg,
     }),
-    duplicates: new client.Counter({ name: 'cb_duplicates_total', help: 'Redelivered webhook events dropped by the dedupe', ...reg }),
+    duplicates: new client.Counter({ name: 'cb_duplicates_total', help: 'Redelivered events dropped by the dedupe, by channel', labelNames: ['channel'] as const, ...reg }),
     overflow: new client.Counter({ name: 'cb_queue_overflow_total', help: 'Events parked because a conversation queue was at its cap', ...reg }),
     lockContention: new client.Counter({ name: 'cb_lock_contention_total', help: 'Claims that found the conversation lock held by another worker', ...reg }),
     fenced: new client.Counter({ name: 'cb_fenced_total', help: 'Acks refused because the worker no longer held the lock', ...reg }),
@@ -29,12 +29,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       ...reg,
     }),
-    processed: new client.Counter({ name: 'cb_events_processed_total', help: 'Events processed by workers, by kind', labelNames: ['kind'] as const, ...reg }),
-    sendErrors: new client.Counter({ name: 'cb_send_errors_total', help: 'Send API failures by Graph error code', labelNames: ['code'] as const, ...reg }),
-    sendRetries: new client.Counter({ name: 'cb_send_retries_total', help: 'Send API calls retried', ...reg }),
+    processed: new client.Counter({ name: 'cb_events_processed_total', help: 'Events processed by workers, by channel and kind', labelNames: ['channel', 'kind'] as const, ...reg }),
+    sendErrors: new client.Counter({ name: 'cb_send_errors_total', help: 'Send API failures by channel and platform error code', labelNames: ['channel', 'code'] as const, ...reg }),
+    sendRetries: new client.Counter({ name: 'cb_send_retries_total', help: 'Send API calls retried, by channel', labelNames: ['channel'] as const, ...reg }),
     sendResumed: new client.Counter({
       name: 'cb_send_unconfirmed_total',
-      help: 'Replies found half-sent after a crash, by how they were settled (echo = confirmed by echo, resent = no echo in the grace time)',
+      help: 'Replies found half-sent after a crash, by how they were settled (echo = confirmed by the platform, resent = sent again: no confirmation in the grace time, or an idempotent channel, memory = this process knew it sent them)',
       labelNames: ['settled'] as const,
       ...reg,
     }),
@@ -52,7 +52,7 @@ export function createMetrics() {
     actionCalls: new client.Counter({ name: 'cb_action_calls_total', help: 'External actions run, by action and result (ok, not_found, error, timeout)', labelNames: ['action', 'result'] as const, ...reg }),
     actionSeconds: new client.Histogram({ name: 'cb_action_seconds', help: 'Time an external action took, retries included', labelNames: ['action'] as const, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...reg }),
     handoffs: new client.Counter({ name: 'cb_handoff_total', help: 'Conversation mode switches, by new mode and cause', labelNames: ['mode', 'cause'] as const, ...reg }),
-    expired: new client.Counter({ name: 'cb_events_expired_total', help: 'Messages not answered because they were older than the 24-hour messaging window', ...reg }),
+    expired: new client.Counter({ name: 'cb_events_expired_total', help: "Messages not answered because they were older than the channel's reply window, by channel", labelNames: ['channel'] as const, ...reg }),
     notReplicated: new client.Counter({ name: 'cb_redis_not_replicated_total', help: 'Writes that did not reach REDIS_WAIT_REPLICAS replicas in time, by where (gateway: answered 503; worker: sent anyway)', labelNames: ['where'] as const, ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
   };

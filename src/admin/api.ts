@@ -1,19 +1,19 @@
 /**
  * The admin API (`/admin/api`). Reads come from the chatlog, scoped in SQL to the caller's
- * pages; a conversation of another page is a 404, never a 403, so ids leak nothing. Agent
+ * accounts; a conversation of another account is a 404, never a 403, so ids leak nothing. Agent
  * actions — take over, reply, release — are queued in the conversation's own queue, behind
  * what the user already sent, so bot and agent never overtake each other (202: durably
  * queued; the worker carries it out in order).
  */
 import crypto from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { PageDirectory } from '../channels/messenger/pages';
-import type { AgentKind, InboundEvent } from '../channels/messenger/types';
+import type { AccountDirectory } from '../channels/accounts';
+import { conversationKey, parseConversationKey, type ConversationRef } from '../channels/conversation';
+import type { AgentKind, InboundEvent } from '../channels/event';
 import type { Logger } from '../log';
 import type { ContextStore } from '../bot/context';
-import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, listConversations, notesOf, stats } from '../chatlog/queries';
+import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, inScope, listConversations, notesOf, stats } from '../chatlog/queries';
 import type { SqlClient } from '../chatlog/sql';
-import { conversationId, splitConversationId } from '../queue/keys';
 import type { ConversationQueue } from '../queue/queue';
 import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
@@ -28,7 +28,7 @@ export interface AdminDeps {
   sessions?: Sessions;
   queue: ConversationQueue;
   contexts: ContextStore;
-  pages: PageDirectory;
+  accounts: AccountDirectory;
   logger: Logger;
   /** The chatlog, for the read views; without it they answer 503. */
   db?: SqlClient;
@@ -44,9 +44,10 @@ export interface AdminDeps {
   exportIdSecret?: string;
 }
 
-const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
-const MAX_TEXT = 2_000;
+const ACCOUNT_KEY = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.@+=-]{1,128}$/;
+/** An agent's reply; each channel splits what its platform cannot take in one message. */
+const MAX_TEXT = 5_000;
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -84,7 +85,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     try {
       const { token, principal } = await d.sessions.signIn(req.ip ?? 'unknown', (req.body ?? {}) as Record<string, unknown>);
       d.logger.info({ user: principal.name, role: principal.role }, 'admin signed in');
-      res.status(201).json({ token, ...principal, pages: principal.pages ?? '*' });
+      res.status(201).json({ token, ...principal, accounts: principal.accounts ?? '*' });
     } catch (err) {
       if (!(err instanceof SignInError)) throw err;
       d.logger.warn({ ip: req.ip, user: typeof req.body?.user === 'string' ? req.body.user : undefined, status: err.status }, 'admin sign-in refused');
@@ -99,21 +100,31 @@ export function adminRouter(d: AdminDeps): express.Router {
   }));
   r.get('/me', (req, res) => {
     const p = principalOf(res);
-    // The pages this user can pick in filters: their own, or every page this deployment serves.
-    const pickable = p.pages ?? d.pages.list()?.map((x) => x.id) ?? [];
-    res.json({ name: p.name, role: p.role, pages: p.pages ?? '*', pickablePages: pickable, intents: d.intents() });
+    // The accounts this user can pick in filters: their own, or every account this deployment lists.
+    const all = d.accounts.list();
+    const pickable = p.accounts ? all.filter((a) => canSee(p, a.channel, a.id)) : all;
+    res.json({
+      name: p.name, role: p.role, accounts: p.accounts ?? '*', intents: d.intents(),
+      pickableAccounts: pickable.map((a) => ({ key: `${a.channel}:${a.id}`, channel: a.channel, id: a.id, ...(a.name ? { name: a.name } : {}) })),
+      channels: d.accounts.channels(),
+    });
   });
 
-  /** `<page>:<user>` of a conversation the caller may see (404 otherwise). */
-  const conversationKey = (req: Request): { key: string; pageId: string; userId: string } => {
-    const id = String(req.params.id);
-    const { pageId, userId } = splitConversationId(id);
-    if (!id.includes(':') || !pageId || !USER_ID.test(userId)) throw new HttpError(400, 'conversation id must be <page id>:<user PSID>');
-    if (!d.pages.serves(pageId) || !canSee(principalOf(res(req)), pageId)) throw new HttpError(404, 'no such conversation');
-    return { key: conversationId(pageId, userId), pageId, userId };
+  /** The conversation a URL names, if the caller may see it (404 otherwise). */
+  const conversationOf = (req: Request): ConversationRef & { key: string } => {
+    const c = parseConversationKey(String(req.params.id));
+    if (!c) throw new HttpError(400, 'conversation id must be a conversation key: <channel>:<account id>:<user id> (Messenger: <page id>:<user PSID>)');
+    if (!d.accounts.serves(c.channel, c.account) || !canSee(principalOf(res(req)), c.channel, c.account)) throw new HttpError(404, 'no such conversation');
+    return { ...c, key: conversationKey(c) };
   };
   const res = (req: Request) => req.res!;
-  const scope = (req: Request) => principalOf(res(req)).pages;
+  const scope = (req: Request) => principalOf(res(req)).accounts;
+  /** `account=<channel>:<id>`, or the older `page=<page id>` (a Messenger page). */
+  const accountFilter = (q: Record<string, string | undefined>): string | undefined => {
+    const a = q.account ?? (q.page ? `messenger:${q.page}` : undefined);
+    if (a !== undefined && a !== '' && !ACCOUNT_KEY.test(a)) throw new HttpError(400, 'account must be <channel>:<account id>, e.g. messenger:1234');
+    return a || undefined;
+  };
 
   r.get('/conversations', route(async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
@@ -129,9 +140,11 @@ export function adminRouter(d: AdminDeps): express.Router {
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 200)) throw new HttpError(400, 'limit must be an integer from 1 to 200');
     const from = date('from');
     const to = date('to');
+    const account = accountFilter(q);
     const list = await listConversations(db(), {
-      ...(scope(req) ? { pages: scope(req) } : {}),
-      ...(q.page ? { page: q.page } : {}),
+      ...(scope(req) ? { scope: scope(req) } : {}),
+      ...(account ? { account } : {}),
+      ...(q.channel ? { channel: q.channel } : {}),
       ...(q.status ? { status: q.status as 'bot' | 'human' } : {}),
       ...(q.intent ? { intent: q.intent } : {}),
       ...(q.q ? { q: q.q } : {}),
@@ -145,8 +158,9 @@ export function adminRouter(d: AdminDeps): express.Router {
   }));
 
   r.get('/conversations/:id', route(async (req, res) => {
-    const { pageId, userId, key } = conversationKey(req);
-    const id = await conversationIdOf(db(), pageId, userId, scope(req));
+    const c = conversationOf(req);
+    const key = c.key;
+    const id = await conversationIdOf(db(), c, scope(req));
     if (!id) throw new HttpError(404, 'no such conversation');
     const view = await conversationMessages(db(), id, scope(req));
     if (!view) throw new HttpError(404, 'no such conversation');
@@ -162,15 +176,15 @@ export function adminRouter(d: AdminDeps): express.Router {
   }));
 
   r.get('/conversations/:id/state', route(async (req, res) => {
-    const s = await d.contexts.peek(conversationKey(req).key);
+    const s = await d.contexts.peek(conversationOf(req).key);
     res.json({ mode: s.mode, ...(s.agent ? { agent: s.agent } : {}), ...(s.humanSince ? { humanSince: new Date(s.humanSince).toISOString() } : {}), slots: s.slots });
   }));
 
   r.post('/conversations/:id/notes', requireAgent, route(async (req, res) => {
-    const { pageId, userId } = conversationKey(req);
+    const c = conversationOf(req);
     const text = (req.body as { text?: unknown } | undefined)?.text;
     if (typeof text !== 'string' || !text.trim() || text.length > 5_000) throw new HttpError(400, '"text" must be a non-empty string of at most 5000 characters');
-    const id = await conversationIdOf(db(), pageId, userId, scope(req));
+    const id = await conversationIdOf(db(), c, scope(req));
     if (!id) throw new HttpError(404, 'no such conversation');
     res.status(201).json(await addNote(db(), id, principalOf(res).name, text));
   }));
@@ -194,8 +208,10 @@ export function adminRouter(d: AdminDeps): express.Router {
     const to = q.to ? new Date(q.to) : new Date();
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - 24 * 3_600_000);
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new HttpError(400, 'from and to must be dates (ISO 8601)');
-    const pages = q.page ? (canSee(principalOf(res), q.page) ? [q.page] : []) : scope(req);
-    res.json(await stats(db(), { from, to, ...(pages ? { pages } : {}) }));
+    const account = accountFilter(q);
+    const p = principalOf(res);
+    const accounts = account ? (canSee(p, account.slice(0, account.indexOf(':')), account.slice(account.indexOf(':') + 1)) ? [account] : []) : scope(req);
+    res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
   }));
 
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
@@ -229,7 +245,7 @@ export function adminRouter(d: AdminDeps): express.Router {
   });
 
   const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}) => {
-    const { key, pageId, userId } = conversationKey(req);
+    const c = conversationOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const agent = body.agent === undefined ? principalOf(res).name : body.agent;
     if (typeof agent !== 'string' || agent.length === 0 || agent.length > 100) throw new HttpError(400, '"agent" must be a name of 1 to 100 characters');
@@ -238,11 +254,12 @@ export function adminRouter(d: AdminDeps): express.Router {
     if (clientId !== undefined && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) throw new HttpError(400, '"id" must be 1 to 100 letters, digits, _ . : or -');
     const now = Date.now();
     const event: InboundEvent = {
-      id: `${kind}:${clientId ?? crypto.randomUUID()}`, kind, pageId, userId, timestamp: now, standby: false, agent, receivedAt: now, enqueuedAt: now, ...fields,
+      id: `${kind}:${clientId ?? crypto.randomUUID()}`, kind, channel: c.channel, account: c.account, user: c.user, timestamp: now, agent, receivedAt: now, enqueuedAt: now, ...fields,
     };
+    const key = c.key;
     let result;
     try {
-      result = await d.queue.enqueue(key, [{ event, queue: true }]);
+      result = await d.queue.enqueue(key, [{ id: event.id, timestamp: event.timestamp, payload: JSON.stringify(event), queue: true }]);
       await d.queue.markReady([key]);
     } catch (err) {
       d.logger.error({ err, conversation: key, kind }, 'agent action not queued: redis unavailable');
@@ -257,18 +274,18 @@ export function adminRouter(d: AdminDeps): express.Router {
   r.post('/conversations/:id/reply', requireAgent, route(async (req, res) => {
     const text = (req.body as { text?: unknown } | undefined)?.text;
     if (typeof text !== 'string' || text.trim() === '') throw new HttpError(400, '"text" must be a non-empty string');
-    if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters (Messenger's limit)`);
+    if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters`);
     await enqueue(req, res, 'agent', { text });
   }));
   return r;
 }
 
-async function confirm(db: SqlClient, messageId: string, by: string, pages?: readonly string[]): Promise<boolean> {
+async function confirm(db: SqlClient, messageId: string, by: string, scope?: readonly string[]): Promise<boolean> {
   if (!/^\d+$/.test(messageId)) return false;
   const r = await db.query<{ id: unknown }>(
-    `UPDATE messages SET corrected_intent = intent, corrected_by = $2, corrected_at = now()
-     WHERE id = $1 AND direction = 'in' AND intent IS NOT NULL AND ($3::text[] IS NULL OR page_id = ANY($3)) RETURNING id`,
-    [messageId, by, pages ? [...pages] : null],
+    `UPDATE messages m SET corrected_intent = intent, corrected_by = $2, corrected_at = now()
+     WHERE id = $1 AND direction = 'in' AND intent IS NOT NULL AND ${inScope('m', 3)} RETURNING id`,
+    [messageId, by, scope ? [...scope] : null],
   );
   return r.length === 1;
 }

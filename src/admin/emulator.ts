@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import express from 'express';
-import { encodeLikeFacebook, sign } from '../channels/messenger/signature';
+import { encodeLikeFacebook, sign } from '../channels/meta/signature';
 import type { FakeGraph } from '../dev/fake-graph';
 import { emulatorUi } from './ui';
 

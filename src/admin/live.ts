@@ -1,7 +1,7 @@
 /**
  * Live updates for the admin app: one poller per gateway process reads the messages the
  * chatlog wrote since the last look and fans them out to the open streams, each filtered by
- * its user's pages. It runs only while someone is watching.
+ * its user's accounts. It runs only while someone is watching.
  *
  * Ids are handed out when a row is inserted, not when its transaction commits: two chatlog
  * consumers can commit ids 7 and 8 in the order 8, 7. A poll that saw 8 without 7 remembers
@@ -12,6 +12,7 @@ import type { Response } from 'express';
 import { lastMessageId, messagesAfter, messagesWithIds, type LiveMessage } from '../chatlog/queries';
 import type { SqlRunner } from '../chatlog/sql';
 import type { Logger } from '../log';
+import { conversationKey } from '../channels/conversation';
 import { canSee, type Principal } from './users';
 
 const GAP_WAIT_MS = 10_000;
@@ -71,8 +72,8 @@ export class LiveFeed {
       const rows = [...(await this.lateRows()), ...(await this.newRows())];
       if (!rows.length) return;
       for (const w of this.watchers) {
-        const mine = rows.filter((r) => canSee(w.principal, r.pageId));
-        if (mine.length) w.res.write(`event: messages\ndata: ${JSON.stringify(mine.map((r) => ({ ...r, key: `${r.pageId}:${r.userId}` })))}\n\n`);
+        const mine = rows.filter((r) => canSee(w.principal, r.channel, r.accountId));
+        if (mine.length) w.res.write(`event: messages\ndata: ${JSON.stringify(mine.map((r) => ({ ...r, key: conversationKey({ channel: r.channel, account: r.accountId, user: r.userId }) })))}\n\n`);
       }
     } catch (err) {
       this.logger.warn({ err }, 'live feed poll failed: retrying');

@@ -2,7 +2,7 @@
  * Models from the admin app: which version is live, retrain-and-publish (the configured
  * corpus plus every corrected label in the chatlog, trained in a worker thread so the
  * gateway keeps acknowledging webhooks), and rollback. Workers switch within NLU_RELOAD_MS.
- * Admins of every page only: a model serves every page.
+ * Admins of every account only: a model serves every account.
  */
 import express, { type Request, type Response } from 'express';
 import type { SqlClient } from '../chatlog/sql';
@@ -37,7 +37,7 @@ export function modelsRouter(d: ModelsDeps): express.Router {
   let training: Promise<unknown> | undefined;
   const adminOfAll = (res: Response) => {
     const p = principalOf(res);
-    if (p.role !== 'admin' || p.pages) {
+    if (p.role !== 'admin' || p.accounts) {
       res.status(403).json({ error: 'models serve every page: this needs an admin of every page' });
       return false;
     }

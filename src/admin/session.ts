@@ -54,7 +54,7 @@ export class Sessions {
       const u = this.users?.get(creds.user);
       // A missing user costs the same scrypt as a wrong password: no user enumeration by timing.
       const ok = verifyPassword(creds.password, u?.passwordHash ?? 'scrypt$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-      if (u && ok) principal = { name: u.name, role: u.role, ...(u.pages ? { pages: u.pages } : {}) };
+      if (u && ok) principal = { name: u.name, role: u.role, ...(u.accounts ? { accounts: u.accounts } : {}) };
     }
     if (!principal) {
       await this.redis.multi().incr(fk).pexpire(fk, FAILURE_WINDOW_MS).exec();

@@ -1,6 +1,7 @@
 /**
- * Who may use the admin app: the ADMIN_TOKEN holder (admin of every page) and the users of
- * ADMIN_USERS_FILE, each with a role and the pages they may see. Passwords are stored as
+ * Who may use the admin app: the ADMIN_TOKEN holder (admin of every account) and the users
+ * of ADMIN_USERS_FILE, each with a role and the accounts they may see (`<channel>:<id>`, e.g.
+ * `whatsapp:1234`; the older `pages` list names Messenger pages). Passwords are stored as
  * scrypt hashes (`npm run admin-user -- --hash`), compared in constant time.
  */
 import crypto from 'node:crypto';
@@ -12,8 +13,8 @@ export const ROLES: readonly Role[] = ['admin', 'agent', 'viewer'];
 export interface AdminUser {
   name: string;
   role: Role;
-  /** Page ids, or undefined for every page (`"pages": ["*"]`). */
-  pages?: readonly string[];
+  /** Account keys (`<channel>:<id>`), or undefined for every account (`["*"]`). */
+  accounts?: readonly string[];
   passwordHash: string;
 }
 
@@ -21,7 +22,8 @@ export interface AdminUser {
 export interface Principal {
   name: string;
   role: Role;
-  pages?: readonly string[];
+  /** Account keys (`<channel>:<id>`) this principal may see; undefined: every account. */
+  accounts?: readonly string[];
 }
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
@@ -39,7 +41,23 @@ export function verifyPassword(password: string, stored: string): boolean {
   return crypto.timingSafeEqual(got, want);
 }
 
-/** ADMIN_USERS_FILE: {"users":[{"name":"ann","role":"agent","pages":["123"],"passwordHash":"scrypt$…"}]} */
+const ACCOUNT_KEY = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.@+=-]{1,128}$/;
+
+/** A users-file scope: `["*"]` (every account), account keys, or (legacy `pages`) bare Messenger page ids. */
+function scopeOf(list: unknown, legacy: boolean, at: string, problems: string[]): string[] | undefined {
+  const field = legacy ? 'pages' : 'accounts';
+  if (!Array.isArray(list) || list.length === 0 || list.some((p) => typeof p !== 'string' || !p)) {
+    problems.push(`${at}.${field} must be a non-empty array of ${legacy ? 'page ids' : 'account keys such as "messenger:1234" or "whatsapp:5678"'}, or ["*"] for every account`);
+    return undefined;
+  }
+  if (list.includes('*')) return undefined;
+  const keys = (list as string[]).map((x) => (legacy && !x.includes(':') ? `messenger:${x}` : x));
+  const bad = keys.filter((k) => !ACCOUNT_KEY.test(k));
+  if (bad.length) problems.push(`${at}.${field} has ${bad.map((b) => JSON.stringify(b)).join(', ')}: an account is named <channel>:<id>, e.g. "messenger:1234"`);
+  return keys;
+}
+
+/** ADMIN_USERS_FILE: {"users":[{"name":"ann","role":"agent","accounts":["messenger:123"],"passwordHash":"scrypt$…"}]} */
 export function parseUsersFile(text: string, where: string): { users?: Map<string, AdminUser>; problems: string[] } {
   const section = jsonSection(text, where, 'users');
   if ('problem' in section) return { problems: [section.problem] };
@@ -53,14 +71,13 @@ export function parseUsersFile(text: string, where: string): { users?: Map<strin
     if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) problems.push(`${at}.name must be 1-64 letters, digits, _ . @ or -`);
     if (users.has(name)) problems.push(`${at}.name ${name} is listed twice`);
     if (!ROLES.includes(u?.role as Role)) problems.push(`${at}.role must be one of ${ROLES.join(', ')}`);
-    const pages = u?.pages;
-    if (!Array.isArray(pages) || pages.length === 0 || pages.some((p) => typeof p !== 'string' || !p)) problems.push(`${at}.pages must be a non-empty array of page ids, or ["*"] for every page`);
+    if (u?.accounts !== undefined && u?.pages !== undefined) problems.push(`${at} has both "accounts" and "pages": use "accounts"`);
+    const accounts = scopeOf(u?.accounts ?? u?.pages, u?.accounts === undefined, at, problems);
     if (typeof u?.passwordHash !== 'string' || !/^scrypt\$[\w-]+\$[\w-]+$/.test(u.passwordHash)) problems.push(`${at}.passwordHash must be a scrypt hash (make one with: npm run admin-user -- --hash)`);
-    const all = Array.isArray(pages) && pages.includes('*');
-    users.set(name, { name, role: u?.role as Role, ...(all || !Array.isArray(pages) ? {} : { pages: pages as string[] }), passwordHash: String(u?.passwordHash) });
+    users.set(name, { name, role: u?.role as Role, ...(accounts ? { accounts } : {}), passwordHash: String(u?.passwordHash) });
   });
   return problems.length ? { problems } : { users, problems };
 }
 
-export const canSee = (p: Principal, pageId: string) => !p.pages || p.pages.includes(pageId);
+export const canSee = (p: Principal, channel: string, account: string): boolean => !p.accounts || p.accounts.includes(`${channel}:${account}`);
 export const canAct = (p: Principal) => p.role === 'admin' || p.role === 'agent';

@@ -5,13 +5,13 @@
  * logged); it takes over again on release, or when the agent has been idle too long.
  * Times come from the events, so an event processed twice decides the same way.
  */
-import type { InboundEvent } from '../channels/messenger/types';
+import { conversationKey } from '../channels/conversation';
+import type { InboundEvent } from '../channels/event';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { conversationId } from '../queue/keys';
 import type { ContextStore, DialogState } from './context';
 import type { Dialog } from './dialog';
-import { clip, type BotHandler, type BotTurn, type TurnIO } from './handler';
+import { agentReply, type BotHandler, type BotTurn, type TurnIO } from './handler';
 
 export interface ConversationBotOptions {
   handoffIdleMs: number;
@@ -27,7 +27,7 @@ export class ConversationBot implements BotHandler {
   ) {}
 
   async turn(e: InboundEvent, io: TurnIO): Promise<BotTurn> {
-    const conversation = conversationId(e.pageId, e.userId);
+    const conversation = conversationKey(e);
     const before = await this.contexts.load(conversation, e.id);
     const s: DialogState = structuredClone(before);
     const turn = await this.decide(e, s, io);
@@ -67,7 +67,7 @@ export class ConversationBot implements BotHandler {
         return withMode({ replies: [] }, toBot('agent'));
       case 'agent':
         // Replying is taking part: the bot stays quiet from here on.
-        return withMode({ replies: [{ text: clip(e.text ?? '') }], author: 'agent' }, toHuman('agent_reply', e.agent));
+        return withMode({ replies: [agentReply(e)], author: 'agent' }, toHuman('agent_reply', e.agent));
       default:
         break;
     }

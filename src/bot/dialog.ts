@@ -6,7 +6,8 @@
  * three times hands the conversation over. Decisions depend only on the event and the
  * state it starts from, so processing an event again gives the same replies.
  */
-import type { InboundEvent, OutboundMessage, QuickReply } from '../channels/messenger/types';
+import type { InboundEvent } from '../channels/event';
+import type { QuickReply, Reply } from '../channels/reply';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { NONE } from '../nlu/model';
@@ -14,7 +15,7 @@ import type { NluService, Understanding } from '../nlu/service';
 import { fnv1a } from '../queue/keys';
 import type { ActionRunner, ActionSpec } from './actions';
 import type { DialogState } from './context';
-import { clip, type TurnIO, type TurnNlu } from './handler';
+import type { TurnIO, TurnNlu } from './handler';
 import { missing, render } from './template';
 
 export const HANDOFF_INTENT = 'agent.handoff';
@@ -23,7 +24,7 @@ export const GET_STARTED = 'GET_STARTED';
 export const INTENT_PAYLOAD = 'INTENT:';
 
 export interface DialogResult {
-  replies: OutboundMessage[];
+  replies: Reply[];
   nlu?: TurnNlu;
   actionMs?: number;
   /** Why the conversation should go to a person, when it should. */
@@ -94,7 +95,7 @@ export class Dialog {
       case 'sticker':
         return { replies: [{ text: '👍' }] };
       default:
-        return { replies: [{ text: `Thanks for the ${e.kind === 'fallback' ? 'link' : e.kind}! I can only read text, so a person from our team will look at it if you ask for one.`, quick_replies: this.suggest('fallback') }] };
+        return { replies: [{ text: `Thanks for the ${e.kind === 'fallback' ? 'link' : e.kind}! I can only read text, so a person from our team will look at it if you ask for one.`, quickReplies: this.suggest('fallback') }] };
     }
   }
 
@@ -161,7 +162,7 @@ export class Dialog {
       // A wrong order number should not stick: the next question asks again.
       if (r.kind === 'not_found') for (const slot of Object.keys(this.d.nlu.model.slots(intent))) delete s.slots[slot];
       const quick = r.kind === 'ok' ? this.suggest(intent) : this.suggest('offer');
-      return { replies: [{ text: clip(r.text), ...(quick ? { quick_replies: quick } : {}) }], ...(nlu ? { nlu } : {}), actionMs: r.ms };
+      return { replies: [{ text: r.text, ...(quick ? { quickReplies: quick } : {}) }], ...(nlu ? { nlu } : {}), actionMs: r.ms };
     }
     return { replies: [this.answer(intent, e, s)], ...(nlu ? { nlu } : {}) };
   }
@@ -174,21 +175,21 @@ export class Dialog {
     }
     if (s.fallbacks === 2) {
       this.d.metrics?.fallbacks.inc({ outcome: 'offer_human' });
-      return { replies: [{ text: OFFER_HUMAN, quick_replies: this.suggest('offer') ?? [] }] };
+      return { replies: [{ text: OFFER_HUMAN, quickReplies: this.suggest('offer') ?? [] }] };
     }
     this.d.metrics?.fallbacks.inc({ outcome: 'fallback' });
     const own = this.d.nlu.model.answers(NONE);
     const quick = this.suggest('fallback');
-    return { replies: [{ text: own.length ? pick(own, e.id) : FALLBACK, ...(quick ? { quick_replies: quick } : {}) }] };
+    return { replies: [{ text: own.length ? pick(own, e.id) : FALLBACK, ...(quick ? { quickReplies: quick } : {}) }] };
   }
 
   /** The intent's answer from the corpus, with its slots filled; answers needing a missing slot are skipped. */
-  private answer(intent: string, e: InboundEvent, s: DialogState, next = intent): OutboundMessage {
+  private answer(intent: string, e: InboundEvent, s: DialogState, next = intent): Reply {
     const all = this.d.nlu.model.answers(intent);
     const usable = all.filter((a) => missing(a, s.slots).length === 0);
     const text = usable.length ? render(pick(usable, e.id), s.slots) : intent === HANDOFF_INTENT ? HANDING_OVER : FALLBACK;
     const quick = this.suggest(next);
-    return { text: clip(text), ...(quick ? { quick_replies: quick } : {}) };
+    return { text, ...(quick ? { quickReplies: quick } : {}) };
   }
 
   private known(intent: string): boolean {
@@ -197,7 +198,7 @@ export class Dialog {
 
   private suggest(after: string): QuickReply[] | undefined {
     const list = (NEXT[after] ?? []).filter((i) => this.known(i) || i === HANDOFF_INTENT);
-    return list.length ? list.map((i) => ({ content_type: 'text', title: title(i), payload: `${INTENT_PAYLOAD}${i}` })) : undefined;
+    return list.length ? list.map((i) => ({ title: title(i), payload: `${INTENT_PAYLOAD}${i}` })) : undefined;
   }
 }
 

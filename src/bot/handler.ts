@@ -2,7 +2,8 @@
  * The bot seam: the worker hands it one event at a time, in order, and sends what it
  * returns. `ConversationBot` (handoff + dialog) and `EchoBot` stand behind it.
  */
-import type { InboundEvent, OutboundMessage } from '../channels/messenger/types';
+import type { InboundEvent } from '../channels/event';
+import type { Author, Reply } from '../channels/reply';
 
 export interface TurnNlu {
   intent: string;
@@ -15,9 +16,9 @@ export interface TurnNlu {
 
 /** What the bot made of one event: its replies, and what the chatlog records about it. */
 export interface BotTurn {
-  replies: OutboundMessage[];
-  /** Who speaks in `replies`: agents' messages go out with the HUMAN_AGENT tag. */
-  author?: 'bot' | 'agent';
+  replies: Reply[];
+  /** Who speaks in `replies`: agents' messages may need a platform's human-agent tag. */
+  author?: Author;
   nlu?: TurnNlu;
   actionMs?: number;
   /** The conversation switched mode during this event. */
@@ -33,28 +34,31 @@ export interface BotHandler {
   turn(event: InboundEvent, io: TurnIO): Promise<BotTurn>;
 }
 
-const MAX_TEXT = 1_900; // Messenger rejects texts over 2,000 characters
-
-export function clip(s: string): string {
-  return s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s;
+/** An agent's reply as the user gets it: text, or a file the agent attached. */
+export function agentReply(e: InboundEvent): Reply {
+  const a = e.attachments?.[0];
+  return {
+    ...(e.text !== undefined ? { text: e.text } : {}),
+    ...(a?.url ? { attachment: { type: (['image', 'video', 'audio'].includes(a.type) ? a.type : 'file') as 'image' | 'video' | 'audio' | 'file', url: a.url, ...(a.title ? { name: a.title } : {}) } } : {}),
+  };
 }
 
 /** Acknowledges what was received (BOT=echo): the ordered pipeline without a brain, for pipeline tests and load runs. */
 export class EchoBot implements BotHandler {
   async turn(e: InboundEvent): Promise<BotTurn> {
-    if (e.kind === 'agent') return { replies: [{ text: clip(e.text ?? '') }], author: 'agent' };
+    if (e.kind === 'agent') return { replies: [agentReply(e)], author: 'agent' };
     if (e.kind === 'takeover' || e.kind === 'release') return { replies: [] };
     return { replies: this.replies(e) };
   }
 
-  private replies(e: InboundEvent): OutboundMessage[] {
+  private replies(e: InboundEvent): Reply[] {
     switch (e.kind) {
       case 'text':
-        return [{ text: `You said: "${clip(e.text ?? '')}"` }];
+        return [{ text: `You said: "${e.text ?? ''}"` }];
       case 'quick_reply':
-        return [{ text: `You picked: ${clip(e.payload ?? e.text ?? '')}` }];
+        return [{ text: `You picked: ${e.payload ?? e.text ?? ''}` }];
       case 'postback':
-        return [{ text: `You tapped "${clip(e.title ?? '')}" (${clip(e.payload ?? '')})` }];
+        return [{ text: `You tapped "${e.title ?? ''}" (${e.payload ?? ''})` }];
       case 'referral':
         return [{ text: `Welcome! You came from ${e.referral?.source ?? 'a link'}${e.referral?.ref ? ` (ref ${e.referral.ref})` : ''}.` }];
       case 'location': {

@@ -1,14 +1,21 @@
 /**
  * Read queries over the chatlog, for the admin viewer and export. Every query takes the
- * caller's page scope (`pages`: undefined = all pages) and applies it in SQL, so a caller
- * can never see a conversation of a page it was not granted.
+ * caller's account scope (`scope`: account keys `<channel>:<account id>`; undefined = every
+ * account) and applies it in SQL, so a caller can never see a conversation of an account it
+ * was not granted.
  */
+import { conversationKey } from '../channels/conversation';
 import type { SqlRunner } from './sql';
 
+/** SQL of "the row's account is in scope $n" (`alias`: the table alias with channel and account_id). */
+export const inScope = (alias: string, n: number): string => `($${n}::text[] IS NULL OR (${alias}.channel || ':' || ${alias}.account_id) = ANY($${n}))`;
+
 export interface ConversationFilter {
-  /** Page scope of the caller; undefined means every page. */
-  pages?: readonly string[];
-  page?: string;
+  /** Account scope of the caller (account keys); undefined means every account. */
+  scope?: readonly string[];
+  channel?: string;
+  /** One account, as an account key `<channel>:<id>`. */
+  account?: string;
   status?: 'bot' | 'human';
   intent?: string;
   /** Full-text search over message texts (words, any order). */
@@ -23,9 +30,10 @@ export interface ConversationFilter {
 
 export interface ConversationSummary {
   id: string;
-  /** `<page>:<user>`: the id the admin API and the queue use. */
+  /** The conversation key (channels/conversation.ts): the id the admin API and the queue use. */
   key: string;
-  pageId: string;
+  channel: string;
+  accountId: string;
   userId: string;
   status: string;
   firstMessageAt: Date;
@@ -41,11 +49,13 @@ export interface ConversationSummary {
 const AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
 
 function toSummary(r: Record<string, unknown>): ConversationSummary {
+  const ref = { channel: r.channel as string, account: r.account_id as string, user: r.user_id as string };
   return {
     id: String(r.id),
-    key: `${r.page_id as string}:${r.user_id as string}`,
-    pageId: r.page_id as string,
-    userId: r.user_id as string,
+    key: conversationKey(ref),
+    channel: ref.channel,
+    accountId: ref.account,
+    userId: ref.user,
     status: r.status as string,
     firstMessageAt: new Date(r.first_message_at as string),
     lastMessageAt: new Date(r.last_message_at as string),
@@ -77,11 +87,12 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
   const limit = Math.min(200, Math.max(1, f.limit ?? 50));
   const [cAt, cId] = f.cursor ? decodeCursor(f.cursor) : [null, null];
   const rows = await db.query<Record<string, unknown>>(
-    `SELECT c.id, c.page_id, c.user_id, c.status, c.first_message_at, c.last_message_at, c.last_message_at::text AS at_text,
+    `SELECT c.id, c.channel, c.account_id, c.user_id, c.status, c.first_message_at, c.last_message_at, c.last_message_at::text AS at_text,
             c.messages_in, c.messages_out, c.last_text, c.last_intent, c.status_changed_at, c.agent
      FROM conversations c
-     WHERE ($1::text[] IS NULL OR c.page_id = ANY($1))
-       AND ($2::text IS NULL OR c.page_id = $2)
+     WHERE ${inScope('c', 1)}
+       AND ($2::text IS NULL OR (c.channel || ':' || c.account_id) = $2)
+       AND ($12::text IS NULL OR c.channel = $12)
        AND ($3::text IS NULL OR c.status = $3)
        AND ($4::timestamptz IS NULL OR c.last_message_at >= $4)
        AND ($5::timestamptz IS NULL OR c.first_message_at < $5)
@@ -91,7 +102,7 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
        AND ($11::real IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND m.corrected_intent IS NULL AND (m.intent = 'None' OR m.score < $11)))
      ORDER BY c.last_message_at DESC, c.id DESC
      LIMIT $10`,
-    [f.pages ? [...f.pages] : null, f.page ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1, f.lowConfidenceBelow ?? null],
+    [f.scope ? [...f.scope] : null, f.account ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1, f.lowConfidenceBelow ?? null, f.channel ?? null],
   );
   const items = rows.slice(0, limit).map(toSummary);
   const last = rows[limit - 1];
@@ -123,6 +134,7 @@ export interface MessageView {
   repliedAt: Date | null;
   deliveredAt: Date | null;
   readAt: Date | null;
+  failedAt: Date | null;
   nluMs: number | null;
   actionMs: number | null;
   sendMs: number | null;
@@ -137,19 +149,19 @@ export interface MessageView {
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const ms = (a: string, b: string) => `round((extract(epoch from (m.${a} - m.${b})) * 1000)::numeric, 1)::float8`;
 
-/** The chatlog id of conversation `<page>:<user>`, if it exists and is in the caller's scope. */
-export async function conversationIdOf(db: SqlRunner, pageId: string, userId: string, pages?: readonly string[]): Promise<string | null> {
-  const r = await db.query<{ id: string | number }>('SELECT id FROM conversations WHERE page_id = $1 AND user_id = $2 AND ($3::text[] IS NULL OR page_id = ANY($3))', [pageId, userId, pages ? [...pages] : null]);
+/** The chatlog id of a conversation, if it exists and is in the caller's scope. */
+export async function conversationIdOf(db: SqlRunner, c: { channel: string; account: string; user: string }, scope?: readonly string[]): Promise<string | null> {
+  const r = await db.query<{ id: string | number }>(`SELECT id FROM conversations c WHERE channel = $1 AND account_id = $2 AND user_id = $3 AND ${inScope('c', 4)}`, [c.channel, c.account, c.user, scope ? [...scope] : null]);
   return r[0] ? String(r[0].id) : null;
 }
 
 /** Sets (or clears, with null) a message's corrected intent. False if the message is not an inbound one in scope. */
-export async function correctIntent(db: SqlRunner, messageId: string, intent: string | null, by: string, pages?: readonly string[]): Promise<boolean> {
+export async function correctIntent(db: SqlRunner, messageId: string, intent: string | null, by: string, scope?: readonly string[]): Promise<boolean> {
   if (!/^\d+$/.test(messageId)) return false;
   const r = await db.query<{ id: string | number }>(
-    `UPDATE messages SET corrected_intent = $2, corrected_by = $3, corrected_at = now()
-     WHERE id = $1 AND direction = 'in' AND ($4::text[] IS NULL OR page_id = ANY($4)) RETURNING id`,
-    [messageId, intent, by, pages ? [...pages] : null],
+    `UPDATE messages m SET corrected_intent = $2, corrected_by = $3, corrected_at = now()
+     WHERE id = $1 AND direction = 'in' AND ${inScope('m', 4)} RETURNING id`,
+    [messageId, intent, by, scope ? [...scope] : null],
   );
   return r.length === 1;
 }
@@ -173,9 +185,9 @@ export async function notesOf(db: SqlRunner, conversationId: string): Promise<No
 const noteOf = (r: Record<string, unknown>): Note => ({ id: String(r.id), author: r.author as string, text: r.text as string, createdAt: new Date(r.created_at as string) });
 
 /** Messages written after `afterId`, in the caller's scope, for the live view. */
-export type LiveMessage = MessageView & { pageId: string; userId: string; conversationId: string };
+export type LiveMessage = MessageView & { channel: string; accountId: string; userId: string; conversationId: string };
 
-const LIVE_SELECT = `SELECT m.id, m.page_id, c.user_id, m.conversation_id, m.direction, m.kind, m.text, m.author, m.intent, m.score, m.corrected_intent, m.error,
+const LIVE_SELECT = `SELECT m.id, m.channel, m.account_id, c.user_id, m.conversation_id, m.direction, m.kind, m.text, m.author, m.intent, m.score, m.corrected_intent, m.error,
             coalesce(m.received_at, m.replied_at, m.platform_ts) AS at
      FROM messages m JOIN conversations c ON c.id = m.conversation_id`;
 
@@ -197,15 +209,15 @@ export async function lastMessageId(db: SqlRunner): Promise<string> {
 }
 
 /** One conversation's messages in conversation order, or null if it is not in the caller's scope. */
-export async function conversationMessages(db: SqlRunner, conversationId: string, pages?: readonly string[]): Promise<{ conversation: ConversationSummary; messages: MessageView[] } | null> {
+export async function conversationMessages(db: SqlRunner, conversationId: string, scope?: readonly string[]): Promise<{ conversation: ConversationSummary; messages: MessageView[] } | null> {
   if (!/^\d+$/.test(conversationId)) return null;
-  const conv = await db.query<Record<string, unknown>>('SELECT * FROM conversations WHERE id = $1 AND ($2::text[] IS NULL OR page_id = ANY($2))', [conversationId, pages ? [...pages] : null]);
+  const conv = await db.query<Record<string, unknown>>(`SELECT * FROM conversations c WHERE id = $1 AND ${inScope('c', 2)}`, [conversationId, scope ? [...scope] : null]);
   const c = conv[0];
   if (!c) return null;
   const rows = await db.query<Record<string, unknown>>(
     `SELECT m.id, m.mid, m.direction, m.kind, m.text, m.payload, m.attachments, m.intent, m.score, m.intents, m.entities, m.sentiment,
             m.corrected_intent, m.corrected_by, m.author, m.error, m.reply_to_mid, m.platform_ts, m.received_at, m.enqueued_at, m.started_at, m.replied_at,
-            m.delivered_at, m.read_at, m.nlu_ms, m.action_ms, m.send_ms,
+            m.delivered_at, m.read_at, m.failed_at, m.nlu_ms, m.action_ms, m.send_ms,
             ${ms('started_at', 'enqueued_at')} AS queue_wait_ms, ${ms('replied_at', 'started_at')} AS processing_ms, ${ms('replied_at', 'received_at')} AS total_ms
      FROM messages m WHERE m.conversation_id = $1
      ORDER BY coalesce(m.platform_ts, m.replied_at, m.created_at), m.id`,
@@ -231,9 +243,9 @@ export interface Stats {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export async function stats(db: SqlRunner, range: { from: Date; to: Date; pages?: readonly string[] }): Promise<Stats> {
-  const where = `${AT} >= $1 AND ${AT} < $2 AND ($3::text[] IS NULL OR m.page_id = ANY($3))`;
-  const params = [range.from, range.to, range.pages ? [...range.pages] : null];
+export async function stats(db: SqlRunner, range: { from: Date; to: Date; scope?: readonly string[]; channel?: string }): Promise<Stats> {
+  const where = `${AT} >= $1 AND ${AT} < $2 AND ${inScope('m', 3)} AND ($4::text IS NULL OR m.channel = $4)`;
+  const params = [range.from, range.to, range.scope ? [...range.scope] : null, range.channel ?? null];
   const [perMinute, timing, intents, sends] = await Promise.all([
     db.query<Record<string, unknown>>(`SELECT date_trunc('minute', ${AT}) AS minute, count(*) FILTER (WHERE m.direction = 'in') AS n_in, count(*) FILTER (WHERE m.direction = 'out') AS n_out FROM messages m WHERE ${where} GROUP BY 1 ORDER BY 1`, params),
     db.query<Record<string, unknown>>(

@@ -2,13 +2,13 @@
  * What producers (gateway, workers) append to the chatlog stream. Times are epoch ms; the
  * writer turns them into timestamptz. One message record becomes one `messages` row.
  */
-import type { InboundEvent } from '../channels/messenger/types';
+import type { ConversationRef } from '../channels/conversation';
+import type { InboundEvent } from '../channels/event';
 
-export interface MessageRecord {
+/** Every record names its conversation: channel, account, user. */
+export interface MessageRecord extends ConversationRef {
   t: 'msg';
-  pageId: string;
-  userId: string;
-  /** Facebook's mid (inbound, echoes, sent replies) or a stable synthetic id. */
+  /** The platform's message id (inbound, echoes, sent replies) or a stable synthetic id; unique within the account. */
   mid: string;
   direction: 'in' | 'out';
   kind: string;
@@ -35,20 +35,24 @@ export interface MessageRecord {
   repliedAt?: number;
 }
 
-/** Delivery/read watermarks: they update the outbound rows they cover, they add none. */
-export interface ReceiptRecord {
+/**
+ * Receipts of our own messages: they update the outbound rows they cover, they add none. A
+ * watermark covers everything sent before it (Messenger); `mids` name messages (WhatsApp).
+ */
+export interface ReceiptRecord extends ConversationRef {
   t: 'receipt';
-  pageId: string;
-  userId: string;
-  kind: 'delivery' | 'read';
-  watermark: number;
+  kind: 'delivery' | 'read' | 'failed';
+  watermark?: number;
+  mids?: string[];
+  /** When the platform saw it (ms), for receipts by message id. */
+  at?: number;
+  /** `failed`: why the platform could not deliver. */
+  error?: string;
 }
 
 /** The conversation changed hands (bot ↔ human): updates `conversations.status`. */
-export interface StatusRecord {
+export interface StatusRecord extends ConversationRef {
   t: 'status';
-  pageId: string;
-  userId: string;
   status: 'bot' | 'human';
   cause: string;
   agent?: string;
@@ -59,14 +63,18 @@ export type ChatlogRecord = MessageRecord | ReceiptRecord | StatusRecord;
 
 /** The record of an inbound event (or a receipt), with what the worker measured. */
 export function recordOfEvent(e: InboundEvent, measured: Partial<MessageRecord> = {}): ChatlogRecord {
-  if ((e.kind === 'delivery' || e.kind === 'read') && e.watermark !== undefined) {
-    return { t: 'receipt', pageId: e.pageId, userId: e.userId, kind: e.kind, watermark: e.watermark };
+  const ref = { channel: e.channel, account: e.account, user: e.user };
+  if ((e.kind === 'delivery' || e.kind === 'read' || e.kind === 'failed') && (e.watermark !== undefined || e.mids?.length)) {
+    return {
+      t: 'receipt', ...ref, kind: e.kind,
+      ...(e.watermark !== undefined ? { watermark: e.watermark } : { mids: e.mids!, at: e.timestamp }),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+    };
   }
   const payload = e.payload ?? e.referral?.ref ?? e.optin?.ref ?? e.reaction?.reaction;
   return {
     t: 'msg',
-    pageId: e.pageId,
-    userId: e.userId,
+    ...ref,
     mid: e.id,
     // An echo is a message the page sent from elsewhere (page inbox, another app).
     direction: e.kind === 'echo' ? 'out' : 'in',

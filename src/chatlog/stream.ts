@@ -3,6 +3,7 @@
  * split into shards with hash tags of their own (by conversation, so one conversation's
  * records stay in order) to spread the load over a cluster's masters.
  */
+import { conversationKey } from '../channels/conversation';
 import { fnv1a } from '../queue/keys';
 import type { RedisClient } from '../queue/redis';
 import type { ChatlogRecord } from './records';
@@ -16,8 +17,9 @@ export class ChatlogStream {
     return `${this.prefix}:chatlog:{l${shard}}`;
   }
 
-  shardOf(pageId: string, userId: string): number {
-    return fnv1a(`${pageId}:${userId}`) % this.shards;
+  /** By conversation key: the shard of a Messenger conversation is the one it had before channels. */
+  shardOf(r: { channel: string; account: string; user: string }): number {
+    return fnv1a(conversationKey(r)) % this.shards;
   }
 
   /** Appends records (one round trip per shard touched). */
@@ -25,7 +27,7 @@ export class ChatlogStream {
     if (records.length === 0) return;
     const byShard = new Map<number, ChatlogRecord[]>();
     for (const r of records) {
-      const s = this.shardOf(r.pageId, r.userId);
+      const s = this.shardOf(r);
       byShard.set(s, [...(byShard.get(s) ?? []), r]);
     }
     await Promise.all(

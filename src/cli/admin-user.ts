@@ -1,6 +1,7 @@
 /**
  * `npm run admin-user -- --hash` reads a password on stdin and prints the scrypt hash for
- * ADMIN_USERS_FILE; `--name N --role R --pages P,Q` prints a whole user entry.
+ * ADMIN_USERS_FILE; `--name N --role R --accounts messenger:P,whatsapp:Q` prints a whole user entry
+ * (`--pages P,Q` names Messenger pages, as before channels).
  */
 import { hashPassword, ROLES, type Role } from '../admin/users';
 
@@ -11,7 +12,7 @@ async function main(): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   if (!args.includes('--hash') && !opt('--name')) {
-    console.error('usage: npm run admin-user -- --hash  |  --name NAME --role admin|agent|viewer --pages ID,ID|*   (password on stdin)');
+    console.error('usage: npm run admin-user -- --hash  |  --name NAME --role admin|agent|viewer --accounts CHANNEL:ID,CHANNEL:ID|*   (password on stdin)');
     process.exit(2);
   }
   let input = '';
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
     console.error(`--role must be one of ${ROLES.join(', ')}`);
     process.exit(1);
   }
-  console.log(JSON.stringify({ name, role, pages: (opt('--pages') ?? '*').split(','), passwordHash }));
+  const pages = opt('--pages')?.split(',').map((p) => (p === '*' || p.includes(':') ? p : `messenger:${p}`));
+  console.log(JSON.stringify({ name, role, accounts: pages ?? (opt('--accounts') ?? '*').split(','), passwordHash }));
 }
 
 void main();

@@ -16,14 +16,15 @@ import { ExportAbortedError, ExportInputError, checkExport, exportMessages, pars
 import { pgliteClient, postgresClient, type SqlClient } from '../chatlog/sql';
 
 export const USAGE = `usage: npm run export -- --format nlpjs|jsonl|csv|rasa [--out FILE]
-         [--from ISO] [--to ISO] [--page ID]… [--min-score N] [--max-score N] [--corrected-only]
+         [--from ISO] [--to ISO] [--channel TYPE]… [--account CHANNEL:ID]… [--page ID]… [--min-score N] [--max-score N] [--corrected-only]
          [--intent NAME]… [--direction in|out|all] [--no-dedupe] [--raw-ids] [--redact]
 
   --format          nlpjs: corpus JSON {name, locale, data:[{intent, utterances}]} (mergeable with NLU_CORPUS files)
                     jsonl: one message a line; csv: a header, then one message a row (RFC 4180)
                     rasa:  Rasa NLU YAML (version "3.1")
   --from, --to      messages at or after --from and before --to (UTC unless the time has an offset)
-  --page, --intent  repeat or separate with commas; the intent is the corrected one when there is one
+  --channel, --account, --page, --intent  repeat or separate with commas; --page ID is --account messenger:ID;
+                    the intent is the corrected one when there is one
   --min-score, --max-score
                     range of the predicted intent's score (0 to 1); messages without one are left out
   --direction       in (default), out or all; nlpjs and rasa take in only, and leave out
@@ -44,8 +45,8 @@ export interface ExportArgs {
   query: Record<string, string | string[]>;
 }
 
-const VALUE_FLAGS = ['from', 'to', 'page', 'min-score', 'max-score', 'intent', 'direction'];
-const LIST_FLAGS = ['page', 'intent'];
+const VALUE_FLAGS = ['from', 'to', 'channel', 'account', 'page', 'min-score', 'max-score', 'intent', 'direction'];
+const LIST_FLAGS = ['channel', 'account', 'page', 'intent'];
 const SWITCHES: Record<string, [string, string]> = {
   'corrected-only': ['corrected-only', 'true'],
   'no-dedupe': ['dedupe', 'false'],

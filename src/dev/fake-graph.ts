@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { encodeLikeFacebook, sign } from '../channels/messenger/signature';
+import { encodeLikeFacebook, sign } from '../channels/meta/signature';
 
 export interface RecordedCall {
   pageId: string;

@@ -1,21 +1,22 @@
 /**
- * Where a verified webhook becomes queued events: group by conversation (keeping arrival
- * order), enqueue each conversation in one script call, and mark the conversations ready
- * (behind the enqueue on one server, after it on a cluster).
- * Resolves only when every event is in Redis; rejects if any part failed (the caller
- * answers 503 and Facebook redelivers — the dedupe makes that safe).
+ * Where parsed events of any channel become queued events: drop those of accounts this
+ * deployment does not serve, group by conversation (keeping arrival order), enqueue each
+ * conversation in one script call, and mark the conversations ready (behind the enqueue on
+ * one server, after it on a cluster). Resolves only when every event is in Redis; rejects if
+ * any part failed (the caller answers 503 and the platform redelivers — the dedupe makes
+ * that safe).
  */
-import type { ParseResult, ParsedEvent } from '../channels/messenger/parse';
-import type { PageDirectory } from '../channels/messenger/pages';
+import type { AccountDirectory } from '../channels/accounts';
+import { conversationKey } from '../channels/conversation';
+import type { InboundEvent, ParsedEvent, ParseResult, ReplyRef } from '../channels/event';
+import type { MessageRecord } from '../chatlog/records';
+import type { ChatlogStream } from '../chatlog/stream';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { requireReplicas, type Durability } from '../queue/durability';
 import { EnqueueCode } from '../queue/errors';
 import type { ConversationQueue } from '../queue/queue';
 import { oneServer } from '../queue/redis';
-import type { MessageRecord } from '../chatlog/records';
-import type { ChatlogStream } from '../chatlog/stream';
-import type { InboundEvent, ReplyMetadata } from '../channels/messenger/types';
-import { requireReplicas, type Durability } from '../queue/durability';
 
 export interface IngestSummary {
   queued: number;
@@ -28,7 +29,7 @@ export interface IngestSummary {
 export interface IngestDeps {
   queue: ConversationQueue;
   chatlog: ChatlogStream;
-  pages: PageDirectory;
+  accounts: AccountDirectory;
   logger: Logger;
   metrics: Metrics;
   /** When set, the POST is acknowledged only once its events reached the replicas. */
@@ -42,47 +43,52 @@ const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
   [EnqueueCode.Recorded]: 'recorded',
 };
 
-function echoRecord(e: InboundEvent, confirms: ReplyMetadata): MessageRecord {
+/** The outbound row a confirmation proves: logged even if the reply's worker died before recording it. */
+function confirmedRecord(e: InboundEvent, confirms: ReplyRef): MessageRecord {
   return {
-    t: 'msg', pageId: e.pageId, userId: e.userId, mid: e.id, direction: 'out', kind: e.attachments ? 'attachment' : 'text',
+    t: 'msg', channel: e.channel, account: e.account, user: e.user, mid: e.mid ?? e.id, direction: 'out', kind: e.attachments ? 'attachment' : 'text',
     ...(e.text !== undefined ? { text: e.text } : {}), ...(e.attachments ? { attachments: e.attachments } : {}),
-    // Facebook's time for the message: when the reply is known only from its echo (its
-    // worker never saw the answer), this is the best "replied at" there is.
-    replyToMid: confirms.mid, replyIndex: confirms.i, platformTs: e.timestamp, repliedAt: e.timestamp,
+    // The platform's time for the message: when the reply is known only from its
+    // confirmation (its worker never saw the answer), this is the best "replied at" there is.
+    replyToMid: confirms.event, replyIndex: confirms.index, platformTs: e.timestamp, repliedAt: e.timestamp,
   };
 }
 
+/** Enqueues the events of one verified request (a webhook POST, a web chat frame). */
 export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<IngestSummary> {
-  const { queue, chatlog, pages, logger, metrics } = deps;
+  const { queue, chatlog, accounts, logger, metrics } = deps;
   const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, ignored: 0 };
   for (const u of parsed.unknown) {
     summary.ignored++;
-    metrics.webhookEvents.inc({ kind: 'unknown', outcome: 'ignored' });
+    metrics.webhookEvents.inc({ channel: 'unknown', kind: 'unknown', outcome: 'ignored' });
     logger.warn({ path: u.path, fields: u.keys, event: u.raw }, 'webhook event of an unknown kind: counted, not queued');
   }
   const groups = new Map<string, ParsedEvent[]>();
   for (const p of parsed.events) {
-    if (!pages.serves(p.event.pageId)) {
+    const e = p.event;
+    if (!accounts.serves(e.channel, e.account)) {
       summary.ignored++;
-      metrics.webhookEvents.inc({ kind: p.event.kind, outcome: 'unknown_page' });
-      logger.warn({ page: p.event.pageId, mid: p.event.id }, 'event for a page that PAGES_FILE does not list: not queued');
+      metrics.webhookEvents.inc({ channel: e.channel, kind: e.kind, outcome: 'unknown_account' });
+      logger.warn({ channel: e.channel, account: e.account, mid: e.id }, 'event for an account this deployment does not serve (CHANNELS_FILE / PAGES_FILE): not queued');
       continue;
     }
-    const c = queue.conversationOf(p.event);
+    const c = conversationKey(e);
     const list = groups.get(c);
     if (list) list.push(p);
     else groups.set(c, [p]);
   }
   const enqueuedAt = Date.now();
   const entries = [...groups];
-  // Echoes of our own replies become outbound chatlog rows here (duplicates too: the chatlog
-  // dedupes), so a reply is logged even if its worker died before recording it.
-  const echoes = entries.flatMap(([, events]) => events.filter((p) => p.confirms).map((p) => echoRecord(p.event, p.confirms!)));
+  // Confirmations of our own replies become outbound chatlog rows here (duplicates too: the
+  // chatlog dedupes), so a reply is logged even if its worker died before recording it.
+  const confirmed = entries.flatMap(([, events]) => events.filter((p) => p.confirms).map((p) => confirmedRecord(p.event, p.confirms!)));
   const enqueued = Promise.all(
-    entries.map(([conversation, events]) => {
-      for (const p of events) p.event.enqueuedAt = enqueuedAt;
-      return queue.enqueue(conversation, events);
-    }),
+    entries.map(([conversation, events]) =>
+      queue.enqueue(conversation, events.map((p) => {
+        p.event.enqueuedAt = enqueuedAt;
+        return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : {}) };
+      })),
+    ),
   );
   // On one server, which runs commands in the order written, the conversations this POST
   // queues events for are marked ready right behind their enqueue, without waiting for it:
@@ -90,12 +96,12 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // nodes, so a mark could overtake its enqueue (and a worker claiming in between would find
   // the queue empty and drop the conversation): there, marks wait for the enqueues.
   const early = oneServer(queue.redis) ? new Set(entries.filter(([, events]) => events.some((p) => p.queue)).map(([c]) => c)) : new Set<string>();
-  const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(echoes)]);
-  // Then every other conversation that has work, duplicates and echoes included: if a gateway
-  // died between enqueue and mark, Facebook's redelivery lands here as a duplicate and heals
-  // the index; an echo wakes a conversation whose worker waits for it to settle a reply.
+  const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(confirmed)]);
+  // Then every other conversation that has work, duplicates and confirmations included: if a
+  // gateway died between enqueue and mark, the platform's redelivery lands here as a duplicate
+  // and heals the index; a confirmation wakes a conversation whose worker waits for it.
   await queue.markReady(results.filter((r) => r.depth > 0 && !early.has(r.conversation)).map((r) => r.conversation));
-  metrics.chatlogAppended.inc(echoes.length);
+  metrics.chatlogAppended.inc(confirmed.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.
     const written = results.flatMap((r) => [queue.keys.conversation(r.conversation).q, queue.keys.ready(queue.keys.shardOf(r.conversation))]);
@@ -104,24 +110,27 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
       throw err;
     });
   }
+  count(results, groups, summary, deps);
+  return summary;
+}
 
-  results.forEach((r, gi) => {
+function count(results: { conversation: string; codes: EnqueueCode[]; depth: number }[], groups: Map<string, ParsedEvent[]>, summary: IngestSummary, { logger, metrics }: IngestDeps): void {
+  for (const r of results) {
     const events = groups.get(r.conversation)!;
     r.codes.forEach((code, i) => {
       const e = events[i]!.event;
       const outcome = OUTCOME[code];
       summary[outcome]++;
-      metrics.webhookEvents.inc({ kind: e.kind, outcome });
+      metrics.webhookEvents.inc({ channel: e.channel, kind: e.kind, outcome });
       if (code === EnqueueCode.Duplicate) {
-        metrics.duplicates.inc();
-        logger.debug({ conversation: r.conversation, mid: e.id }, 'duplicate webhook event dropped');
+        metrics.duplicates.inc({ channel: e.channel });
+        logger.debug({ conversation: r.conversation, mid: e.id }, 'duplicate event dropped');
       } else if (code === EnqueueCode.Overflow) {
         metrics.overflow.inc();
-        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, event: e }, 'conversation queue at its cap: event parked in the overflow list');
+        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth }, 'conversation queue at its cap: event parked in the overflow list');
       } else {
-        logger.debug({ conversation: r.conversation, mid: e.id, kind: e.kind, group: gi }, code === EnqueueCode.Queued ? 'event queued' : 'event recorded');
+        logger.debug({ conversation: r.conversation, mid: e.id, kind: e.kind }, code === EnqueueCode.Queued ? 'event queued' : 'event recorded');
       }
     });
-  });
-  return summary;
+  }
 }

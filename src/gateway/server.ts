@@ -1,18 +1,18 @@
 /**
- * The HTTP face of every role: the Messenger webhook (gateway role), health, readiness and
- * Prometheus metrics. The webhook answers only after its events are durably queued and
- * never waits for bot work.
+ * The HTTP face of every role: the platforms' webhooks (gateway role), health, readiness and
+ * Prometheus metrics. A webhook answers only after its events are durably queued and never
+ * waits for bot work.
  */
 import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { PageDirectory } from '../channels/messenger/pages';
+import type { AccountDirectory } from '../channels/accounts';
+import type { Ingress } from '../channels/channel';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
-import { isWebhookPost, webhookHandler } from './webhook';
-import { safeEqual } from '../admin/auth';
+import { pathOf, webhookHandler } from './webhook';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface HttpDeps {
@@ -23,7 +23,9 @@ export interface HttpDeps {
   /** Present in the gateway role only. */
   queue?: ConversationQueue;
   chatlog: ChatlogStream;
-  pages: PageDirectory;
+  accounts: AccountDirectory;
+  /** The platforms that call us over HTTP (gateway role). */
+  ingresses: readonly Ingress[];
   /** Extra routers mounted before the 404 handler (admin API, dev-mode emulators). */
   mounts?: [string, express.Router][];
 }
@@ -64,19 +66,17 @@ function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   if (queue) {
-    app.get('/webhook', (req, res) => {
-      const mode = req.query['hub.mode'];
-      const token = req.query['hub.verify_token'];
-      const challenge = req.query['hub.challenge'];
-      if (mode === 'subscribe' && typeof token === 'string' && typeof challenge === 'string' && safeEqual(token, config.fb.verifyToken)) {
-        logger.info('webhook verified by the handshake');
-        res.type('text/plain').send(challenge);
-        return;
-      }
-      res.status(403).json({ error: 'webhook verification failed: hub.mode must be subscribe and hub.verify_token must match FB_VERIFY_TOKEN' });
-    });
-
-    // POST /webhook never reaches express: see createHttpHandler.
+    for (const ingress of deps.ingresses) {
+      if (!ingress.handshake) continue;
+      app.get(ingress.path, (req, res) => {
+        const answer = ingress.handshake!(req.query as Record<string, unknown>);
+        if (answer.status === 200) {
+          logger.info({ path: ingress.path }, 'webhook verified by the handshake');
+          res.type('text/plain').send(answer.body);
+        } else res.status(answer.status).json(answer.body);
+      });
+    }
+    // POSTs to the ingresses never reach express: see createHttpHandler.
   }
 
   for (const [at, router] of deps.mounts ?? []) app.use(at, router);
@@ -89,7 +89,7 @@ function createHttpApp(deps: HttpDeps): express.Express {
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     const status = err.status && err.status >= 400 && err.status < 600 ? err.status : 500;
     const message = err.type === 'entity.too.large' ? `body larger than the limit of ${config.webhook.bodyLimitBytes} bytes` : status === 500 ? 'internal error' : err.message;
-    if (req.path === '/webhook') metrics.webhookRequests.inc({ status: String(status) });
+    if (deps.ingresses.some((i) => i.path === req.path)) metrics.webhookRequests.inc({ status: String(status) });
     if (status >= 500) logger.error({ err, path: req.path }, `request failed: ${message}`);
     else logger.warn({ path: req.path, status, error: message }, `request rejected: ${message}`);
     if (!res.headersSent) res.status(status).json({ error: message });
@@ -97,15 +97,19 @@ function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-/** The HTTP server's listener: POST /webhook straight to its handler (gateway role), everything else to express. */
+/** The HTTP server's listener: POSTs to an ingress path straight to its handler (gateway role), everything else to express. */
 export function createHttpHandler(deps: HttpDeps): RequestListener {
   const app = createHttpApp(deps);
   const { queue } = deps;
   if (!queue) return app;
-  const webhook = webhookHandler({
-    queue, chatlog: deps.chatlog, pages: deps.pages, logger: deps.logger, metrics: deps.metrics,
-    appSecret: deps.config.fb.appSecret, bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
+  const common = {
+    queue, chatlog: deps.chatlog, accounts: deps.accounts, logger: deps.logger, metrics: deps.metrics, bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
     ...(deps.config.redis.waitReplicas > 0 ? { durability: { replicas: deps.config.redis.waitReplicas, timeoutMs: deps.config.redis.waitTimeoutMs } } : {}),
-  });
-  return (req, res) => (isWebhookPost(req) ? webhook(req, res) : app(req, res));
+  };
+  const hooks = new Map(deps.ingresses.map((i) => [i.path, webhookHandler(i, common)]));
+  return (req, res) => {
+    const hook = req.method === 'POST' ? hooks.get(pathOf(req)) : undefined;
+    if (hook) hook(req, res);
+    else app(req, res);
+  };
 }

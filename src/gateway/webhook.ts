@@ -1,46 +1,37 @@
 /**
- * POST /webhook, the hot path: read the body (within the limit), verify Facebook's signature
- * over its exact bytes, validate the whole POST, queue its events, and answer — 200 only once
- * every event is in Redis, 503 if Redis cannot take them (Facebook redelivers). A plain node
- * request listener: every message costs two of these POSTs (the user's and the echo of our
- * reply), and express' routing, body-parser and response helpers cost more CPU than all the
- * rest of it (bench/OPTIMISATION.md). The other routes stay on express.
+ * POST on a platform's webhook path, the hot path: read the body (within the limit), let the
+ * channel's ingress verify its signature over the exact bytes and parse the whole POST, queue
+ * its events, and answer — 200 only once every event is in Redis, 503 if Redis cannot take
+ * them (the platform redelivers). A plain node request listener: every message costs two of
+ * these POSTs (the user's and the confirmation of our reply), and express' routing,
+ * body-parser and response helpers cost more CPU than all the rest of it
+ * (bench/OPTIMISATION.md). The other routes stay on express.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseWebhook, WebhookInputError } from '../channels/messenger/parse';
-import { verifySignature } from '../channels/messenger/signature';
-import type { PageDirectory } from '../channels/messenger/pages';
-import type { ChatlogStream } from '../chatlog/stream';
+import type { Ingress } from '../channels/channel';
+import { WebhookInputError } from '../channels/event';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import type { ConversationQueue } from '../queue/queue';
-import { ingest } from './ingest';
-import { NotReplicatedError, type Durability } from '../queue/durability';
+import { NotReplicatedError } from '../queue/durability';
+import { ingest, type IngestDeps } from './ingest';
 
-export interface WebhookDeps {
-  queue: ConversationQueue;
-  chatlog: ChatlogStream;
-  pages: PageDirectory;
+export interface WebhookDeps extends IngestDeps {
   logger: Logger;
   metrics: Metrics;
-  appSecret: string;
   bodyLimitBytes: number;
-  /** Acknowledge only once the queued events are on this many replicas (REDIS_WAIT_REPLICAS). */
-  durability?: Durability;
 }
 
-/** True for the requests `webhookHandler` answers: POST /webhook, as express would route it (any case, optional trailing slash, any query). */
-export function isWebhookPost(req: IncomingMessage): boolean {
-  if (req.method !== 'POST') return false;
+/** The lower-cased path of a request, without query and trailing slash, as express routes it. */
+export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '';
   const q = url.indexOf('?');
   const path = (q < 0 ? url : url.slice(0, q)).toLowerCase();
-  return path === '/webhook' || path === '/webhook/';
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function webhookHandler(ingress: Ingress, deps: WebhookDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { logger, metrics, bodyLimitBytes } = deps;
   const tooLarge = `body larger than the limit of ${bodyLimitBytes} bytes`;
 
@@ -95,28 +86,23 @@ export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: S
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    const sig = verifySignature(raw, header('x-hub-signature-256'), header('x-hub-signature'), deps.appSecret);
-    if (!sig.ok) {
-      logger.warn({ reason: sig.reason, bytes: raw.length }, 'webhook POST rejected: bad signature');
-      return [403, { error: `invalid signature: ${sig.reason}` }];
-    }
     let parsed;
     try {
-      parsed = parseWebhook(JSON.parse(raw.toString('utf8')));
+      parsed = ingress.accept(raw, header, Date.now());
     } catch (err) {
-      const message = err instanceof WebhookInputError ? err.message : `malformed JSON: ${(err as Error).message}`;
-      logger.warn({ error: message }, 'webhook POST rejected: bad input, nothing queued');
-      return [400, { error: message }];
+      if (!(err instanceof WebhookInputError)) throw err;
+      logger.warn({ path: ingress.path, status: err.status, error: err.message, bytes: raw.length }, `webhook POST rejected: ${err.status === 403 ? 'bad signature' : 'bad input'}, nothing queued`);
+      return [err.status, { error: err.message }];
     }
     try {
       const summary = await ingest(parsed, deps);
       return [200, { status: 'EVENT_RECEIVED', ...summary }];
     } catch (err) {
       if (err instanceof NotReplicatedError) {
-        logger.warn({ err: err.message }, 'webhook POST queued but not replicated in time: answering 503 so Facebook retries (the retry is deduplicated)');
+        logger.warn({ err: err.message }, 'webhook POST queued but not replicated in time: answering 503 so the platform retries (the retry is deduplicated)');
         return [503, { error: 'queued but not yet replicated, retry later' }];
       }
-      logger.error({ err }, 'webhook POST not queued: redis unavailable; answering 503 so Facebook retries');
+      logger.error({ err }, 'webhook POST not queued: redis unavailable; answering 503 so the platform retries');
       return [503, { error: 'queue unavailable, retry later' }];
     }
   }

@@ -1,7 +1,8 @@
 /**
- * Redis key names. Every key of one conversation carries the hash tag `{<page>:<psid>}`
- * so that multi-key scripts run unchanged on Redis Cluster; the ready index is split into
- * shards with tags of their own so its load spreads over the cluster's masters.
+ * Redis key names. Every key of one conversation carries the hash tag `{<conversation key>}`
+ * (channels/conversation.ts) so that multi-key scripts run unchanged on Redis Cluster; the
+ * ready index is split into shards with tags of their own so its load spreads over the
+ * cluster's masters.
  */
 
 export interface ConversationKeys {
@@ -12,13 +13,6 @@ export interface ConversationKeys {
   seq: string;
   overflow: string;
   lock: string;
-}
-
-export const conversationId = (pageId: string, userId: string) => `${pageId}:${userId}`;
-
-export function splitConversationId(id: string): { pageId: string; userId: string } {
-  const i = id.indexOf(':');
-  return { pageId: id.slice(0, i), userId: id.slice(i + 1) };
 }
 
 /** FNV-1a: cheap and stable across processes and versions (the shard of a conversation must never move). */

@@ -1,12 +1,23 @@
 /**
  * The conversation queue: what the gateway and the workers do to Redis. Each method is
  * one round trip (one script); the scripts hold the atomicity, this file the types.
+ * Payloads are opaque strings: the queue orders, dedupes and fences, it never reads them.
  */
-import type { ParsedEvent } from '../channels/messenger/parse';
-import type { InboundEvent } from '../channels/messenger/types';
 import { EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
-import { conversationId, Keys } from './keys';
+import { Keys } from './keys';
 import { oneServer, type RedisClient } from './redis';
+
+/** One event to queue (or only to record, when `queue` is false). */
+export interface QueueItem {
+  /** Dedupe key within the conversation. */
+  id: string;
+  /** Order: the platform's timestamp (ms), then arrival. */
+  timestamp: number;
+  payload: string;
+  /** A confirmation of reply `index` of event `event` (an echo, a status): marks it for the reply ledger. */
+  confirms?: { event: string; index: number };
+  queue: boolean;
+}
 
 export interface EnqueueResult {
   conversation: string;
@@ -28,7 +39,7 @@ export type NextResult =
   | {
       code: ScriptCode.Ok;
       member: string;
-      event: InboundEvent;
+      payload: string;
       confirmed: number;
       /** A reply that was being sent when the previous holder stopped, if any. */
       pending?: { index: number; ageMs: number; echoed: boolean };
@@ -63,12 +74,12 @@ export class ConversationQueue {
   }
 
   /** Adds one conversation's events (in arrival order) atomically, deduped by event id. */
-  async enqueue(conversation: string, events: ParsedEvent[], now = Date.now()): Promise<EnqueueResult> {
+  async enqueue(conversation: string, events: readonly QueueItem[], now = Date.now()): Promise<EnqueueResult> {
     const k = this.keys.conversation(conversation);
     const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation];
     for (const p of events) {
-      const echoField = p.confirms ? `e:${p.confirms.mid}:${p.confirms.i}` : '';
-      argv.push(p.event.id, p.event.timestamp, JSON.stringify(p.event), echoField, p.queue ? '1' : '0');
+      const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : '';
+      argv.push(p.id, p.timestamp, p.payload, echoField, p.queue ? '1' : '0');
     }
     const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, ...argv);
     if (!Array.isArray(reply) || reply.length !== events.length + 1) throw new ScriptReplyError({ script: 'enqueue-6', reply });
@@ -141,7 +152,7 @@ export class ConversationQueue {
     return {
       code,
       member: String(r[1]),
-      event: JSON.parse(String(r[2])) as InboundEvent,
+      payload: String(r[2]),
       confirmed: int(r[3], 'next-4'),
       ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-4'), echoed: int(r[6], 'next-4') === 1 } } : int(r[6], 'next-4') === 1 ? { nextEchoed: true } : {}),
       depth: int(r[7], 'next-4'),
@@ -176,9 +187,5 @@ export class ConversationQueue {
       }),
     );
     return { conversations, oldestMs: Math.max(0, now - oldest) };
-  }
-
-  conversationOf(e: InboundEvent): string {
-    return conversationId(e.pageId, e.userId);
   }
 }

@@ -39,7 +39,7 @@ async function assertComplete(db: SqlClient, users: number, perUser: number, p: 
     'timings in order and present: received ≤ enqueued ≤ started ≤ replied',
   );
   assert.equal(
-    await n(db, "SELECT count(*) n FROM messages o WHERE o.direction = 'out' AND NOT EXISTS (SELECT 1 FROM messages i WHERE i.direction = 'in' AND i.page_id = o.page_id AND i.mid = o.reply_to_mid)"),
+    await n(db, "SELECT count(*) n FROM messages o WHERE o.direction = 'out' AND NOT EXISTS (SELECT 1 FROM messages i WHERE i.direction = 'in' AND i.channel = o.channel AND i.account_id = o.account_id AND i.mid = o.reply_to_mid)"),
     0,
     'every reply references the message it answers',
   );

@@ -162,8 +162,9 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
     assert.match(((await empty.json()) as { error: string }).error, /"text"/);
     assert.equal((await admin('/conversations/999:x/takeover', { json: {} })).status, 404, 'a page this deployment does not serve');
     assert.equal((await admin('/conversations/no-colon/takeover', { json: {} })).status, 400);
-    const long = await admin('/conversations/101:x/reply', { json: { text: 'x'.repeat(2_001) } });
-    assert.match(((await long.json()) as { error: string }).error, /2000/);
+    const long = await admin('/conversations/101:x/reply', { json: { text: 'x'.repeat(5_001) } });
+    assert.equal(long.status, 400);
+    assert.match(((await long.json()) as { error: string }).error, /at most 5000 characters/);
   });
 
   test('a newly published model is used without a restart, and no message is dropped while workers switch', async () => {

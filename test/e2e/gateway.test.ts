@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { encodeLikeFacebook, sign } from '../../src/channels/messenger/signature';
+import { encodeLikeFacebook, sign } from '../../src/channels/meta/signature';
 import { FakeGraph } from '../../src/dev/fake-graph';
 import { rawCommand, startRedis, startRedisCluster } from '../../src/dev/redis-server';
 import { masters } from '../../src/queue/redis';
@@ -51,7 +51,7 @@ for (const target of redisTargets()) {
         ['signature of other bytes', postRaw(app.url, good.replace('"x"', '"y"'), { headers: { 'x-hub-signature-256': sign(good, APP_SECRET) } }), 403, /does not match/],
         ['malformed JSON', postRaw(app.url, '{"object":"page","entry":['), 400, /malformed JSON/],
         ['oversize body', postRaw(app.url, encodeLikeFacebook(body([text('101', 'big', 1, 'm-big', 'x'.repeat(70_000))]))), 413, /larger than the limit/],
-        ['object other than page', post(app.url, { object: 'instagram', entry: [] }), 400, /object must be "page"/],
+        ['object of a platform not configured', post(app.url, { object: 'whatsapp_business_account', entry: [] }), 400, /object must be one of "page"/],
         ['missing sender', post(app.url, { object: 'page', entry: [{ id: '101', time: 1, messaging: [{ recipient: { id: '101' }, timestamp: 1, message: { mid: 'm-x', text: 'x' } }] }] }), 400, /sender is required/],
         ['missing recipient', post(app.url, { object: 'page', entry: [{ id: '101', time: 1, messaging: [{ sender: { id: 'u' }, timestamp: 1, message: { mid: 'm-y', text: 'x' } }] }] }), 400, /recipient is required/],
         ['one bad event among good ones', post(app.url, body([text('101', 'bad2', 1, 'm-ok', 'fine'), { sender: { id: 'bad2' }, recipient: { id: '101' }, timestamp: 2, message: { text: 'no mid' } }])), 400, /mid is required/],
@@ -104,7 +104,7 @@ for (const target of redisTargets()) {
       const r = await post(app.url, { object: 'page', entry: [{ id: '101', time: 1, messaging: [{ sender: { id: 'uk' }, recipient: { id: '101' }, timestamp: 1, pass_thread_control: { new_owner_app_id: 9 } }, text('101', 'uk', 2, 'm-uk', 'hi')] }] });
       assert.deepEqual([r.status, r.body.queued, r.body.ignored], [200, 1, 1]);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      assert.match(metrics, /cb_webhook_events_total\{kind="unknown",outcome="ignored"\} 1/);
+      assert.match(metrics, /cb_webhook_events_total\{channel="unknown",kind="unknown",outcome="ignored"\} 1/);
     });
 
     test('fuzzed POSTs (random bytes, JSON and headers) get a 4xx, never crash the gateway, and queue nothing unsigned', async () => {

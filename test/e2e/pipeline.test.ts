@@ -41,7 +41,7 @@ for (const target of redisTargets()) {
       assert.equal(p.graph.messages.length, total);
       assert.deepEqual(await leftovers(p, target), [], 'queues drained and locks released');
       // The work really was shared by both workers.
-      const metrics = await Promise.all(p.workers.map(async (w) => (await (await fetch(`${w.url}/metrics`)).text()).match(/cb_events_processed_total\{kind="text"\} (\d+)/)?.[1]));
+      const metrics = await Promise.all(p.workers.map(async (w) => (await (await fetch(`${w.url}/metrics`)).text()).match(/cb_events_processed_total\{channel="messenger",kind="text"\} (\d+)/)?.[1]));
       assert.ok(metrics.every((m) => Number(m) > 0), `both workers processed events: ${metrics}`);
       assert.deepEqual(await Promise.all(p.workers.map((w) => w.stop())), [0, 0], 'SIGTERM drains and exits cleanly');
     });

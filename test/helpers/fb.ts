@@ -1,5 +1,8 @@
 /** Webhook fixtures in Facebook's wire format, signed over the exact bytes sent, as Facebook does. */
-import { encodeLikeFacebook, sign } from '../../src/channels/messenger/signature';
+import type { ParseResult } from '../../src/channels/event';
+import { MetaIngress } from '../../src/channels/meta/ingress';
+import { encodeLikeFacebook, sign } from '../../src/channels/meta/signature';
+import { parseMessengerWebhook } from '../../src/channels/messenger/channel';
 
 export const APP_SECRET = 'test-app-secret-0123456789';
 export const VERIFY_TOKEN = 'test-verify-token';
@@ -65,3 +68,14 @@ export async function postRaw(baseUrl: string, raw: string | Buffer, opts: PostO
 }
 
 export const post = (baseUrl: string, b: unknown, opts: PostOptions = {}) => postRaw(baseUrl, encodeLikeFacebook(b), opts);
+
+/**
+ * A body through POST /webhook's own checks and parser (Meta's ingress with Messenger's
+ * parser), signed as Facebook signs it: what the gateway makes of it, without the HTTP.
+ */
+export function parseWebhook(b: unknown, receivedAt = Date.now()): ParseResult {
+  const raw = Buffer.from(encodeLikeFacebook(b));
+  const headers: Record<string, string> = { 'x-hub-signature-256': sign(raw, APP_SECRET) };
+  return messengerIngress.accept(raw, (name) => headers[name], receivedAt);
+}
+const messengerIngress = new MetaIngress({ appSecret: APP_SECRET, verifyToken: VERIFY_TOKEN, parsers: new Map([['page', parseMessengerWebhook]]) });

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FakeGraph } from '../../src/dev/fake-graph';
-import { encodeLikeFacebook } from '../../src/channels/messenger/signature';
+import { encodeLikeFacebook } from '../../src/channels/meta/signature';
 import { APP_SECRET, VERIFY_TOKEN, body, postRaw, text } from './fb';
 import { tmpDir, uniquePrefix } from './env';
 import { startRole, type RoleProcess } from './procs';

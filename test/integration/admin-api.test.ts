@@ -21,7 +21,7 @@ describe('admin API', () => {
     }
     const token = await app.signIn('ann');
     const me = await app.api('/me', { token });
-    assert.deepEqual([me.json.name, me.json.role, me.json.pages], ['ann', 'agent', ['101']]);
+    assert.deepEqual([me.json.name, me.json.role, me.json.accounts], ['ann', 'agent', ['messenger:101']]);
     assert.ok(me.json.intents.includes('order.status'), 'the intents a label can be corrected to');
     assert.equal((await app.api('/session', { token, method: 'DELETE' })).status, 204);
     assert.equal((await app.api('/me', { token })).status, 401, 'the session is gone');
@@ -39,7 +39,7 @@ describe('admin API', () => {
     const ann = await app.signIn('ann');
     const list = await app.api('/conversations', { token: ann });
     assert.ok(list.json.items.length >= 5);
-    assert.ok(list.json.items.every((c: { pageId: string }) => c.pageId === '101'));
+    assert.ok(list.json.items.every((c: { channel: string; accountId: string }) => c.channel === 'messenger' && c.accountId === '101'));
     assert.equal((await app.api('/conversations?page=102', { token: ann })).json.items.length, 0);
     assert.equal((await app.api('/conversations/102:b1', { token: ann })).status, 404);
     assert.equal((await app.api('/conversations/102:b1/takeover', { token: ann, json: {} })).status, 404);
@@ -123,7 +123,7 @@ describe('admin API', () => {
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="chatlog-export\.jsonl"/);
     const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
     assert.ok(lines.length >= 5);
-    assert.ok(lines.every((l) => l.page === '101'), 'page 101 only');
+    assert.ok(lines.every((l) => l.channel === 'messenger' && l.account === '101'), 'page 101 only');
     assert.ok(!lines.some((l) => JSON.stringify(l).includes('secret page two')), 'nothing of page 102');
     assert.ok(lines.every((l) => typeof l.user === 'string' && !/^a\d$/.test(l.user)), 'user ids are pseudonymised');
     const again = (await (await fetch(`${app.url}/admin/api/export?format=jsonl&page=101`, { headers: { authorization: `Bearer ${ann}` } })).text()).trim().split('\n').map((l) => JSON.parse(l));
@@ -166,9 +166,9 @@ describe('admin API', () => {
       const slow = new pg.Client({ connectionString: app.databaseUrl });
       await slow.connect();
       try {
-        const [conv] = (await app.db!.query<{ id: string }>("SELECT id FROM conversations WHERE page_id = '101' AND user_id = 'livey'"));
+        const [conv] = (await app.db!.query<{ id: string }>("SELECT id FROM conversations WHERE account_id = '101' AND user_id = 'livey'"));
         await slow.query('BEGIN');
-        await slow.query("INSERT INTO messages (page_id, mid, conversation_id, direction, kind, text) VALUES ('101', 'm-late-commit', $1, 'out', 'text', 'committed late')", [conv!.id]);
+        await slow.query("INSERT INTO messages (channel, account_id, mid, conversation_id, direction, kind, text) VALUES ('messenger', '101', 'm-late-commit', $1, 'out', 'text', 'committed late')", [conv!.id]);
         await app.say('101', 'livey', 'committed first');
         await waitUntil('the later row', () => ann.text().includes('committed first'), 10_000);
         assert.ok(!ann.text().includes('committed late'));

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { InboundEvent, OutboundMessage } from '../../src/channels/messenger/types';
+import type { InboundEvent } from '../../src/channels/event';
+import type { Reply } from '../../src/channels/reply';
 import { ActionRunner, type ActionSpec } from '../../src/bot/actions';
 import { ContextStore } from '../../src/bot/context';
 import { ConversationBot } from '../../src/bot/conversation';
@@ -44,7 +45,7 @@ describe('dialog', () => {
     let n = 0;
     let clock = Date.now();
     const turn = async (fields: Partial<InboundEvent>, at = (clock += 1_000)): Promise<BotTurn & { texts: string[] }> => {
-      const e: InboundEvent = { id: `m${++n}`, kind: 'text', pageId: 'p1', userId: 'u1', timestamp: at, standby: false, receivedAt: at, ...fields };
+      const e: InboundEvent = { id: `m${++n}`, kind: 'text', channel: 'messenger', account: 'p1', user: 'u1', timestamp: at, receivedAt: at, ...fields };
       const t = await bot.turn(e, { typing: async () => void typing.push(n) });
       return Object.assign(t, { texts: t.replies.map((r) => r.text ?? '') });
     };
@@ -58,7 +59,7 @@ describe('dialog', () => {
       skip: (ms: number) => (clock += ms),
     };
   }
-  const payloads = (r: { replies: OutboundMessage[] }) => r.replies.flatMap((m) => m.quick_replies ?? []).map((q) => q.payload);
+  const payloads = (r: { replies: Reply[] }) => r.replies.flatMap((m) => m.quickReplies ?? []).map((q) => q.payload);
 
   test('order status: asks for the number, remembers it, answers from the shop API with typing shown first', async () => {
     const u = user();
@@ -158,7 +159,7 @@ describe('dialog', () => {
   test('an event processed twice starts from the same state and gives the same replies', async () => {
     const u = user();
     await u.say('xqzv plorf wibble'); // one fallback so far
-    const e: InboundEvent = { id: 'replayed', kind: 'text', pageId: 'p1', userId: 'u1', timestamp: Date.now() + 60_000, standby: false, receivedAt: Date.now(), text: 'blorp zzkt frob' };
+    const e: InboundEvent = { id: 'replayed', kind: 'text', channel: 'messenger', account: 'p1', user: 'u1', timestamp: Date.now() + 60_000, receivedAt: Date.now(), text: 'blorp zzkt frob' };
     const bot = new ConversationBot(new Dialog({ nlu, actions: new Map(), runner: new ActionRunner(), logger }), u.contexts, { handoffIdleMs: HOUR }, logger);
     const io = { typing: async () => undefined };
     const a = await bot.turn(e, io);

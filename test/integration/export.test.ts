@@ -27,7 +27,7 @@ const TRICKY = 'He said "hi, there",\nthen left'; // comma, quotes, newline
 const CONTACT = 'mail me at jane.doe@example.com or call +1 (555) 123-4567 about SH-482913';
 
 const msg = (page: string, user: string, mid: string, at: number, text: string | undefined, intent?: string, score?: number, extra: Partial<MessageRecord> = {}): MessageRecord => ({
-  t: 'msg', pageId: page, userId: user, mid, direction: 'in', author: 'user', kind: 'text', ...(text !== undefined ? { text } : {}),
+  t: 'msg', channel: 'messenger', account: page, user, mid, direction: 'in', author: 'user', kind: 'text', ...(text !== undefined ? { text } : {}),
   ...(intent ? { intent, score, intents: [{ intent, score }] } : {}), entities: [], platformTs: at, receivedAt: at + 5, ...extra,
 });
 
@@ -35,7 +35,7 @@ const msg = (page: string, user: string, mid: string, at: number, text: string |
 const CORRECTIONS: Record<string, string> = { 'm-refund': 'returns.start', 'm-weather': 'None' };
 const SEED: MessageRecord[] = [
   msg('p1', 'u1', 'm-where', T0, 'where is my order', 'order.status', 0.9),
-  { t: 'msg', pageId: 'p1', userId: 'u1', mid: 'r-where', direction: 'out', author: 'bot', kind: 'text', text: 'Sure, what is your order number?', replyToMid: 'm-where', replyIndex: 0, platformTs: T0 + 40, repliedAt: T0 + 40 },
+  { t: 'msg', channel: 'messenger', account: 'p1', user: 'u1', mid: 'r-where', direction: 'out', author: 'bot', kind: 'text', text: 'Sure, what is your order number?', replyToMid: 'm-where', replyIndex: 0, platformTs: T0 + 40, repliedAt: T0 + 40 },
   msg('p1', 'u1', 'm-where-again', T0 + 1_000, 'where is my order', 'order.status', 0.8),
   msg('p1', 'u1', 'm-photo', T0 + 2_000, undefined, undefined, undefined, { kind: 'image', attachments: [{ type: 'image' }] }),
   msg('p1', 'u1', 'm-blank', T0 + 3_000, '   ', 'None', 0.1),
@@ -113,7 +113,7 @@ for (const backend of backends) {
       assert.deepEqual(refund.intents, [{ intent: 'order.status', score: 0.45 }]);
       assert.equal(rows[0]!.receivedAt, new Date(T0 + 5).toISOString());
       assert.equal(rows[0]!.platformTs, new Date(T0).toISOString());
-      assert.deepEqual([rows[0]!.direction, rows[0]!.kind, rows[0]!.page], ['in', 'text', 'p1']);
+      assert.deepEqual([rows[0]!.direction, rows[0]!.kind, rows[0]!.channel, rows[0]!.account], ['in', 'text', 'messenger', 'p1']);
       assert.equal((rows[3]!.entities as unknown[]).length, 2);
     });
 
@@ -162,7 +162,7 @@ for (const backend of backends) {
     test('CSV: a header and one RFC 4180 row per message; commas, quotes and line breaks survive', async () => {
       const { text } = await run(db, {}, 'csv');
       const [header, ...rows] = parseCsv(text);
-      assert.deepEqual(header, ['id', 'page', 'user', 'direction', 'kind', 'text', 'intent', 'predicted_intent', 'corrected_intent', 'score', 'intents', 'entities', 'sentiment', 'platform_ts', 'received_at', 'replied_at']);
+      assert.deepEqual(header, ['id', 'channel', 'account', 'user', 'direction', 'kind', 'text', 'intent', 'predicted_intent', 'corrected_intent', 'score', 'intents', 'entities', 'sentiment', 'platform_ts', 'received_at', 'replied_at']);
       assert.equal(rows.length, 7);
       const col = (name: string) => rows.map((r) => r[header!.indexOf(name)]);
       assert.deepEqual(col('text'), texts(jsonl((await run(db, {}, 'jsonl')).text)));
@@ -248,7 +248,7 @@ for (const backend of backends) {
           await assert.rejects(exportMessages(db, parseExportFilters({ page: 'p9' }), format, gone, opts), ExportAbortedError);
         }
       } finally {
-        await db.query("DELETE FROM messages WHERE page_id = 'p9'");
+        await db.query("DELETE FROM messages WHERE account_id = 'p9'");
       }
       assert.equal(jsonl((await run(db, {}, 'jsonl')).text).length, 7, 'the database is usable afterwards (the cursor transaction ended)');
     });
@@ -267,7 +267,7 @@ describe('export filters from a query string or the CLI', () => {
     assert.throws(() => parseExportFilters({ from: '2026-11-02', to: '2026-11-01' }), /from must be before to/);
     assert.throws(() => parseExportFilters({ 'min-score': '0.8', 'max-score': '0.2' }), /min-score must not be above max-score/);
     assert.deepEqual(parseExportFilters({ format: 'csv', from: '2026-11-01T13:00+01:00', page: ['1', '2,3'], 'corrected-only': '', dedupe: 'false', 'raw-ids': '1', 'min-score': '.5' }), {
-      from: new Date('2026-11-01T12:00:00Z'), pages: ['1', '2', '3'], correctedOnly: true, direction: 'in', dedupe: false, rawIds: true, redact: false, minScore: 0.5,
+      from: new Date('2026-11-01T12:00:00Z'), accounts: ['messenger:1', 'messenger:2', 'messenger:3'], correctedOnly: true, direction: 'in', dedupe: false, rawIds: true, redact: false, minScore: 0.5,
     });
     assert.deepEqual(parseExportFilters({ to: '2026-11-01T12:00' }).to, new Date('2026-11-01T12:00:00Z'), 'no offset: UTC');
   });
@@ -367,12 +367,12 @@ describe('a million messages', () => {
     await migrate(db);
     // The export does not use the full-text index, which is 60% of the time of generating the log.
     await db.query('DROP INDEX messages_text_search');
-    await db.query("INSERT INTO pages (id) VALUES ('p1')");
-    await db.query("INSERT INTO conversations (page_id, user_id) SELECT 'p1', 'user-' || g FROM generate_series(1, 1000) g");
+    await db.query("INSERT INTO accounts (channel, id) VALUES ('messenger', 'p1')");
+    await db.query("INSERT INTO conversations (channel, account_id, user_id) SELECT 'messenger', 'p1', 'user-' || g FROM generate_series(1, 1000) g");
     // Two halves at once: one per core.
     await Promise.all([[1, N / 2], [N / 2 + 1, N]].map((range) => db.query(
-      `INSERT INTO messages (page_id, mid, conversation_id, direction, kind, text, intent, score, intents, entities, platform_ts, received_at)
-       SELECT 'p1', 'm' || g, 1 + g % 1000, 'in', 'text', 'message ' || g || ': where is my order, it was due on Tuesday',
+      `INSERT INTO messages (channel, account_id, mid, conversation_id, direction, kind, text, intent, score, intents, entities, platform_ts, received_at)
+       SELECT 'messenger', 'p1', 'm' || g, 1 + g % 1000, 'in', 'text', 'message ' || g || ': where is my order, it was due on Tuesday',
               'intent.' || g % 20, (g % 100) / 100.0, jsonb_build_array(jsonb_build_object('intent', 'intent.' || g % 20, 'score', (g % 100) / 100.0)),
               '[]', timestamptz '2026-11-01' + g * interval '1 second', timestamptz '2026-11-01' + g * interval '1 second'
        FROM generate_series($1::int, $2::int) g`,

@@ -6,13 +6,12 @@ import { ConversationLock } from '../../src/bot/lock';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { EnqueueCode, LockLostError, ScriptCode } from '../../src/queue/errors';
-import { conversationId } from '../../src/queue/keys';
 import type { ConversationQueue } from '../../src/queue/queue';
 import { masters } from '../../src/queue/redis';
 import { Sweeper } from '../../src/queue/sweeper';
 import { ChatlogStream } from '../../src/chatlog/stream';
 import { redisTargets } from '../helpers/env';
-import { openQueue, textEvent } from '../helpers/queue';
+import { conversationId, idOf, openQueue, textEvent } from '../helpers/queue';
 
 const logger = createLogger('silent');
 
@@ -35,8 +34,8 @@ for (const target of redisTargets()) {
       const seen: string[] = [];
       let r = await q.next(c, 'me');
       while (r.code === ScriptCode.Ok) {
-        seen.push(r.event.id);
-        r = await q.next(c, 'me', { member: r.member, id: r.event.id, sent: 1 });
+        seen.push(idOf(r.payload));
+        r = await q.next(c, 'me', { member: r.member, id: idOf(r.payload), sent: 1 });
       }
       assert.equal(r.code, ScriptCode.Empty);
       await q.redis.del(q.keys.conversation(c).lock);
@@ -91,7 +90,7 @@ for (const target of redisTargets()) {
       assert.equal(await q.redis.hget(k.sent, 'c:x1'), '1', 'but the reply it sent is recorded, so it is not sent again');
       await assert.rejects(q.beginReply(c, 'old-holder', 'x1', 1), (e: unknown) => e instanceof LockLostError && e.context.mid === 'x1', 'nor may it start another send');
       const next = await q.next(c, 'new-holder');
-      assert.ok(next.code === ScriptCode.Ok && next.event.id === 'x1' && next.confirmed === 1);
+      assert.ok(next.code === ScriptCode.Ok && idOf(next.payload) === 'x1' && next.confirmed === 1);
     });
 
     test('next can take the lock with its peek (busy if another holds it) and release it when the queue runs empty', async () => {
@@ -100,7 +99,7 @@ for (const target of redisTargets()) {
       const k = q.keys.conversation(c);
       await q.enqueue(c, [textEvent('p1', 'u5', 'y1', 1)]);
       const peek = await q.next(c, 'mine', undefined, { acquireMs: 10_000, releaseIfEmpty: true });
-      assert.ok(peek.code === ScriptCode.Ok && peek.event.id === 'y1');
+      assert.ok(peek.code === ScriptCode.Ok && idOf(peek.payload) === 'y1');
       assert.equal(await q.redis.get(k.lock), 'mine');
       assert.ok((await q.redis.pttl(k.lock)) > 9_000, 'taken with the TTL asked for');
       assert.equal((await q.next(c, 'other', undefined, { acquireMs: 10_000 })).code, ScriptCode.Busy, 'a second worker is refused');
@@ -191,7 +190,7 @@ for (const target of redisTargets()) {
         await q.markReady(convs);
         for (let shard = 0; shard < 16; shard++) await q.claim(shard, 5_000, 100);
         const stream = new ChatlogStream(q.redis, q.keys.prefix, 4);
-        await stream.append(convs.map((c) => ({ t: 'msg', pageId: 'pg', userId: c.split(':')[1]!, mid: `${c}-m1`, direction: 'in', kind: 'text', text: 'x' }) as const));
+        await stream.append(convs.map((c) => ({ t: 'msg', channel: 'messenger', account: 'pg', user: c.split(':')[1]!, mid: `${c}-m1`, direction: 'in', kind: 'text', text: 'x' }) as const));
         const ops = (await commands()).map((n, i) => n - before[i]!);
         const keys = await Promise.all(nodes.map(async (m) => (await m.keys(`${q.keys.prefix}:*`)).length));
         const streamShards = await Promise.all(nodes.map(async (m) => (await m.keys(`${q.keys.prefix}:chatlog:*`)).length));

@@ -1,13 +1,12 @@
 /** Worker behaviour that a user notices: crash recovery, Send API failures, fairness, draining. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { parseWebhook } from '../../src/channels/messenger/parse';
 import { FakeGraph } from '../../src/dev/fake-graph';
-import { conversationId } from '../../src/queue/keys';
 import { masters } from '../../src/queue/redis';
 import { startTestApp } from '../helpers/app';
 import { redisTargets } from '../helpers/env';
-import { APP_SECRET, body, post, text } from '../helpers/fb';
+import { APP_SECRET, body, parseWebhook, post, text } from '../helpers/fb';
+import { conversationId } from '../helpers/queue';
 import { sleep, waitUntil } from '../helpers/wait';
 
 const target = redisTargets()[0]!;

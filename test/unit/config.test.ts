@@ -42,7 +42,7 @@ test('production refuses development fallbacks', () => {
   // A worker needs neither the app secret nor a database.
   const w = loadConfig({ NODE_ENV: 'production', ROLE: 'worker', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_URL: 'redis://r:6379' });
   assert.equal(w.role, 'worker');
-  assert.throws(() => loadConfig({ NODE_ENV: 'production', ROLE: 'worker', REDIS_URL: 'redis://r:6379' }), /FB_PAGE_ACCESS_TOKEN or PAGES_FILE is required/);
+  assert.throws(() => loadConfig({ NODE_ENV: 'production', ROLE: 'worker', REDIS_URL: 'redis://r:6379' }), /CHANNELS_FILE \(or, for Messenger alone, FB_PAGE_ACCESS_TOKEN or PAGES_FILE\) is required/);
   // The chatlog role sends nothing: it needs Redis and PostgreSQL, no Facebook credentials.
   const l = loadConfig({ NODE_ENV: 'production', ROLE: 'chatlog', REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://bot@db/chatlog' });
   assert.equal(l.role, 'chatlog');

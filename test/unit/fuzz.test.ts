@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseWebhook, WebhookInputError } from '../../src/channels/messenger/parse';
-import { encodeLikeFacebook, sign, verifySignature } from '../../src/channels/messenger/signature';
+import { WebhookInputError } from '../../src/channels/event';
+import { encodeLikeFacebook, sign, verifySignature } from '../../src/channels/meta/signature';
+import { parseWebhook } from '../helpers/fb';
 
 const SECRET = 'fuzz-secret';
 const id = fc.stringMatching(/^[0-9]{1,20}$/);
@@ -44,8 +45,9 @@ test('any JSON value either parses or is rejected with a WebhookInputError, neve
         for (const p of r.events) {
           assert.equal(typeof p.event.id, 'string');
           assert.ok(p.event.id.length > 0);
-          assert.match(p.event.pageId, /^[A-Za-z0-9_-]+$/);
-          assert.match(p.event.userId, /^[A-Za-z0-9_-]+$/);
+          assert.equal(p.event.channel, 'messenger');
+          assert.match(p.event.account, /^[A-Za-z0-9_-]+$/);
+          assert.match(p.event.user, /^[A-Za-z0-9_-]+$/);
           assert.ok(Number.isFinite(p.event.timestamp));
         }
       } catch (err) {
@@ -83,7 +85,7 @@ test('every valid event of a batched body is normalised, with its text intact af
       assert.deepEqual(r.unknown, []);
       r.events.forEach((p, i) => {
         const e = events[i]!;
-        assert.deepEqual([p.event.id, p.event.kind, p.event.pageId, p.event.userId, p.event.timestamp], [e.mid, e.kind, e.page, e.user, e.ts]);
+        assert.deepEqual([p.event.id, p.event.kind, p.event.account, p.event.user, p.event.timestamp], [e.mid, e.kind, e.page, e.user, e.ts]);
         if (e.kind === 'text' || e.kind === 'quick_reply') assert.equal(p.event.text, e.body);
         if (e.kind === 'postback') assert.deepEqual([p.event.payload, p.event.title], [e.body, e.body]);
       });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseWebhook, WebhookInputError } from '../../src/channels/messenger/parse';
-import { isAnswered } from '../../src/channels/messenger/types';
+import { isAnswered, WebhookInputError } from '../../src/channels/event';
 import { recordOfEvent } from '../../src/chatlog/records';
+import { parseWebhook } from '../helpers/fb';
 
 const P = '1000';
 const U = '2000';
@@ -16,7 +16,7 @@ const one = (ev: unknown) => {
 
 test('text, quick reply, reply_to and postback are normalised with their payloads', () => {
   const t = one({ ...base, message: { mid: 'm1', text: 'hi', reply_to: { mid: 'm0' } } });
-  assert.deepEqual(t.event, { id: 'm1', mid: 'm1', kind: 'text', pageId: P, userId: U, timestamp: base.timestamp, standby: false, receivedAt: 5, text: 'hi', replyTo: 'm0' });
+  assert.deepEqual(t.event, { id: 'm1', mid: 'm1', kind: 'text', channel: 'messenger', account: P, user: U, timestamp: base.timestamp, receivedAt: 5, text: 'hi', replyTo: 'm0' });
   const q = one({ ...base, message: { mid: 'm2', text: 'Red', quick_reply: { payload: 'COLOR_RED' } } });
   assert.equal(q.event.kind, 'quick_reply');
   assert.equal(q.event.payload, 'COLOR_RED');
@@ -46,14 +46,14 @@ test('every attachment type keeps its kind and payload', () => {
 test('echoes, receipts, reactions, referrals, opt-ins and standby events are recorded but not answered', () => {
   const echo = one({ sender: { id: P }, recipient: { id: U }, timestamp: 1, message: { is_echo: true, app_id: 7, mid: 'm-e', text: 'from inbox' } });
   assert.equal(echo.event.kind, 'echo');
-  assert.deepEqual([echo.event.pageId, echo.event.userId], [P, U], 'an echo belongs to the page↔user conversation');
+  assert.deepEqual([echo.event.account, echo.event.user], [P, U], 'an echo belongs to the page↔user conversation');
   assert.equal(echo.queue, true, 'echoes from elsewhere (page inbox) are queued for the record');
   const delivery = one({ ...base, delivery: { mids: ['m1'], watermark: 123 } });
   assert.deepEqual([delivery.event.kind, delivery.event.watermark, delivery.event.mids], ['delivery', 123, ['m1']]);
   const read = one({ ...base, read: { watermark: 456 } });
   const reaction = one({ ...base, reaction: { reaction: 'love', emoji: '❤️', action: 'react', mid: 'm1' } });
   const optin = one({ recipient: { id: P }, timestamp: 1, optin: { ref: 'r', user_ref: 'ref123' } });
-  assert.equal(optin.event.userId, 'ref123');
+  assert.equal(optin.event.user, 'ref123');
   for (const e of [echo, delivery, read, reaction, optin]) assert.equal(isAnswered(e.event), false, e.event.kind);
   const referral = one({ ...base, referral: { ref: 'summer', source: 'SHORTLINK', type: 'OPEN_THREAD' } });
   assert.equal(referral.event.referral?.ref, 'summer');
@@ -64,7 +64,7 @@ test('echoes, receipts, reactions, referrals, opt-ins and standby events are rec
 
 test('an echo of our own reply confirms that reply instead of being queued', () => {
   const e = one({ sender: { id: P }, recipient: { id: U }, timestamp: 1, message: { is_echo: true, app_id: 7, mid: 'm-out', text: 'You said', metadata: JSON.stringify({ mid: 'm-in', i: 0 }) } });
-  assert.deepEqual(e.confirms, { mid: 'm-in', i: 0 });
+  assert.deepEqual(e.confirms, { event: 'm-in', index: 0 });
   assert.equal(e.queue, false);
 });
 
@@ -87,7 +87,7 @@ test('unknown kinds are reported, not fatal; known events of the same POST still
 test('bad input is rejected with a message naming the problem', () => {
   const bad: [unknown, RegExp][] = [
     [[], /body must be a JSON object/],
-    [{ object: 'instagram', entry: [] }, /object must be "page"/],
+    [{ object: 'instagram', entry: [] }, /object must be one of "page", got "instagram"/],
     [{ object: 'page' }, /entry must be an array/],
     [wrap({ recipient: { id: P }, timestamp: 1, message: { mid: 'x', text: 'a' } }), /entry\[0\]\.messaging\[0\]\.sender is required/],
     [wrap({ sender: { id: U }, timestamp: 1, message: { mid: 'x', text: 'a' } }), /recipient is required/],

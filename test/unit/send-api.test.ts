@@ -1,25 +1,33 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { SendApiError } from '../../src/channels/messenger/errors';
-import { GraphSendApi } from '../../src/channels/messenger/send-api';
+import { SendError } from '../../src/channels/channel';
+import { replyToken, type InboundEvent } from '../../src/channels/event';
+import { GraphClient } from '../../src/channels/meta/graph';
+import { MessengerChannel } from '../../src/channels/messenger/channel';
 import { FakeGraph } from '../../src/dev/fake-graph';
 
+/** The Messenger channel's send over the Graph API client, against the fake Graph API. */
 const graph = new FakeGraph({ tokens: new Map([['token-p1', 'p1']]) });
-let api: GraphSendApi;
+let channel: MessengerChannel;
 let retries = 0;
-const req = (text: string) => ({ recipient: { id: 'u1' }, messaging_type: 'RESPONSE' as const, message: { text, metadata: JSON.stringify({ mid: 'm-in', i: 0 }) } });
+const pages = new Map([['p1', { id: 'p1', accessToken: 'token-p1' }], ['p2', { id: 'p2', accessToken: 'revoked' }]]);
+
+function messenger(baseUrl: string, maxAttempts = 4): MessengerChannel {
+  return new MessengerChannel({ graph: new GraphClient({ baseUrl, timeoutMs: 300, maxAttempts, backoffBaseMs: 1, backoffMaxMs: 5, onRetry: () => retries++ }), pages });
+}
+
+const about: InboundEvent = { id: 'm-in', kind: 'text', channel: 'messenger', account: 'p1', user: 'u1', timestamp: Date.now(), receivedAt: Date.now() };
+const api = {
+  send: (page: string, text: string, ch = channel) => {
+    const ref = { event: 'm-in', index: 0 };
+    const [m] = ch.render([{ text }], { channel: 'messenger', account: page, user: 'u1' }, 'bot').messages;
+    return ch.send(m!, { to: { channel: 'messenger', account: page, user: 'u1' }, ref, token: replyToken(ref), idempotencyKey: 'm-in#0', author: 'bot', about });
+  },
+};
+const req = (text: string) => text;
 
 before(async () => {
-  const url = await graph.listen();
-  api = new GraphSendApi({
-    baseUrl: url,
-    pages: { token: (p: string) => (p === 'p1' ? 'token-p1' : p === 'p2' ? 'revoked' : undefined) },
-    timeoutMs: 300,
-    maxAttempts: 4,
-    backoffBaseMs: 1,
-    backoffMaxMs: 5,
-    onRetry: () => retries++,
-  });
+  channel = messenger(await graph.listen());
 });
 after(() => graph.close());
 
@@ -54,7 +62,7 @@ for (const code of [100, 190, 10, 551, 200, 230]) {
   test(`does not retry Graph error ${code}`, async () => {
     graph.failNext(1, { kind: 'error', status: 400, code });
     retries = 0;
-    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.code === String(code) && !e.retryable && e.context.attempts === 1);
+    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendError && e.code === String(code) && !e.retryable && e.context.attempts === 1);
     assert.equal(retries, 0);
   });
 }
@@ -66,22 +74,22 @@ for (const [label, fault] of [
   test(`does not blindly retry ${label}: the message may have been delivered`, async () => {
     graph.failNext(1, fault);
     retries = 0;
-    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.uncertain && !e.definitelyNotSent && e.context.attempts === 1);
+    await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendError && e.uncertain && !e.definitelyNotSent && e.context.attempts === 1);
     assert.equal(retries, 0);
   });
 }
 
 test('a refused connection (never sent) is retried', async () => {
-  const refused = new GraphSendApi({ baseUrl: 'http://127.0.0.1:9/v21.0', pages: { token: () => 't' }, timeoutMs: 300, maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 2 });
-  await assert.rejects(refused.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && !e.uncertain && e.definitelyNotSent && e.context.attempts === 2);
+  const refused = messenger('http://127.0.0.1:9/v21.0', 2);
+  await assert.rejects(api.send('p1', req('x'), refused), (e: unknown) => e instanceof SendError && !e.uncertain && e.definitelyNotSent && e.context.attempts === 2);
 });
 
 test('gives up after the last attempt, saying it may be retried later', async () => {
   graph.failNext(4, { kind: 'error', status: 500, code: 2 });
-  await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendApiError && e.retryable && e.context.attempts === 4);
+  await assert.rejects(api.send('p1', req('x')), (e: unknown) => e instanceof SendError && e.retryable && e.context.attempts === 4);
 });
 
 test('a page without a token, or a token Facebook refuses, fails without retrying', async () => {
-  await assert.rejects(api.send('p9', req('x')), (e: unknown) => e instanceof SendApiError && e.code === 'no_token');
-  await assert.rejects(api.send('p2', req('x')), (e: unknown) => e instanceof SendApiError && e.code === '190' && e.context.attempts === 1);
+  await assert.rejects(api.send('p9', req('x')), (e: unknown) => e instanceof SendError && e.code === 'no_token');
+  await assert.rejects(api.send('p2', req('x')), (e: unknown) => e instanceof SendError && e.code === '190' && e.context.attempts === 1);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeLikeFacebook, sign, verifySignature } from '../../src/channels/messenger/signature';
+import { encodeLikeFacebook, sign, verifySignature } from '../../src/channels/meta/signature';
 
 const SECRET = 'app-secret';
 

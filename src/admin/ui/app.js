@@ -68,13 +68,23 @@ $('#signout').addEventListener('click', async () => {
 });
 for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener('click', () => (b.dataset.view === 'stats' ? loadStats() : show('conversations')));
 
+const CHANNEL_NAMES = { messenger: 'Messenger', instagram: 'Instagram', whatsapp: 'WhatsApp', line: 'LINE', webchat: 'Web chat' };
+
+/** "WhatsApp: Shop support" for a conversation's account (its name when the deployment lists one). */
+function accountLabel(c) {
+  const a = (state.me.pickableAccounts || []).find((x) => x.channel === c.channel && x.id === c.accountId);
+  return `${CHANNEL_NAMES[c.channel] || c.channel}: ${a?.name || c.accountId}`;
+}
+
 async function start() {
   state.me = await api('/me');
   $('#who').textContent = `${state.me.name} (${state.me.role})`;
   const intents = $('#filters [name=intent]');
   intents.replaceChildren(el('option', { value: '', text: 'Any intent' }), ...state.me.intents.map((i) => el('option', { value: i, text: i })));
-  const pages = $('#filters [name=page]');
-  pages.replaceChildren(el('option', { value: '', text: 'All pages' }), ...state.me.pickablePages.map((p) => el('option', { value: p, text: p })));
+  const channels = $('#filters [name=channel]');
+  channels.replaceChildren(el('option', { value: '', text: 'All channels' }), ...state.me.channels.map((c) => el('option', { value: c, text: CHANNEL_NAMES[c] || c })));
+  const accounts = $('#filters [name=account]');
+  accounts.replaceChildren(el('option', { value: '', text: 'All accounts' }), ...state.me.pickableAccounts.map((a) => el('option', { value: a.key, text: `${CHANNEL_NAMES[a.channel] || a.channel}: ${a.name || a.id}` })));
   show('conversations');
   await loadList(true);
   watchLive();
@@ -113,7 +123,7 @@ function listItem(c) {
       el('span', {},
         state.fresh.has(c.key) ? el('span', { class: 'badge new', text: 'new' }) : unread ? el('span', { class: 'badge unread', 'data-testid': 'unread', text: 'unread' }) : null,
         ' ', el('span', { class: `badge ${c.status}`, text: c.status }))),
-    el('div', { class: 'muted', text: `${c.pageId} · ${new Date(c.lastMessageAt).toLocaleString()} · ${c.lastIntent || ''}` }),
+    el('div', { class: 'muted', text: `${accountLabel(c)} · ${new Date(c.lastMessageAt).toLocaleString()} · ${c.lastIntent || ''}` }),
     el('div', { text: c.lastText || '' }));
   li.addEventListener('click', () => openConversation(c.key));
   return li;
@@ -191,13 +201,13 @@ function renderConversation(key, v) {
   const human = v.mode === 'human';
   const canAct = state.me.role !== 'viewer';
   const head = el('div', { class: 'chat-head' },
-    el('h2', { text: `${c.userId} on ${c.pageId}` }),
+    el('h2', { text: `${c.userId} on ${accountLabel(c)}` }),
     el('span', { class: `badge ${human ? 'human' : 'bot'}`, 'data-testid': 'mode', text: human ? `human${v.agent ? ` (${v.agent})` : ''}` : 'bot' }),
     canAct ? el('button', { 'data-testid': human ? 'release' : 'takeover', onclick: () => act(key, human ? 'release' : 'takeover') , text: human ? 'Hand back to the bot' : 'Take over' }) : null);
   const bubbles = el('div', { class: 'bubbles', 'data-testid': 'bubbles' }, v.messages.map((m) => bubble(m, v.lowConfidenceBelow)));
   const parts = [head, bubbles];
   if (canAct) {
-    const reply = el('textarea', { 'data-testid': 'reply-text', placeholder: 'Reply as an agent (sent with the HUMAN_AGENT tag)' });
+    const reply = el('textarea', { 'data-testid': 'reply-text', placeholder: 'Reply as an agent' });
     const note = el('textarea', { 'data-testid': 'note-text', placeholder: 'Private note (never sent)' });
     parts.push(el('div', { class: 'console' },
       reply, el('button', { class: 'primary', 'data-testid': 'reply-send', onclick: async () => { if (reply.value.trim()) { await act(key, 'reply', { text: reply.value, id: `ui-${crypto.randomUUID()}` }); reply.value = ''; } }, text: 'Send reply' }),

@@ -8,8 +8,10 @@ export interface ExportFilters {
   /** Messages at or after `from` and before `to` (received, else replied, else sent). */
   from?: Date;
   to?: Date;
-  /** Facebook page ids. */
-  pages?: string[];
+  /** Account keys (`<channel>:<id>`; `page` filters name Messenger pages). */
+  accounts?: string[];
+  /** Channel types. */
+  channels?: string[];
   /** Range of the predicted intent's score, both ends included; messages without a score are left out. */
   minScore?: number;
   maxScore?: number;
@@ -20,14 +22,14 @@ export interface ExportFilters {
   direction: 'in' | 'out' | 'all';
   /** Write each text once (default). */
   dedupe: boolean;
-  /** Keep Facebook's user ids instead of pseudonyms. */
+  /** Keep the platforms' user ids instead of pseudonyms. */
   rawIds: boolean;
   /** Replace emails and phone numbers in texts and entities by `[email]` / `[phone]`. */
   redact: boolean;
 }
 
 export interface ExportOptions {
-  /** The caller's page scope (an admin's granted pages); undefined = every page. */
+  /** The caller's account scope (an admin's granted account keys); undefined = every account. */
   scope?: readonly string[];
   /** HMAC key of the user pseudonyms; by default a random one per export, so two exports cannot be joined. */
   secret?: string | Buffer;
@@ -63,8 +65,10 @@ export class ExportAbortedError extends Error {
 
 const INTENT_NAME = /^[A-Za-z0-9_.-]{1,64}$/; // as the corpus accepts them (src/nlu/corpus.ts)
 const PAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const ACCOUNT_KEY = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.@+=-]{1,128}$/;
+const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
-const KEYS = ['from', 'to', 'page', 'min-score', 'max-score', 'corrected-only', 'intent', 'direction', 'dedupe', 'raw-ids', 'redact'];
+const KEYS = ['from', 'to', 'channel', 'account', 'page', 'min-score', 'max-score', 'corrected-only', 'intent', 'direction', 'dedupe', 'raw-ids', 'redact'];
 
 
 /**
@@ -73,6 +77,12 @@ const KEYS = ['from', 'to', 'page', 'min-score', 'max-score', 'corrected-only', 
  * keys or commas. Booleans: empty, true/false, 1/0. Times without a zone are UTC.
  * Every problem is reported at once.
  */
+/** `account` keys and the older `page` ids (Messenger pages) together. */
+function accountsOf(accounts: string[] | undefined, pages: string[] | undefined): string[] | undefined {
+  if (!accounts && !pages) return undefined;
+  return [...new Set([...(accounts ?? []), ...(pages ?? []).map((p) => `messenger:${p}`)])];
+}
+
 export function parseExportFilters(query: Record<string, unknown>): ExportFilters {
   const p: string[] = [];
   for (const k of Object.keys(query)) if (k !== 'format' && !KEYS.includes(k)) p.push(`unknown filter "${k}" (known: ${KEYS.join(', ')})`);
@@ -127,7 +137,8 @@ export function parseExportFilters(query: Record<string, unknown>): ExportFilter
   const f: ExportFilters = {
     from: date('from'),
     to: date('to'),
-    pages: list('page', PAGE_ID, 'a page id'),
+    accounts: accountsOf(list('account', ACCOUNT_KEY, 'an account <channel>:<id>'), list('page', PAGE_ID, 'a page id')),
+    channels: list('channel', CHANNEL, 'a channel type'),
     minScore: score('min-score'),
     maxScore: score('max-score'),
     correctedOnly: bool('corrected-only', false),

@@ -120,7 +120,8 @@ export class Output {
 /** A row as the queries return it (the corpus formats read only intent and text). */
 export interface ExportRow {
   id: string;
-  page_id: string;
+  channel: string;
+  account_id: string;
   user_id: string;
   direction: string;
   kind: string;
@@ -150,7 +151,7 @@ interface Format {
   end(hadGroups: boolean): string;
 }
 
-const CSV_COLUMNS = ['id', 'page', 'user', 'direction', 'kind', 'text', 'intent', 'predicted_intent', 'corrected_intent', 'score', 'intents', 'entities', 'sentiment', 'platform_ts', 'received_at', 'replied_at'];
+const CSV_COLUMNS = ['id', 'channel', 'account', 'user', 'direction', 'kind', 'text', 'intent', 'predicted_intent', 'corrected_intent', 'score', 'intents', 'entities', 'sentiment', 'platform_ts', 'received_at', 'replied_at'];
 
 /**
  * Spreadsheets run a cell that begins with = + - @ (or a tab or CR before one) as a formula:
@@ -194,7 +195,7 @@ export const FORMATS: Record<ExportFormat, Format & { grouped: boolean }> = {
     begin: () => '',
     text: (s) => s,
     line: (r, user, text, entities) => `${JSON.stringify({
-      id: r.id, page: r.page_id, user, direction: r.direction, kind: r.kind, text, intent: r.corrected_intent ?? r.intent,
+      id: r.id, channel: r.channel, account: r.account_id, user, direction: r.direction, kind: r.kind, text, intent: r.corrected_intent ?? r.intent,
       predictedIntent: r.intent, correctedIntent: r.corrected_intent, score: r.score, intents: r.intents, entities, sentiment: r.sentiment,
       platformTs: r.platform_ts, receivedAt: r.received_at, repliedAt: r.replied_at,
     })}\n`,
@@ -206,7 +207,7 @@ export const FORMATS: Record<ExportFormat, Format & { grouped: boolean }> = {
     grouped: false,
     begin: () => csvRow(CSV_COLUMNS),
     text: (s) => s,
-    line: (r, user, text, entities) => csvRow([r.id, r.page_id, user, r.direction, r.kind, text, r.corrected_intent ?? r.intent, r.intent, r.corrected_intent, r.score,
+    line: (r, user, text, entities) => csvRow([r.id, r.channel, r.account_id, user, r.direction, r.kind, text, r.corrected_intent ?? r.intent, r.intent, r.corrected_intent, r.score,
       r.intents, entities, r.sentiment, r.platform_ts, r.received_at, r.replied_at]),
     end: () => '',
   },

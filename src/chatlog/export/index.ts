@@ -24,8 +24,9 @@ function whereOf(f: ExportFilters, format: ExportFormat, scope?: readonly string
   const $ = (v: unknown) => `$${params.push(v)}`;
   const c = ['m.text IS NOT NULL'];
   if (f.direction !== 'all') c.push(`m.direction = ${$(f.direction)}`);
-  if (scope) c.push(`m.page_id = ANY(${$([...scope])}::text[])`);
-  if (f.pages) c.push(`m.page_id = ANY(${$(f.pages)}::text[])`);
+  if (scope) c.push(`(m.channel || ':' || m.account_id) = ANY(${$([...scope])}::text[])`);
+  if (f.accounts) c.push(`(m.channel || ':' || m.account_id) = ANY(${$(f.accounts)}::text[])`);
+  if (f.channels) c.push(`m.channel = ANY(${$(f.channels)}::text[])`);
   if (f.from) c.push(`${AT} >= ${$(f.from.toISOString())}::timestamptz`);
   if (f.to) c.push(`${AT} < ${$(f.to.toISOString())}::timestamptz`);
   if (f.minScore !== undefined) c.push(`m.score >= ${$(f.minScore)}`);
@@ -44,7 +45,7 @@ async function byId(db: SqlRunner, w: { sql: string; params: unknown[] }, pageSi
   const n = w.params.length;
   const page = (after: string) =>
     db.query<ExportRow>(
-      `SELECT m.id::text AS id, m.page_id, c.user_id, m.direction, m.kind, m.text, m.intent, m.corrected_intent, m.score, m.intents,
+      `SELECT m.id::text AS id, m.channel, m.account_id, c.user_id, m.direction, m.kind, m.text, m.intent, m.corrected_intent, m.score, m.intents,
               m.entities, m.sentiment, ${iso('platform_ts')}, ${iso('received_at')}, ${iso('replied_at')}
        FROM messages m JOIN conversations c ON c.id = m.conversation_id
        WHERE ${w.sql} AND m.id > $${n + 1}::bigint ORDER BY m.id LIMIT $${n + 2}`,
@@ -96,9 +97,10 @@ export async function exportMessages(db: SqlClient | string, filters: ExportFilt
     const fmt = FORMATS[format];
     const secret = opts.secret ?? crypto.randomBytes(32);
     const pseudonyms = new Map<string, string>(); // an HMAC costs ~3 µs; at most 20,000 kept (~3 MB)
-    const userOf = (page: string, user: string): string => {
-      if (filters.rawIds) return user;
-      const key = `${page}\u0000${user}`; // PSIDs are per page
+    const userOf = (r: ExportRow): string => {
+      if (filters.rawIds) return r.user_id;
+      // User ids are per account (PSIDs per page); Messenger's key is the one it had before channels, so pseudonyms stay stable.
+      const key = r.channel === 'messenger' ? `${r.account_id}\u0000${r.user_id}` : `${r.channel}\u0000${r.account_id}\u0000${r.user_id}`;
       let p = pseudonyms.get(key);
       if (p === undefined) {
         p = `u_${crypto.createHmac('sha256', secret).update(key).digest('base64url').slice(0, 22)}`;
@@ -131,7 +133,7 @@ export async function exportMessages(db: SqlClient | string, filters: ExportFilt
           await output.put(fmt.item!(text, group !== intent));
           group = intent;
         } else {
-          await output.put(fmt.line!(r, userOf(r.page_id, r.user_id), text, filters.redact ? redactDeep(r.entities) : r.entities));
+          await output.put(fmt.line!(r, userOf(r), text, filters.redact ? redactDeep(r.entities) : r.entities));
         }
       }
     };
