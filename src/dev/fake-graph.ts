@@ -93,8 +93,30 @@ export class FakeGraph {
     return this.calls.filter((c) => c.recipientId === recipientId && c.body.message !== undefined);
   }
 
+  /**
+   * Other Graph API products served by the same fake (GRAPH_API_URL is one base URL for
+   * Messenger, Instagram and WhatsApp): each is an express router mounted before Messenger's
+   * routes, on both the dev-mode router and `listen()`'s server.
+   */
+  private readonly products: express.Router[] = [];
+
+  mount(product: express.Router): void {
+    this.products.push(product);
+  }
+
   router(): express.Router {
     const r = express.Router();
+    r.use((req, res, next) => {
+      // Resolved per request: a product mounted after the router was made still answers.
+      let i = 0;
+      const step = (err?: unknown): void => {
+        if (err) return next(err);
+        const p = this.products[i++];
+        if (!p) return next();
+        p(req, res, step);
+      };
+      step();
+    });
     r.post('/:version/me/messages', express.json({ limit: '1mb' }), (req, res) =>
       void this.handle({ body: req.body, token: req.query.access_token, reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy() }),
     );

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FakeGraph } from '../../src/dev/fake-graph';
-import { encodeLikeFacebook } from '../../src/channels/meta/signature';
+import { encodeLikeFacebook, sign } from '../../src/channels/meta/signature';
+import { conversationKey } from '../../src/channels/conversation';
 import { APP_SECRET, VERIFY_TOKEN, body, postRaw, text } from './fb';
 import { tmpDir, uniquePrefix } from './env';
 import { startRole, type RoleProcess } from './procs';
@@ -92,43 +93,93 @@ async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): 
   }));
 }
 
+/** One user message of a load: what a driver puts in a platform's webhook POST. */
+export interface LoadMessage {
+  account: string;
+  user: string;
+  /** The platform's message id: the id the bot's replies name. */
+  id: string;
+  ts: number;
+  text: string;
+}
+
+/** A platform as the load generator and the audit see it: how messages are POSTed, and what replies its fake got. */
+export interface LoadDriver {
+  channel: string;
+  accounts: readonly string[];
+  /** The webhook POSTs carrying these messages, batched as the platform batches them. */
+  posts(messages: LoadMessage[]): { path: string; raw: string | Buffer; headers: Record<string, string> }[];
+  /** Every reply the fake received, per conversation key, in order: the event each answers and its index. */
+  replies(): Map<string, { event: string; index: number }[]>;
+  /** Total message sends the fake received (duplicates included). */
+  sent(): number;
+}
+
+/** Messenger through the fake Graph API: POST /webhook signed like Facebook, replies named by their metadata. */
+export function messengerDriver(graph: FakeGraph, accounts: readonly string[] = PAGES, batch = 10): LoadDriver {
+  return {
+    channel: 'messenger',
+    accounts,
+    posts: (messages) => {
+      const out = [];
+      for (let i = 0; i < messages.length; i += batch) {
+        const raw = encodeLikeFacebook(body(messages.slice(i, i + batch).map((m) => text(m.account, m.user, m.ts, m.id, m.text))));
+        out.push({ path: '/webhook', raw, headers: { 'x-hub-signature-256': sign(raw, APP_SECRET) } });
+      }
+      return out;
+    },
+    replies: () => {
+      const got = new Map<string, { event: string; index: number }[]>();
+      for (const c of graph.calls) {
+        if (!c.metadata?.mid) continue;
+        const key = `${c.pageId}:${c.recipientId}`;
+        got.set(key, [...(got.get(key) ?? []), { event: c.metadata.mid, index: c.metadata.i ?? 0 }]);
+      }
+      return got;
+    },
+    sent: () => graph.messages.length,
+  };
+}
+
+const driverOf = (d: LoadDriver | FakeGraph): LoadDriver => (d instanceof FakeGraph ? messengerDriver(d) : d);
+
 /**
- * Sends `perUser` messages for each of `users` conversations spread over the pages. Round k
- * carries every user's k-th message, users shuffled across batched POSTs of several pages;
- * a user's next message goes out only after the POST with the previous one was acknowledged
- * (as Facebook delivers). `redeliver` of the POSTs are sent again, some at once, some later.
+ * Sends `perUser` messages for each of `users` conversations spread over the driver's
+ * accounts (Messenger's pages by default). Round k carries every user's k-th message, users
+ * shuffled across batched POSTs of several accounts; a user's next message goes out only
+ * after the POST with the previous one was acknowledged (as the platforms deliver).
+ * `redeliver` of the POSTs are sent again, some at once, some later.
  */
-export async function sendLoad(url: string, o: { users: number; perUser: number; batch?: number; redeliver?: number; concurrency?: number; onRound?: (k: number) => Promise<void> | void }): Promise<Load> {
+export async function sendLoad(url: string, o: { users: number; perUser: number; batch?: number; redeliver?: number; concurrency?: number; driver?: LoadDriver; userPrefix?: string; onRound?: (k: number) => Promise<void> | void }): Promise<Load> {
+  const driver = o.driver ?? messengerDriver(new FakeGraph(), PAGES, o.batch ?? 10);
   const expected = new Map<string, string[]>();
-  const users = Array.from({ length: o.users }, (_, i) => ({ page: PAGES[i % PAGES.length]!, user: `u${i}` }));
-  const later: string[] = [];
+  const users = Array.from({ length: o.users }, (_, i) => ({ account: driver.accounts[i % driver.accounts.length]!, user: `${o.userPrefix ?? 'u'}${i}` }));
+  const later: { path: string; raw: string | Buffer; headers: Record<string, string> }[] = [];
   let posts = 0;
   let redelivered = 0;
   const base = Date.now();
-  const send = async (raw: string) => {
+  const send = async (x: { path: string; raw: string | Buffer; headers: Record<string, string> }) => {
     for (let attempt = 0; ; attempt++) {
-      const r = await postRaw(url, raw);
+      const r = await postRaw(url, x.raw, { unsigned: true, path: x.path, headers: x.headers });
       posts++;
       if (r.status === 200) return;
       if (attempt > 300) throw new Error(`POST kept failing: ${r.status} ${JSON.stringify(r.body)}`);
-      await new Promise((res) => setTimeout(res, 100)); // Facebook retries what was not acknowledged (for up to 30 s here)
+      await new Promise((res) => setTimeout(res, 100)); // platforms retry what was not acknowledged (for up to 30 s here)
     }
   };
   for (let k = 0; k < o.perUser; k++) {
-    const events = shuffle(users.map(({ page, user }) => {
-      const mid = `m_${page}_${user}_${k}`;
-      const key = `${page}:${user}`;
-      expected.set(key, [...(expected.get(key) ?? []), mid]);
-      return text(page, user, base + k * 1000 + Math.floor(Math.random() * 500), mid, `message ${k} from ${user} — ünïcødé`);
+    const messages = shuffle(users.map(({ account, user }): LoadMessage => {
+      const id = `m_${account}_${user}_${k}`;
+      const key = conversationKey({ channel: driver.channel, account, user });
+      expected.set(key, [...(expected.get(key) ?? []), id]);
+      return { account, user, id, ts: base + k * 1000 + Math.floor(Math.random() * 500), text: `message ${k} from ${user} — ünïcødé` };
     }));
-    const raws: string[] = [];
-    for (let i = 0; i < events.length; i += o.batch ?? 10) raws.push(encodeLikeFacebook(body(events.slice(i, i + (o.batch ?? 10)))));
-    await pool(raws, o.concurrency ?? 16, async (raw) => {
-      await send(raw);
+    await pool(driver.posts(messages), o.concurrency ?? 16, async (x) => {
+      await send(x);
       if (Math.random() < (o.redeliver ?? 0)) {
         redelivered++;
-        if (Math.random() < 0.5) await send(raw);
-        else later.push(raw);
+        if (Math.random() < 0.5) await send(x);
+        else later.push(x);
       }
     });
     await o.onRound?.(k);
@@ -137,41 +188,37 @@ export async function sendLoad(url: string, o: { users: number; perUser: number;
   return { expected, posts, redelivered };
 }
 
-/** Checks what the fake Graph API received against what users sent: order, duplicates, losses. */
-export function audit(graph: FakeGraph, expected: Map<string, string[]>): { violations: string[]; duplicates: number; lost: number; outOfOrder: number } {
-  // Per user: the replies in the order Facebook got them, each named by the message it answers and its index.
-  const got = new Map<string, { mid: string; i: number }[]>();
-  for (const c of graph.calls) {
-    if (!c.metadata?.mid) continue;
-    const key = `${c.pageId}:${c.recipientId}`;
-    got.set(key, [...(got.get(key) ?? []), { mid: c.metadata.mid, i: c.metadata.i ?? 0 }]);
-  }
+/** Checks what a platform's fake received against what users sent: order, duplicates, losses. */
+export function audit(target: LoadDriver | FakeGraph, expected: Map<string, string[]>): { violations: string[]; duplicates: number; lost: number; outOfOrder: number } {
+  // Per user: the replies in the order the platform got them, each named by the message it answers and its index.
+  const got = driverOf(target).replies();
   const violations: string[] = [];
   let duplicates = 0;
   let lost = 0;
   let outOfOrder = 0;
   for (const [key, mids] of expected) {
     const replies = got.get(key) ?? [];
-    duplicates += replies.length - new Set(replies.map((r) => `${r.mid}#${r.i}`)).size;
-    const answered = new Set(replies.map((r) => r.mid));
+    duplicates += replies.length - new Set(replies.map((r) => `${r.event}#${r.index}`)).size;
+    const answered = new Set(replies.map((r) => r.event));
     lost += mids.filter((m) => !answered.has(m)).length;
     // In order: the messages answered appear in the order sent, never interleaved.
-    const sequence = replies.map((r) => r.mid).filter((m, i, a) => i === 0 || a[i - 1] !== m);
+    const sequence = replies.map((r) => r.event).filter((m, i, a) => i === 0 || a[i - 1] !== m);
     const order = mids.filter((m) => answered.has(m));
     if (sequence.join() !== order.join()) {
       outOfOrder++;
-      violations.push(`${key}: expected ${order.join(' ')} got ${replies.map((r) => `${r.mid}#${r.i}`).join(' ')}`);
+      violations.push(`${key}: expected ${order.join(' ')} got ${replies.map((r) => `${r.event}#${r.index}`).join(' ')}`);
     }
   }
   return { violations: violations.slice(0, 5), duplicates, lost, outOfOrder };
 }
 
 /** Waits until every expected reply arrived (duplicates do not count), or the timeout. */
-export async function waitForReplies(graph: FakeGraph, expected: Map<string, string[]>, timeoutMs: number): Promise<void> {
+export async function waitForReplies(target: LoadDriver | FakeGraph, expected: Map<string, string[]>, timeoutMs: number): Promise<void> {
+  const driver = driverOf(target);
   const want = new Set([...expected.values()].flat());
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const got = new Set(graph.calls.map((c) => c.metadata?.mid));
+    const got = new Set([...driver.replies().values()].flat().map((r) => r.event));
     if ([...want].every((m) => got.has(m))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
