@@ -92,6 +92,10 @@ const COMMANDS = {
     packages: () => [],
     argv: ['--import', 'tsx', 'src/cli/admin-user.ts'],
   },
+  forget: {
+    packages: () => [],
+    argv: ['--import', 'tsx', 'src/cli/forget.ts'],
+  },
 };
 
 const spec = COMMANDS[command];

@@ -38,6 +38,9 @@ import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
 import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
 import { ChatlogStream } from './chatlog/stream';
+import { Retention } from './chatlog/retention';
+import { dataDeletionRouter } from './channels/meta/data-deletion';
+import { Forgetter } from './privacy/forgetter';
 
 export interface App {
   port: number;
@@ -98,6 +101,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   let db: SqlClient | undefined;
   let consumer: ChatlogConsumer | undefined;
+  let retention: Retention | undefined;
   if (config.role === 'chatlog' || (config.role === 'all' && config.chatlog.enabled)) {
     db = config.databaseUrl
       ? postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error'))
@@ -106,6 +110,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     logger.info({ applied, database: db.kind }, applied.length ? 'chatlog migrations applied' : 'chatlog schema up to date');
     consumer = new ChatlogConsumer(chatlog, db, config.chatlog, logger, metrics);
     await consumer.start();
+    if (config.chatlog.retentionDays) {
+      retention = new Retention(db, config.chatlog.retentionDays, logger);
+      retention.start();
+    }
   }
 
   let fakeGraph: FakeGraph | undefined;
@@ -129,6 +137,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let readDb = db;
   if (gateway && !readDb && config.databaseUrl) readDb = postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error (admin reads)'));
   const ownReadDb = readDb !== db;
+  // Erasure on request needs Redis and the chatlog database (it records what it erased).
+  const forgetter = gateway && readDb ? new Forgetter({ queue, db: readDb, logger, lockWaitMs: config.queue.lockTtlMs * 3 }) : undefined;
   const live = gateway && readDb ? new LiveFeed(readDb, logger) : undefined;
   // A gateway without the NLU still offers the corpus's intents for label correction.
   let intentsOfCorpus: string[] | undefined;
@@ -139,8 +149,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
+      ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
     })]);
     mounts.push(['/admin', adminUi()]);
+    mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
@@ -205,6 +217,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       server.closeIdleConnections();
       await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
       sending?.close();
+      await retention?.stop();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

@@ -59,6 +59,8 @@ export interface Config {
     readonly batchSize: number;
     readonly pollMs: number;
     readonly claimIdleMs: number;
+    /** Messages older than this many days are deleted (undefined: kept for ever). */
+    readonly retentionDays?: number;
   };
   readonly adminToken?: string;
   /** HMAC key of the user pseudonyms in exports: the same user gets the same pseudonym in every export. */
@@ -251,6 +253,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       batchSize: r.int('CHATLOG_BATCH', 500, 1, 10_000),
       pollMs: r.int('CHATLOG_POLL_MS', 50, 1, 10_000),
       claimIdleMs: r.int('CHATLOG_CLAIM_IDLE_MS', 60_000, 100, 3_600_000),
+      ...(r.str('CHATLOG_RETENTION_DAYS') !== undefined ? { retentionDays: r.int('CHATLOG_RETENTION_DAYS', 365, 1, 36_500) } : {}),
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
     ...(exportIdSecret !== undefined ? { exportIdSecret } : {}),

@@ -19,6 +19,8 @@ import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
+import { privacyRouter } from './privacy';
+import type { Forgetter } from '../privacy/forgetter';
 import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
 import type { ModelStore } from '../nlu/store';
 import { SignInError, type Sessions } from './session';
@@ -42,6 +44,10 @@ export interface AdminDeps {
   corpus?: string;
   /** EXPORT_ID_SECRET: stable user pseudonyms across exports. */
   exportIdSecret?: string;
+  /** CHATLOG_RETENTION_DAYS: exports leave out older messages. */
+  retentionDays?: number;
+  /** Erasure on request (admins only); absent without a chatlog database. */
+  forgetter?: Forgetter;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -214,6 +220,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
   }));
 
+  r.use(privacyRouter({ ...(d.forgetter ? { forgetter: d.forgetter } : {}), accounts: d.accounts, logger: d.logger }));
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
   // Streams the export: constant memory whatever the size; the caller's pages bound it.
@@ -232,7 +239,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     const database = db();
     const f = EXPORT_FORMATS[format];
     res.status(200).set({ 'content-type': f.contentType, 'content-disposition': `attachment; filename="chatlog-export.${f.extension}"` });
-    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}), ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}) });
+    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}), ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}), ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}) });
     d.logger.info({ by: principalOf(res).name, format, ...counts }, 'chatlog exported');
   }));
 

@@ -122,7 +122,8 @@ async function run(args: ExportArgs): Promise<ExportCounts> {
   const config = loadConfig();
   const { db, close } = await openChatlog(config);
   // EXPORT_ID_SECRET: the same pseudonyms in every export (else a new key each time).
-  const secret = config.exportIdSecret !== undefined ? { secret: config.exportIdSecret } : {};
+  // CHATLOG_RETENTION_DAYS: nothing older than the retention, even if not purged yet.
+  const secret = { ...(config.exportIdSecret !== undefined ? { secret: config.exportIdSecret } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}) };
   try {
     if (!args.out) return await exportMessages(db, filters, format, process.stdout, { end: false, ...secret });
     // Written next to the target and renamed when complete: a failed export leaves no half file.
