@@ -134,6 +134,7 @@ export async function exportMessages(db: SqlClient | string, filters: ExportFilt
           await output.put(fmt.line!(r, userOf(r.page_id, r.user_id), text, filters.redact ? redactDeep(r.entities) : r.entities));
         }
       }
+      opts.onProgress?.(counts);
     };
     const where = whereOf(filters, format, opts.scope);
     if (FORMATS[format].grouped) await byIntent(client, where, pageSize, each);
