@@ -30,6 +30,7 @@ export function createMetrics() {
       ...reg,
     }),
     processed: new client.Counter({ name: 'cb_events_processed_total', help: 'Events processed by workers, by kind', labelNames: ['kind'] as const, ...reg }),
+    sends: new client.Counter({ name: 'cb_sends_total', help: 'Replies handed to the Send API, each once whatever its retries (the denominator of cb_send_errors_total)', ...reg }),
     sendErrors: new client.Counter({ name: 'cb_send_errors_total', help: 'Send API failures by Graph error code', labelNames: ['code'] as const, ...reg }),
     sendRetries: new client.Counter({ name: 'cb_send_retries_total', help: 'Send API calls retried', ...reg }),
     sendResumed: new client.Counter({

@@ -327,6 +327,7 @@ export class Worker {
       }
       await this.replicated(conversation);
       const t0 = Date.now();
+      metrics.sends.inc();
       try {
         const sent = await sender.send(e.pageId, {
           recipient: { id: e.userId },
