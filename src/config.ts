@@ -201,9 +201,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const redis = readRedisConfig(r, production, cwd);
 
-  const databaseUrl = r.str('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
-    r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  const databaseUrl = readDatabaseUrl(r);
   const chatlogEnabled = r.oneOf('CHATLOG_ENABLED', ['true', 'false'], 'true') === 'true';
   if (production && databaseUrl === undefined && (role === 'chatlog' || (role === 'all' && chatlogEnabled)))
     r.problems.push('DATABASE_URL is required when NODE_ENV=production for the chatlog role');
@@ -299,10 +297,30 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   return deepFreeze(config);
 }
 
-/** What the command-line tools (`train`, `eval`) take from the environment, validated like the app's. */
-export function loadCliConfig(env: Env = process.env): { logLevel: string; nluThreshold: number } {
+function readDatabaseUrl(r: Reader): string | undefined {
+  const url = r.str('DATABASE_URL');
+  if (url !== undefined && !/^postgres(ql)?:\/\/.+/.test(url)) r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  return url;
+}
+
+export interface CliConfig {
+  readonly logLevel: string;
+  readonly nluThreshold: number;
+  /** Where the tools write by default (`train`'s model file): writable in the image too. */
+  readonly dataDir: string;
+  readonly databaseUrl?: string;
+}
+
+/** What the command-line tools (`train`, `eval`, `migrate`) take from the environment, validated like the app's. */
+export function loadCliConfig(env: Env = process.env, cwd = process.cwd()): CliConfig {
   const r = new Reader(env);
-  const c = { logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'warn'), nluThreshold: r.float('NLU_THRESHOLD', DEFAULT_NLU_THRESHOLD, 0, 1) };
+  const databaseUrl = readDatabaseUrl(r);
+  const c: CliConfig = {
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'warn'),
+    nluThreshold: r.float('NLU_THRESHOLD', DEFAULT_NLU_THRESHOLD, 0, 1),
+    dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+  };
   if (r.problems.length) throw new ConfigError(r.problems);
   return c;
 }

@@ -30,6 +30,7 @@ export function createMetrics() {
       ...reg,
     }),
     processed: new client.Counter({ name: 'cb_events_processed_total', help: 'Events processed by workers, by channel and kind', labelNames: ['channel', 'kind'] as const, ...reg }),
+    sends: new client.Counter({ name: 'cb_sends_total', help: 'Replies handed to a send API, by channel, each once whatever its retries (the denominator of cb_send_errors_total)', labelNames: ['channel'] as const, ...reg }),
     sendErrors: new client.Counter({ name: 'cb_send_errors_total', help: 'Send API failures by channel and platform error code', labelNames: ['channel', 'code'] as const, ...reg }),
     sendRetries: new client.Counter({ name: 'cb_send_retries_total', help: 'Send API calls retried, by channel', labelNames: ['channel'] as const, ...reg }),
     sendResumed: new client.Counter({

@@ -42,6 +42,8 @@ export interface ExportOptions {
   locale?: string;
   /** End `out` when done and wait until it has flushed (default true; the CLI keeps stdout open). */
   end?: boolean;
+  /** Called after each page of rows with the counts so far (the CLI's progress line). */
+  onProgress?: (counts: Readonly<ExportCounts>) => void;
 }
 
 export interface ExportCounts {

@@ -137,6 +137,7 @@ export async function exportMessages(db: SqlClient | string, filters: ExportFilt
           await output.put(fmt.line!(r, userOf(r), text, filters.redact ? redactDeep(r.entities) : r.entities));
         }
       }
+      opts.onProgress?.(counts);
     };
     const where = whereOf(filters, format, opts.scope, opts.retentionDays);
     if (FORMATS[format].grouped) await byIntent(client, where, pageSize, each);
