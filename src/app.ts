@@ -89,6 +89,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     shards: config.queue.shards,
     dedupeTtlMs: config.queue.dedupeTtlMs,
     maxPerConversation: config.queue.maxPerConversation,
+    maxOverflow: config.queue.maxOverflow,
   });
   const pages = pageDirectory(config.fb);
   const gateway = config.role === 'all' || config.role === 'gateway';
@@ -137,7 +138,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, pages, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
-      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
+      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
     })]);
     mounts.push(['/admin', adminUi()]);
   }

@@ -83,6 +83,8 @@ export interface Config {
   readonly queue: {
     readonly shards: number;
     readonly maxPerConversation: number;
+    /** Events that may wait in one conversation's overflow list before the gateway answers 503 (0 = no bound). */
+    readonly maxOverflow: number;
     readonly dedupeTtlMs: number;
     readonly lockTtlMs: number;
     readonly batchSize: number;
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     queue: {
       shards: r.int('QUEUE_SHARDS', 16, 1, 1024),
       maxPerConversation: r.int('QUEUE_MAX_PER_CONVERSATION', 1_000, 0, 1_000_000),
+      maxOverflow: r.int('QUEUE_OVERFLOW_MAX', 10_000, 0, 10_000_000),
       dedupeTtlMs: r.int('DEDUPE_TTL_HOURS', 48, 48, 24 * 30) * 3_600_000,
       lockTtlMs,
       batchSize: r.int('WORKER_BATCH', 10, 1, 1_000),

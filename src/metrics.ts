@@ -19,7 +19,10 @@ export function createMetrics() {
       ...reg,
     }),
     duplicates: new client.Counter({ name: 'cb_duplicates_total', help: 'Redelivered webhook events dropped by the dedupe', ...reg }),
-    overflow: new client.Counter({ name: 'cb_queue_overflow_total', help: 'Events parked because a conversation queue was at its cap', ...reg }),
+    overflow: new client.Counter({ name: 'cb_queue_overflow_total', help: 'Events that had to wait in a conversation\'s overflow list (its queue was at QUEUE_MAX_PER_CONVERSATION); workers answer them in order as the queue drains', ...reg }),
+    overflowRefused: new client.Counter({ name: 'cb_queue_overflow_refused_total', help: 'Events refused with 503 because QUEUE_OVERFLOW_MAX events of their conversation were waiting already (the sender retries)', ...reg }),
+    overflowWaiting: new client.Gauge({ name: 'cb_queue_overflow_events', help: 'Events waiting in overflow lists, over every conversation (as of the last sweep)', ...reg }),
+    overflowConversations: new client.Gauge({ name: 'cb_queue_overflow_conversations', help: 'Conversations with events waiting in their overflow list (as of the last sweep)', ...reg }),
     lockContention: new client.Counter({ name: 'cb_lock_contention_total', help: 'Claims that found the conversation lock held by another worker', ...reg }),
     fenced: new client.Counter({ name: 'cb_fenced_total', help: 'Acks refused because the worker no longer held the lock', ...reg }),
     stage: new client.Histogram({

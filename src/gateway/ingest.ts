@@ -9,7 +9,7 @@ import type { ParseResult, ParsedEvent } from '../channels/messenger/parse';
 import type { PageDirectory } from '../channels/messenger/pages';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { EnqueueCode } from '../queue/errors';
+import { EnqueueCode, QueueFullError } from '../queue/errors';
 import type { ConversationQueue } from '../queue/queue';
 import { oneServer } from '../queue/redis';
 import type { MessageRecord } from '../chatlog/records';
@@ -22,6 +22,7 @@ export interface IngestSummary {
   duplicates: number;
   recorded: number;
   overflow: number;
+  refused: number;
   ignored: number;
 }
 
@@ -40,6 +41,7 @@ const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
   [EnqueueCode.Duplicate]: 'duplicates',
   [EnqueueCode.Overflow]: 'overflow',
   [EnqueueCode.Recorded]: 'recorded',
+  [EnqueueCode.Refused]: 'refused',
 };
 
 function echoRecord(e: InboundEvent, confirms: ReplyMetadata): MessageRecord {
@@ -54,7 +56,7 @@ function echoRecord(e: InboundEvent, confirms: ReplyMetadata): MessageRecord {
 
 export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<IngestSummary> {
   const { queue, chatlog, pages, logger, metrics } = deps;
-  const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, ignored: 0 };
+  const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, refused: 0, ignored: 0 };
   for (const u of parsed.unknown) {
     summary.ignored++;
     metrics.webhookEvents.inc({ kind: 'unknown', outcome: 'ignored' });
@@ -94,7 +96,7 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // Then every other conversation that has work, duplicates and echoes included: if a gateway
   // died between enqueue and mark, Facebook's redelivery lands here as a duplicate and heals
   // the index; an echo wakes a conversation whose worker waits for it to settle a reply.
-  await queue.markReady(results.filter((r) => r.depth > 0 && !early.has(r.conversation)).map((r) => r.conversation));
+  await queue.markReady(results.filter((r) => r.depth + r.overflow > 0 && !early.has(r.conversation)).map((r) => r.conversation));
   metrics.chatlogAppended.inc(echoes.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.
@@ -117,11 +119,16 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
         logger.debug({ conversation: r.conversation, mid: e.id }, 'duplicate webhook event dropped');
       } else if (code === EnqueueCode.Overflow) {
         metrics.overflow.inc();
-        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, event: e }, 'conversation queue at its cap: event parked in the overflow list');
+        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, overflow: r.overflow }, 'conversation queue at its cap: event waits in the overflow list');
+      } else if (code === EnqueueCode.Refused) {
+        metrics.overflowRefused.inc();
+        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, overflow: r.overflow }, 'conversation overflow list full (QUEUE_OVERFLOW_MAX): event refused, the POST is answered 503 so Facebook retries');
       } else {
         logger.debug({ conversation: r.conversation, mid: e.id, kind: e.kind, group: gi }, code === EnqueueCode.Queued ? 'event queued' : 'event recorded');
       }
     });
   });
+  const full = results.filter((r) => r.codes.includes(EnqueueCode.Refused)).map((r) => r.conversation);
+  if (full.length) throw new QueueFullError({ conversations: full, refused: summary.refused });
   return summary;
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
+import { overflowStats } from '../queue/sweeper';
 import { isWebhookPost, webhookHandler } from './webhook';
 import { safeEqual } from '../admin/auth';
 import type { ChatlogStream } from '../chatlog/stream';
@@ -53,9 +54,11 @@ function createHttpApp(deps: HttpDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     if (queue) {
       try {
-        const s = await withTimeout(queue.pendingStats(), 1_000);
+        const [s, o] = await withTimeout(Promise.all([queue.pendingStats(), overflowStats(queue)]), 1_000);
         metrics.queuePending.set(s.conversations);
         metrics.queueOldest.set(s.oldestMs / 1000);
+        metrics.overflowWaiting.set(o.events);
+        metrics.overflowConversations.set(o.conversations);
       } catch (err) {
         logger.warn({ err }, 'queue gauges not refreshed: redis unavailable');
       }

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import { ingest } from './ingest';
 import { NotReplicatedError, type Durability } from '../queue/durability';
+import { QueueFullError } from '../queue/errors';
 
 export interface WebhookDeps {
   queue: ConversationQueue;
@@ -112,6 +113,10 @@ export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: S
       const summary = await ingest(parsed, deps);
       return [200, { status: 'EVENT_RECEIVED', ...summary }];
     } catch (err) {
+      if (err instanceof QueueFullError) {
+        // The other events of the POST are queued; Facebook's retry of it is deduplicated.
+        return [503, { error: 'conversation queue full, retry later' }];
+      }
       if (err instanceof NotReplicatedError) {
         logger.warn({ err: err.message }, 'webhook POST queued but not replicated in time: answering 503 so Facebook retries (the retry is deduplicated)');
         return [503, { error: 'queued but not yet replicated, retry later' }];
