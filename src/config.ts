@@ -36,6 +36,8 @@ export interface Config {
   readonly warnings: readonly string[];
   readonly fb: {
     readonly appSecret: string;
+    /** Accept webhooks signed only with the legacy sha1 `X-Hub-Signature` (FB_ALLOW_SHA1). */
+    readonly allowSha1: boolean;
     readonly verifyToken: string;
     /** Token used for every page when no PAGES_FILE lists the page. */
     readonly defaultPageToken?: string;
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     warnings,
     fb: {
       appSecret,
+      allowSha1: r.oneOf('FB_ALLOW_SHA1', ['true', 'false'], 'true') === 'true',
       verifyToken,
       ...(defaultPageToken !== undefined ? { defaultPageToken } : {}),
       ...(pages ? { pages } : {}),

@@ -107,7 +107,7 @@ export function createHttpHandler(deps: HttpDeps): RequestListener {
   if (!queue) return app;
   const webhook = webhookHandler({
     queue, chatlog: deps.chatlog, pages: deps.pages, logger: deps.logger, metrics: deps.metrics,
-    appSecret: deps.config.fb.appSecret, bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
+    appSecret: deps.config.fb.appSecret, allowSha1: deps.config.fb.allowSha1, bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
     ...(deps.config.redis.waitReplicas > 0 ? { durability: { replicas: deps.config.redis.waitReplicas, timeoutMs: deps.config.redis.waitTimeoutMs } } : {}),
   });
   return (req, res) => (isWebhookPost(req) ? webhook(req, res) : app(req, res));

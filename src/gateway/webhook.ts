@@ -25,6 +25,8 @@ export interface WebhookDeps {
   logger: Logger;
   metrics: Metrics;
   appSecret: string;
+  /** Accept the legacy sha1 header alone (FB_ALLOW_SHA1). */
+  allowSha1: boolean;
   bodyLimitBytes: number;
   /** Acknowledge only once the queued events are on this many replicas (REDIS_WAIT_REPLICAS). */
   durability?: Durability;
@@ -96,7 +98,7 @@ export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: S
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    const sig = verifySignature(raw, header('x-hub-signature-256'), header('x-hub-signature'), deps.appSecret);
+    const sig = verifySignature(raw, header('x-hub-signature-256'), header('x-hub-signature'), deps.appSecret, { allowSha1: deps.allowSha1 });
     if (!sig.ok) {
       logger.warn({ reason: sig.reason, bytes: raw.length }, 'webhook POST rejected: bad signature');
       return [403, { error: `invalid signature: ${sig.reason}` }];
