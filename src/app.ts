@@ -4,9 +4,7 @@
  * stop accepting webhooks, let workers finish their current events, then disconnect.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import Redlock from 'redlock';
 import { pageDirectory } from './channels/messenger/pages';
 import { GraphSendApi } from './channels/messenger/send-api';
@@ -30,6 +28,7 @@ import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
+import { listen } from './gateway/http-server';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
@@ -145,13 +144,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...(config.fb.pages?.keys() ?? ['dev-page'])][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
-  const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts }));
-  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+  const http = await listen(createHttpHandler({ config, logger, metrics, redis, pages, chatlog, ...(gateway ? { queue } : {}), mounts }), {
+    port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = http.port;
   if (fakeGraph && config.fb.pages && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
@@ -203,10 +199,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     async stop() {
       nlu?.stop();
       live?.stop();
-      // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
+      await Promise.all([http.close(), worker?.stop(), sweeper?.stop()]);
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

@@ -82,6 +82,8 @@ export interface Config {
     readonly markSeen: boolean;
   };
   readonly webhook: { readonly bodyLimitBytes: number };
+  /** A request's headers and body must arrive within this (node's requestTimeout and headersTimeout). */
+  readonly http: { readonly requestTimeoutMs: number };
   readonly queue: {
     readonly shards: number;
     readonly maxPerConversation: number;
@@ -255,6 +257,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       markSeen: r.oneOf('BOT_MARK_SEEN', ['true', 'false'], 'true') === 'true',
     },
     webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },
+    http: { requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1_000, 600_000) },
     queue: {
       shards: r.int('QUEUE_SHARDS', 16, 1, 1024),
       maxPerConversation: r.int('QUEUE_MAX_PER_CONVERSATION', 1_000, 0, 1_000_000),

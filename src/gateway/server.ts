@@ -95,7 +95,8 @@ function createHttpApp(deps: HttpDeps): express.Express {
     if (req.path === '/webhook') metrics.webhookRequests.inc({ status: String(status) });
     if (status >= 500) logger.error({ err, path: req.path }, `request failed: ${message}`);
     else logger.warn({ path: req.path, status, error: message }, `request rejected: ${message}`);
-    if (!res.headersSent) res.status(status).json({ error: message });
+    // An oversize body is not read to its end: the connection closes after the answer.
+    if (!res.headersSent) res.status(status).set(status === 413 ? { connection: 'close' } : {}).json({ error: message });
   });
   return app;
 }

@@ -50,19 +50,19 @@ export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: S
   return (req, res) => {
     const started = process.hrtime.bigint();
     let answered = false;
-    const reply = (status: number, body: unknown) => {
+    const reply = (status: number, body: unknown, close = false) => {
       if (answered) return;
       answered = true;
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
       res.end(text);
       metrics.webhookRequests.inc({ status: String(status) });
       metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     };
     const reject413 = () => {
       logger.warn({ path: req.url, status: 413, error: tooLarge }, `request rejected: ${tooLarge}`);
-      req.resume(); // drain what is left so the connection stays usable
-      reply(413, { error: tooLarge });
+      // The rest is not read: node closes the connection once the answer is out.
+      reply(413, { error: tooLarge }, true);
     };
     if (Number(req.headers['content-length'] ?? 0) > bodyLimitBytes) return reject413();
 

@@ -14,6 +14,7 @@ test('dev mode starts with embedded defaults and says which secrets are developm
   assert.equal(c.webhook.bodyLimitBytes, 1024 * 1024);
   assert.ok(c.queue.dedupeTtlMs >= 48 * 3600_000, 'dedupe markers outlive Facebook retries');
   assert.deepEqual([c.fb.allowSha1, c.queue.maxOverflow], [true, 10_000], 'old apps signing with sha1 only keep working; a flood is bounded');
+  assert.equal(c.http.requestTimeoutMs, 10_000, 'a request must arrive within 10 s: under SHUTDOWN_TIMEOUT_MS');
   assert.deepEqual([loadConfig({ FB_ALLOW_SHA1: 'false' }).fb.allowSha1, loadConfig({ QUEUE_OVERFLOW_MAX: '0' }).queue.maxOverflow], [false, 0]);
   assert.ok(c.warnings.some((w) => w.includes('FB_APP_SECRET')));
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.queue), 'config is frozen');
@@ -22,14 +23,14 @@ test('dev mode starts with embedded defaults and says which secrets are developm
 test('every bad variable is reported at once', () => {
   let err: unknown;
   try {
-    loadConfig({ PORT: 'http', ROLE: 'boss', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', WEBHOOK_BODY_LIMIT: '10gb', QUEUE_SHARDS: '0', DATABASE_URL: 'mysql://x', FB_ALLOW_SHA1: 'no', QUEUE_OVERFLOW_MAX: '-1' });
+    loadConfig({ PORT: 'http', ROLE: 'boss', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', WEBHOOK_BODY_LIMIT: '10gb', QUEUE_SHARDS: '0', DATABASE_URL: 'mysql://x', FB_ALLOW_SHA1: 'no', QUEUE_OVERFLOW_MAX: '-1', HTTP_REQUEST_TIMEOUT_MS: '10' });
   } catch (e) {
     err = e;
   }
   assert.ok(err instanceof ConfigError);
   const text = err.problems.join('\n');
-  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL', 'FB_ALLOW_SHA1', 'QUEUE_OVERFLOW_MAX']) assert.match(text, new RegExp(name), `${name} reported`);
-  assert.equal(err.problems.length, 9);
+  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL', 'FB_ALLOW_SHA1', 'QUEUE_OVERFLOW_MAX', 'HTTP_REQUEST_TIMEOUT_MS']) assert.match(text, new RegExp(name), `${name} reported`);
+  assert.equal(err.problems.length, 10);
 });
 
 test('production refuses development fallbacks', () => {
