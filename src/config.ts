@@ -219,7 +219,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     production,
     role: role as Role,
     port: r.int('PORT', 3000, 0, 65535),
-    host: r.str('HOST') ?? '0.0.0.0',
+    // Dev mode serves an unauthenticated webhook signer (/emulator): loopback unless asked.
+    host: r.str('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     warnings,

@@ -90,3 +90,11 @@ test('Redis credentials and TLS: for a remote Redis only, each mistake named', (
     assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), JSON.stringify(env));
   }
 });
+
+test('dev mode listens on loopback only (its emulator signs webhooks for anyone who asks) unless HOST says otherwise; production on every interface', () => {
+  assert.equal(loadConfig({}).host, '127.0.0.1');
+  assert.equal(loadConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0');
+  const prod = { NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://bot@db/chatlog' };
+  assert.equal(loadConfig(prod).host, '0.0.0.0', 'the Service, probes and compose ports reach the pod address');
+  assert.equal(loadConfig({ ...prod, HOST: '10.0.0.5' }).host, '10.0.0.5');
+});

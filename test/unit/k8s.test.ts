@@ -71,6 +71,7 @@ test('the three roles are deployed, and every environment variable they get is r
     const c = loadConfig(env);
     assert.equal(c.production, true);
     assert.equal(c.role, env.ROLE);
+    assert.equal(c.host, '0.0.0.0', 'the Service and the probes reach the pod address');
   }
 });
 
