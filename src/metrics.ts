@@ -47,6 +47,8 @@ export function createMetrics() {
     chatlogRows: new client.Counter({ name: 'cb_chatlog_rows_total', help: 'Chatlog message rows written, by result (inserted, updated = filled in an existing row)', labelNames: ['result'] as const, ...reg }),
     chatlogErrors: new client.Counter({ name: 'cb_chatlog_write_errors_total', help: 'Chatlog batches that failed to write (retried)', ...reg }),
     chatlogBatchSeconds: new client.Histogram({ name: 'cb_chatlog_batch_seconds', help: 'Time to write and ack one chatlog batch', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ...reg }),
+    chatlogStreamEntries: new client.Gauge({ name: 'cb_chatlog_stream_entries', help: 'Chatlog records waiting in the Redis stream for the chatlog role, over every shard (refreshed on scrape; every role reports the same value)', ...reg }),
+    chatlogStreamBytes: new client.Gauge({ name: 'cb_chatlog_stream_bytes', help: 'Redis memory the chatlog stream shards take (MEMORY USAGE, sampled; refreshed on scrape)', ...reg }),
     chatlogLag: new client.Gauge({ name: 'cb_chatlog_lag_seconds', help: 'Age of the oldest chatlog record not yet in PostgreSQL', ...reg }),
     nluSeconds: new client.Histogram({ name: 'cb_nlu_seconds', help: 'Time to classify one message', buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05], ...reg }),
     nluIntents: new client.Counter({ name: 'cb_nlu_intents_total', help: 'Messages classified, by intent (None = below the threshold)', labelNames: ['intent'] as const, ...reg }),

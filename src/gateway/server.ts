@@ -52,6 +52,14 @@ function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.get('/metrics', async (_req, res) => {
+    // Every role can see the chatlog stream fill up, the chatlog role's own absence included.
+    try {
+      const b = await withTimeout(deps.chatlog.backlog(), 1_000);
+      metrics.chatlogStreamEntries.set(b.entries);
+      metrics.chatlogStreamBytes.set(b.bytes);
+    } catch (err) {
+      logger.warn({ err }, 'chatlog stream gauges not refreshed: redis unavailable');
+    }
     if (queue) {
       try {
         const [s, o] = await withTimeout(Promise.all([queue.pendingStats(), overflowStats(queue)]), 1_000);
