@@ -4,9 +4,7 @@
  * stop accepting webhooks, let workers finish their current events, then disconnect.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import Redlock from 'redlock';
 import { buildChannels, buildIngresses, loadChannels } from './channels/registry';
 import type { Config } from './config';
@@ -29,6 +27,7 @@ import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
+import { listen } from './gateway/http-server';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
@@ -93,6 +92,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     shards: config.queue.shards,
     dedupeTtlMs: config.queue.dedupeTtlMs,
     maxPerConversation: config.queue.maxPerConversation,
+    maxOverflow: config.queue.maxOverflow,
   });
   const { accounts } = loaded;
   const gateway = config.role === 'all' || config.role === 'gateway';
@@ -148,7 +148,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
-      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
+      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
       ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
     })]);
     mounts.push(['/admin', adminUi()]);
@@ -158,13 +158,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
   const ingresses = gateway ? buildIngresses(loaded, config) : [];
-  const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }));
-  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+  const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
+    port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = http.port;
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
@@ -212,10 +209,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     async stop() {
       nlu?.stop();
       live?.stop();
-      // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
+      await Promise.all([http.close(), worker?.stop(), sweeper?.stop()]);
       sending?.close();
       await retention?.stop();
       await consumer?.stop(); // after the workers: their last records get written too

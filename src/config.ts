@@ -38,6 +38,8 @@ export interface Config {
   readonly warnings: readonly string[];
   readonly fb: {
     readonly appSecret: string;
+    /** Accept webhooks signed only with the legacy sha1 `X-Hub-Signature` (FB_ALLOW_SHA1). */
+    readonly allowSha1: boolean;
     readonly verifyToken: string;
     /** Token used for every page when no PAGES_FILE lists the page. */
     readonly defaultPageToken?: string;
@@ -88,9 +90,13 @@ export interface Config {
     readonly markSeen: boolean;
   };
   readonly webhook: { readonly bodyLimitBytes: number };
+  /** A request's headers and body must arrive within this (node's requestTimeout and headersTimeout). */
+  readonly http: { readonly requestTimeoutMs: number };
   readonly queue: {
     readonly shards: number;
     readonly maxPerConversation: number;
+    /** Events that may wait in one conversation's overflow list before the gateway answers 503 (0 = no bound). */
+    readonly maxOverflow: number;
     readonly dedupeTtlMs: number;
     readonly lockTtlMs: number;
     readonly batchSize: number;
@@ -230,12 +236,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     production,
     role: role as Role,
     port: r.int('PORT', 3000, 0, 65535),
-    host: r.str('HOST') ?? '0.0.0.0',
+    // Dev mode serves an unauthenticated webhook signer (/emulator): loopback unless asked.
+    host: r.str('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     warnings,
     fb: {
       appSecret,
+      allowSha1: r.oneOf('FB_ALLOW_SHA1', ['true', 'false'], 'true') === 'true',
       verifyToken,
       ...(defaultPageToken !== undefined ? { defaultPageToken } : {}),
       ...(pages ? { pages } : {}),
@@ -270,9 +278,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       markSeen: r.oneOf('BOT_MARK_SEEN', ['true', 'false'], 'true') === 'true',
     },
     webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },
+    http: { requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1_000, 600_000) },
     queue: {
       shards: r.int('QUEUE_SHARDS', 16, 1, 1024),
       maxPerConversation: r.int('QUEUE_MAX_PER_CONVERSATION', 1_000, 0, 1_000_000),
+      maxOverflow: r.int('QUEUE_OVERFLOW_MAX', 10_000, 0, 10_000_000),
       dedupeTtlMs: r.int('DEDUPE_TTL_HOURS', 48, 48, 24 * 30) * 3_600_000,
       lockTtlMs,
       batchSize: r.int('WORKER_BATCH', 10, 1, 1_000),

@@ -11,6 +11,7 @@ import type { AccountDirectory } from '../channels/accounts';
 import { conversationKey, parseConversationKey, type ConversationRef } from '../channels/conversation';
 import type { AgentKind, InboundEvent } from '../channels/event';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 import type { ContextStore } from '../bot/context';
 import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, inScope, listConversations, notesOf, stats } from '../chatlog/queries';
 import type { SqlClient } from '../chatlog/sql';
@@ -48,6 +49,8 @@ export interface AdminDeps {
   retentionDays?: number;
   /** Erasure on request (admins only); absent without a chatlog database. */
   forgetter?: Forgetter;
+  /** Counts agent actions that wait in the overflow list or are refused, as the webhook's events are. */
+  metrics?: Pick<Metrics, 'overflow' | 'overflowRefused'>;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -273,6 +276,11 @@ export function adminRouter(d: AdminDeps): express.Router {
       throw new HttpError(503, 'queue unavailable, retry later (with the same "id", nothing is sent twice)');
     }
     const code = result.codes[0];
+    if (code === EnqueueCode.Refused) {
+      d.metrics?.overflowRefused.inc();
+      throw new HttpError(503, 'conversation queue full (QUEUE_OVERFLOW_MAX), retry later (with the same "id", nothing is sent twice)');
+    }
+    if (code === EnqueueCode.Overflow) d.metrics?.overflow.inc();
     d.logger.info({ conversation: key, kind, id: event.id, agent, outcome: code }, 'agent action queued');
     res.status(202).json({ id: event.id, conversation: key, status: code === EnqueueCode.Duplicate ? 'duplicate' : code === EnqueueCode.Overflow ? 'overflow' : 'queued' });
   };

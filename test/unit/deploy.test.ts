@@ -199,7 +199,7 @@ test('compose: every variable is read by src/config.ts, the values pass its vali
     const env = envOf(r);
     for (const n of Object.keys(env)) assert.ok(known.has(n), `${r}: ${n} is read by src/config.ts`);
     const c = loadConfig(env);
-    assert.deepEqual([c.production, c.role, c.port], [true, r, 3000]);
+    assert.deepEqual([c.production, c.role, c.port, c.host], [true, r, 3000, '0.0.0.0'], 'the published port reaches the container address');
   }
   assert.deepEqual(roles.map((r) => Object.keys(envOf(r)).filter((n) => /^FB_|DATABASE_URL|ADMIN_TOKEN/.test(n)).sort()), [
     ['ADMIN_TOKEN', 'DATABASE_URL', 'FB_APP_SECRET', 'FB_VERIFY_TOKEN'],

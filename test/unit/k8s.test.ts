@@ -49,6 +49,7 @@ for (const overlay of OVERLAYS) {
       for (const n of Object.keys(env)) assert.ok(known.has(n), `${d.metadata.name}: ${n} is read by src/config.ts`);
       const config = loadConfig(env);
       assert.deepEqual([config.production, config.role, config.port], [true, env.ROLE, 3000]);
+      assert.equal(config.host, '0.0.0.0', 'the Service and the probes reach the pod address');
       // Every file setting points into a volume the container mounts.
       const settings = named(docs, 'ConfigMap', c.envFrom[0].configMapRef.name).data!;
       for (const [k, v] of Object.entries(settings).filter(([k]) => k.endsWith('_FILE'))) {
