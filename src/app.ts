@@ -7,7 +7,6 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Redlock from 'redlock';
 import { pageDirectory } from './channels/messenger/pages';
 import { GraphSendApi } from './channels/messenger/send-api';
 import type { Config } from './config';
@@ -27,6 +26,7 @@ import { initialModel, NluService } from './nlu/service';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
+import { ConversationLocks } from './bot/lock';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
@@ -155,6 +155,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
+  let workerId: string | undefined;
   if (workerRole) {
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
     const sender = new GraphSendApi({
@@ -169,8 +170,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         logger.info({ code: err.code, attempts: err.context.attempts, delayMs, page: err.context.pageId }, 'Send API call failed: retrying');
       },
     });
-    const redlock = new Redlock([redis], { retryCount: 0 });
-    redlock.on('error', () => undefined); // acquisition failures are handled where they happen
+    const locks = new ConversationLocks(redis, config.queue.lockTtlMs, logger, metrics);
+    workerId = locks.worker;
     let bot: BotHandler = overrides.bot ?? new EchoBot();
     if (nlu) {
       const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
@@ -179,13 +180,13 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, redlock, sender, bot, logger, metrics, config, chatlog });
+    worker = new Worker({ queue, locks, sender, bot, logger, metrics, config, chatlog });
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
     if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
   }
-  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone' }, 'ready');
+  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
 
   return {
     port,

@@ -22,6 +22,7 @@ export function createMetrics() {
     overflow: new client.Counter({ name: 'cb_queue_overflow_total', help: 'Events parked because a conversation queue was at its cap', ...reg }),
     lockContention: new client.Counter({ name: 'cb_lock_contention_total', help: 'Claims that found the conversation lock held by another worker', ...reg }),
     fenced: new client.Counter({ name: 'cb_fenced_total', help: 'Acks refused because the worker no longer held the lock', ...reg }),
+    lockLost: new client.Counter({ name: 'cb_lock_lost_total', help: 'Conversation locks this worker could not extend in time (another worker may own the conversation now)', ...reg }),
     stage: new client.Histogram({
       name: 'cb_processing_seconds',
       help: 'Processing time by stage (queue_wait, handle, send, total)',

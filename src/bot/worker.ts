@@ -4,7 +4,6 @@
  * each (fenced), yields after a bounded batch and hands the conversation back. Many
  * conversations run at once; one conversation never runs twice at once.
  */
-import type Redlock from 'redlock';
 import { SendApiError } from '../channels/messenger/errors';
 import type { MessengerSender } from '../channels/messenger/send-api';
 import { AGENT_KINDS, isAnswered, isHandled, type InboundEvent } from '../channels/messenger/types';
@@ -16,13 +15,14 @@ import { splitConversationId } from '../queue/keys';
 import { waitForReplicas } from '../queue/durability';
 import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
 import type { BotHandler } from './handler';
-import { ConversationLock, newLockValue } from './lock';
+import type { ConversationLock, ConversationLocks } from './lock';
 import { recordOfEvent, type ChatlogRecord, type MessageRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface WorkerDeps {
   queue: ConversationQueue;
-  redlock: Redlock;
+  /** Makes this worker's conversation locks (their values name the worker). */
+  locks: ConversationLocks;
   sender: MessengerSender;
   bot: BotHandler;
   logger: Logger;
@@ -123,17 +123,16 @@ export class Worker {
   }
 
   private async runConversation(claim: Claim): Promise<void> {
-    const { queue, redlock, config, logger, metrics } = this.d;
+    const { queue, locks, config, logger, metrics } = this.d;
     const conversation = claim.conversation;
     let settlement: Settlement;
     let lock: ConversationLock | null = null;
     try {
-      // The lock is taken by the first next-4 call (one round trip for lock and peek); it is
-      // a redlock lock from then on. Adopted before the call so that an error in flight
+      // The lock is taken by the first next-4 call (one round trip for lock and peek) and
+      // extended by lock.ts from then on. Adopted before the call so that an error in flight
       // still releases it if it was taken.
-      const ttl = config.queue.lockTtlMs;
-      lock = ConversationLock.adopt(redlock, queue.keys.conversation(conversation).lock, newLockValue(), ttl, Date.now(), logger, conversation);
-      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: ttl, releaseIfEmpty: true });
+      lock = locks.adopt(queue.keys.conversation(conversation).lock, conversation);
+      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: locks.ttlMs, releaseIfEmpty: true });
       if (first.code === ScriptCode.Busy) {
         lock.forget();
         metrics.lockContention.inc();

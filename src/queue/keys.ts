@@ -14,6 +14,13 @@ export interface ConversationKeys {
   lock: string;
 }
 
+/**
+ * A conversation lock's value: the holding worker's id, '/', then random bytes. Only the
+ * holder knows the whole value (so only it can extend, release or ack); the id before the
+ * '/' says which worker holds the conversation. Hostnames never contain '/'.
+ */
+export const lockValuePrefix = (worker: string) => `${worker}/`;
+
 export const conversationId = (pageId: string, userId: string) => `${pageId}:${userId}`;
 
 export function splitConversationId(id: string): { pageId: string; userId: string } {
