@@ -35,6 +35,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
 import { connectRedis, remoteTarget, type RedisClient } from './queue/redis';
 import { Sweeper } from './queue/sweeper';
+import { Liveness } from './queue/liveness';
 import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
 import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
@@ -155,6 +156,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
+  let liveness: Liveness | undefined;
   let workerId: string | undefined;
   if (workerRole) {
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
@@ -181,6 +183,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
     worker = new Worker({ queue, locks, sender, bot, logger, metrics, config, chatlog });
+    if (config.worker.deadAfterMs > 0) {
+      liveness = new Liveness(queue, workerId, config.worker.deadAfterMs, config.queue.lockTtlMs, logger, metrics);
+      liveness.start();
+    }
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
@@ -206,7 +212,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      // The heartbeat goes on while the worker drains: a draining worker is not dead.
+      await Promise.all([closed, worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

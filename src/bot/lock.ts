@@ -6,8 +6,10 @@
  * - next-4.lua takes it (SET NX PX) in the call that peeks a conversation's first event, and
  *   releases it (compare-and-DEL) in the ack that finds the queue empty;
  * - next-4.lua and reply-2.lua fence acks and sends with it (GET == the caller's value);
- * - this module extends it (compare-and-PEXPIRE, every third of the TTL) and releases it.
- * The worker id before the '/' says which worker holds a conversation.
+ * - this module extends it (compare-and-PEXPIRE, every third of the TTL) and releases it;
+ * - the reaper (src/queue/liveness.ts) breaks it (compare-prefix-and-DEL) when the worker
+ *   named before the '/' has stopped beating: a killed worker's conversations resume in
+ *   about WORKER_DEAD_AFTER_MS instead of the lock TTL.
  *
  * Why redlock is isolated here rather than used through its public API alone: its `acquire`
  * is a round trip of its own on every visit of a conversation, which next-4 saves (the
@@ -32,7 +34,7 @@ import type { RedisClient } from '../queue/redis';
 /** hostname (the pod's name on Kubernetes), pid, and random bytes: never the id of a worker that ran before. */
 export const newWorkerId = (): string => `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 
-/** Makes the locks of one worker: their values carry its id. */
+/** Makes the locks of one worker: their values carry its id, so the reaper can find them if it dies. */
 export class ConversationLocks {
   private readonly redlock: Redlock;
 

@@ -21,7 +21,7 @@ import type { ChatlogStream } from '../chatlog/stream';
 
 export interface WorkerDeps {
   queue: ConversationQueue;
-  /** Makes this worker's conversation locks (their values name the worker). */
+  /** Makes this worker's conversation locks (their values name the worker, for the reaper). */
   locks: ConversationLocks;
   sender: MessengerSender;
   bot: BotHandler;
@@ -88,7 +88,7 @@ export class Worker {
       // batch of calls, and shares the free slots among them: never more claims than slots.
       const n = Math.min(shards, free);
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
-      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs);
+      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs, this.d.locks.worker);
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {

@@ -17,7 +17,7 @@ export interface ConversationKeys {
 /**
  * A conversation lock's value: the holding worker's id, '/', then random bytes. Only the
  * holder knows the whole value (so only it can extend, release or ack); the id before the
- * '/' says which worker holds the conversation. Hostnames never contain '/'.
+ * '/' lets the reaper break the locks of a worker that died. Hostnames never contain '/'.
  */
 export const lockValuePrefix = (worker: string) => `${worker}/`;
 
@@ -52,6 +52,16 @@ export class Keys {
 
   ready(shard: number): string {
     return `${this.prefix}:ready:{r${shard}}`;
+  }
+
+  /** Hash beside a ready shard (same slot): leased conversation id -> the worker that claimed it. */
+  owners(shard: number): string {
+    return `${this.prefix}:ready:{r${shard}}:owners`;
+  }
+
+  /** Zset of live workers: worker id -> Redis ms of its last heartbeat. */
+  get workers(): string {
+    return `${this.prefix}:{workers}`;
   }
 
   /** Pattern matching every conversation queue, for the sweeper's SCAN. */

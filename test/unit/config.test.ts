@@ -87,3 +87,12 @@ test('Redis credentials and TLS: for a remote Redis only, each mistake named', (
     assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), JSON.stringify(env));
   }
 });
+
+test('WORKER_DEAD_AFTER_MS: 2 s by default, 0 turns the heartbeat off, a value too short to beat reliably is refused', () => {
+  assert.equal(loadConfig({}).worker.deadAfterMs, 2_000);
+  assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '0' }).worker.deadAfterMs, 0);
+  assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '5000' }).worker.deadAfterMs, 5_000);
+  for (const [value, problem] of [['50', /WORKER_DEAD_AFTER_MS=50 must be 0 \(off\) or at least 200/], ['2s', /WORKER_DEAD_AFTER_MS="2s" must be an integer/]] as const) {
+    assert.throws(() => loadConfig({ WORKER_DEAD_AFTER_MS: value }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), value);
+  }
+});
