@@ -2,26 +2,33 @@
  * Worker liveness: how a killed worker's conversations resume in about WORKER_DEAD_AFTER_MS
  * (2 s) instead of the lock TTL (10 s).
  *
- * Every worker beats into a registry (beat-1: worker id -> Redis ms) four times per
- * WORKER_DEAD_AFTER_MS. A worker silent for longer is presumed dead, and the first live
- * worker to see it (ZREM decides who) hands its conversations over: claim-n recorded which
- * worker leased each conversation in its shard's owners hash, so the reaper breaks that
- * worker's conversation locks (unlock-1: only values starting with its id) and then makes its
- * leases claimable at once (reap-2). Nothing else changes: fencing still guards every ack
- * and send, and the lease and lock TTLs remain the backstop when no worker is alive to reap.
+ * Every worker beats into a registry (beat-1: worker id -> Redis ms) eight times per
+ * WORKER_DEAD_AFTER_MS (every 250 ms at the default 2 s). A worker silent for longer is
+ * presumed dead, and the first live worker to see it (ZREM decides who) hands its
+ * conversations over: claim-n recorded which worker leased each conversation in its shard's
+ * owners hash, so the reaper breaks that worker's conversation locks (unlock-1: only values
+ * starting with its id), then makes its leases claimable at once (reap-2). A dead worker is
+ * seen 1.75-2.25 s after it died; it takes a stall of at least 1.75 s for a live one to be
+ * taken for dead. Nothing else changes: fencing still guards every ack and send, and the lease
+ * and lock TTL remain the backstop when no worker is alive to reap.
  *
- * Why not a shorter lock TTL: both need the same thing (a write to Redis at least every
- * couple of seconds) and both take a live but stalled worker for a dead one after the same
- * silence, but a TTL couples recovery to every lock: each visit longer than a third of the
- * TTL pays an extension round trip (more of them the more conversations a worker holds), the
- * ready-index lease would need renewing alongside, and a Redis outage longer than the TTL
- * (a restart) expires every lock at once. Here one beat per worker carries it, and a worker
- * reaps only after its own beats have gone through for WORKER_DEAD_AFTER_MS, so after an
- * outage that silenced everyone, every live worker has beaten again before anyone is judged.
+ * Why not a shorter lock TTL (say 2 s): it recovers as fast, but it ties recovery to every
+ * lock and lease. Each visit longer than a third of the TTL pays extension round trips, a
+ * visit that outlives the 2 s lease (a slow or retried Send API call) has other workers
+ * spinning on its busy lock, a stall of as little as 1.33 s (two thirds of the TTL) loses a lock,
+ * and a Redis restart longer than the TTL expires every lock at once. Measured with `npm run
+ * chaos -- --quick` back to back on the 2-core box (load average 7-12): LOCK_TTL_MS=2000
+ * resumed killed workers' conversations in 1.9-2.1 s but lost 13 locks, fenced 13 acks and
+ * met 95 busy locks; the heartbeat lost and fenced none, met 3. Here one beat per worker
+ * carries liveness, and a worker reaps only after its own beats have gone through for
+ * WORKER_DEAD_AFTER_MS, so after an outage that silenced everyone, every live worker has
+ * beaten again before anyone is judged.
  *
  * A worker that finds itself presumed dead while alive (its beat came too late) counts it
  * (cb_worker_presumed_dead_total), says so, and carries on: its conversations are fenced,
  * so the worst it costs is repeated work and a wait for an echo, never a duplicate reply.
+ * Known limit: a conversation whose visit outlived its 10 s lease was re-leased by the
+ * claimers that found its lock busy, so if its holder then dies it waits for the lock TTL.
  */
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -50,8 +57,9 @@ export class Liveness {
     private readonly metrics: LivenessMetrics,
   ) {}
 
+  /** Shorter beats cost a call each (one slot, trivial) and buy stall tolerance: a worker is presumed dead after a stall of deadAfterMs minus this. */
   get intervalMs(): number {
-    return Math.max(25, Math.floor(this.deadAfterMs / 4));
+    return Math.max(25, Math.floor(this.deadAfterMs / 8));
   }
 
   start(): void {
