@@ -18,7 +18,7 @@
 import path from 'node:path';
 import Redis from 'ioredis';
 import type { FakeGraph } from '../src/dev/fake-graph';
-import { audit, PAGES, startPipeline, waitForReplies } from '../test/helpers/pipeline';
+import { audit, PAGES, problems, startPipeline, waitForReplies } from '../test/helpers/pipeline';
 import type { RoleProcess } from '../test/helpers/procs';
 import type { BenchServers } from './env';
 import { openLoop, quantiles, Users, type Sent } from './load';
@@ -213,6 +213,7 @@ export async function workerKill(s: BenchServers): Promise<Record<string, number
       await waitForReplies(p.graph, expected, 60_000);
       await new Promise((r) => setTimeout(r, 6_000)); // past the echo grace: a wrong resend shows up now
       const a = audit(p.graph, expected);
+      if (a.lost + a.duplicates + a.outOfOrder > 0) process.stderr.write(`[bench] worker-kill ${label}: promises broken: ${JSON.stringify(a)}\n${await problems(p, 40)}\n`);
       const sentAt = new Map(load.sent.map((x) => [x.mid, x.at]));
       const e2e = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
       const k = KillProbe.report(kill, p.graph, load.sent);
@@ -227,7 +228,9 @@ export async function workerKill(s: BenchServers): Promise<Record<string, number
         [`${label}_handed_over_ms`]: k.handed_over_ms,
         [`${label}_resumed_max_ms`]: k.resumed_max_ms,
         [`${label}_reply_max_ms`]: Math.max(k.reply_max_ms, k.mid_send_reply_max_ms),
-        [`${label}_violations`]: a.lost + a.duplicates + a.outOfOrder,
+        [`${label}_lost`]: a.lost,
+        [`${label}_duplicates`]: a.duplicates,
+        [`${label}_out_of_order`]: a.outOfOrder,
         [`${label}_fenced_or_lost`]: (churn.cb_fenced_total ?? 0) + (churn.cb_lock_lost_total ?? 0) + (churn.cb_worker_presumed_dead_total ?? 0),
       });
     } finally {
