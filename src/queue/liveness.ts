@@ -26,7 +26,9 @@
  *
  * A worker that finds itself presumed dead while alive (its beat came too late) counts it
  * (cb_worker_presumed_dead_total), says so, and carries on: its conversations are fenced,
- * so the worst it costs is repeated work and a wait for an echo, never a duplicate reply.
+ * so what it costs is repeated work and a wait for an echo. A duplicate reply would take
+ * a stall in the middle of a send past the new holder's echo wait (SEND_ECHO_GRACE_MS
+ * after the send began): Send API retries do not ask whether the lock is still held.
  * Known limit: a conversation whose visit outlived its 10 s lease was re-leased by the
  * claimers that found its lock busy, so if its holder then dies it waits for the lock TTL.
  */
@@ -57,7 +59,10 @@ export class Liveness {
     private readonly metrics: LivenessMetrics,
   ) {}
 
-  /** Shorter beats cost a call each (one slot, trivial) and buy stall tolerance: a worker is presumed dead after a stall of deadAfterMs minus this. */
+  /**
+   * Shorter beats cost a call each (one slot, trivial) and buy stall tolerance: a worker is
+   * presumed dead after a stall of deadAfterMs minus this.
+   */
   get intervalMs(): number {
     return Math.max(25, Math.floor(this.deadAfterMs / 8));
   }
