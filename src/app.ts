@@ -5,7 +5,6 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import Redlock from 'redlock';
 import { buildChannels, buildIngresses, loadChannels } from './channels/registry';
 import type { Config } from './config';
 import type express from 'express';
@@ -24,6 +23,7 @@ import { initialModel, NluService } from './nlu/service';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
+import { ConversationLocks } from './bot/lock';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
@@ -33,6 +33,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
 import { connectRedis, remoteTarget, type RedisClient } from './queue/redis';
 import { Sweeper } from './queue/sweeper';
+import { Liveness } from './queue/liveness';
 import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
 import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
@@ -167,6 +168,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
   let sending: ReturnType<typeof buildChannels> | undefined;
+  let liveness: Liveness | undefined;
+  let workerId: string | undefined;
   if (workerRole) {
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
     sending = buildChannels(loaded, config, {
@@ -176,8 +179,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
       },
     });
-    const redlock = new Redlock([redis], { retryCount: 0 });
-    redlock.on('error', () => undefined); // acquisition failures are handled where they happen
+    const locks = new ConversationLocks(redis, config.queue.lockTtlMs, logger, metrics);
+    workerId = locks.worker;
     let bot: BotHandler = overrides.bot ?? new EchoBot();
     if (nlu) {
       const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
@@ -186,13 +189,17 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, redlock, channels: sending.channels, bot, logger, metrics, config, chatlog });
+    worker = new Worker({ queue, locks, channels: sending.channels, bot, logger, metrics, config, chatlog });
+    if (config.worker.deadAfterMs > 0) {
+      liveness = new Liveness(queue, workerId, config.worker.deadAfterMs, config.queue.lockTtlMs, logger, metrics);
+      liveness.start();
+    }
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
     if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
   }
-  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone' }, 'ready');
+  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
 
   return {
     port,
@@ -210,7 +217,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       nlu?.stop();
       live?.stop();
       // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
-      await Promise.all([http.close(), worker?.stop(), sweeper?.stop()]);
+      // The heartbeat goes on while the worker drains: a draining worker is not dead.
+      await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       sending?.close();
       await retention?.stop();
       await consumer?.stop(); // after the workers: their last records get written too

@@ -104,7 +104,12 @@ export interface Config {
     readonly sweepIntervalMs: number;
     readonly contentionDelayMs: number;
   };
-  readonly worker: { readonly concurrency: number; readonly shutdownTimeoutMs: number };
+  readonly worker: {
+    readonly concurrency: number;
+    readonly shutdownTimeoutMs: number;
+    /** A worker silent this long is presumed dead and its conversations handed over (0: off, the lease decides). */
+    readonly deadAfterMs: number;
+  };
   readonly send: {
     readonly timeoutMs: number;
     readonly maxAttempts: number;
@@ -232,6 +237,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
 
   const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);
+  const deadAfterMs = r.int('WORKER_DEAD_AFTER_MS', 2_000, 0, 600_000);
+  if (deadAfterMs > 0 && deadAfterMs < 200) r.problems.push(`WORKER_DEAD_AFTER_MS=${deadAfterMs} must be 0 (off) or at least 200`);
   const config: Config = {
     production,
     role: role as Role,
@@ -293,6 +300,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     worker: {
       concurrency: r.int('WORKER_CONCURRENCY', 64, 1, 10_000),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
+      deadAfterMs,
     },
     send: {
       timeoutMs: r.int('SEND_TIMEOUT_MS', 10_000, 100, 120_000),

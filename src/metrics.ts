@@ -25,6 +25,16 @@ export function createMetrics() {
     overflowConversations: new client.Gauge({ name: 'cb_queue_overflow_conversations', help: 'Conversations with events waiting in their overflow list (as of the last sweep)', ...reg }),
     lockContention: new client.Counter({ name: 'cb_lock_contention_total', help: 'Claims that found the conversation lock held by another worker', ...reg }),
     fenced: new client.Counter({ name: 'cb_fenced_total', help: 'Acks refused because the worker no longer held the lock', ...reg }),
+    lockLost: new client.Counter({ name: 'cb_lock_lost_total', help: 'Conversation locks this worker could not extend in time (another worker may own the conversation now)', ...reg }),
+    heartbeatGap: new client.Histogram({
+      name: 'cb_worker_heartbeat_gap_seconds',
+      help: 'Time between two heartbeats of this worker that reached Redis (Redis clock); past WORKER_DEAD_AFTER_MS it is presumed dead',
+      buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      ...reg,
+    }),
+    presumedDead: new client.Counter({ name: 'cb_worker_presumed_dead_total', help: 'Times this worker found itself presumed dead while alive (its conversations were handed over)', ...reg }),
+    deadWorkers: new client.Counter({ name: 'cb_dead_workers_total', help: 'Workers this process found silent past WORKER_DEAD_AFTER_MS and reaped', ...reg }),
+    takenOver: new client.Counter({ name: 'cb_conversations_taken_over_total', help: 'Conversations of dead workers this process made claimable before their lease ran out', ...reg }),
     stage: new client.Histogram({
       name: 'cb_processing_seconds',
       help: 'Processing time by stage (queue_wait, handle, send, total)',

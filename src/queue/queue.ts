@@ -33,6 +33,8 @@ export interface Claim {
   shard: number;
   lease: number;
   waitedMs: number;
+  /** The worker recorded as holding the lease ('' = none): the reaper hands it over if that worker dies. */
+  owner: string;
 }
 
 export type NextResult =
@@ -103,18 +105,19 @@ export class ConversationQueue {
     await Promise.all([...byShard].map(([s, list]) => this.redis.cbMark(this.keys.ready(s), ...list)));
   }
 
-  async claim(shard: number, leaseMs: number, max: number): Promise<Claim[]> {
-    return this.claimFrom([{ shard, max }], leaseMs);
+  async claim(shard: number, leaseMs: number, max: number, owner = ''): Promise<Claim[]> {
+    return this.claimFrom([{ shard, max }], leaseMs, owner);
   }
 
   /** One claim-n call over shards that share a slot (one shard) or a server (any shards). */
-  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<Claim[]> {
-    const reply = await this.redis.cbClaim(plan.length, ...plan.map((p) => this.keys.ready(p.shard)), leaseMs, ...plan.map((p) => p.max));
+  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string): Promise<Claim[]> {
+    const keys = [...plan.map((p) => this.keys.ready(p.shard)), ...plan.map((p) => this.keys.owners(p.shard))];
+    const reply = await this.redis.cbClaim(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max));
     if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new ScriptReplyError({ script: 'claim-n', reply });
     const out: Claim[] = [];
     for (let i = 0; i < reply.length; i += 3) {
       const conversation = String(reply[i]);
-      out.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n') });
+      out.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n'), owner });
     }
     return out;
   }
@@ -123,23 +126,23 @@ export class ConversationQueue {
    * Claims from several shards at once (`plan`: how many from each): one call on a single
    * server, one call per shard (all sent together) on a cluster. A shard that fails does not
    * cost the claims the others made (they are leased already): they come back with the
-   * first error.
+   * first error. `owner` (a worker id) is recorded with each lease, for the reaper.
    */
-  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<{ claims: Claim[]; error?: unknown }> {
+  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number, owner = ''): Promise<{ claims: Claim[]; error?: unknown }> {
     if (oneServer(this.redis)) {
       try {
-        return { claims: await this.claimFrom(plan, leaseMs) };
+        return { claims: await this.claimFrom(plan, leaseMs, owner) };
       } catch (error) {
         return { claims: [], error };
       }
     }
-    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs)));
+    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs, owner)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
   }
 
   async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {
-    return (await this.redis.cbSettle(this.keys.ready(claim.shard), claim.conversation, claim.lease, mode, delayMs)) === 1;
+    return (await this.redis.cbSettle(this.keys.ready(claim.shard), this.keys.owners(claim.shard), claim.conversation, claim.lease, mode, delayMs, claim.owner)) === 1;
   }
 
   /**

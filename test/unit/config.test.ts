@@ -98,3 +98,12 @@ test('dev mode listens on loopback only (its emulator signs webhooks for anyone 
   assert.equal(loadConfig(prod).host, '0.0.0.0', 'the Service, probes and compose ports reach the pod address');
   assert.equal(loadConfig({ ...prod, HOST: '10.0.0.5' }).host, '10.0.0.5');
 });
+
+test('WORKER_DEAD_AFTER_MS: 2 s by default, 0 turns the heartbeat off, a value too short to beat reliably is refused', () => {
+  assert.equal(loadConfig({}).worker.deadAfterMs, 2_000);
+  assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '0' }).worker.deadAfterMs, 0);
+  assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '5000' }).worker.deadAfterMs, 5_000);
+  for (const [value, problem] of [['50', /WORKER_DEAD_AFTER_MS=50 must be 0 \(off\) or at least 200/], ['2s', /WORKER_DEAD_AFTER_MS="2s" must be an integer/]] as const) {
+    assert.throws(() => loadConfig({ WORKER_DEAD_AFTER_MS: value }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), value);
+  }
+});
