@@ -3,21 +3,21 @@
  *
  * The lock is a plain Redis string, `…:{conversation}:lock`, holding `<worker id>/<random>`
  * with a PX TTL (LOCK_TTL_MS). Several parts rely on that shape, and a replacement must keep it:
- * - next-4.lua takes it (SET NX PX) in the call that peeks a conversation's first event, and
+ * - next-6.lua takes it (SET NX PX) in the call that peeks a conversation's first event, and
  *   releases it (compare-and-DEL) in the ack that finds the queue empty;
- * - next-4.lua and reply-2.lua fence acks and sends with it (GET == the caller's value);
+ * - next-6.lua and reply-2.lua fence acks and sends with it (GET == the caller's value);
  * - this module extends it (compare-and-PEXPIRE, every third of the TTL) and releases it;
  * - the reaper (src/queue/liveness.ts) breaks it (compare-prefix-and-DEL) when the worker
  *   named before the '/' has stopped beating: a killed worker's conversations resume in
  *   about WORKER_DEAD_AFTER_MS instead of the lock TTL.
  *
  * Why redlock is isolated here rather than used through its public API alone: its `acquire`
- * is a round trip of its own on every visit of a conversation, which next-4 saves (the
+ * is a round trip of its own on every visit of a conversation, which next-6 saves (the
  * capacity model counts about 10 round trips a message; docs/capacity.md), and its quorum
  * over independent masters cannot apply: the fencing scripts must read the lock in the
  * conversation's own slot, so exactly one Redis ever votes. What redlock does for us is
  * extension and release through its public `Lock.extend`/`Lock.release`, on a `Lock` built
- * here for the value next-4 set (its exported constructor, with no acquisition attempts).
+ * here for the value next-6 set (its exported constructor, with no acquisition attempts).
  * Nothing else imports redlock: app.ts and the worker see `ConversationLocks` and
  * `ConversationLock`. A maintained fork with the same `Lock` API replaces it by changing the
  * import below; dropping it would mean two short scripts (compare-and-PEXPIRE,
@@ -44,7 +44,7 @@ export class ConversationLocks {
   }
 
   /**
-   * A lock on `key` with a fresh value, for the caller to take with next-4 (`acquireMs` =
+   * A lock on `key` with a fresh value, for the caller to take with next-6 (`acquireMs` =
    * `ttlMs`) right after `startedAt`. It is extended from then on until it is released or
    * forgotten; the expiry accounts for clock drift the way redlock's own acquire does.
    */
@@ -73,8 +73,8 @@ export class ConversationLock {
   }
 
   /**
-   * Stops extending the lock without releasing it: it is not ours to release (next-4 found
-   * it busy), or a queue script released it already (next-4 found the queue empty).
+   * Stops extending the lock without releasing it: it is not ours to release (next-6 found
+   * it busy), or a queue script released it already (next-6 found the queue empty).
    */
   forget(): void {
     clearTimeout(this.timer);
@@ -92,7 +92,7 @@ export class ConversationLock {
       this.current = await this.current.extend(this.ttlMs);
       if (!this.lost && this.timer) this.schedule();
     } catch (err) {
-      // Released or forgotten while this extension was in flight (next-4 released it in the
+      // Released or forgotten while this extension was in flight (next-6 released it in the
       // ack that emptied the queue, on the same connection, just before): nothing is lost.
       if (!this.timer) return;
       if (Date.now() < this.current.expiration - 50) {
