@@ -88,8 +88,9 @@ class LineDelivery {
   readonly path = '/webhook/line';
   private deliveries = 0;
   private current = '';
-  constructor(private readonly destination: string, private readonly events: LineEvent[], private readonly secret: string) {}
+  constructor(private readonly destination: string, private readonly events: LineEvent[], private readonly secret: string, private readonly onFirst?: (ids: string[], at: number) => void) {}
   get raw(): string {
+    if (this.deliveries === 0) this.onFirst?.(this.events.map((e) => String(e.webhookEventId)), Date.now());
     this.current = lineBody(this.deliveries++ === 0 ? this.events : redelivered(this.events), this.destination);
     return this.current;
   }
@@ -103,7 +104,7 @@ class LineDelivery {
  * events (LINE sends one channel's events to its webhook), and the audit reads what the fake
  * accepted, naming each push by its retry key (a 409 is not a second message).
  */
-export function lineDriver(fake: FakeLine, channels: readonly LineAccount[] = LINE_CHANNELS, batch = 10): LoadDriver {
+export function lineDriver(fake: FakeLine, channels: readonly LineAccount[] = LINE_CHANNELS, batch = 10, onFirstSend?: (ids: string[], at: number) => void): LoadDriver {
   const byKey = new Map<string, { conversation: string; event: string; index: number }>();
   const loadUser = new Map<string, string>();
   return {
@@ -121,7 +122,7 @@ export function lineDriver(fake: FakeLine, channels: readonly LineAccount[] = LI
             for (let k = 0; k < 4; k++) byKey.set(lineRetryKey(c.id, `${m.id}#${k}`), { conversation: conversationKey({ channel: 'line', account: c.id, user: m.user }), event: m.id, index: k });
             return textEvent(user, m.text, { webhookEventId: m.id, timestamp: m.ts });
           });
-          out.push(new LineDelivery(c.id, events, c.channelSecret));
+          out.push(new LineDelivery(c.id, events, c.channelSecret, onFirstSend));
         }
       }
       return out;

@@ -31,7 +31,7 @@ test('X-Line-Signature is the base64 HMAC-SHA256 of the exact bytes: re-serialis
   assert.equal(verifyLineSignature(Buffer.from(JSON.stringify(JSON.parse(raw.toString()), null, 1)), sig, LINE_SECRET).ok, false, 'the same JSON, other bytes');
   assert.equal(verifyLineSignature(Buffer.from(raw.toString().replace('é', '\\u00e9')), sig, LINE_SECRET).ok, false, 'escaped non-ASCII is other bytes');
   const tampered = Buffer.from(raw);
-  tampered[tampered.length - 3] ^= 1;
+  tampered.writeUInt8(tampered[tampered.length - 3]! ^ 1, tampered.length - 3);
   assert.equal(verifyLineSignature(tampered, sig, LINE_SECRET).ok, false);
   assert.equal(verifyLineSignature(raw, sig, LINE_CHANNELS[1]!.channelSecret).ok, false, 'another channel\'s secret');
   assert.equal(verifyLineSignature(raw, Buffer.from(sig, 'base64').toString('hex'), LINE_SECRET).ok, false, 'hex is not base64');
@@ -62,9 +62,9 @@ test('a malformed event rejects the whole POST, naming the path', () => {
 });
 
 test('a text message: dedupe id = webhookEventId, message id kept, order by timestamp (ms), user = source.userId', () => {
-  const ev = fixtures.text(U, 1, '01FZ74A0TDDPYRVKNK77XKC3ZR', 'Hello, world!');
+  const ev = fixtures.text(U, 1, '01FZ74A0TDDPYRVKNK77XKC3ZR', 'Hello, world!') as ReturnType<typeof fixtures.text> & { message: { id: string } };
   const e = one(ev);
-  assert.deepEqual(e, { id: '01FZ74A0TDDPYRVKNK77XKC3ZR', mid: (ev.message as { id: string }).id, kind: 'text', channel: 'line', account: LINE_BOT, user: U, timestamp: ev.timestamp, receivedAt: 7, text: 'Hello, world!' });
+  assert.deepEqual(e, { id: '01FZ74A0TDDPYRVKNK77XKC3ZR', mid: ev.message.id, kind: 'text', channel: 'line', account: LINE_BOT, user: U, timestamp: ev.timestamp, receivedAt: 7, text: 'Hello, world!' });
   assert.ok(isAnswered(e));
 });
 
