@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Reply } from '../../src/channels/reply';
-import { checkLineEntry } from '../../src/channels/line/account';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkLineEntry, DEV_LINE_ACCOUNT } from '../../src/channels/line/account';
+import { loadChannels } from '../../src/channels/registry';
+import { ConfigError, loadConfig } from '../../src/config';
 import { classifyLine } from '../../src/channels/line/api';
 import { LINE_LIMITS, renderLine, type LineMessage } from '../../src/channels/line/render';
 import { lineRetryKey, UUID } from '../../src/channels/line/retry-key';
@@ -135,4 +140,34 @@ test('a CHANNELS_FILE LINE entry: every problem is reported at once', () => {
   assert.match(problems[1]!, /channels\[2\]\.channelSecret must be the channel secret .*32 hexadecimal/);
   assert.match(problems[2]!, /channels\[2\]\.accessToken must be a channel access token/);
   assert.equal(checkLineEntry({ type: 'line', id: `U${'a'.repeat(32)}`, fields: {}, where }).length, 2, 'missing secret and token');
+});
+
+test('CHANNELS_FILE: the problems of every LINE entry are reported with the others, at once; dev mode without it serves the dev channel', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'line-config-'));
+  const file = path.join(dir, 'channels.json');
+  fs.writeFileSync(file, JSON.stringify({ channels: [
+    { type: 'line', id: `U${'a'.repeat(32)}`, name: 'Good', channelSecret: 'ab'.repeat(16), accessToken: 'x'.repeat(40) },
+    { type: 'line', id: 'line-bot', channelSecret: 'secret', accessToken: 'short' },
+    { type: 'messenger', id: '123', accessToken: 'tiny' },
+  ] }));
+  const env = { NODE_ENV: 'production', ROLE: 'worker', REDIS_URL: 'redis://r:6379', CHANNELS_FILE: file };
+  try {
+    loadChannels(loadConfig(env));
+    assert.fail('accepted a bad file');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.problems.length, 4, err.message);
+    assert.match(err.message, /channels\[1\]\.id must be the bot's user id/);
+    assert.match(err.message, /channels\[1\]\.channelSecret/);
+    assert.match(err.message, /channels\[1\]\.accessToken/);
+    assert.match(err.message, /channels\[2\]\.accessToken must be the page's access token/);
+  }
+  fs.writeFileSync(file, JSON.stringify({ channels: [{ type: 'line', id: `U${'a'.repeat(32)}`, channelSecret: 'ab'.repeat(16), accessToken: 'x'.repeat(40) }] }));
+  const loaded = loadChannels(loadConfig(env));
+  assert.deepEqual([...loaded.settings.line.accounts.keys()], [`U${'a'.repeat(32)}`], 'production: only the listed channel');
+  assert.ok(loaded.accounts.serves('line', `U${'a'.repeat(32)}`));
+  const dev = loadChannels(loadConfig({ NODE_ENV: 'development' }));
+  assert.deepEqual([...dev.settings.line.accounts.keys()], [DEV_LINE_ACCOUNT.id]);
+  assert.ok(dev.accounts.serves('line', DEV_LINE_ACCOUNT.id));
+  fs.rmSync(dir, { recursive: true, force: true });
 });
