@@ -171,3 +171,11 @@ test('CHANNELS_FILE: the problems of every LINE entry are reported with the othe
   assert.ok(dev.accounts.serves('line', DEV_LINE_ACCOUNT.id));
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a label clipped next to an emoji never keeps half of it (LINE refuses text that is not valid UTF-16)', () => {
+  const title = `${'a'.repeat(18)}😀😀 more`;
+  const [m] = bubbles([{ text: 'Pick', quickReplies: [{ title, payload: 'p' }] }]);
+  const label = m!.quickReply!.items[0]!.action.label;
+  assert.equal(label, `${'a'.repeat(18)}…`);
+  assert.doesNotMatch(label, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/, 'no lone high surrogate');
+});
