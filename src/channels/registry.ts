@@ -88,7 +88,10 @@ function lineObserver({ metrics, logger }: IngressDeps): LineIngressObserver {
       const msg = s.reason === 'channel_event' ? 'LINE channel event recorded in the log only (not a user chat)' : 'LINE event from a group or multi-person chat: not answered (one-on-one chats only), counted';
       logger[s.type === 'join' || s.reason === 'channel_event' ? 'info' : 'debug']({ channel: 'line', account, type: s.type, reason: s.reason, webhookEventId: s.id }, msg);
     },
-    redelivered: (n) => metrics.redeliveries.inc({ channel: 'line' }, n),
+    redelivered: (n, account) => {
+      metrics.redeliveries.inc({ channel: 'line' }, n);
+      logger.debug({ channel: 'line', account, events: n }, 'LINE redelivered events (isRedelivery): the dedupe drops those already queued');
+    },
   };
 }
 
