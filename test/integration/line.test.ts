@@ -159,6 +159,26 @@ describe('LINE', () => {
     }
   });
 
+  test('the dialog bot\'s answers — text, suggestions as quick replies, a tapped suggestion — are accepted by LINE', async () => {
+    const app = await startTestApp('line-dialog', { ...env, BOT: 'dialog', DATA_DIR: tmpDir('line-dialog') });
+    try {
+      const u = lineUser('dialog');
+      const refusedBefore = fake.refused.length;
+      await postLine(app.url, lineBody([fixtures.text(u, 1, 'd-1', 'hello')]));
+      await waitUntil('greeted', () => fake.pushesTo(u).length >= 1, 20_000);
+      const quick = fake.pushesTo(u).flatMap((p) => p.messages).map((m) => m.quickReply as { items: { action: { type: string; data: string; label: string } }[] } | undefined).find(Boolean);
+      assert.ok(quick, `the greeting offers suggestions: ${JSON.stringify(fake.pushesTo(u))}`);
+      const tap = quick.items[0]!.action;
+      assert.equal(tap.type, 'postback');
+      const before = fake.pushesTo(u).length;
+      await postLine(app.url, lineBody([fixtures.postback(u, 2, 'd-2', tap.data)]));
+      await waitUntil('the tapped suggestion answered', () => fake.pushesTo(u).length > before, 20_000);
+      assert.deepEqual(fake.refused.slice(refusedBefore), [], 'LINE refused nothing the dialog said');
+    } finally {
+      await app.stop();
+    }
+  });
+
   test('dev mode: without CHANNELS_FILE and LINE_API_URL a LINE channel is served by the built-in emulator', async () => {
     const app = await startTestApp('line-dev', { ...target.env });
     try {
