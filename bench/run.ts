@@ -17,6 +17,7 @@ import { nlu } from './nlu';
 import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
 import { chartSvg } from './chart';
 import { workerKill } from './recovery';
+import { channelLine } from './channel-line';
 import { machine, startServers, type BenchServers } from './env';
 
 type Scenario = (servers: BenchServers, quick: boolean, before: Record<string, Record<string, number>>) => Promise<Record<string, number>>;
@@ -35,6 +36,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
   'chatlog-memory': { run: chatlogMemory, target: 'Redis bytes per chatlog record and per message while no chatlog role runs (for docs/capacity.md)' },
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
+  'channel-line': { run: channelLine, target: 'LINE end to end through its fake: 0 violations (audit by retry key)' },
 };
 
 async function main(): Promise<void> {

@@ -25,6 +25,7 @@ import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { ConversationLocks } from './bot/lock';
 import { FakeGraph } from './dev/fake-graph';
+import { FakeLine } from './dev/fake-line';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import { listen } from './gateway/http-server';
@@ -53,6 +54,8 @@ export interface App {
   db?: SqlClient;
   /** Dev mode only: the built-in Graph API emulator. */
   fakeGraph?: FakeGraph;
+  /** Dev mode only (no LINE_API_URL): the built-in LINE Messaging API emulator, under /_dev/line. */
+  fakeLine?: FakeLine;
   /** Dev mode only: the built-in shop API behind the order-status action. */
   fakeCommerce?: FakeCommerce;
   /** Worker role with BOT=dialog. */
@@ -122,6 +125,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const pages = loaded.settings.messenger.pages;
     fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
   }
+  const lineAccounts = loaded.settings.line.accounts;
+  const fakeLine = !config.lineApiUrl && workerRole && lineAccounts.size ? new FakeLine({ channels: [...lineAccounts.values()] }) : undefined;
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -156,14 +161,16 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
+  if (fakeLine) mounts.push(['/_dev/line', fakeLine.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
-  const ingresses = gateway ? buildIngresses(loaded, config) : [];
+  const ingresses = gateway ? buildIngresses(loaded, config, { metrics, logger }) : [];
   const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
     port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
   const port = http.port;
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeLine && gateway) fakeLine.setWebhook(`http://127.0.0.1:${port}/webhook/line`);
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
@@ -174,6 +181,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
     sending = buildChannels(loaded, config, {
       graphApiUrl: graphUrl,
+      lineApiUrl: `http://127.0.0.1:${port}/_dev/line`,
+      onAlreadyAccepted: (channel, ctx) => {
+        metrics.alreadyAccepted.inc({ channel });
+        logger.info({ channel, account: ctx.to.account, mid: ctx.ref.event, reply: ctx.ref.index }, 'the platform had already accepted this send (a resend after a crash or a lost answer): counted as sent, not sent twice');
+      },
       onRetry: (err, delayMs) => {
         metrics.sendRetries.inc({ channel: err.context.channel });
         logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
@@ -198,6 +210,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
     if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
+    if (fakeLine) logger.info({ lineApiUrl: `http://127.0.0.1:${port}/_dev/line`, channel: [...lineAccounts.keys()][0] }, 'LINE_API_URL not set: LINE replies go to the built-in LINE emulator');
   }
   logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
 
@@ -210,6 +223,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
+    ...(fakeLine ? { fakeLine } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
@@ -221,6 +235,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       sending?.close();
       await retention?.stop();
+      await fakeLine?.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

@@ -71,6 +71,8 @@ export function createMetrics() {
     expired: new client.Counter({ name: 'cb_events_expired_total', help: "Messages not answered because they were older than the channel's reply window, by channel", labelNames: ['channel'] as const, ...reg }),
     notReplicated: new client.Counter({ name: 'cb_redis_not_replicated_total', help: 'Writes that did not reach REDIS_WAIT_REPLICAS replicas in time, by where (gateway: answered 503; worker: sent anyway)', labelNames: ['where'] as const, ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
+    redeliveries: new client.Counter({ name: 'cb_webhook_redeliveries_total', help: 'Webhook events the platform marked as redelivered (LINE deliveryContext.isRedelivery), by channel; the dedupe drops those already queued', labelNames: ['channel'] as const, ...reg }),
+    alreadyAccepted: new client.Counter({ name: 'cb_send_already_accepted_total', help: 'Sends the platform answered as already accepted (LINE: 409 for a retry key it took before), by channel: counted as sent, never delivered twice', labelNames: ['channel'] as const, ...reg }),
   };
 }
 

@@ -5,7 +5,7 @@
  * Adding a channel: an adapter folder, then its entry here (docs/channels.md).
  */
 import type { Config } from '../config';
-import { ConfigError } from '../config';
+import { ConfigError, DEFAULT_LINE_API_URL } from '../config';
 import type { ChannelEntry } from '../config-channels';
 import { AccountDirectory, type Account } from './accounts';
 import type { Channel, Ingress } from './channel';
@@ -13,10 +13,19 @@ import type { SendError } from './channel';
 import { GraphClient } from './meta/graph';
 import { MetaIngress, type ObjectParser } from './meta/ingress';
 import { MessengerChannel, parseMessengerWebhook, type PageAccount } from './messenger/channel';
+import { checkLineEntry, DEV_LINE_ACCOUNT, lineAccountOf, type LineAccount } from './line/account';
+import { LineApi } from './line/api';
+import { LineChannel } from './line/channel';
+import { LineIngress, type LineIngressObserver } from './line/ingress';
+import type { SendContext } from './channel';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 
 /** What each adapter took from the configuration. */
 export interface ChannelSettings {
   messenger: { pages: Map<string, PageAccount>; defaultToken?: string };
+  /** LINE channels by bot user id (the webhooks' `destination`). */
+  line: { accounts: Map<string, LineAccount> };
 }
 
 export interface LoadedChannels {
@@ -27,6 +36,7 @@ export interface LoadedChannels {
 /** Own fields of one CHANNELS_FILE entry, per channel type: the problems, or nothing. */
 const ENTRY_CHECKS: Record<string, (e: ChannelEntry) => string[]> = {
   messenger: (e) => (typeof e.fields.accessToken === 'string' && e.fields.accessToken.length >= 8 ? [] : [`${e.where}.accessToken must be the page's access token (at least 8 characters)`]),
+  line: checkLineEntry,
 };
 
 /** Every account from CHANNELS_FILE, PAGES_FILE and FB_PAGE_ACCESS_TOKEN; throws a ConfigError naming every problem. */
@@ -45,28 +55,63 @@ export function loadChannels(config: Config): LoadedChannels {
     pages.set(p.id, p);
   }
   if (problems.length) throw new ConfigError(problems);
+  const line = new Map(entries.filter((e) => e.type === 'line').map((e) => [e.id, lineAccountOf(e)]));
+  // Dev mode without CHANNELS_FILE: one LINE channel, served by the built-in LINE emulator.
+  const devLine = !config.production && config.channels === undefined;
+  if (devLine) line.set(DEV_LINE_ACCOUNT.id, DEV_LINE_ACCOUNT);
   const accounts: Account[] = [
     ...[...pages.values()].map((p) => ({ channel: 'messenger', id: p.id, ...(p.name ? { name: p.name } : {}) })),
     ...entries.filter((e) => e.type !== 'messenger').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
+    ...(devLine ? [{ channel: 'line', id: DEV_LINE_ACCOUNT.id, name: DEV_LINE_ACCOUNT.name! }] : []),
   ];
   // Neither CHANNELS_FILE nor PAGES_FILE: every page is served (with FB_PAGE_ACCESS_TOKEN), as before channels.
   const open = new Set(config.channels === undefined && config.fb.pages === undefined ? ['messenger'] : []);
   return {
-    settings: { messenger: { pages, ...(pages.size === 0 && config.fb.defaultPageToken !== undefined ? { defaultToken: config.fb.defaultPageToken } : {}) } },
+    settings: {
+      messenger: { pages, ...(pages.size === 0 && config.fb.defaultPageToken !== undefined ? { defaultToken: config.fb.defaultPageToken } : {}) },
+      line: { accounts: line },
+    },
     accounts: new AccountDirectory(accounts, open),
   };
 }
 
+/** Where ingresses report what they see but do not queue (LINE's group chats, redeliveries). */
+export interface IngressDeps {
+  metrics: Metrics;
+  logger: Logger;
+}
+
+function lineObserver({ metrics, logger }: IngressDeps): LineIngressObserver {
+  return {
+    skipped: (s, account) => {
+      metrics.webhookEvents.inc({ channel: 'line', kind: s.type, outcome: `unsupported_${s.reason}` });
+      const msg = s.reason === 'channel_event' ? 'LINE channel event recorded in the log only (not a user chat)' : 'LINE event from a group or multi-person chat: not answered (one-on-one chats only), counted';
+      logger[s.type === 'join' || s.reason === 'channel_event' ? 'info' : 'debug']({ channel: 'line', account, type: s.type, reason: s.reason, webhookEventId: s.id }, msg);
+    },
+    redelivered: (n, account) => {
+      metrics.redeliveries.inc({ channel: 'line' }, n);
+      logger.debug({ channel: 'line', account, events: n }, 'LINE redelivered events (isRedelivery): the dedupe drops those already queued');
+    },
+  };
+}
+
 /** What platforms POST to (gateway role). */
-export function buildIngresses(loaded: LoadedChannels, config: Config): Ingress[] {
+export function buildIngresses(loaded: LoadedChannels, config: Config, deps?: IngressDeps): Ingress[] {
   const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook]]);
-  return [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, allowSha1: config.fb.allowSha1, parsers: meta })];
+  const ingresses: Ingress[] = [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, allowSha1: config.fb.allowSha1, parsers: meta })];
+  const line = loaded.settings.line.accounts;
+  if (line.size) ingresses.push(new LineIngress(line.values(), deps && lineObserver(deps)));
+  return ingresses;
 }
 
 export interface SendSetup {
   /** Graph API base URL (the dev emulator's when GRAPH_API_URL is not set). */
   graphApiUrl: string;
+  /** LINE API base URL when LINE_API_URL is not set (the dev emulator's). */
+  lineApiUrl?: string;
   onRetry: (err: SendError, delayMs: number) => void;
+  /** A send the platform had already accepted (LINE's 409 for a retry key): a resend after a crash or a lost answer. */
+  onAlreadyAccepted?: (channel: string, ctx: SendContext) => void;
 }
 
 /** What workers send through (worker role). */
@@ -79,5 +124,19 @@ export function buildChannels(loaded: LoadedChannels, config: Config, setup: Sen
   const channels = new Map<string, Channel>([
     ['messenger', new MessengerChannel({ graph, pages: m.pages, ...(m.defaultToken ? { defaultToken: m.defaultToken } : {}) }) as Channel],
   ]);
-  return { channels, close: () => graph.close() };
+  const line = loaded.settings.line.accounts;
+  const lineApi = line.size
+    ? new LineApi({
+      baseUrl: config.lineApiUrl ?? setup.lineApiUrl ?? DEFAULT_LINE_API_URL, timeoutMs: config.send.timeoutMs, maxAttempts: config.send.maxAttempts,
+      backoffBaseMs: config.send.backoffBaseMs, backoffMaxMs: config.send.backoffMaxMs, onRetry: setup.onRetry,
+    })
+    : undefined;
+  if (lineApi) channels.set('line', new LineChannel({ api: lineApi, accounts: line, ...(setup.onAlreadyAccepted ? { onAlreadyAccepted: (ctx) => setup.onAlreadyAccepted!('line', ctx) } : {}) }) as Channel);
+  return {
+    channels,
+    close: () => {
+      graph.close();
+      lineApi?.close();
+    },
+  };
 }
