@@ -27,6 +27,7 @@ import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
+import { FakeWhatsApp } from './dev/fake-whatsapp';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import type { Logger } from './log';
@@ -50,6 +51,8 @@ export interface App {
   db?: SqlClient;
   /** Dev mode only: the built-in Graph API emulator. */
   fakeGraph?: FakeGraph;
+  /** Dev mode only: the built-in WhatsApp Cloud API emulator (mounted into fakeGraph). */
+  fakeWhatsApp?: FakeWhatsApp;
   /** Dev mode only: the built-in shop API behind the order-status action. */
   fakeCommerce?: FakeCommerce;
   /** Worker role with BOT=dialog. */
@@ -113,6 +116,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const pages = loaded.settings.messenger.pages;
     fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
   }
+  const numbers = loaded.settings.whatsapp.numbers;
+  const fakeWhatsApp = fakeGraph && numbers.size ? new FakeWhatsApp({ numbers: new Map([...numbers.values()].map((n) => [n.id, n.accessToken])) }) : undefined;
+  if (fakeWhatsApp) fakeGraph!.mount(fakeWhatsApp.router());
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -154,6 +160,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   });
   const port = (server.address() as AddressInfo).port;
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeWhatsApp && gateway) fakeWhatsApp.setWebhook({ url: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
@@ -194,6 +201,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
+    ...(fakeWhatsApp ? { fakeWhatsApp } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
@@ -205,6 +213,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       server.closeIdleConnections();
       await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
       sending?.close();
+      await fakeWhatsApp?.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

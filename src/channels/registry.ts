@@ -13,11 +13,18 @@ import type { SendError } from './channel';
 import { GraphClient } from './meta/graph';
 import { MetaIngress, type ObjectParser } from './meta/ingress';
 import { MessengerChannel, parseMessengerWebhook, type PageAccount } from './messenger/channel';
+import { checkWhatsAppEntry, WhatsAppChannel, type WhatsAppNumber } from './whatsapp/channel';
+import { parseWhatsAppWebhook } from './whatsapp/parse';
 
 /** What each adapter took from the configuration. */
 export interface ChannelSettings {
   messenger: { pages: Map<string, PageAccount>; defaultToken?: string };
+  /** Phone number id -> number (the dev number in dev mode without CHANNELS_FILE). */
+  whatsapp: { numbers: Map<string, WhatsAppNumber> };
 }
+
+/** Dev mode without CHANNELS_FILE nor GRAPH_API_URL: one WhatsApp number, served by the built-in fake (src/dev/fake-whatsapp.ts). */
+export const DEV_WHATSAPP_NUMBER: WhatsAppNumber = { id: '100000000000001', name: 'Dev WhatsApp number', accessToken: 'dev-whatsapp-access-token' };
 
 export interface LoadedChannels {
   settings: ChannelSettings;
@@ -27,6 +34,7 @@ export interface LoadedChannels {
 /** Own fields of one CHANNELS_FILE entry, per channel type: the problems, or nothing. */
 const ENTRY_CHECKS: Record<string, (e: ChannelEntry) => string[]> = {
   messenger: (e) => (typeof e.fields.accessToken === 'string' && e.fields.accessToken.length >= 8 ? [] : [`${e.where}.accessToken must be the page's access token (at least 8 characters)`]),
+  whatsapp: checkWhatsAppEntry,
 };
 
 /** Every account from CHANNELS_FILE, PAGES_FILE and FB_PAGE_ACCESS_TOKEN; throws a ConfigError naming every problem. */
@@ -45,21 +53,25 @@ export function loadChannels(config: Config): LoadedChannels {
     pages.set(p.id, p);
   }
   if (problems.length) throw new ConfigError(problems);
+  const numbers = new Map<string, WhatsAppNumber>();
+  for (const e of entries.filter((x) => x.type === 'whatsapp')) numbers.set(e.id, { id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
+  if (config.channels === undefined && !config.production && config.fb.graphApiUrl === undefined) numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
   const accounts: Account[] = [
     ...[...pages.values()].map((p) => ({ channel: 'messenger', id: p.id, ...(p.name ? { name: p.name } : {}) })),
-    ...entries.filter((e) => e.type !== 'messenger').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
+    ...entries.filter((e) => e.type !== 'messenger' && e.type !== 'whatsapp').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
+    ...[...numbers.values()].map((n) => ({ channel: 'whatsapp', id: n.id, ...(n.name ? { name: n.name } : {}) })),
   ];
   // Neither CHANNELS_FILE nor PAGES_FILE: every page is served (with FB_PAGE_ACCESS_TOKEN), as before channels.
   const open = new Set(config.channels === undefined && config.fb.pages === undefined ? ['messenger'] : []);
   return {
-    settings: { messenger: { pages, ...(pages.size === 0 && config.fb.defaultPageToken !== undefined ? { defaultToken: config.fb.defaultPageToken } : {}) } },
+    settings: { messenger: { pages, ...(pages.size === 0 && config.fb.defaultPageToken !== undefined ? { defaultToken: config.fb.defaultPageToken } : {}) }, whatsapp: { numbers } },
     accounts: new AccountDirectory(accounts, open),
   };
 }
 
 /** What platforms POST to (gateway role). */
 export function buildIngresses(loaded: LoadedChannels, config: Config): Ingress[] {
-  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook]]);
+  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook], ['whatsapp_business_account', parseWhatsAppWebhook]]);
   return [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, parsers: meta })];
 }
 
@@ -78,6 +90,7 @@ export function buildChannels(loaded: LoadedChannels, config: Config, setup: Sen
   const m = loaded.settings.messenger;
   const channels = new Map<string, Channel>([
     ['messenger', new MessengerChannel({ graph, pages: m.pages, ...(m.defaultToken ? { defaultToken: m.defaultToken } : {}) }) as Channel],
+    ['whatsapp', new WhatsAppChannel({ graph, numbers: loaded.settings.whatsapp.numbers }) as Channel],
   ]);
   return { channels, close: () => graph.close() };
 }
