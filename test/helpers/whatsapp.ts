@@ -22,6 +22,8 @@ type Obj = Record<string, unknown>;
 export const WA_NUMBERS = ['106540352242922', '106540352242923'];
 export const waToken = (id: string) => `EAAwa-token-${id}`;
 export const WABA_ID = '102290129340398';
+/** `sendLoad`'s `userPrefix` for WhatsApp: users are phone numbers (wa_id), digits only. */
+export const WA_USER_PREFIX = '49151000';
 
 /** Seconds since the epoch, as WhatsApp writes them: small numbers are offsets from a minute before the suite started (see fb.ts `at`). */
 export const secs = (ts: number) => String(Math.floor(at(ts) / 1000));
