@@ -124,7 +124,7 @@ test('bad input is refused whole, naming the path; a bad signature is a 403', ()
     [waBody(waChange(PHONE, { messages: [{ ...waText(USER, WAMID, 1, 'x'), id: 'has:colon' }] })), /messages\[0\]\.id must be a WhatsApp message id/],
     [waBody(waChange(PHONE, { messages: [msg({ type: 'image', image: { caption: 'no id' } })] })), /messages\[0\]\.image\.id is required/],
     [waBody(waChange(PHONE, { statuses: [{ id: WAMID, status: 'read', timestamp: secs(1) }] })), /statuses\[0\]\.recipient_id is required/],
-    [waBody(waChange(PHONE, { statuses: [waStatus(USER, WAMID, 'read', 1), 'x'] })), /statuses\[1\] must be an object/],
+    [waBody(waChange(PHONE, { statuses: [waStatus(USER, WAMID, 'read', 1), 'x' as never] })), /statuses\[1\] must be an object/],
   ];
   for (const [body, re] of bad) {
     assert.throws(() => parseWa(body), (err: unknown) => err instanceof WebhookInputError && err.status === 400 && re.test(err.message), String(re));
