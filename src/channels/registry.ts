@@ -23,7 +23,7 @@ export interface ChannelSettings {
   whatsapp: { numbers: Map<string, WhatsAppNumber> };
 }
 
-/** Dev mode without CHANNELS_FILE nor GRAPH_API_URL: one WhatsApp number, served by the built-in fake (src/dev/fake-whatsapp.ts). */
+/** Dev mode without CHANNELS_FILE, PAGES_FILE nor GRAPH_API_URL: one WhatsApp number, served by the built-in fake (src/dev/fake-whatsapp.ts). */
 export const DEV_WHATSAPP_NUMBER: WhatsAppNumber = { id: '100000000000001', name: 'Dev WhatsApp number', accessToken: 'dev-whatsapp-access-token' };
 
 export interface LoadedChannels {
@@ -55,7 +55,8 @@ export function loadChannels(config: Config): LoadedChannels {
   if (problems.length) throw new ConfigError(problems);
   const numbers = new Map<string, WhatsAppNumber>();
   for (const e of entries.filter((x) => x.type === 'whatsapp')) numbers.set(e.id, { id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
-  if (config.channels === undefined && !config.production && config.fb.graphApiUrl === undefined) numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
+  // Dev mode with no accounts configured at all: a dev number, as Messenger serves any page then.
+  if (config.channels === undefined && config.fb.pages === undefined && !config.production && config.fb.graphApiUrl === undefined) numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
   const accounts: Account[] = [
     ...[...pages.values()].map((p) => ({ channel: 'messenger', id: p.id, ...(p.name ? { name: p.name } : {}) })),
     ...entries.filter((e) => e.type !== 'messenger' && e.type !== 'whatsapp').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
