@@ -100,9 +100,10 @@ export function whatsappDriver(wa: FakeWhatsApp, accounts: readonly string[] = W
   };
 }
 
-/** CHANNELS_FILE with the test numbers. */
-export function waChannelsFile(label: string, numbers: readonly string[] = WA_NUMBERS): string {
-  const file = path.join(tmpDir(`${label}-channels`), 'channels.json');
+/** CHANNELS_FILE with the test numbers (in `dir`, or a fresh test directory). */
+export function waChannelsFile(label: string, numbers: readonly string[] = WA_NUMBERS, dir?: string): string {
+  if (dir) fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir ?? tmpDir(`${label}-channels`), 'channels.json');
   fs.writeFileSync(file, JSON.stringify({ channels: numbers.map((id, i) => ({ type: 'whatsapp', id, name: `Shop number ${i + 1}`, accessToken: waToken(id) })) }));
   return file;
 }
@@ -112,7 +113,7 @@ export const waFake = (o: { read?: boolean } = {}) => new FakeWhatsApp({ numbers
 /** The pipeline of test/helpers/pipeline.ts (gateway, workers, chatlog) with the test numbers and the WhatsApp fake answering on GRAPH_API_URL. */
 export async function startWhatsAppPipeline(label: string, redisEnv: Record<string, string>, opts: Parameters<typeof startPipeline>[2] & { read?: boolean } = {}): Promise<{ p: Pipeline; wa: FakeWhatsApp; driver: LoadDriver }> {
   const wa = waFake({ ...(opts.read ? { read: true } : {}) });
-  const p = await startPipeline(label, redisEnv, { ...opts, env: { CHANNELS_FILE: waChannelsFile(label), ...opts.env } });
+  const p = await startPipeline(label, redisEnv, { ...opts, env: { CHANNELS_FILE: waChannelsFile(label, WA_NUMBERS, opts.dir), ...opts.env } });
   p.graph.mount(wa.router());
   wa.setWebhook({ url: `${p.gateway.url}/webhook`, appSecret: APP_SECRET });
   const stop = p.stop.bind(p);
