@@ -1,6 +1,11 @@
 /** WhatsApp rendering within the Cloud API's limits, each change reported; and the CHANNELS_FILE entry check. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config';
+import { loadChannels } from '../../src/channels/registry';
+import { tmpDir } from '../helpers/env';
 import { checkWhatsAppEntry } from '../../src/channels/whatsapp/channel';
 import { CHOICES_BODY, LIST_BUTTON, renderWhatsApp, type WaInteractive } from '../../src/channels/whatsapp/render';
 import { checkSend } from '../../src/dev/fake-whatsapp-check';
@@ -115,4 +120,24 @@ test('a CHANNELS_FILE whatsapp entry needs the phone number id (digits) and a to
     'CHANNELS_FILE c.json channels[1].id must be the phone number id (digits, from WhatsApp Manager > API setup), not the phone number: got "+1 555 0100"',
     'CHANNELS_FILE c.json channels[1].accessToken must be an access token with the whatsapp_business_messaging permission (at least 8 characters, no spaces)',
   ]);
+});
+
+test('CHANNELS_FILE: WhatsApp numbers become accounts with their tokens; every bad entry of the file is reported at once', () => {
+  const file = path.join(tmpDir('wa-channels'), 'channels.json');
+  const load = (channels: unknown[]) => {
+    fs.writeFileSync(file, JSON.stringify({ channels }));
+    return loadChannels(loadConfig({ NODE_ENV: 'production', ROLE: 'worker', REDIS_URL: 'redis://r:6379', CHANNELS_FILE: file }));
+  };
+  const ok = load([{ type: 'whatsapp', id: '106540352242922', name: 'Shop', accessToken: 'EAAG-token-1' }, { type: 'messenger', id: '101', accessToken: 'page-token-1' }]);
+  assert.deepEqual(ok.accounts.get('whatsapp', '106540352242922'), { channel: 'whatsapp', id: '106540352242922', name: 'Shop' });
+  assert.equal(ok.settings.whatsapp.numbers.get('106540352242922')?.accessToken, 'EAAG-token-1');
+  assert.equal(ok.accounts.serves('whatsapp', '999'), false, 'only listed numbers are served');
+  assert.throws(() => load([{ type: 'whatsapp', id: 'shop-number', accessToken: 'EAAG-token-1' }, { type: 'whatsapp', id: '106540352242923' }]), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((x) => x.replace(file, '<file>')), [
+      'CHANNELS_FILE <file> channels[0].id must be the phone number id (digits, from WhatsApp Manager > API setup), not the phone number: got "shop-number"',
+      'CHANNELS_FILE <file> channels[1].accessToken must be an access token with the whatsapp_business_messaging permission (at least 8 characters, no spaces)',
+    ]);
+    return true;
+  });
 });
