@@ -83,6 +83,11 @@ export class FakeWhatsApp {
     this.opts.webhook = webhook;
   }
 
+  /** Refuse (with a 131047 `failed` status) free-form messages to users whose last message is older than 24 h. */
+  get enforceWindow(): boolean {
+    return this.opts.enforceWindow === true;
+  }
+
   set enforceWindow(on: boolean) {
     this.opts.enforceWindow = on;
   }
@@ -155,8 +160,7 @@ export class FakeWhatsApp {
     if (fault?.kind === 'drop') return x.destroy();
     const token = /^Bearer (\S+)$/.exec(x.auth ?? '')?.[1];
     if (!token) return this.error(x, 400, 104, 'An access token is required to request this resource.');
-    const owner = [...this.opts.numbers].find(([, t]) => t === token);
-    if (!owner) return this.error(x, 401, 190, 'Invalid OAuth access token - Cannot parse access token');
+    if (![...this.opts.numbers.values()].includes(token)) return this.error(x, 401, 190, 'Invalid OAuth access token - Cannot parse access token');
     if (!this.opts.numbers.has(x.phone) || this.opts.numbers.get(x.phone) !== token)
       return this.error(x, 400, 100, `Unsupported post request. Object with ID '${x.phone}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, { error_subcode: 33 });
     if (fault?.kind === 'error') return this.error(x, fault.status, fault.code, fault.message ?? `(#${fault.code}) Error`, { error_data: { messaging_product: 'whatsapp', details: 'fault on cue' } });
