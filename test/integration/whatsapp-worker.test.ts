@@ -15,6 +15,12 @@ import { sleep, waitUntil } from '../helpers/wait';
 
 const target = redisTargets()[0]!;
 const PHONE = WA_NUMBERS[0]!;
+/** What the gateway and workers appended to the chatlog stream for one conversation, in order. */
+async function records(app: Awaited<ReturnType<typeof startTestApp>>, user: string): Promise<Record<string, unknown>[]> {
+  const c = { channel: 'whatsapp', account: PHONE, user };
+  const entries = await app.chatlog.redis.xrange(app.chatlog.key(app.chatlog.shardOf(c)), '-', '+');
+  return entries.map(([, fields]) => JSON.parse(fields[1]!) as Record<string, unknown>).filter((r) => r.user === user);
+}
 const text = (user: string, wamid: string, ts: number, body = 'hi') => waBody(waChange(PHONE, { messages: [waText(user, wamid, ts, body)], names: { [user]: 'Test user' } }));
 
 describe('whatsapp worker', () => {
@@ -51,7 +57,9 @@ describe('whatsapp worker', () => {
       const sent = await postWa(app.url, waBody(waChange(PHONE, { statuses: [waStatus(users.sent, 'wamid.out1', 'sent', 2, token(users.sent))] })));
       assert.equal(sent.body.recorded, 1, 'a sent status confirms and records; nothing for a worker to do');
       const delivered = await postWa(app.url, waBody(waChange(PHONE, { statuses: [waStatus(users.delivered, 'wamid.out2', 'delivered', 2, token(users.delivered))] })));
-      assert.equal(delivered.body.queued, 1, 'a delivered status confirms too, and is queued as a receipt');
+      assert.equal(delivered.body.recorded, 1, 'a delivered status confirms too');
+      // The gateway records the confirmed reply's row, then the receipt for it: no worker needed.
+      assert.deepEqual((await records(app, users.delivered)).map((r) => [r.t, r.mid ?? r.mids, r.kind]), [['msg', 'wamid.out2', 'text'], ['receipt', ['wamid.out2'], 'delivery']]);
     } finally {
       await app.stop();
     }
@@ -65,7 +73,6 @@ describe('whatsapp worker', () => {
       const m = await worker.metrics.registry.getSingleMetricAsString('cb_send_unconfirmed_total');
       assert.match(m, /settled="echo"\} 2/);
       assert.match(m, /settled="resent"\} 1/);
-      assert.match(await worker.metrics.registry.getSingleMetricAsString('cb_events_processed_total'), /channel="whatsapp",kind="delivery"\} 1/, 'the receipt was processed');
     } finally {
       await worker.stop();
     }
@@ -83,9 +90,16 @@ describe('whatsapp worker', () => {
       assert.deepEqual([m!.type, m!.text, m!.body.recipient_type, m!.body.to], ['text', 'You said: "hello there"', 'individual', user]);
       assert.deepEqual(m!.statuses, ['sent', 'delivered']);
       assert.ok(wa.reads.some((r) => r.messageId === 'wamid.flow1' && r.phoneNumberId === PHONE), 'the user sees two blue ticks');
-      await waitUntil('the delivered receipt processed', async () => /channel="whatsapp",kind="delivery"\} 1/.test(await app.metrics.registry.getSingleMetricAsString('cb_events_processed_total')), 5_000);
       const events = await app.metrics.registry.getSingleMetricAsString('cb_webhook_events_total');
       assert.match(events, /channel="whatsapp",kind="echo",outcome="recorded"\} 1/);
+      assert.match(events, /channel="whatsapp",kind="delivery",outcome="recorded"\} 1/);
+      // One row for the reply (the worker's record and each status' confirmation share the wamid), and its receipt.
+      await waitUntil('the reply’s records', async () => (await records(app, user)).filter((r) => r.direction === 'out').length === 3, 5_000);
+      const log = await records(app, user);
+      const out = log.filter((r) => r.direction === 'out');
+      assert.deepEqual([out.length, [...new Set(out.map((r) => r.mid))]], [3, [m!.wamid]]);
+      assert.deepEqual(out.filter((r) => r.author === 'bot').map((r) => r.text), ['You said: "hello there"'], 'the worker’s record carries the text');
+      assert.deepEqual(log.filter((r) => r.t === 'receipt').map((r) => [r.kind, r.mids]), [['delivery', [m!.wamid]]]);
       assert.equal(wa.messagesTo(user).length, 1, 'a status is never answered');
     } finally {
       wa.setWebhook(undefined);

@@ -77,7 +77,7 @@ test('unsupported messages, other webhook fields and account-level errors are co
   ]);
 });
 
-test('statuses carrying our callback data confirm the reply they name; delivered, read and failed are also receipts for its row; each status has its own dedupe id', () => {
+test('statuses carrying our callback data confirm the reply they name; delivered, read and failed are also receipts; none needs a worker; each has its own dedupe id', () => {
   const token = JSON.stringify({ mid: WAMID, i: 1 });
   const out = 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA';
   const r = parseWa(waBody(waChange(PHONE, {
@@ -91,9 +91,9 @@ test('statuses carrying our callback data confirm the reply they name; delivered
   assert.deepEqual(r.unknown, []);
   assert.deepEqual(r.events.map((p) => [p.event.id, p.event.kind, p.queue]), [
     [`${out}:sent`, 'echo', false],
-    [`${out}:delivered`, 'delivery', true],
-    [`${out}:read`, 'read', true],
-    ['wamid.failed1:failed', 'failed', true],
+    [`${out}:delivered`, 'delivery', false],
+    [`${out}:read`, 'read', false],
+    ['wamid.failed1:failed', 'failed', false],
   ]);
   for (const p of r.events) {
     assert.deepEqual(p.confirms, { event: WAMID, index: 1 });
@@ -106,7 +106,7 @@ test('statuses carrying our callback data confirm the reply they name; delivered
   assert.equal(r.events[3]!.event.error, '131047: Re-engagement message');
 });
 
-test('statuses of messages this deployment did not send (no callback data of ours) are not queued', () => {
+test('statuses of messages this deployment did not send (no callback data of ours) confirm nothing', () => {
   const r = parseWa(waBody(waChange(PHONE, { statuses: [waStatus(USER, 'wamid.other', 'delivered', 5), waStatus(USER, 'wamid.other', 'sent', 5, 'crm-campaign-42'), waStatus(USER, 'wamid.other', 'deleted', 6)] })));
   assert.deepEqual(r.events.map((p) => [p.event.kind, p.queue, p.confirms]), [['delivery', false, undefined], ['echo', false, undefined]]);
   assert.deepEqual(r.unknown.map((u) => u.keys), [['status:deleted']], 'a status we have no kind for is counted');

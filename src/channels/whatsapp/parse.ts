@@ -6,10 +6,11 @@
  *
  * Statuses play the part of Messenger's echo: every send carries our reply token as
  * `biz_opaque_callback_data`, and each status of that message (sent, delivered, read, failed)
- * brings it back — a `confirms` of that reply for the ledger. `sent` only confirms; delivered,
- * read and failed are also receipts, queued so the worker writes them to the chatlog after the
- * reply's own row (same conversation, same order). Statuses of messages this deployment did
- * not send (no token of ours) touch no row of ours: deduped, nothing else.
+ * brings it back — a `confirms` of that reply for the ledger, and (the gateway's doing) an
+ * outbound row keyed by the wamid, which merges with the worker's. Delivered, read and failed
+ * are also receipts; none is queued: no worker has anything to do with a status, the gateway
+ * records them behind the confirmation row. Statuses of messages this deployment did not send
+ * (no token of ours) confirm nothing and match no row.
  *
  * Dedupe ids: a message's wamid; a status's `<wamid>:<status>` (one message has several).
  * The whole body is validated first: one bad entry rejects the POST, naming the path.
@@ -100,8 +101,7 @@ function parseStatus(s: unknown, path: string, c: Ctx): void {
     id: `${wamid}:${status}`, mid: wamid, kind, channel: 'whatsapp', account: c.account, user, timestamp, receivedAt: c.receivedAt,
     ...(status === 'sent' ? {} : { mids: [wamid] }), ...(error ? { error } : {}),
   };
-  // A receipt is worth a worker's time only for a message of ours (it has a row to update).
-  const parsed: ParsedEvent = { event, queue: confirms !== undefined && status !== 'sent', ...(confirms ? { confirms } : {}) };
+  const parsed: ParsedEvent = { event, queue: false, ...(confirms ? { confirms } : {}) };
   c.result.events.push(parsed);
 }
 
