@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { channelWhatsApp } from './channel-whatsapp';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { chatlogMemory } from './chatlog-memory';
 import { nlu } from './nlu';
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   'chatlog-memory': { run: chatlogMemory, target: 'Redis bytes per chatlog record and per message while no chatlog role runs (for docs/capacity.md)' },
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
   'channel-line': { run: channelLine, target: 'LINE end to end through its fake: 0 violations (audit by retry key)' },
+  'channel-whatsapp': { run: channelWhatsApp, target: 'WhatsApp e2e through the Cloud API fake (statuses on): messages/s, p50/p99; 0 violations' },
 };
 
 async function main(): Promise<void> {

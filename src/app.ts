@@ -26,6 +26,7 @@ import { Worker } from './bot/worker';
 import { ConversationLocks } from './bot/lock';
 import { FakeGraph } from './dev/fake-graph';
 import { FakeLine } from './dev/fake-line';
+import { FakeWhatsApp } from './dev/fake-whatsapp';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import { listen } from './gateway/http-server';
@@ -56,6 +57,8 @@ export interface App {
   fakeGraph?: FakeGraph;
   /** Dev mode only (no LINE_API_URL): the built-in LINE Messaging API emulator, under /_dev/line. */
   fakeLine?: FakeLine;
+  /** Dev mode only: the built-in WhatsApp Cloud API emulator (mounted into fakeGraph). */
+  fakeWhatsApp?: FakeWhatsApp;
   /** Dev mode only: the built-in shop API behind the order-status action. */
   fakeCommerce?: FakeCommerce;
   /** Worker role with BOT=dialog. */
@@ -127,6 +130,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   }
   const lineAccounts = loaded.settings.line.accounts;
   const fakeLine = !config.lineApiUrl && workerRole && lineAccounts.size ? new FakeLine({ channels: [...lineAccounts.values()] }) : undefined;
+  const numbers = loaded.settings.whatsapp.numbers;
+  const fakeWhatsApp = fakeGraph && numbers.size ? new FakeWhatsApp({ numbers: new Map([...numbers.values()].map((n) => [n.id, n.accessToken])) }) : undefined;
+  if (fakeWhatsApp) fakeGraph!.mount(fakeWhatsApp.router());
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -171,6 +177,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const port = http.port;
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
   if (fakeLine && gateway) fakeLine.setWebhook(`http://127.0.0.1:${port}/webhook/line`);
+  if (fakeWhatsApp && gateway) fakeWhatsApp.setWebhook({ url: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
@@ -224,6 +231,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
     ...(fakeLine ? { fakeLine } : {}),
+    ...(fakeWhatsApp ? { fakeWhatsApp } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
@@ -236,6 +244,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       sending?.close();
       await retention?.stop();
       await fakeLine?.close();
+      await fakeWhatsApp?.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

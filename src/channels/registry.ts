@@ -20,13 +20,20 @@ import { LineIngress, type LineIngressObserver } from './line/ingress';
 import type { SendContext } from './channel';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { checkWhatsAppEntry, WhatsAppChannel, type WhatsAppNumber } from './whatsapp/channel';
+import { parseWhatsAppWebhook } from './whatsapp/parse';
 
 /** What each adapter took from the configuration. */
 export interface ChannelSettings {
   messenger: { pages: Map<string, PageAccount>; defaultToken?: string };
   /** LINE channels by bot user id (the webhooks' `destination`). */
   line: { accounts: Map<string, LineAccount> };
+  /** Phone number id -> number (the dev number in dev mode without CHANNELS_FILE). */
+  whatsapp: { numbers: Map<string, WhatsAppNumber> };
 }
+
+/** Dev mode without CHANNELS_FILE, PAGES_FILE nor GRAPH_API_URL: one WhatsApp number, served by the built-in fake (src/dev/fake-whatsapp.ts). */
+export const DEV_WHATSAPP_NUMBER: WhatsAppNumber = { id: '100000000000001', name: 'Dev WhatsApp number', accessToken: 'dev-whatsapp-access-token' };
 
 export interface LoadedChannels {
   settings: ChannelSettings;
@@ -37,6 +44,7 @@ export interface LoadedChannels {
 const ENTRY_CHECKS: Record<string, (e: ChannelEntry) => string[]> = {
   messenger: (e) => (typeof e.fields.accessToken === 'string' && e.fields.accessToken.length >= 8 ? [] : [`${e.where}.accessToken must be the page's access token (at least 8 characters)`]),
   line: checkLineEntry,
+  whatsapp: checkWhatsAppEntry,
 };
 
 /** Every account from CHANNELS_FILE, PAGES_FILE and FB_PAGE_ACCESS_TOKEN; throws a ConfigError naming every problem. */
@@ -56,13 +64,18 @@ export function loadChannels(config: Config): LoadedChannels {
   }
   if (problems.length) throw new ConfigError(problems);
   const line = new Map(entries.filter((e) => e.type === 'line').map((e) => [e.id, lineAccountOf(e)]));
-  // Dev mode without CHANNELS_FILE: one LINE channel, served by the built-in LINE emulator.
-  const devLine = !config.production && config.channels === undefined;
-  if (devLine) line.set(DEV_LINE_ACCOUNT.id, DEV_LINE_ACCOUNT);
+  const numbers = new Map<string, WhatsAppNumber>();
+  for (const e of entries.filter((x) => x.type === 'whatsapp')) numbers.set(e.id, { id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
+  // Dev mode without CHANNELS_FILE: one dev account of each channel, served by the built-in emulators.
+  const dev = !config.production && config.channels === undefined;
+  if (dev) line.set(DEV_LINE_ACCOUNT.id, DEV_LINE_ACCOUNT);
+  // (WhatsApp's dev number also needs the built-in Graph API emulator, which serves its Cloud API.)
+  if (dev && config.fb.pages === undefined && config.fb.graphApiUrl === undefined) numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
   const accounts: Account[] = [
     ...[...pages.values()].map((p) => ({ channel: 'messenger', id: p.id, ...(p.name ? { name: p.name } : {}) })),
-    ...entries.filter((e) => e.type !== 'messenger').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
-    ...(devLine ? [{ channel: 'line', id: DEV_LINE_ACCOUNT.id, name: DEV_LINE_ACCOUNT.name! }] : []),
+    ...entries.filter((e) => e.type !== 'messenger' && e.type !== 'whatsapp').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
+    ...(dev ? [{ channel: 'line', id: DEV_LINE_ACCOUNT.id, name: DEV_LINE_ACCOUNT.name! }] : []),
+    ...[...numbers.values()].map((n) => ({ channel: 'whatsapp', id: n.id, ...(n.name ? { name: n.name } : {}) })),
   ];
   // Neither CHANNELS_FILE nor PAGES_FILE: every page is served (with FB_PAGE_ACCESS_TOKEN), as before channels.
   const open = new Set(config.channels === undefined && config.fb.pages === undefined ? ['messenger'] : []);
@@ -70,6 +83,7 @@ export function loadChannels(config: Config): LoadedChannels {
     settings: {
       messenger: { pages, ...(pages.size === 0 && config.fb.defaultPageToken !== undefined ? { defaultToken: config.fb.defaultPageToken } : {}) },
       line: { accounts: line },
+      whatsapp: { numbers },
     },
     accounts: new AccountDirectory(accounts, open),
   };
@@ -97,7 +111,7 @@ function lineObserver({ metrics, logger }: IngressDeps): LineIngressObserver {
 
 /** What platforms POST to (gateway role). */
 export function buildIngresses(loaded: LoadedChannels, config: Config, deps?: IngressDeps): Ingress[] {
-  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook]]);
+  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook], ['whatsapp_business_account', parseWhatsAppWebhook]]);
   const ingresses: Ingress[] = [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, allowSha1: config.fb.allowSha1, parsers: meta })];
   const line = loaded.settings.line.accounts;
   if (line.size) ingresses.push(new LineIngress(line.values(), deps && lineObserver(deps)));
@@ -123,6 +137,7 @@ export function buildChannels(loaded: LoadedChannels, config: Config, setup: Sen
   const m = loaded.settings.messenger;
   const channels = new Map<string, Channel>([
     ['messenger', new MessengerChannel({ graph, pages: m.pages, ...(m.defaultToken ? { defaultToken: m.defaultToken } : {}) }) as Channel],
+    ['whatsapp', new WhatsAppChannel({ graph, numbers: loaded.settings.whatsapp.numbers }) as Channel],
   ]);
   const line = loaded.settings.line.accounts;
   const lineApi = line.size
