@@ -2,11 +2,11 @@
 KEYS[1] q        zset: "<seq, 16 digits>|<event id>" scored by the platform timestamp (ms)
 KEYS[2] ev       hash: queue member -> event payload (JSON)
 KEYS[3] seen     zset: event id -> ms first seen (dedupe markers, trimmed after ARGV[2])
-KEYS[4] sent     hash: reply bookkeeping (c:<id> confirmed count, p:<id> pending, e:<id>:<i> echo seen)
+KEYS[4] sent     hash: reply bookkeeping (c:<id> confirmed count, p:<id> pending, e:<id>:<i> echo seen, k:<key> keyed count)
 KEYS[5] seq      counter giving arrival order for equal timestamps
 KEYS[6] overflow list: payloads parked because the queue was at its cap
 ARGV[1] now (ms)   ARGV[2] dedupe ttl (ms)   ARGV[3] cap on queued events (0 = none)
-ARGV[4..] groups of 5: event id, platform timestamp ms, payload, echo field to set ('' = none), '1' queue / '0' record only
+ARGV[4..] groups of 5: event id, platform timestamp ms, payload, echo field to set ('' = none; '-k:<key>' = decrement), '1' queue / '0' record only
 Returns: one code per event (1 queued, 2 duplicate, 3 overflow, 4 recorded only), then the queue length
 ]]
 local now, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -19,7 +19,14 @@ for i = 4, #ARGV, 5 do
     out[#out + 1] = 2
   else
     if ARGV[i + 3] ~= '' then
-      redis.call('HSET', KEYS[4], ARGV[i + 3], now)
+      local f = ARGV[i + 3]
+      if string.sub(f, 1, 1) == '-' then
+        -- '-k:<key>': an echo of content a channel confirms by key (reply-2): one fewer owed
+        f = string.sub(f, 2)
+        if redis.call('HINCRBY', KEYS[4], f, -1) == 0 then redis.call('HDEL', KEYS[4], f) end
+      else
+        redis.call('HSET', KEYS[4], f, now)
+      end
       redis.call('PEXPIRE', KEYS[4], ttl)
     end
     if ARGV[i + 4] ~= '1' then
