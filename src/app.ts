@@ -27,6 +27,7 @@ import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
+import { FakeInstagram } from './dev/fake-instagram';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import type { Logger } from './log';
@@ -50,6 +51,8 @@ export interface App {
   db?: SqlClient;
   /** Dev mode only: the built-in Graph API emulator. */
   fakeGraph?: FakeGraph;
+  /** Dev mode only: Instagram in the Graph API emulator (its accounts, echoes and `sendAsUser`). */
+  fakeInstagram?: FakeInstagram;
   /** Dev mode only: the built-in shop API behind the order-status action. */
   fakeCommerce?: FakeCommerce;
   /** Worker role with BOT=dialog. */
@@ -113,6 +116,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const pages = loaded.settings.messenger.pages;
     fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
   }
+  const igAccounts = [...loaded.settings.instagram.accounts.values()];
+  const fakeInstagram = fakeGraph && igAccounts.length ? new FakeInstagram(fakeGraph, { accounts: new Map(igAccounts.map((a) => [a.accessToken, a.id])) }) : undefined;
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -154,6 +159,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   });
   const port = (server.address() as AddressInfo).port;
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeInstagram && gateway) fakeInstagram.setWebhook({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
@@ -194,6 +200,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
+    ...(fakeInstagram ? { fakeInstagram } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),

@@ -37,6 +37,21 @@ export interface FakeGraphOptions {
   echo?: { webhookUrl: string; appSecret: string; appId?: number };
 }
 
+/**
+ * Another product answering the Send API on the same `/me/messages` for some tokens (an
+ * Instagram account sends with its linked page's token): its own limits and its own echo.
+ */
+export interface SendFlavor {
+  /** The account a token sends as, when the token is this product's. */
+  accountOf(token: string): string | undefined;
+  /** Meta's error (code 100) for a message this product refuses, or undefined. */
+  refuse(body: Record<string, unknown>): { message: string; subcode?: number } | undefined;
+  /** The webhook body announcing a delivered message. */
+  echo(account: string, user: string, mid: string, message: Record<string, unknown>, now: number): unknown;
+  /** Where its echoes go, when not to the fake's own echo target. */
+  readonly webhook?: FakeGraphOptions['echo'];
+}
+
 const ERRORS: Record<number, string> = {
   2: 'An unexpected error has occurred. Please retry your request later.',
   4: 'Application request limit reached',
@@ -102,6 +117,13 @@ export class FakeGraph {
 
   mount(product: express.Router): void {
     this.products.push(product);
+  }
+
+  private readonly flavors: SendFlavor[] = [];
+
+  /** Answers `/me/messages` for the flavor's tokens with its limits and echoes. */
+  useFlavor(flavor: SendFlavor): void {
+    this.flavors.push(flavor);
   }
 
   router(): express.Router {
@@ -219,7 +241,8 @@ export class FakeGraph {
     }
     const token = x.token;
     if (typeof token !== 'string' || token === '') return this.error(x, 400, 2500, 'An active access token must be used to query information about the current user.');
-    const pageId = this.opts.tokens?.get(token) ?? this.opts.anyTokenPage;
+    const flavor = this.flavors.find((f) => f.accountOf(token) !== undefined);
+    const pageId = flavor?.accountOf(token) ?? this.opts.tokens?.get(token) ?? this.opts.anyTokenPage;
     if (pageId === undefined) return this.error(x, 400, 190);
     if (fault?.kind === 'error') return this.error(x, fault.status, fault.code, fault.message, fault.subcode);
 
@@ -234,6 +257,8 @@ export class FakeGraph {
     if (message) {
       if (typeof body.messaging_type !== 'string') return this.error(x, 400, 100, '(#100) The parameter messaging_type is required');
       if (body.messaging_type === 'MESSAGE_TAG' && typeof body.tag !== 'string') return this.error(x, 400, 100, '(#100) Tag is required for MESSAGE_TAG messaging type.');
+      const refused = flavor?.refuse(body);
+      if (refused) return this.error(x, 400, 100, refused.message, refused.subcode);
       const qr = this.checkQuickReplies(message.quick_replies);
       if (qr) return this.error(x, 400, 100, qr);
       if (message.text === undefined && message.attachment === undefined) return this.error(x, 400, 100, '(#100) Must send either text or attachment');
@@ -259,13 +284,13 @@ export class FakeGraph {
     });
     if (fault?.kind === 'lose-response') x.destroy();
     else x.reply(200, { recipient_id: recipient.id, ...(messageId ? { message_id: messageId } : {}) });
-    if (message && messageId && this.opts.echo) void this.postEcho(pageId, recipient.id, messageId, message);
+    const echo = flavor ? flavor.webhook ?? this.opts.echo : this.opts.echo;
+    if (message && messageId && echo) void this.postEcho(echo, pageId, recipient.id, messageId, message, flavor);
   }
 
-  private async postEcho(pageId: string, userId: string, mid: string, message: { text?: unknown; metadata?: unknown }): Promise<void> {
-    const echo = this.opts.echo!;
+  private async postEcho(echo: NonNullable<FakeGraphOptions['echo']>, pageId: string, userId: string, mid: string, message: { text?: unknown; metadata?: unknown }, flavor?: SendFlavor): Promise<void> {
     const now = Date.now();
-    const raw = encodeLikeFacebook({
+    const raw = encodeLikeFacebook(flavor ? flavor.echo(pageId, userId, mid, message, now) : {
       object: 'page',
       entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: echo.appId ?? 1, mid, text: message.text, metadata: message.metadata } }] }],
     });
