@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { channelInstagram } from './channel-instagram';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { nlu } from './nlu';
 import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   'chatlog-ingest': { run: chatlogIngest, target: 'rows_per_s ≥ 5000' },
   'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
+  'channel-instagram': { run: channelInstagram, target: 'Instagram e2e beside Messenger, same load: 0 violations; ratio_to_messenger ≥ 0.4 (each Instagram echo is a worker pass)' },
 };
 
 async function main(): Promise<void> {
