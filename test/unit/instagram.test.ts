@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { isAnswered, WebhookInputError, type ParsedEvent } from '../../src/channels/event';
 import { InstagramChannel } from '../../src/channels/instagram/channel';
 import { echoKey, sentKey } from '../../src/channels/instagram/confirm';
@@ -224,4 +225,29 @@ test('CHANNELS_FILE: Instagram entries are checked with every problem named; goo
   // Dev mode (no configuration at all): one Instagram account through the built-in emulator.
   const dev = loadChannels(loadConfig({}));
   assert.deepEqual(dev.accounts.list().filter((a) => a.channel === 'instagram').length, 1);
+});
+
+test('any JSON under object "instagram" either parses or is refused with a WebhookInputError, never anything else', () => {
+  const message = fc.record({ mid: fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), text: fc.string({ maxLength: 20 }), is_echo: fc.boolean(), is_deleted: fc.jsonValue({ maxDepth: 1 }), is_unsupported: fc.boolean(), reply_to: fc.jsonValue({ maxDepth: 3 }), referral: fc.jsonValue({ maxDepth: 2 }), attachments: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] });
+  const ev = fc.record({ sender: fc.constant({ id: U }), recipient: fc.constant({ id: IG }), timestamp: fc.constant(TS), message, message_edit: fc.jsonValue({ maxDepth: 2 }), read: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['sender', 'recipient'] });
+  fc.assert(
+    fc.property(fc.array(fc.oneof(ev, fc.jsonValue({ maxDepth: 3 })), { maxLength: 4 }), (messaging) => {
+      try {
+        for (const p of parseIg(wrap(...messaging)).events) {
+          assert.equal(p.event.channel, 'instagram');
+          assert.ok(typeof p.event.id === 'string' && p.event.id.length > 0);
+        }
+      } catch (err) {
+        assert.ok(err instanceof WebhookInputError, `unexpected ${(err as Error)?.name}: ${(err as Error)?.message}`);
+      }
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test('a message with an empty mid is keyed by its content, on Instagram and Messenger alike (an empty dedupe key would merge them all)', () => {
+  const ig = parseIg(wrap({ ...base, message: { mid: '', text: 'a' } }, { ...base, message: { mid: '', text: 'b' } })).events.map((p) => p.event.id);
+  const fb = parseIg({ object: 'page', entry: [{ id: '101', time: TS, messaging: [{ sender: { id: '9' }, recipient: { id: '101' }, timestamp: TS, message: { mid: '', text: 'a' } }] }] }).events[0]!.event.id;
+  assert.ok([...ig, fb].every((id) => /^h:[0-9a-f]{40}$/.test(id)), `${ig} ${fb}`);
+  assert.notEqual(ig[0], ig[1]);
 });

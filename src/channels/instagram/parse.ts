@@ -20,12 +20,15 @@ function message(m: Obj, common: Reading | undefined, path: string, echo: boolea
   const mid = str(m.mid)!; // the common reading has checked it
   // An unsend (by the user, or the account from its inbox) names the message it took back; its
   // own id differs from the message's so that the dedupe does not take it for a redelivery.
-  if (m.is_deleted === true) return { kind: 'deleted', fields: { id: `deleted:${mid}`, replyTo: mid } };
+  if (m.is_deleted === true) {
+    if (!mid) throw new WebhookInputError(`${path}.message.mid must name the message that was deleted`);
+    return { kind: 'deleted', fields: { id: `deleted:${mid}`, replyTo: mid } };
+  }
   if (echo) {
     const confirmsKey = echoKey(m);
     return common && { kind: common.kind, fields: { ...common.fields, ...(confirmsKey ? { confirmsKey } : {}) } };
   }
-  if (m.is_unsupported === true && !common) return { kind: 'unsupported', fields: { mid } };
+  if (m.is_unsupported === true && !common) return { kind: 'unsupported', fields: mid ? { mid } : {} };
   if (!common) return undefined;
   const replyTo = isObj(m.reply_to) ? m.reply_to : undefined;
   const story = isObj(replyTo?.story) ? replyTo.story : undefined;
@@ -45,7 +48,7 @@ function other(ev: Obj, path: string): Reading | undefined {
   if (!isObj(ev.message_edit)) return undefined;
   const edit = ev.message_edit;
   const mid = str(edit.mid);
-  if (mid === undefined) throw new WebhookInputError(`${path}.message_edit.mid is required`);
+  if (!mid) throw new WebhookInputError(`${path}.message_edit.mid is required`);
   // Each edit of a message is its own event: the edit count tells them apart.
   const n = num(edit.num_edit) ?? (typeof edit.num_edit === 'string' ? edit.num_edit : undefined);
   return { kind: 'edit', fields: compact({ id: `edit:${mid}:${n ?? 0}`, replyTo: mid, text: str(edit.text) }) };

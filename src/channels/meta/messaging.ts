@@ -126,7 +126,8 @@ function normalise(channel: string, ev: Obj, path: string, standby: boolean, rec
   if (!parsed) return undefined;
   const { confirms, confirmsKey, ...fields } = parsed.fields;
   const base = { channel, account: echo ? senderId : recipientId, user: echo ? recipientId : senderId, timestamp, receivedAt, ...(standby ? { standby } : {}) };
-  const event = compact({ id: fields.mid ?? hashId(ev), kind: parsed.kind, ...base, ...fields } as InboundEvent & Obj) as InboundEvent;
+  // An empty mid is no dedupe key: such an event is keyed by its content, like one without a mid.
+  const event = compact({ id: fields.mid || hashId(ev), kind: parsed.kind, ...base, ...fields } as InboundEvent & Obj) as InboundEvent;
   return { event, queue: confirms === undefined, ...(confirms ? { confirms } : {}), ...(confirmsKey ? { confirmsKey } : {}) };
 }
 
