@@ -50,7 +50,8 @@ for (const target of redisTargets()) {
         },
       });
       assert.ok(killed);
-      assert.ok(load.redelivered > 20, `the run redelivered POSTs (${load.redelivered})`);
+      // 200 POSTs (10 messages each), 10 % of them sent again: about 20; fewer than 8 has odds under 1 in 1,000.
+      assert.ok(load.redelivered >= 8, `the run redelivered POSTs (${load.redelivered})`);
       await waitForReplies(driver, load.expected, 120_000);
       await sleep(7_000); // past the echo grace time and the lock TTL: a wrongly resent reply would show up now
       const a = audit(driver, load.expected);
