@@ -37,18 +37,11 @@ export interface FakeGraphOptions {
   echo?: { webhookUrl: string; appSecret: string; appId?: number };
 }
 
-/**
- * Another product answering the Send API on the same `/me/messages` for some tokens (an
- * Instagram account sends with its linked page's token): its own limits and its own echo.
- */
+/** Another product on the same `/me/messages` for its tokens (Instagram): the account a token sends as, its refusals (code 100), its echo and where that goes. */
 export interface SendFlavor {
-  /** The account a token sends as, when the token is this product's. */
   accountOf(token: string): string | undefined;
-  /** Meta's error (code 100) for a message this product refuses, or undefined. */
   refuse(body: Record<string, unknown>): { message: string; subcode?: number } | undefined;
-  /** The webhook body announcing a delivered message. */
   echo(account: string, user: string, mid: string, message: Record<string, unknown>, now: number): unknown;
-  /** Where its echoes go, when not to the fake's own echo target. */
   readonly webhook?: FakeGraphOptions['echo'];
 }
 
@@ -120,8 +113,6 @@ export class FakeGraph {
   }
 
   private readonly flavors: SendFlavor[] = [];
-
-  /** Answers `/me/messages` for the flavor's tokens with its limits and echoes. */
   useFlavor(flavor: SendFlavor): void {
     this.flavors.push(flavor);
   }
@@ -284,7 +275,7 @@ export class FakeGraph {
     });
     if (fault?.kind === 'lose-response') x.destroy();
     else x.reply(200, { recipient_id: recipient.id, ...(messageId ? { message_id: messageId } : {}) });
-    const echo = flavor ? flavor.webhook ?? this.opts.echo : this.opts.echo;
+    const echo = flavor?.webhook ?? this.opts.echo;
     if (message && messageId && echo) void this.postEcho(echo, pageId, recipient.id, messageId, message, flavor);
   }
 
