@@ -55,7 +55,7 @@ for (const target of redisTargets()) {
       await waitForReplies(driver, load.expected, 120_000);
       await sleep(7_000); // past the echo grace time and the lock TTL: a wrongly resent reply would show up now
       const a = audit(driver, load.expected);
-      if (a.duplicates || a.lost || a.outOfOrder) console.error(await problems(p));
+      if (a.duplicates || a.lost || a.outOfOrder) console.error(JSON.stringify(a), await problems(p, 60));
       assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
       assert.equal(driver.sent(), users * perUser, 'no reply sent twice');
       assert.ok(p.graph.messages.every((c) => IG_ACCOUNTS.includes(c.pageId) && (c.body.message as Record<string, unknown>).metadata === undefined), 'sent as the Instagram accounts, no metadata');
