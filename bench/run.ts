@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { channelWhatsApp } from './channel-whatsapp';
+import { channelInstagram } from './channel-instagram';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { chatlogMemory } from './chatlog-memory';
 import { nlu } from './nlu';
@@ -39,6 +40,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
   'channel-line': { run: channelLine, target: 'LINE end to end through its fake: 0 violations (audit by retry key)' },
   'channel-whatsapp': { run: channelWhatsApp, target: 'WhatsApp e2e through the Cloud API fake (statuses on): messages/s, p50/p99; 0 violations' },
+  'channel-instagram': { run: channelInstagram, target: 'Instagram e2e beside Messenger, same load: 0 violations; ratio_to_messenger ≥ 0.4 (each Instagram echo is a worker pass)' },
 };
 
 async function main(): Promise<void> {

@@ -27,6 +27,7 @@ import { ConversationLocks } from './bot/lock';
 import { FakeGraph } from './dev/fake-graph';
 import { FakeLine } from './dev/fake-line';
 import { FakeWhatsApp } from './dev/fake-whatsapp';
+import { FakeInstagram } from './dev/fake-instagram';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import { listen } from './gateway/http-server';
@@ -59,6 +60,8 @@ export interface App {
   fakeLine?: FakeLine;
   /** Dev mode only: the built-in WhatsApp Cloud API emulator (mounted into fakeGraph). */
   fakeWhatsApp?: FakeWhatsApp;
+  /** Dev mode only: Instagram in the Graph API emulator (its accounts, echoes and `sendAsUser`). */
+  fakeInstagram?: FakeInstagram;
   /** Dev mode only: the built-in shop API behind the order-status action. */
   fakeCommerce?: FakeCommerce;
   /** Worker role with BOT=dialog. */
@@ -133,6 +136,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const numbers = loaded.settings.whatsapp.numbers;
   const fakeWhatsApp = fakeGraph && numbers.size ? new FakeWhatsApp({ numbers: new Map([...numbers.values()].map((n) => [n.id, n.accessToken])) }) : undefined;
   if (fakeWhatsApp) fakeGraph!.mount(fakeWhatsApp.router());
+  const igAccounts = [...loaded.settings.instagram.accounts.values()];
+  const fakeInstagram = fakeGraph && igAccounts.length ? new FakeInstagram(fakeGraph, { accounts: new Map(igAccounts.map((a) => [a.accessToken, a.id])) }) : undefined;
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -178,6 +183,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
   if (fakeLine && gateway) fakeLine.setWebhook(`http://127.0.0.1:${port}/webhook/line`);
   if (fakeWhatsApp && gateway) fakeWhatsApp.setWebhook({ url: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeInstagram && gateway) fakeInstagram.setWebhook({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
@@ -232,6 +238,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(fakeGraph ? { fakeGraph } : {}),
     ...(fakeLine ? { fakeLine } : {}),
     ...(fakeWhatsApp ? { fakeWhatsApp } : {}),
+    ...(fakeInstagram ? { fakeInstagram } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),

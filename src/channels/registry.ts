@@ -2,50 +2,53 @@
  * The wiring of channel adapters: the one file that knows every platform. From the
  * configuration it builds the account directory, the ingresses (what platforms POST to) and
  * the channels (what workers send through). The core never imports this file; `app.ts` does.
- * Adding a channel: an adapter folder, then its entry here (docs/channels.md).
+ * Adding a channel: an adapter folder, then its lines here (docs/channels.md).
  */
 import type { Config } from '../config';
 import { ConfigError, DEFAULT_LINE_API_URL } from '../config';
 import type { ChannelEntry } from '../config-channels';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 import { AccountDirectory, type Account } from './accounts';
-import type { Channel, Ingress } from './channel';
-import type { SendError } from './channel';
-import { GraphClient } from './meta/graph';
-import { MetaIngress, type ObjectParser } from './meta/ingress';
-import { MessengerChannel, parseMessengerWebhook, type PageAccount } from './messenger/channel';
+import type { Channel, Ingress, SendContext, SendError } from './channel';
+import { checkInstagramEntry, DEV_INSTAGRAM, instagramAccountOf } from './instagram/account';
+import { InstagramChannel, type InstagramAccount } from './instagram/channel';
+import { parseInstagramWebhook } from './instagram/parse';
 import { checkLineEntry, DEV_LINE_ACCOUNT, lineAccountOf, type LineAccount } from './line/account';
 import { LineApi } from './line/api';
 import { LineChannel } from './line/channel';
 import { LineIngress, type LineIngressObserver } from './line/ingress';
-import type { SendContext } from './channel';
-import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
-import { checkWhatsAppEntry, WhatsAppChannel, type WhatsAppNumber } from './whatsapp/channel';
+import { GraphClient } from './meta/graph';
+import { MetaIngress, type ObjectParser } from './meta/ingress';
+import { checkMessengerEntry, MessengerChannel, pageAccountOf, parseMessengerWebhook, type PageAccount } from './messenger/channel';
+import { checkWhatsAppEntry, DEV_WHATSAPP_NUMBER, WhatsAppChannel, whatsAppNumberOf, type WhatsAppNumber } from './whatsapp/channel';
 import { parseWhatsAppWebhook } from './whatsapp/parse';
 
-/** What each adapter took from the configuration. */
+export { DEV_INSTAGRAM, DEV_LINE_ACCOUNT, DEV_WHATSAPP_NUMBER };
+
+/** What each adapter took from the configuration, by account id. */
 export interface ChannelSettings {
   messenger: { pages: Map<string, PageAccount>; defaultToken?: string };
-  /** LINE channels by bot user id (the webhooks' `destination`). */
-  line: { accounts: Map<string, LineAccount> };
-  /** Phone number id -> number (the dev number in dev mode without CHANNELS_FILE). */
+  instagram: { accounts: Map<string, InstagramAccount> };
   whatsapp: { numbers: Map<string, WhatsAppNumber> };
+  /** By bot user id (the webhooks' `destination`). */
+  line: { accounts: Map<string, LineAccount> };
 }
-
-/** Dev mode without CHANNELS_FILE, PAGES_FILE nor GRAPH_API_URL: one WhatsApp number, served by the built-in fake (src/dev/fake-whatsapp.ts). */
-export const DEV_WHATSAPP_NUMBER: WhatsAppNumber = { id: '100000000000001', name: 'Dev WhatsApp number', accessToken: 'dev-whatsapp-access-token' };
 
 export interface LoadedChannels {
   settings: ChannelSettings;
   accounts: AccountDirectory;
 }
 
-/** Own fields of one CHANNELS_FILE entry, per channel type: the problems, or nothing. */
+/** Own fields of one CHANNELS_FILE entry, per channel type: the problems, or none. */
 const ENTRY_CHECKS: Record<string, (e: ChannelEntry) => string[]> = {
-  messenger: (e) => (typeof e.fields.accessToken === 'string' && e.fields.accessToken.length >= 8 ? [] : [`${e.where}.accessToken must be the page's access token (at least 8 characters)`]),
-  line: checkLineEntry,
+  messenger: checkMessengerEntry,
+  instagram: checkInstagramEntry,
   whatsapp: checkWhatsAppEntry,
+  line: checkLineEntry,
 };
+
+const byId = <T extends { id: string }>(entries: readonly ChannelEntry[], type: string, of: (e: ChannelEntry) => T) => new Map(entries.filter((e) => e.type === type).map((e) => [e.id, of(e)]));
 
 /** Every account from CHANNELS_FILE, PAGES_FILE and FB_PAGE_ACCESS_TOKEN; throws a ConfigError naming every problem. */
 export function loadChannels(config: Config): LoadedChannels {
@@ -56,37 +59,36 @@ export function loadChannels(config: Config): LoadedChannels {
     if (!check) problems.push(`${e.where}.type ${JSON.stringify(e.type)} is not a channel this version has (${Object.keys(ENTRY_CHECKS).join(', ')})`);
     else problems.push(...check(e));
   }
-  const pages = new Map<string, PageAccount>();
-  for (const e of entries.filter((x) => x.type === 'messenger')) pages.set(e.id, { id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
+  const pages = byId(entries, 'messenger', pageAccountOf);
   for (const p of config.fb.pages?.values() ?? []) {
     if (pages.has(p.id)) problems.push(`page ${p.id} is in both CHANNELS_FILE and PAGES_FILE: list it once`);
     pages.set(p.id, p);
   }
   if (problems.length) throw new ConfigError(problems);
-  const line = new Map(entries.filter((e) => e.type === 'line').map((e) => [e.id, lineAccountOf(e)]));
-  const numbers = new Map<string, WhatsAppNumber>();
-  for (const e of entries.filter((x) => x.type === 'whatsapp')) numbers.set(e.id, { id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
-  // Dev mode without CHANNELS_FILE: one dev account of each channel, served by the built-in emulators.
-  const dev = !config.production && config.channels === undefined;
-  if (dev) line.set(DEV_LINE_ACCOUNT.id, DEV_LINE_ACCOUNT);
-  // (WhatsApp's dev number also needs the built-in Graph API emulator, which serves its Cloud API.)
-  if (dev && config.fb.pages === undefined && config.fb.graphApiUrl === undefined) numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
-  const accounts: Account[] = [
-    ...[...pages.values()].map((p) => ({ channel: 'messenger', id: p.id, ...(p.name ? { name: p.name } : {}) })),
-    ...entries.filter((e) => e.type !== 'messenger' && e.type !== 'whatsapp').map((e) => ({ channel: e.type, id: e.id, ...(e.name ? { name: e.name } : {}) })),
-    ...(dev ? [{ channel: 'line', id: DEV_LINE_ACCOUNT.id, name: DEV_LINE_ACCOUNT.name! }] : []),
-    ...[...numbers.values()].map((n) => ({ channel: 'whatsapp', id: n.id, ...(n.name ? { name: n.name } : {}) })),
-  ];
-  // Neither CHANNELS_FILE nor PAGES_FILE: every page is served (with FB_PAGE_ACCESS_TOKEN), as before channels.
-  const open = new Set(config.channels === undefined && config.fb.pages === undefined ? ['messenger'] : []);
-  return {
-    settings: {
-      messenger: { pages, ...(pages.size === 0 && config.fb.defaultPageToken !== undefined ? { defaultToken: config.fb.defaultPageToken } : {}) },
-      line: { accounts: line },
-      whatsapp: { numbers },
-    },
-    accounts: new AccountDirectory(accounts, open),
+  const settings: ChannelSettings = {
+    messenger: { pages },
+    instagram: { accounts: byId(entries, 'instagram', instagramAccountOf) },
+    whatsapp: { numbers: byId(entries, 'whatsapp', whatsAppNumberOf) },
+    line: { accounts: byId(entries, 'line', lineAccountOf) },
   };
+  // Neither CHANNELS_FILE nor PAGES_FILE: every page is served (with FB_PAGE_ACCESS_TOKEN), as before channels.
+  const open = config.channels === undefined && config.fb.pages === undefined;
+  if (open && pages.size === 0 && config.fb.defaultPageToken !== undefined) settings.messenger.defaultToken = config.fb.defaultPageToken;
+  // Dev mode with nothing configured: one account of each channel, served by the built-in emulators
+  // (Meta's through the Graph API emulator, so only without GRAPH_API_URL).
+  if (!config.production && config.channels === undefined) {
+    settings.line.accounts.set(DEV_LINE_ACCOUNT.id, DEV_LINE_ACCOUNT);
+    if (open && config.fb.graphApiUrl === undefined) {
+      settings.instagram.accounts.set(DEV_INSTAGRAM.id, DEV_INSTAGRAM);
+      settings.whatsapp.numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
+    }
+  }
+  const listed = (channel: string, m: Map<string, { id: string; name?: string }>): Account[] => [...m.values()].map((a) => ({ channel, id: a.id, ...(a.name ? { name: a.name } : {}) }));
+  const accounts = [
+    ...listed('messenger', settings.messenger.pages), ...listed('instagram', settings.instagram.accounts),
+    ...listed('whatsapp', settings.whatsapp.numbers), ...listed('line', settings.line.accounts),
+  ];
+  return { settings, accounts: new AccountDirectory(accounts, new Set(open ? ['messenger'] : [])) };
 }
 
 /** Where ingresses report what they see but do not queue (LINE's group chats, redeliveries). */
@@ -111,7 +113,7 @@ function lineObserver({ metrics, logger }: IngressDeps): LineIngressObserver {
 
 /** What platforms POST to (gateway role). */
 export function buildIngresses(loaded: LoadedChannels, config: Config, deps?: IngressDeps): Ingress[] {
-  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook], ['whatsapp_business_account', parseWhatsAppWebhook]]);
+  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook], ['instagram', parseInstagramWebhook], ['whatsapp_business_account', parseWhatsAppWebhook]]);
   const ingresses: Ingress[] = [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, allowSha1: config.fb.allowSha1, parsers: meta })];
   const line = loaded.settings.line.accounts;
   if (line.size) ingresses.push(new LineIngress(line.values(), deps && lineObserver(deps)));
@@ -130,23 +132,16 @@ export interface SendSetup {
 
 /** What workers send through (worker role). */
 export function buildChannels(loaded: LoadedChannels, config: Config, setup: SendSetup): { channels: Map<string, Channel>; close(): void } {
-  const graph = new GraphClient({
-    baseUrl: setup.graphApiUrl, timeoutMs: config.send.timeoutMs, maxAttempts: config.send.maxAttempts,
-    backoffBaseMs: config.send.backoffBaseMs, backoffMaxMs: config.send.backoffMaxMs, onRetry: setup.onRetry,
-  });
-  const m = loaded.settings.messenger;
+  const retry = { timeoutMs: config.send.timeoutMs, maxAttempts: config.send.maxAttempts, backoffBaseMs: config.send.backoffBaseMs, backoffMaxMs: config.send.backoffMaxMs, onRetry: setup.onRetry };
+  const graph = new GraphClient({ baseUrl: setup.graphApiUrl, ...retry });
+  const { messenger: m, instagram, whatsapp, line } = loaded.settings;
   const channels = new Map<string, Channel>([
     ['messenger', new MessengerChannel({ graph, pages: m.pages, ...(m.defaultToken ? { defaultToken: m.defaultToken } : {}) }) as Channel],
-    ['whatsapp', new WhatsAppChannel({ graph, numbers: loaded.settings.whatsapp.numbers }) as Channel],
+    ['whatsapp', new WhatsAppChannel({ graph, numbers: whatsapp.numbers }) as Channel],
   ]);
-  const line = loaded.settings.line.accounts;
-  const lineApi = line.size
-    ? new LineApi({
-      baseUrl: config.lineApiUrl ?? setup.lineApiUrl ?? DEFAULT_LINE_API_URL, timeoutMs: config.send.timeoutMs, maxAttempts: config.send.maxAttempts,
-      backoffBaseMs: config.send.backoffBaseMs, backoffMaxMs: config.send.backoffMaxMs, onRetry: setup.onRetry,
-    })
-    : undefined;
-  if (lineApi) channels.set('line', new LineChannel({ api: lineApi, accounts: line, ...(setup.onAlreadyAccepted ? { onAlreadyAccepted: (ctx) => setup.onAlreadyAccepted!('line', ctx) } : {}) }) as Channel);
+  if (instagram.accounts.size) channels.set('instagram', new InstagramChannel({ graph, accounts: instagram.accounts }) as Channel);
+  const lineApi = line.accounts.size ? new LineApi({ baseUrl: config.lineApiUrl ?? setup.lineApiUrl ?? DEFAULT_LINE_API_URL, ...retry }) : undefined;
+  if (lineApi) channels.set('line', new LineChannel({ api: lineApi, accounts: line.accounts, ...(setup.onAlreadyAccepted ? { onAlreadyAccepted: (ctx) => setup.onAlreadyAccepted!('line', ctx) } : {}) }) as Channel);
   return {
     channels,
     close: () => {

@@ -94,7 +94,7 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
     entries.map(([conversation, events]) =>
       queue.enqueue(conversation, events.map((p) => {
         p.event.enqueuedAt = enqueuedAt;
-        return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : {}) };
+        return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : p.confirmsKey ? { confirmsKey: p.confirmsKey } : {}) };
       })),
     ),
   );

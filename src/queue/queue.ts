@@ -16,6 +16,8 @@ export interface QueueItem {
   payload: string;
   /** A confirmation of reply `index` of event `event` (an echo, a status): marks it for the reply ledger. */
   confirms?: { event: string; index: number };
+  /** A confirmation that names content, not a reply (a channel's confirmation key): counted for the reply ledger. */
+  confirmsKey?: string;
   queue: boolean;
 }
 
@@ -86,7 +88,7 @@ export class ConversationQueue {
     const k = this.keys.conversation(conversation);
     const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation, this.opts.maxOverflow ?? 0];
     for (const p of events) {
-      const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : '';
+      const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : p.confirmsKey ? `-k:${p.confirmsKey}` : '';
       argv.push(p.id, p.timestamp, p.payload, echoField, p.queue ? '1' : '0');
     }
     const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, ...argv);
@@ -169,10 +171,14 @@ export class ConversationQueue {
     };
   }
 
-  /** Records that reply `index` of event `id` is about to be sent; throws LockLostError if the lock is no longer ours. */
-  async beginReply(conversation: string, lockValue: string, id: string, index: number): Promise<void> {
+  /**
+   * Records that reply `index` of event `id` is about to be sent; throws LockLostError if the
+   * lock is no longer ours. `key`: the channel's confirmation key of the message, for channels
+   * whose confirmations name content rather than a reply (reply-2 counts them).
+   */
+  async beginReply(conversation: string, lockValue: string, id: string, index: number, key?: string): Promise<void> {
     const k = this.keys.conversation(conversation);
-    const code = int(await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs), 'reply-2');
+    const code = int(await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs, ...(key ? [key] : [])), 'reply-2');
     const err = errorForCode(code, { script: 'reply-2', conversation, mid: id });
     if (err) throw err;
   }

@@ -60,6 +60,11 @@ export class WhatsAppChannel implements Channel<WaMessage> {
 const PHONE_NUMBER_ID = /^\d{1,32}$/;
 
 /** The problems of one CHANNELS_FILE entry `{"type":"whatsapp","id":"<phone number id>","name":"…","accessToken":"…"}`. */
+/** Dev mode without CHANNELS_FILE, PAGES_FILE nor GRAPH_API_URL: one WhatsApp number, served by the built-in fake (src/dev/fake-whatsapp.ts). */
+export const DEV_WHATSAPP_NUMBER: WhatsAppNumber = { id: '100000000000001', name: 'Dev WhatsApp number', accessToken: 'dev-whatsapp-access-token' };
+
+export const whatsAppNumberOf = (e: ChannelEntry): WhatsAppNumber => ({ id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
+
 export function checkWhatsAppEntry(e: ChannelEntry): string[] {
   const problems: string[] = [];
   if (!PHONE_NUMBER_ID.test(e.id)) problems.push(`${e.where}.id must be the phone number id (digits, from WhatsApp Manager > API setup), not the phone number: got ${JSON.stringify(e.id)}`);
