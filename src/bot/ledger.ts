@@ -16,6 +16,7 @@ import type { ConversationRef } from '../channels/conversation';
 import { replyToken, type InboundEvent } from '../channels/event';
 import type { Author, Rendered } from '../channels/reply';
 import type { ChatlogRecord, MessageRecord } from '../chatlog/records';
+import { sendScope } from '../channels/http-client';
 import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -117,12 +118,15 @@ export class ReplyLedger {
       const t0 = Date.now();
       this.metrics.sends.inc({ channel: channel.type });
       try {
-        const sent = await channel.send(messages[i]!, { to, ref, token: replyToken(ref), idempotencyKey: `${e.id}#${i}`, author: s.author, about: e });
+        const sent = await sendScope.run({ stillHeld: () => !lock.lost }, () => channel.send(messages[i]!, { to, ref, token: replyToken(ref), idempotencyKey: `${e.id}#${i}`, author: s.author, about: e }));
         const now = Date.now();
         records.push(this.outbound(s, i, { mid: sent.messageId ?? `sent:${e.id}:${i}`, startedAt: t0, sendMs: now - t0, repliedAt: now, platformTs: now }));
       } catch (err) {
         if (!(err instanceof SendError)) throw err;
         this.metrics.sendErrors.inc({ channel: channel.type, code: err.code });
+        // The conversation is another worker's now (this one stalled past its lock): its marks
+        // are the new holder's to settle; touching them (an abort) could undo its own send.
+        if (lock.lost) return { kind: 'lost' };
         // Nothing went out: the next attempt need not wait for a confirmation that will never come.
         if (err.definitelyNotSent) await this.queue.replyDone(conversation, e.id, i, 'abort');
         if (err.uncertain) {
