@@ -3,16 +3,9 @@
  * `Authorization: Bearer <token>` — the ADMIN_TOKEN (scripts) or a session token from
  * sign-in (the browser app). Tokens are compared in constant time.
  */
-import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Sessions } from './session';
 import { canAct, type Principal } from './users';
-
-export function safeEqual(a: string, b: string): boolean {
-  const ha = crypto.createHash('sha256').update(a).digest();
-  const hb = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(ha, hb);
-}
 
 export const bearer = (req: Request): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1];
 

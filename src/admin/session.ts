@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import type { RedisClient } from '../queue/redis';
-import { safeEqual } from './auth';
+import { safeEqual } from '../lib/safe-equal';
 import { verifyPassword, type AdminUser, type Principal } from './users';
 
 export const SESSION_TTL_MS = 12 * 3_600_000;

@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
 import { isWebhookPost, webhookHandler } from './webhook';
-import { safeEqual } from '../admin/auth';
+import { safeEqual } from '../lib/safe-equal';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface HttpDeps {
