@@ -233,8 +233,11 @@ export function adminRouter(d: AdminDeps): express.Router {
   const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}) => {
     const { key, pageId, userId } = conversationKey(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const agent = body.agent === undefined ? principalOf(res).name : body.agent;
-    if (typeof agent !== 'string' || agent.length === 0 || agent.length > 100) throw new HttpError(400, '"agent" must be a name of 1 to 100 characters');
+    // The agent is who signed in: a name in the body would let anyone speak (and be logged)
+    // as someone else. A different name is refused rather than ignored, so a script that
+    // still sends one learns that its messages would not carry that name.
+    const agent = principalOf(res).name;
+    if (body.agent !== undefined && body.agent !== agent) throw new HttpError(400, `"agent" is taken from the sign-in (you are signed in as ${agent}): leave it out`);
     // A client-chosen id makes a retried request harmless: the queue dedupes it like a webhook redelivery.
     const clientId = body.id;
     if (clientId !== undefined && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) throw new HttpError(400, '"id" must be 1 to 100 letters, digits, _ . : or -');
