@@ -6,6 +6,8 @@
  * refused for a while after too many.
  */
 import crypto from 'node:crypto';
+import { Semaphore } from '../lib/semaphore';
+import type { Metrics } from '../metrics';
 import type { RedisClient } from '../queue/redis';
 import { safeEqual } from '../lib/safe-equal';
 import { verifyPassword, type AdminUser, type Principal } from './users';
@@ -13,9 +15,18 @@ import { verifyPassword, type AdminUser, type Principal } from './users';
 export const SESSION_TTL_MS = 12 * 3_600_000;
 const MAX_FAILURES = 5;
 const FAILURE_WINDOW_MS = 60_000;
+/**
+ * Password checks at once in one process: scrypt takes ~50 ms of a core and 16 MiB each and
+ * runs on libuv's pool of 4 threads, which fs and dns share; two leave room for them and
+ * for the event loop on a 2-core pod. Beyond WAITING in line, a sign-in is refused (503).
+ */
+const CHECKS_AT_ONCE = 2;
+const CHECKS_WAITING = 16;
+/** Any password of the same cost: an unknown user is checked against it, so timing tells nothing. */
+const DUMMY_HASH = 'scrypt$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 export class SignInError extends Error {
-  constructor(readonly status: 401 | 429, message: string, readonly retryAfterS?: number) {
+  constructor(readonly status: 401 | 429 | 503, message: string, readonly retryAfterS?: number) {
     super(message);
   }
 }
@@ -23,11 +34,14 @@ export class SignInError extends Error {
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 export class Sessions {
+  private readonly checks = new Semaphore(CHECKS_AT_ONCE, CHECKS_WAITING);
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly adminToken: string | undefined,
     private readonly users: ReadonlyMap<string, AdminUser> | undefined,
+    private readonly metrics?: Metrics,
   ) {}
 
   private key(token: string): string {
@@ -53,7 +67,7 @@ export class Sessions {
     else if (typeof creds.user === 'string' && typeof creds.password === 'string') {
       const u = this.users?.get(creds.user);
       // A missing user costs the same scrypt as a wrong password: no user enumeration by timing.
-      const ok = verifyPassword(creds.password, u?.passwordHash ?? 'scrypt$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+      const ok = await this.checkPassword(creds.password, u?.passwordHash ?? DUMMY_HASH);
       if (u && ok) principal = { name: u.name, role: u.role, ...(u.pages ? { pages: u.pages } : {}) };
     }
     if (!principal) {
@@ -64,6 +78,22 @@ export class Sessions {
     const token = crypto.randomBytes(24).toString('base64url');
     await this.redis.set(this.key(token), JSON.stringify(principal), 'PX', SESSION_TTL_MS);
     return { token, principal };
+  }
+
+  /** scrypt off the event loop, a bounded number at once; a full line is a 503, not a longer queue. */
+  private async checkPassword(password: string, hash: string): Promise<boolean> {
+    const gauge = this.metrics?.passwordChecks;
+    gauge?.inc({ state: 'waiting' });
+    const release = await this.checks.acquire();
+    gauge?.dec({ state: 'waiting' });
+    if (!release) throw new SignInError(503, 'too many sign-ins at once: retry in a second', 1);
+    gauge?.inc({ state: 'running' });
+    try {
+      return await verifyPassword(password, hash);
+    } finally {
+      gauge?.dec({ state: 'running' });
+      release();
+    }
   }
 
   /** The principal of a bearer token: the admin token itself (for scripts) or a session. */

@@ -6,6 +6,7 @@
  * so each test plays its clients from addresses of its own through X-Forwarded-For.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startAdminApp } from '../helpers/admin';
 import { waitUntil } from '../helpers/wait';
@@ -53,5 +54,39 @@ describe('admin security', () => {
     assert.equal(state.agent, 'ann');
     assert.equal((await app.api('/conversations/101:s1/release', { json: { agent: 'root' } })).status, 400, 'the ADMIN_TOKEN is "admin", not a person to impersonate');
     assert.equal((await app.api('/conversations/101:s1/release', { json: {} })).status, 202);
+  });
+
+  test('password checks run off the event loop: /healthz is answered while sign-ins are being checked', async () => {
+    const run = crypto.randomBytes(3).toString('hex');
+    let finished = 0;
+    // Unknown names cost a full scrypt too (no user enumeration by timing): twelve of them at once.
+    const signIns = Array.from({ length: 12 }, (_, i) =>
+      app.api('/session', { token: '', json: { user: `nobody-${run}-${i}`, password: 'not the password' }, from: `198.18.${i}.1` }).then((r) => (finished++, r)));
+    // The gauge of checks in progress, read by a request of its own: a check that held the
+    // event loop could never be seen running from outside it.
+    const running = async () => Number(/^cb_admin_password_checks\{state="running"\} (\d+)/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1] ?? 0);
+    let healthMidCheck: number | undefined;
+    while (finished < signIns.length && healthMidCheck === undefined) {
+      if ((await running()) === 0) continue;
+      const health = await fetch(`${app.url}/healthz`);
+      if ((await running()) > 0) healthMidCheck = health.status; // answered between two moments with checks running
+    }
+    const results = await Promise.all(signIns);
+    assert.equal(healthMidCheck, 200, 'no /healthz answer while a password check was running: checks block the event loop');
+    assert.deepEqual(results.map((r) => r.status), results.map(() => 401), 'every check still ran to its answer');
+  });
+
+  test('more sign-ins at once than the gateway checks or queues are refused with 503 and Retry-After, not queued without limit', async () => {
+    const run = crypto.randomBytes(3).toString('hex');
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      app.api('/session', { token: '', json: { user: `crowd-${run}-${i}`, password: 'not the password' }, from: `198.19.${i}.1` })));
+    const busy = results.filter((r) => r.status === 503);
+    assert.ok(busy.length > 0, `all ${results.length} were queued: ${results.map((r) => r.status).join(' ')}`);
+    for (const r of busy) {
+      assert.match(r.json.error, /too many sign-ins/);
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    }
+    assert.ok(results.every((r) => r.status === 401 || r.status === 503), results.map((r) => r.status).join(' '));
+    assert.ok(results.some((r) => r.status === 401), 'the ones taken were checked');
   });
 });

@@ -5,12 +5,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { hashPassword, parseUsersFile, verifyPassword } from '../../src/admin/users';
 
-test('password hashes verify the right password only, and differ for the same password', () => {
+test('password hashes verify the right password only, and differ for the same password', async () => {
   const a = hashPassword('correct horse battery staple');
-  assert.ok(verifyPassword('correct horse battery staple', a));
-  assert.ok(!verifyPassword('correct horse battery stapl', a));
+  assert.equal(await verifyPassword('correct horse battery staple', a), true);
+  assert.equal(await verifyPassword('correct horse battery stapl', a), false);
   assert.notEqual(a, hashPassword('correct horse battery staple'), 'salted');
-  assert.ok(!verifyPassword('x', 'plain-text-password'), 'a non-scrypt value never matches');
+  assert.equal(await verifyPassword('x', 'plain-text-password'), false, 'a non-scrypt value never matches');
 });
 
 test('the users file gives roles and pages; every problem is named', () => {
@@ -25,12 +25,12 @@ test('the users file gives roles and pages; every problem is named', () => {
   assert.match(parseUsersFile('{', 'f').problems[0]!, /not valid JSON/);
 });
 
-test('npm run admin-user prints a usable entry for a password given on stdin', () => {
+test('npm run admin-user prints a usable entry for a password given on stdin', async () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/admin-user.ts', '--name', 'vic', '--role', 'viewer', '--pages', '101,102'], { cwd: path.resolve(__dirname, '../..'), input: 'a-long-password\n', encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const entry = JSON.parse(r.stdout);
   assert.deepEqual([entry.name, entry.role, entry.pages], ['vic', 'viewer', ['101', '102']]);
-  assert.ok(verifyPassword('a-long-password', entry.passwordHash));
+  assert.equal(await verifyPassword('a-long-password', entry.passwordHash), true);
   const short = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/admin-user.ts', '--hash'], { cwd: path.resolve(__dirname, '../..'), input: 'short\n', encoding: 'utf8' });
   assert.equal(short.status, 1);
 });
