@@ -19,6 +19,7 @@ declare module 'ioredis' {
     cbClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
     cbMark(ready: string, ...conversations: string[]): Result<number, Context>;
     cbSettle(ready: string, conversation: string, lease: number, mode: 'remove' | 'requeue', delayMs: number): Result<number, Context>;
+    cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
 
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, string> = {
   'claim-n': 'cbClaim',
   'mark-1': 'cbMark',
   'settle-1': 'cbSettle',
+  'throttle-1': 'cbThrottle',
 };
 
 export function defineScripts(client: RedisClient): void {

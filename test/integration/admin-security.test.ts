@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { startAdminApp } from '../helpers/admin';
-import { waitUntil } from '../helpers/wait';
+import { ADMIN_TOKEN, PASSWORD, startAdminApp } from '../helpers/admin';
+import { startTestApp } from '../helpers/app';
+import { redisTargets } from '../helpers/env';
+import { sleep, waitUntil } from '../helpers/wait';
 
 describe('admin security', () => {
   let app: Awaited<ReturnType<typeof startAdminApp>>;
@@ -88,5 +90,84 @@ describe('admin security', () => {
     }
     assert.ok(results.every((r) => r.status === 401 || r.status === 503), results.map((r) => r.status).join(' '));
     assert.ok(results.some((r) => r.status === 401), 'the ones taken were checked');
+  });
+
+  test('30 concurrent wrong passwords for one account, from 30 addresses: at most 5 reach the password check, the rest are slowed down (429)', async () => {
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      app.api('/session', { token: '', json: { user: 'bob', password: `guess-${i}` }, from: `203.0.113.${i + 1}` })));
+    const checked = results.filter((r) => r.status === 401).length;
+    assert.ok(checked >= 1 && checked <= 5, `${checked} guesses reached the password check`);
+    const slowed = results.filter((r) => r.status === 429);
+    assert.equal(slowed.length, 30 - checked, results.map((r) => r.status).join(' '));
+    for (const r of slowed) {
+      assert.match(r.json.error, /slowed down/);
+      assert.ok(Number(r.headers.get('retry-after')) >= 1 && Number(r.headers.get('retry-after')) <= 60, r.headers.get('retry-after') ?? 'no Retry-After');
+    }
+  });
+
+  test('token guesses are counted as token guesses whatever "user" they carry', async () => {
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      app.api('/session', { token: '', json: { token: `guess-${i}-xxxxxxxxxxxxxxxx`, user: `rotating-${i}` }, from: `203.0.114.${i + 1}` })));
+    const checked = results.filter((r) => r.status === 401).length;
+    assert.ok(checked >= 1 && checked <= 5, `${checked} token guesses were checked: ${results.map((r) => r.status).join(' ')}`);
+    const neither = await app.api('/session', { token: '', json: { user: 'ann' }, from: '203.0.114.99' });
+    assert.equal(neither.status, 400);
+    assert.match(neither.json.error, /"password"/);
+  });
+
+  test('wrong bearer tokens are limited per address (429 with Retry-After); the right token then waits too; a live session still works', async () => {
+    const from = '203.0.115.7';
+    const session = await app.signIn('ann', from);
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) statuses.push((await app.api('/me', { token: `wrong-${i}-bearer-token-xxxx`, from })).status);
+    assert.deepEqual(statuses, [...Array(20).fill(401), ...Array(5).fill(429)]);
+    const limited = await app.api('/me', { token: 'yet-another-guess-xxxxxxxxxx', from });
+    assert.match(limited.json.error, /too many failed/);
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal((await app.api('/me', { token: ADMIN_TOKEN, from })).status, 429, 'a right guess is not told apart while the address is limited');
+    assert.equal((await app.api('/me', { token: session, from })).status, 200, 'a session (192 random bits) is not a guess: it keeps working');
+    assert.equal((await app.api('/me', { token: ADMIN_TOKEN, from: '203.0.115.8' })).status, 200, 'another address is not limited');
+  });
+
+  test('an attacker hammering an account from one address slows it down; its owner, elsewhere, gets in after the Retry-After', async () => {
+    const attacker = '198.51.100.66';
+    const hammer = () => app.api('/session', { token: '', json: { user: 'vic', password: 'hunter2-hunter2' }, from: attacker });
+    const burst = await Promise.all(Array.from({ length: 25 }, hammer));
+    assert.ok(burst.every((r) => r.status === 401 || r.status === 429), burst.map((r) => r.status).join(' '));
+    const owner = () => app.api('/session', { token: '', json: { user: 'vic', password: PASSWORD }, from: '192.0.2.77' });
+    let first = await owner();
+    // The attacker keeps at it while the owner waits: refused by its own address's limit.
+    const stop = { now: false };
+    const attacking = (async () => { while (!stop.now) assert.equal((await hammer()).status, 429); })();
+    try {
+      if (first.status === 429) {
+        assert.match(first.json.error, /slowed down/);
+        const wait = Number(first.headers.get('retry-after'));
+        assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+        await sleep(wait * 1000);
+        first = await owner();
+      }
+      assert.equal(first.status, 201, JSON.stringify(first.json));
+    } finally {
+      stop.now = true;
+      await attacking;
+    }
+  });
+
+  test('TRUST_PROXY: with it X-Forwarded-For is the client address; without it the header is ignored', async () => {
+    // This app trusts the loopback proxy: one address's failures do not limit another's.
+    for (let i = 0; i < 21; i++) await app.api('/me', { token: `bad-${i}-token-xxxxxxxxxxxx`, from: '203.0.116.1' });
+    assert.equal((await app.api('/me', { token: 'bad-token-xxxxxxxxxxxxxxxx', from: '203.0.116.1' })).status, 429);
+    assert.equal((await app.api('/me', { token: 'bad-token-xxxxxxxxxxxxxxxx', from: '203.0.116.2' })).status, 401);
+    // An app without TRUST_PROXY: a client cannot escape its limit by writing the header.
+    const plain = await startTestApp('adminsecnoproxy', { ...redisTargets()[0]!.env, ROLE: 'gateway', ADMIN_TOKEN });
+    try {
+      const me = (token: string, from: string) => fetch(`${plain.url}/admin/api/me`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': from } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 22; i++) statuses.push((await me(`bad-${i}-token-xxxxxxxxxxxx`, `203.0.117.${i + 1}`)).status);
+      assert.deepEqual(statuses, [...Array(20).fill(401), 429, 429]);
+    } finally {
+      await plain.stop();
+    }
   });
 });

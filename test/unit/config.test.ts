@@ -87,3 +87,16 @@ test('Redis credentials and TLS: for a remote Redis only, each mistake named', (
     assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), JSON.stringify(env));
   }
 });
+
+test('TRUST_PROXY: off by default; true, a hop count or proxy addresses/CIDRs; anything else is named', () => {
+  assert.equal(loadConfig({}).trustProxy, false);
+  assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+  const t = loadConfig({ TRUST_PROXY: 'true' });
+  assert.equal(t.trustProxy, true);
+  assert.ok(t.warnings.some((w) => /TRUST_PROXY=true.*forge|write/.test(w)), 'true is trusted blindly: said at start');
+  assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+  assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', 'loopback']);
+  for (const bad of ['yes', '0', '11', '10.0.0.0/33', '300.1.1.1', 'fd00::/129', '10.0.0.1/8/8', 'proxy.internal']) {
+    assert.throws(() => loadConfig({ TRUST_PROXY: bad }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(`TRUST_PROXY=${JSON.stringify(bad)} must be`)), bad);
+  }
+});
