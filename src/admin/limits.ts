@@ -39,8 +39,9 @@ export class AuthLimits {
   /** Counts one failure-to-be for the address, then says whether it is over its limit. */
   async takeAddress(address: string): Promise<Verdict> {
     const key = this.addressKey(address);
-    const res = await this.redis.multi().incr(key).pexpire(key, ADDRESS_WINDOW_MS, 'NX').pttl(key).exec();
-    const [count, , ttl] = (res ?? []).map(([err, v]) => {
+    // SET NX starts the window (PEXPIRE NX would need Redis 7); INCR keeps its TTL.
+    const res = await this.redis.multi().set(key, 0, 'PX', ADDRESS_WINDOW_MS, 'NX').incr(key).pttl(key).exec();
+    const [, count, ttl] = (res ?? []).map(([err, v]) => {
       if (err) throw err;
       return Number(v);
     });
