@@ -63,8 +63,10 @@ export interface Config {
   readonly adminToken?: string;
   /** HMAC key of the user pseudonyms in exports: the same user gets the same pseudonym in every export. */
   readonly exportIdSecret?: string;
-  /** From ADMIN_USERS_FILE: who may sign in to the admin app, with their role and pages. */
+  /** From ADMIN_USERS_FILE: who may sign in to the admin app, with their role and pages (as read at start). */
   readonly adminUsers?: ReadonlyMap<string, AdminUser>;
+  /** ADMIN_USERS_FILE's path: gateways watch it and apply a valid new version without a restart. */
+  readonly adminUsersFile?: string;
   readonly nlu: {
     readonly model?: string;
     /** Comma-separated corpus files. */
@@ -270,7 +272,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
     ...(exportIdSecret !== undefined ? { exportIdSecret } : {}),
-    ...(adminUsers ? { adminUsers } : {}),
+    ...(adminUsers ? { adminUsers, adminUsersFile: path.resolve(cwd, r.str('ADMIN_USERS_FILE')!) } : {}),
     nlu: {
       ...(nluModel ? { model: files(nluModel)[0]! } : {}),
       ...(nluCorpus ? { corpus: files(nluCorpus).join(',') } : {}),

@@ -56,6 +56,7 @@ export function createMetrics() {
     notReplicated: new client.Counter({ name: 'cb_redis_not_replicated_total', help: 'Writes that did not reach REDIS_WAIT_REPLICAS replicas in time, by where (gateway: answered 503; worker: sent anyway)', labelNames: ['where'] as const, ...reg }),
     passwordChecks: new client.Gauge({ name: 'cb_admin_password_checks', help: 'Admin sign-in password checks (scrypt) in this process, by state (running, waiting for a slot)', labelNames: ['state'] as const, ...reg }),
     signIns: new client.Counter({ name: 'cb_admin_signins_total', help: 'Admin sign-ins by result (ok, wrong, throttled = account slowed down, limited = address over its limit, busy = too many at once, invalid)', labelNames: ['result'] as const, ...reg }),
+    usersReloads: new client.Counter({ name: 'cb_admin_users_reloads_total', help: 'ADMIN_USERS_FILE versions read after start, by result (ok = in force, invalid = refused: the previous version stays)', labelNames: ['result'] as const, ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
   };
 }

@@ -97,6 +97,7 @@ export function adminRouter(d: AdminDeps): express.Router {
   r.use(requireAuth(d.sessions));
   r.delete('/session', route(async (req, res) => {
     await d.sessions!.signOut(bearer(req)!);
+    d.live?.endSession(bearer(req)!);
     res.status(204).end();
   }));
   r.get('/me', (req, res) => {
@@ -224,7 +225,8 @@ export function adminRouter(d: AdminDeps): express.Router {
 
   r.get('/live', (req, res) => {
     if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
-    d.live.watch(principalOf(res), res).catch((err) => {
+    const token = bearer(req)!;
+    d.live.watch(principalOf(res), res, token, () => d.sessions!.ended(token)).catch((err) => {
       d.logger.warn({ err }, 'live stream not started: chatlog unavailable');
       if (!res.headersSent) res.status(503).json({ error: 'the chatlog is unavailable, retry later' });
     });

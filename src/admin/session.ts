@@ -2,6 +2,9 @@
  * Sign-in and sessions. A session is a random bearer token kept in Redis (hashed) with a
  * TTL; the browser app holds it in sessionStorage and sends it in the Authorization header —
  * no cookies, so no request can ride on a session without the page's own script (no CSRF).
+ * A session carries a stamp of what opened it — the user's entry in ADMIN_USERS_FILE, or
+ * the ADMIN_TOKEN — compared on every request with the current ones: a user removed or
+ * changed in the (watched) file, or a rotated token, ends its sessions at once.
  * Every guess of a credential (password, ADMIN_TOKEN, bearer token) goes through the limits
  * of limits.ts; password checks run off the event loop, a bounded number at once.
  */
@@ -11,7 +14,7 @@ import { Semaphore } from '../lib/semaphore';
 import type { Metrics } from '../metrics';
 import type { RedisClient } from '../queue/redis';
 import { AuthLimits } from './limits';
-import { verifyPassword, type AdminUser, type Principal } from './users';
+import { userStamp, verifyPassword, type AdminUser, type Principal } from './users';
 
 export const SESSION_TTL_MS = 12 * 3_600_000;
 /**
@@ -36,11 +39,20 @@ export class SignInError extends Error {
   }
 }
 
+/** What Redis keeps of a session: who, and the stamp of the credential that opened it. */
+interface SessionRecord {
+  principal: Principal;
+  stamp: string;
+}
+
 /** A bearer token's verdict: who it is, or why not (with the status to answer). */
 export type Authentication = { principal: Principal } | { status: 401 | 429; error: string; retryAfterS?: number };
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 const limitedError = (what: string, s: number) => `too many failed ${what} from your address: retry in ${s} s`;
+/** Not the token itself: a Redis reader learns nothing usable from a session record. */
+const tokenStamp = (token: string) => `token:${sha(`admin-token\0${token}`)}`;
+const principalOf = (u: AdminUser): Principal => ({ name: u.name, role: u.role, ...(u.pages ? { pages: u.pages } : {}) });
 
 export class Sessions {
   private readonly checks = new Semaphore(CHECKS_AT_ONCE, CHECKS_WAITING);
@@ -50,7 +62,8 @@ export class Sessions {
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly adminToken: string | undefined,
-    private readonly users: ReadonlyMap<string, AdminUser> | undefined,
+    /** The users in force now (ADMIN_USERS_FILE is watched), if any. */
+    private readonly users: () => ReadonlyMap<string, AdminUser> | undefined,
     private readonly metrics?: Metrics,
   ) {
     this.limits = new AuthLimits(redis, prefix);
@@ -63,9 +76,10 @@ export class Sessions {
   /** Checks a password (or the admin token) from `address` and opens a session. */
   async signIn(address: string, creds: { token?: unknown; user?: unknown; password?: unknown }): Promise<{ token: string; principal: Principal }> {
     try {
-      const principal = await this.check(address, creds);
+      const record = await this.check(address, creds);
+      const principal = record.principal;
       const token = crypto.randomBytes(24).toString('base64url');
-      await this.redis.set(this.key(token), JSON.stringify(principal), 'PX', SESSION_TTL_MS);
+      await this.redis.set(this.key(token), JSON.stringify(record), 'PX', SESSION_TTL_MS);
       this.metrics?.signIns.inc({ result: 'ok' });
       return { token, principal };
     } catch (err) {
@@ -74,23 +88,23 @@ export class Sessions {
     }
   }
 
-  private async check(address: string, creds: { token?: unknown; user?: unknown; password?: unknown }): Promise<Principal> {
+  private async check(address: string, creds: { token?: unknown; user?: unknown; password?: unknown }): Promise<SessionRecord> {
     // What is checked decides what is counted: a token guess is a token guess whatever "user" it carries.
     const token = typeof creds.token === 'string' ? creds.token : undefined;
     const user = token === undefined && typeof creds.user === 'string' && typeof creds.password === 'string' ? { name: creds.user, password: creds.password } : undefined;
     if (token === undefined && !user) throw new SignInError('invalid', 'send {"user": "…", "password": "…"} or {"token": "…"}');
     const a = await this.limits.takeAddress(address);
     if (!a.ok) throw new SignInError('limited', limitedError('sign-ins', a.retryAfterS), a.retryAfterS);
-    let principal: Principal | undefined;
+    let record: SessionRecord | undefined;
     try {
-      principal = user ? await this.checkPassword(user.name, user.password) : await this.checkToken(token!);
+      record = user ? await this.checkPassword(user.name, user.password) : await this.checkToken(token!);
     } catch (err) {
       if (err instanceof SignInError && err.reason === 'busy') await this.limits.giveBackAddress(address); // refused unchecked
       throw err;
     }
-    if (!principal) throw new SignInError('wrong', 'wrong token, user or password');
+    if (!record) throw new SignInError('wrong', 'wrong token, user or password');
     await Promise.all([this.limits.giveBackAddress(address), this.limits.giveBackAccount(user ? `user:${user.name}` : 'token')]);
-    return principal;
+    return record;
   }
 
   private async takeAccount(account: string): Promise<void> {
@@ -98,9 +112,9 @@ export class Sessions {
     if (!v.ok) throw new SignInError('throttled', `this account is slowed down after failed sign-ins: retry in ${v.retryAfterS} s`, v.retryAfterS);
   }
 
-  private async checkToken(token: string): Promise<Principal | undefined> {
+  private async checkToken(token: string): Promise<SessionRecord | undefined> {
     await this.takeAccount('token');
-    return this.adminToken && safeEqual(token, this.adminToken) ? ADMIN : undefined;
+    return this.adminToken && safeEqual(token, this.adminToken) ? { principal: ADMIN, stamp: tokenStamp(this.adminToken) } : undefined;
   }
 
   /**
@@ -108,7 +122,7 @@ export class Sessions {
    * queue. The account's throttle comes first: a burst at one account is refused there and
    * takes no place in the line that everyone's sign-in shares.
    */
-  private async checkPassword(name: string, password: string): Promise<Principal | undefined> {
+  private async checkPassword(name: string, password: string): Promise<SessionRecord | undefined> {
     await this.takeAccount(`user:${name}`);
     const gauge = this.metrics?.passwordChecks;
     gauge?.inc({ state: 'waiting' });
@@ -117,10 +131,10 @@ export class Sessions {
     if (!release) throw new SignInError('busy', 'too many sign-ins at once: retry in a second', 1);
     gauge?.inc({ state: 'running' });
     try {
-      const u = this.users?.get(name);
+      const u = this.users()?.get(name);
       // A missing user costs the same scrypt as a wrong password: no user enumeration by timing.
       const ok = await verifyPassword(password, u?.passwordHash ?? DUMMY_HASH);
-      return u && ok ? { name: u.name, role: u.role, ...(u.pages ? { pages: u.pages } : {}) } : undefined;
+      return u && ok ? { principal: principalOf(u), stamp: userStamp(u) } : undefined;
     } finally {
       gauge?.dec({ state: 'running' });
       release();
@@ -138,21 +152,45 @@ export class Sessions {
       return v.ok ? { principal: ADMIN } : { status: 429, error: limitedError('authentications', v.retryAfterS), retryAfterS: v.retryAfterS };
     }
     // A session is 192 random bits, not guessable: a live one passes even from a limited address.
-    const principal = await this.session(token);
-    if (principal) return { principal };
+    const session = await this.session(token);
+    if ('principal' in session) return session;
     const v = await this.limits.takeAddress(address);
     if (!v.ok) return { status: 429, error: limitedError('authentications', v.retryAfterS), retryAfterS: v.retryAfterS };
-    return { status: 401, error: 'authentication required: Authorization: Bearer <token> (ADMIN_TOKEN or a sign-in session)' };
+    return { status: 401, error: session.ended ?? 'authentication required: Authorization: Bearer <token> (ADMIN_TOKEN or a sign-in session)' };
   }
 
-  private async session(token: string): Promise<Principal | undefined> {
+  /** Why the session of `token` is no longer valid, or undefined while it is (the live feed asks on each keep-alive). */
+  async ended(token: string): Promise<string | undefined> {
+    if (this.adminToken && safeEqual(token, this.adminToken)) return undefined;
+    const s = await this.session(token);
+    return 'principal' in s ? undefined : s.ended ?? 'your session ended: sign in again';
+  }
+
+  /**
+   * The session of `token`, checked against the credentials in force now. One that no longer
+   * matches is refused but not deleted: gateways read a changed file a second or two apart,
+   * and one still on the old version must not destroy a session just opened on the new one.
+   * (Put back exactly as it was, an entry revives its sessions: they grant what it grants.)
+   */
+  private async session(token: string): Promise<{ principal: Principal } | { ended?: string }> {
     const raw = await this.redis.get(this.key(token));
-    if (!raw) return undefined;
+    if (!raw) return {};
+    let rec: Partial<SessionRecord> | undefined;
     try {
-      return JSON.parse(raw) as Principal;
+      rec = JSON.parse(raw) as Partial<SessionRecord>;
     } catch {
-      return undefined;
+      rec = undefined;
     }
+    if (!rec?.principal || typeof rec.stamp !== 'string') return { ended: 'your session was opened by an older version: sign in again' };
+    if (rec.stamp.startsWith('token:')) {
+      if (this.adminToken && rec.stamp === tokenStamp(this.adminToken)) return { principal: ADMIN };
+      return { ended: 'your session ended: the ADMIN_TOKEN it was opened with has changed; sign in again' };
+    }
+    const name = rec.principal.name;
+    const u = this.users()?.get(name);
+    if (!u) return { ended: `your session ended: ${name} is no longer in ADMIN_USERS_FILE` };
+    if (userStamp(u) !== rec.stamp) return { ended: `your session ended: the entry of ${name} in ADMIN_USERS_FILE changed (role, pages or password); sign in again` };
+    return { principal: principalOf(u) };
   }
 
   async signOut(token: string): Promise<void> {
