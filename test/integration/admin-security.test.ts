@@ -33,7 +33,8 @@ describe('admin security', () => {
       ['/conversations/101:s1?limit=1&limit=2', 'limit'],
       ['/conversations/101:s1/state?x[]=1', 'x'],
       ['/stats?from=2020-01-01&from=2021-01-01', 'from'],
-      ['/export?format=csv&page=101&page=102', 'page'],
+      ['/export?format=csv&format=jsonl', 'format'],
+      ['/export?format=csv&page[x]=101', 'page'],
       ['/models?a=1&a=2', 'a'],
       ['/me?cursor[]=1', 'cursor'],
       ['/conversations/101:s1/notes?id=1&id=2', 'id', 'POST'],
@@ -44,6 +45,9 @@ describe('admin security', () => {
       assert.match(r.json.error, new RegExp(`"${name}"`), path);
     }
     assert.equal((await app.api('/conversations?q=hello', { token: ann })).status, 200, 'a plain value is fine');
+    const lists = await fetch(`${app.url}/admin/api/export?format=jsonl&page=101&page=102&intent=a&intent=b`, { headers: { authorization: `Bearer ${ann}` } });
+    assert.equal(lists.status, 200, 'the export\'s documented lists may repeat their name');
+    await lists.text();
   });
 
   test('agent actions are done as the signed-in user: another name in the body is refused', async () => {
