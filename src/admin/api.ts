@@ -11,7 +11,7 @@ import type { PageDirectory } from '../channels/messenger/pages';
 import type { AgentKind, InboundEvent } from '../channels/messenger/types';
 import type { Logger } from '../log';
 import type { ContextStore } from '../bot/context';
-import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, listConversations, notesOf, stats } from '../chatlog/queries';
+import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, isRowId, listConversations, notesOf, stats } from '../chatlog/queries';
 import type { SqlClient } from '../chatlog/sql';
 import { conversationId, splitConversationId } from '../queue/keys';
 import type { ConversationQueue } from '../queue/queue';
@@ -271,7 +271,7 @@ export function adminRouter(d: AdminDeps): express.Router {
 }
 
 async function confirm(db: SqlClient, messageId: string, by: string, pages?: readonly string[]): Promise<boolean> {
-  if (!/^\d+$/.test(messageId)) return false;
+  if (!isRowId(messageId)) return false;
   const r = await db.query<{ id: unknown }>(
     `UPDATE messages SET corrected_intent = intent, corrected_by = $2, corrected_at = now()
      WHERE id = $1 AND direction = 'in' AND intent IS NOT NULL AND ($3::text[] IS NULL OR page_id = ANY($3)) RETURNING id`,

@@ -178,6 +178,21 @@ describe('admin security', () => {
     }
   });
 
+  test('ids past PostgreSQL\'s bigint and hand-made cursors are a 404 or 400, not a 500 (found by fuzzing)', async () => {
+    const ann = await app.signIn('ann', '192.0.2.12');
+    for (const id of ['9223372036854775808', '99999999999999999999999']) {
+      const r = await app.api(`/messages/${id}/label`, { token: ann, json: { correct: true } });
+      assert.equal(r.status, 404, `${id}: ${JSON.stringify(r.json)}`);
+      assert.equal((await app.api(`/messages/${id}/label`, { token: ann, json: { intent: 'order.status' } })).status, 404);
+    }
+    const cursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const bad of [cursor(['not a time', '1']), cursor(['2020-01-01T00:00:00.000Z', '9223372036854775808']), cursor(['2020-01-01T00:00:00.000Z', 1e21])]) {
+      const r = await app.api(`/conversations?cursor=${bad}`, { token: ann });
+      assert.equal(r.status, 400, `${Buffer.from(bad, 'base64url').toString()}: ${JSON.stringify(r.json)}`);
+      assert.match(r.json.error, /cursor/);
+    }
+  });
+
   /** Opens the live feed; `ended()` resolves when the server closes it. */
   const openLive = async (token: string) => {
     const ctrl = new AbortController();
