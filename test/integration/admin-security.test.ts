@@ -193,6 +193,26 @@ describe('admin security', () => {
     }
   });
 
+  test('a Redis error under the models routes is answered (500, JSON), not left hanging nor an unhandled rejection (found by fuzzing)', async () => {
+    const gw = await startTestApp('adminsecmodels', { ...redisTargets()[0]!.env, ROLE: 'gateway', ADMIN_TOKEN });
+    const rejections: unknown[] = [];
+    const onRejection = (r: unknown) => rejections.push(r);
+    process.on('unhandledRejection', onRejection);
+    try {
+      await gw.redis.set(`${gw.prefix}:{nlu}:history`, 'not a list'); // LRANGE now fails with WRONGTYPE
+      for (const [method, path] of [['GET', '/models'], ['POST', '/models/rollback']] as const) {
+        const res = await fetch(`${gw.url}/admin/api${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(10_000) });
+        assert.equal(res.status, 500, path);
+        assert.equal(((await res.json()) as { error: string }).error, 'internal error');
+      }
+      await sleep(100);
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      await gw.stop();
+    }
+  });
+
   /** Opens the live feed; `ended()` resolves when the server closes it. */
   const openLive = async (token: string) => {
     const ctrl = new AbortController();
