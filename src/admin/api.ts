@@ -19,7 +19,7 @@ import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
-import { plainQuery } from './plain-query';
+import { nulFreeBody, plainQuery } from './plain-input';
 import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
 import type { ModelStore } from '../nlu/store';
 import { SignInError, type Sessions } from './session';
@@ -64,7 +64,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     res.set('cache-control', 'no-store');
     next();
   });
-  r.use(plainQuery({ '/export': ['page', 'intent'] }));
+  r.use(plainQuery({ '/export': ['page', 'intent'] }), nulFreeBody);
 
   const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
     Promise.resolve()

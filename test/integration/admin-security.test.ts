@@ -193,6 +193,25 @@ describe('admin security', () => {
     }
   });
 
+  test('a NUL character, which PostgreSQL cannot store, is refused with a 400 naming where it is, in a query or a body (found by fuzzing)', async () => {
+    const ann = await app.signIn('ann', '192.0.2.13');
+    for (const path of ['/conversations?intent=%00', '/conversations?q=a%00b', '/stats?page=1%000']) {
+      const r = await app.api(path, { token: path.startsWith('/stats') ? ADMIN_TOKEN : ann });
+      assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.json)}`);
+      assert.match(r.json.error, /"(intent|q|page)".*NUL/);
+    }
+    const note = await app.api('/conversations/101:s1/notes', { token: ann, json: { text: 'a\u0000b' } });
+    assert.equal(note.status, 400, JSON.stringify(note.json));
+    assert.match(note.json.error, /"text".*NUL/);
+    const sent = app.fakeGraph!.calls.length;
+    const reply = await app.api('/conversations/101:s1/reply', { token: ann, json: { text: 'hello\u0000there' } });
+    assert.equal(reply.status, 400, 'not queued: the chatlog could not store it');
+    assert.match(reply.json.error, /"text".*NUL/);
+    assert.equal(app.fakeGraph!.calls.length, sent);
+    const deep = await fetch(`${app.url}/admin/api/conversations/101:s1/notes`, { method: 'POST', headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' }, body: `{"text":${'['.repeat(30_000)}${']'.repeat(30_000)}}` });
+    assert.equal(deep.status, 400, 'a body nested 30,000 deep is refused, not walked');
+  });
+
   test('a Redis error under the models routes is answered (500, JSON), not left hanging nor an unhandled rejection (found by fuzzing)', async () => {
     const gw = await startTestApp('adminsecmodels', { ...redisTargets()[0]!.env, ROLE: 'gateway', ADMIN_TOKEN });
     const rejections: unknown[] = [];
