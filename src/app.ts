@@ -18,6 +18,7 @@ import { adminUi } from './admin/ui';
 import { emulatorRouter } from './admin/emulator';
 import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
+import { watchUsersFile } from './admin/users';
 import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
 import { initialModel, NluService } from './nlu/service';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
@@ -161,8 +162,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let intentsOfCorpus: string[] | undefined;
   const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
   const mounts: [string, express.Router][] = [];
+  let users: ReturnType<typeof watchUsersFile> | undefined;
   if (gateway) {
-    const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
+    users = config.adminUsers && config.adminUsersFile ? watchUsersFile(config.adminUsersFile, new Map(config.adminUsers), logger, metrics) : undefined;
+    users?.start();
+    const sessions = adminToken || users ? new Sessions(redis, config.redis.prefix, adminToken, () => users?.current, metrics) : undefined;
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
@@ -245,6 +249,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     async stop() {
       nlu?.stop();
       live?.stop();
+      users?.stop();
       // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
       // The heartbeat goes on while the worker drains: a draining worker is not dead.
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);

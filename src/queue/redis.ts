@@ -22,6 +22,7 @@ declare module 'ioredis' {
     cbBeat(workers: string, worker: string, deadAfterMs: number, max: number): Result<(string | number)[], Context>;
     cbReap(ready: string, owners: string, worker: string, leaseMs: number, ...conversations: string[]): Result<string[], Context>;
     cbUnlock(lock: string, prefix: string): Result<number, Context>;
+    cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
 
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, string> = {
   'beat-1': 'cbBeat',
   'reap-2': 'cbReap',
   'unlock-1': 'cbUnlock',
+  'throttle-1': 'cbThrottle',
 };
 
 export function defineScripts(client: RedisClient): void {

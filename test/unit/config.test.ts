@@ -107,3 +107,16 @@ test('WORKER_DEAD_AFTER_MS: 2 s by default, 0 turns the heartbeat off, a value t
     assert.throws(() => loadConfig({ WORKER_DEAD_AFTER_MS: value }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), value);
   }
 });
+
+test('TRUST_PROXY: off by default; true, a hop count or proxy addresses/CIDRs; anything else is named', () => {
+  assert.equal(loadConfig({}).trustProxy, false);
+  assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+  const t = loadConfig({ TRUST_PROXY: 'true' });
+  assert.equal(t.trustProxy, true);
+  assert.ok(t.warnings.some((w) => /TRUST_PROXY=true.*forge|write/.test(w)), 'true is trusted blindly: said at start');
+  assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+  assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', 'loopback']);
+  for (const bad of ['yes', '0', '11', '10.0.0.0/33', '300.1.1.1', 'fd00::/129', '10.0.0.1/8/8', 'proxy.internal']) {
+    assert.throws(() => loadConfig({ TRUST_PROXY: bad }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(`TRUST_PROXY=${JSON.stringify(bad)} must be`)), bad);
+  }
+});
