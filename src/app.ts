@@ -15,7 +15,6 @@ import { ConversationBot } from './bot/conversation';
 import { Dialog } from './bot/dialog';
 import { adminRouter } from './admin/api';
 import { adminUi } from './admin/ui';
-import { emulatorRouter } from './admin/emulator';
 import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
 import { watchUsersFile } from './admin/users';
@@ -25,10 +24,11 @@ import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { ConversationLocks } from './bot/lock';
-import { FakeGraph } from './dev/fake-graph';
-import { FakeLine } from './dev/fake-line';
-import { FakeWhatsApp } from './dev/fake-whatsapp';
-import { FakeInstagram } from './dev/fake-instagram';
+import { DevPlatforms } from './dev/platforms';
+import type { FakeGraph } from './dev/fake-graph';
+import type { FakeLine } from './dev/fake-line';
+import type { FakeWhatsApp } from './dev/fake-whatsapp';
+import type { FakeInstagram } from './dev/fake-instagram';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import { listen } from './gateway/http-server';
@@ -127,18 +127,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     }
   }
 
-  let fakeGraph: FakeGraph | undefined;
-  if (!config.fb.graphApiUrl && workerRole) {
-    const pages = loaded.settings.messenger.pages;
-    fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
-  }
-  const lineAccounts = loaded.settings.line.accounts;
-  const fakeLine = !config.lineApiUrl && workerRole && lineAccounts.size ? new FakeLine({ channels: [...lineAccounts.values()] }) : undefined;
-  const numbers = loaded.settings.whatsapp.numbers;
-  const fakeWhatsApp = fakeGraph && numbers.size ? new FakeWhatsApp({ numbers: new Map([...numbers.values()].map((n) => [n.id, n.accessToken])) }) : undefined;
-  if (fakeWhatsApp) fakeGraph!.mount(fakeWhatsApp.router());
-  const igAccounts = [...loaded.settings.instagram.accounts.values()];
-  const fakeInstagram = fakeGraph && igAccounts.length ? new FakeInstagram(fakeGraph, { accounts: new Map(igAccounts.map((a) => [a.accessToken, a.id])) }) : undefined;
+  // Dev mode: the built-in fakes of the platforms' send APIs the configuration does not name.
+  const dev = new DevPlatforms(loaded, config, workerRole);
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -175,19 +165,14 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     mounts.push(['/admin', adminUi()]);
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
-  if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
-  if (fakeLine) mounts.push(['/_dev/line', fakeLine.router()]);
+  mounts.push(...dev.mounts(gateway));
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
-  if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
   const ingresses = gateway ? buildIngresses(loaded, config, { metrics, logger }) : [];
   const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
     port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
   const port = http.port;
-  if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
-  if (fakeLine && gateway) fakeLine.setWebhook(`http://127.0.0.1:${port}/webhook/line`);
-  if (fakeWhatsApp && gateway) fakeWhatsApp.setWebhook({ url: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
-  if (fakeInstagram && gateway) fakeInstagram.setWebhook({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  dev.listening(port, gateway);
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
@@ -195,10 +180,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let liveness: Liveness | undefined;
   let workerId: string | undefined;
   if (workerRole) {
-    const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
     sending = buildChannels(loaded, config, {
-      graphApiUrl: graphUrl,
-      lineApiUrl: `http://127.0.0.1:${port}/_dev/line`,
+      ...dev.urls,
       onAlreadyAccepted: (channel, ctx) => {
         metrics.alreadyAccepted.inc({ channel });
         logger.info({ channel, account: ctx.to.account, mid: ctx.ref.event, reply: ctx.ref.index }, 'the platform had already accepted this send (a resend after a crash or a lost answer): counted as sent, not sent twice');
@@ -226,8 +209,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
-    if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
-    if (fakeLine) logger.info({ lineApiUrl: `http://127.0.0.1:${port}/_dev/line`, channel: [...lineAccounts.keys()][0] }, 'LINE_API_URL not set: LINE replies go to the built-in LINE emulator');
+    dev.log(logger);
   }
   logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
 
@@ -239,10 +221,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     chatlog,
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
-    ...(fakeGraph ? { fakeGraph } : {}),
-    ...(fakeLine ? { fakeLine } : {}),
-    ...(fakeWhatsApp ? { fakeWhatsApp } : {}),
-    ...(fakeInstagram ? { fakeInstagram } : {}),
+    ...(dev.graph ? { fakeGraph: dev.graph } : {}),
+    ...(dev.line ? { fakeLine: dev.line } : {}),
+    ...(dev.whatsapp ? { fakeWhatsApp: dev.whatsapp } : {}),
+    ...(dev.instagram ? { fakeInstagram: dev.instagram } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
@@ -255,8 +237,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       sending?.close();
       await retention?.stop();
-      await fakeLine?.close();
-      await fakeWhatsApp?.close();
+      await dev.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();
