@@ -123,6 +123,13 @@ ON CONFLICT (channel, account_id, user_id) DO UPDATE SET status = excluded.statu
   status_cause = excluded.status_cause, agent = excluded.agent
 WHERE conversations.status_changed_at IS NULL OR conversations.status_changed_at <= excluded.status_changed_at`;
 
+/**
+ * JSON for PostgreSQL: a NUL character is valid JSON (`\u0000`) but PostgreSQL's text and
+ * jsonb refuse it, and one message carrying it would fail its batch for ever. It becomes
+ * U+FFFD (only a real escape: an even run of backslashes before `u0000` is literal text).
+ */
+export const pgJson = (v: unknown): string => JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+
 /** Merges records of the same message (worker and echo) so one statement touches each row once. */
 function mergeMessages(records: MessageRecord[]): MessageRecord[] {
   const byKey = new Map<string, MessageRecord>();
@@ -164,7 +171,7 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
     JSON.stringify(messages.map((m) => ({ ...conv(m), at: timeOf(m) }))),
   ]);
   // pg returns bigint as a string, PGlite as a number: keys are strings here.
-  const result = await tx.query<{ conversation_id: string | number; direction: string; inserted: boolean }>(INSERT_MESSAGES, [JSON.stringify(messages.map(row))]);
+  const result = await tx.query<{ conversation_id: string | number; direction: string; inserted: boolean }>(INSERT_MESSAGES, [pgJson(messages.map(row))]);
   const counters = new Map<string, { id: string; n_in: number; n_out: number }>();
   let inserted = 0;
   for (const r of result) {
@@ -188,7 +195,7 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
       const l = latest.get(`${c.channel}\u0000${c.account_id}\u0000${c.user_id}`);
       return { ...counters.get(String(c.id))!, last_text: l?.text?.slice(0, 500) ?? null, last_intent: l?.intent ?? null };
     });
-    await tx.query(UPDATE_COUNTERS, [JSON.stringify(updates)]);
+    await tx.query(UPDATE_COUNTERS, [pgJson(updates)]);
   }
   return { inserted, updated: result.length - inserted };
 }
@@ -212,7 +219,7 @@ export async function writeBatch(db: SqlClient, batch: readonly ChatlogRecord[])
     const m = messages.length ? await writeMessages(tx, messages) : { inserted: 0, updated: 0 };
     if (statuses.length) {
       await ensureAccounts(tx, statuses);
-      await tx.query(APPLY_STATUS, [JSON.stringify(statuses.map((r) => ({ ...conv(r), status: r.status, at: r.at, cause: r.cause, agent: r.agent ?? null })))]);
+      await tx.query(APPLY_STATUS, [pgJson(statuses.map((r) => ({ ...conv(r), status: r.status, at: r.at, cause: r.cause, agent: r.agent ?? null })))]);
     }
     if (watermarks.length) await tx.query(APPLY_WATERMARKS, [JSON.stringify(watermarks.map((r) => ({ ...conv(r), kind: r.kind, watermark: r.watermark })))]);
     if (byMessage.length) await tx.query(APPLY_MESSAGE_RECEIPTS, [JSON.stringify(byMessage)]);
