@@ -72,8 +72,9 @@ export class ConversationBot implements BotHandler {
       return { replies: [agentReply(e)], author: 'agent' };
     }
     if (e.kind === 'notice') {
-      // Sent once, and only if the same wait is still unclaimed (payload: the wait's start).
-      const still = t.state.status === 'waiting' && String(t.state.waitingSince) === e.payload;
+      // Sent once, and only if the same wait is still unclaimed (payload: the wait's start). Not
+      // while the Page Inbox has the thread: only its owner may write, and its staff see the wait.
+      const still = t.state.status === 'waiting' && String(t.state.waitingSince) === e.payload && t.state.thread !== 'inbox';
       return { replies: still ? [{ text: this.opts.noticeText ?? NOTICE_TEXT }] : [] };
     }
     if (e.kind === 'csat') return { replies: t.human ? [] : [CSAT_SURVEY] };
