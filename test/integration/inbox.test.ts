@@ -91,7 +91,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
       const h = (await app.api('/conversations/101:u-wait/inbox', { token: ann })).json.history as { to: string; by: string; cause: string }[];
       return h.length >= 2 ? h : undefined;
     }, 10_000);
-    assert.deepEqual(history.slice(0, 2).map((h) => [h.to, h.by, h.cause]), [['assigned', 'ann', 'claim'], ['waiting', 'bot', 'intent']]);
+    assert.deepEqual(history!.slice(0, 2).map((h) => [h.to, h.by, h.cause]), [['assigned', 'ann', 'claim'], ['waiting', 'bot', 'intent']]);
   });
 
   test('staff answering from the Page Inbox put the conversation in a person\'s hands: the bot stays quiet until the thread comes back', async () => {
