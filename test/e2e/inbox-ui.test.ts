@@ -38,17 +38,12 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions: ['notifications'] });
     contexts.push(ctx);
     // Counts the browser notifications the app shows.
-    await ctx.addInitScript(() => {
-      const w = window as unknown as { __notes: string[]; Notification: typeof Notification };
-      w.__notes = [];
-      const Native = w.Notification;
-      w.Notification = class extends Native {
-        constructor(title: string, o?: NotificationOptions) {
-          super(title, o);
-          w.__notes.push(title);
-        }
-      } as typeof Notification;
-    });
+    await ctx.addInitScript(`
+      window.__notes = [];
+      const Native = window.Notification;
+      window.Notification = class extends Native {
+        constructor(title, o) { super(title, o); window.__notes.push(title); }
+      };`);
     const page = await ctx.newPage();
     page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
     await page.goto(`${app.url}/admin`);
@@ -79,11 +74,11 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     await say('zoe', 'I want to talk to a real person');
     await Promise.all([a, b].map((p) => p.getByTestId('handoff-alert').filter({ hasText: 'is waiting for a person' }).waitFor({ timeout: 2_000 })));
     assert.ok(Date.now() - t0 < 2_500, `alerts after ${Date.now() - t0} ms`);
-    const call = await waitUntil('the webhook call', () => hook.received.find((r) => r.body.includes('101:zoe')), 3_000);
+    const call = (await waitUntil('the webhook call', () => hook.received.find((r) => r.body.includes('101:zoe')), 3_000))!;
     assert.ok(call.at - t0 < 2_000, `webhook after ${call.at - t0} ms`);
     for (const p of [a, b]) {
-      assert.ok((await p.evaluate(() => (window as unknown as { __notes: string[] }).__notes.length)) >= 1, 'a browser notification');
-      assert.ok(Number(await p.evaluate(() => document.body.dataset.beeps ?? '0')) >= 1, 'a sound');
+      assert.ok(Number(await p.evaluate('window.__notes.length')) >= 1, 'a browser notification');
+      assert.ok(Number(await p.evaluate("document.body.dataset.beeps || '0'")) >= 1, 'a sound');
     }
     await a.getByTestId('waiting-item').first().getByTestId('waiting-claim').click();
     await a.getByTestId('inbox-status').filter({ hasText: 'assigned · ann' }).waitFor({ timeout: 10_000 });
@@ -103,12 +98,12 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     await a.getByTestId('reply-send').click();
     await a.getByTestId('attach-file').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 invoice') });
     await a.getByTestId('attach-send').click();
-    const out = await waitUntil('the reply and the file', () => {
+    const out = (await waitUntil('the reply and the file', () => {
       const m = sent('zoe');
       const i = m.findIndex((c) => c.text === 'Hi Sam, Ann here.');
       const j = m.findIndex((c) => (c.body.message as { attachment?: unknown }).attachment !== undefined);
       return i >= 0 && j >= 0 ? { i, j, m } : undefined;
-    }, 15_000);
+    }, 15_000))!;
     assert.ok(out.i < out.j, 'in the order the agent sent them');
     const url = ((out.m[out.j]!.body.message as { attachment: { payload: { url: string } } }).attachment.payload.url);
     const file = await fetch(url);
@@ -156,10 +151,7 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
 
   async function audit(page: Page, where: string): Promise<void> {
     await page.evaluate(AXE);
-    const violations = await page.evaluate(async () => {
-      const r = await (window as unknown as { axe: { run(d: Document, o: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-    });
+    const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`)) as { id: string; impact: string; targets: string[] }[];
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     assert.deepEqual(serious, [], `${where}: ${JSON.stringify(serious)}`);
   }

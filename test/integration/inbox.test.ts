@@ -52,9 +52,9 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     await live.ready;
     const t0 = Date.now();
     await app.say('101', 'u-wait', 'I want to talk to a real person');
-    const event = await waitUntil('the live inbox event', () => live.events.find((e) => e.key === '101:u-wait' && e.to === 'waiting'), 5_000);
+    const event = (await waitUntil('the live inbox event', () => live.events.find((e) => e.key === '101:u-wait' && e.to === 'waiting'), 5_000))!;
     assert.ok((event.receivedAt as number) - t0 < 2_000, `live event after ${(event.receivedAt as number) - t0} ms`);
-    const alert = await waitUntil('the webhook call', () => hook.received.find((r) => r.body.includes('101:u-wait')), 5_000);
+    const alert = (await waitUntil('the webhook call', () => hook.received.find((r) => r.body.includes('101:u-wait')), 5_000))!;
     assert.ok(alert.at - t0 < 2_500, `webhook after ${alert.at - t0} ms (one retry included)`);
     assert.equal(alert.headers['x-chatbot-signature'], signBody(alert.body, SECRET), 'signed over the exact body');
     const slack = JSON.parse(alert.body);
