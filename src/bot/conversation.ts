@@ -77,7 +77,11 @@ export class ConversationBot implements BotHandler {
       const still = t.state.status === 'waiting' && String(t.state.waitingSince) === e.payload && t.state.thread !== 'inbox';
       return { replies: still ? [{ text: this.opts.noticeText ?? NOTICE_TEXT }] : [] };
     }
-    if (e.kind === 'csat') return { replies: t.human ? [] : [CSAT_SURVEY] };
+    if (e.kind === 'csat') {
+      // Queued by a resolve: the thread back from the Page Inbox, then the survey (unless CSAT_SURVEY=false).
+      await t.control('take');
+      return { replies: !t.human && e.payload !== 'skip' ? [CSAT_SURVEY] : [] };
+    }
     const inboxTurn = await inboxEventTurn(t);
     if (inboxTurn) return inboxTurn;
 
