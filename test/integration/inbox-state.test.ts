@@ -57,6 +57,13 @@ for (const target of redisTargets()) {
       assert.equal((await store.read('101:b')).agent, 'ann', 'the claim made since stands');
     });
 
+    test('an agent of ours may claim a conversation the Page Inbox\'s staff hold', async () => {
+      const now = Date.now();
+      await inbox.change(ref('p'), 'staff', { now, actor: 'page inbox', by: 'page inbox', cause: 'page_echo' });
+      const c = await inbox.change(ref('p'), 'claim', { now: now + 1, actor: 'ann', guard: 'ann', by: 'ann', cause: 'claim' });
+      assert.deepEqual([c.code, c.state.agent], ['ok', 'ann']);
+    });
+
     test('the janitor repairs the sets from the conversations', async () => {
       const now = Date.now();
       await inbox.change(ref('c'), 'handoff', { now, by: 'bot', cause: 'intent' });

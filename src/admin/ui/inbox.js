@@ -129,14 +129,16 @@ function showError(err) {
 async function inboxAct(key, what, body = {}) {
   try {
     await api(`/conversations/${encodeURIComponent(key)}/${what}`, { body });
-    await Promise.all([loadWaiting(), state.open === key ? openConversation(key) : null]);
   } catch (err) {
-    showError(err);
+    return showError(err);
   }
+  // The chatlog may not have a brand-new conversation yet: the live feed opens it when it does.
+  await Promise.all([loadWaiting().catch(() => null), state.open === key ? openConversation(key).catch(() => null) : null]);
 }
 
 function claim(key) {
-  return openConversation(key).then(() => inboxAct(key, 'claim'));
+  state.open = key;
+  return inboxAct(key, 'claim');
 }
 
 /** Status, holder and the actions of the open conversation, for its header. */

@@ -8,7 +8,7 @@ ARGV[1] op: claim | assign | unassign | resolve | snooze | release | handoff | a
 ARGV[2] now (ms; the event's time for the worker's ops, so a replayed event decides the same)
 ARGV[3] actor: the agent the op names (claim, assign's target, agent, staff)
 ARGV[4] guard: '*', or the agent who may hold the conversation already (claim and the admin ops
-        fail with a conflict when someone else holds it)
+        fail with a conflict when someone else holds it; 'page inbox' never blocks them)
 ARGV[5] arg: snooze until (ms) | idle ms (user) | thread owner (thread) | status (adopt)
 ARGV[6] replay key ('' for none): a worker's event id; a second call of the same op with it answers
         the first call's reply and changes nothing (an event processed again after a crash)
@@ -33,7 +33,8 @@ local status = h.status or 'bot'
 local agent = h.agent or ''
 local s = { status = status, agent = agent, since = h.since or '0', waitingSince = h.waitingSince or '', snoozeUntil = h.snoozeUntil or '',
   agentAt = h.agentAt or '', thread = h.thread or '', lastAgent = h.lastAgent or '' }
-local function held() return status == 'assigned' and agent ~= '' and guard ~= '*' and agent ~= guard end
+-- The Page Inbox's staff ('page inbox') hold a conversation only until an agent of ours claims it.
+local function held() return status == 'assigned' and agent ~= '' and agent ~= 'page inbox' and guard ~= '*' and agent ~= guard end
 local function reply(code, changed)
   return {code, status, s.status, s.agent, tonumber(s.since) or 0, tonumber(s.waitingSince) or 0, tonumber(s.snoozeUntil) or 0, changed, s.thread, s.lastAgent}
 end
