@@ -45,6 +45,8 @@ import { ChatlogStream } from './chatlog/stream';
 import { Retention } from './chatlog/retention';
 import { dataDeletionRouter } from './channels/meta/data-deletion';
 import { Forgetter } from './privacy/forgetter';
+import { composeInbox } from './app-inbox';
+import { filesRouter } from './admin/tools-api';
 
 export interface App {
   port: number;
@@ -106,9 +108,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     maxOverflow: config.queue.maxOverflow,
   });
   const { accounts } = loaded;
+  let sending: ReturnType<typeof buildChannels> | undefined;
   const gateway = config.role === 'all' || config.role === 'gateway';
   const workerRole = config.role === 'all' || config.role === 'worker';
   const chatlog = new ChatlogStream(redis, config.redis.prefix, config.chatlog.shards);
+  const inbox = composeInbox(config, { redis, chatlog, accounts, logger, metrics, channels: () => sending?.channels });
 
   let db: SqlClient | undefined;
   let consumer: ChatlogConsumer | undefined;
@@ -147,7 +151,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const ownReadDb = readDb !== db;
   // Erasure on request needs Redis and the chatlog database (it records what it erased).
   const forgetter = gateway && readDb ? new Forgetter({ queue, db: readDb, logger, lockWaitMs: config.queue.lockTtlMs * 3 }) : undefined;
-  const live = gateway && readDb ? new LiveFeed(readDb, logger) : undefined;
+  const live = gateway && readDb ? new LiveFeed(readDb, logger, undefined, undefined, inbox.bus) : undefined;
   // A gateway without the NLU still offers the corpus's intents for label correction.
   let intentsOfCorpus: string[] | undefined;
   const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
@@ -161,7 +165,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
       ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
+      inbox: inbox.admin({ users: () => users?.current, port: () => port }),
     })]);
+    mounts.push(['/files', filesRouter(inbox.files)]);
     mounts.push(['/admin', adminUi()]);
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
@@ -176,10 +182,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
-  let sending: ReturnType<typeof buildChannels> | undefined;
   let liveness: Liveness | undefined;
   let workerId: string | undefined;
-  if (workerRole) {
+  // Gateways send too: agents' typing indicators (the inbox), not replies.
+  if (workerRole || gateway) {
     sending = buildChannels(loaded, config, {
       ...dev.urls,
       onAlreadyAccepted: (channel, ctx) => {
@@ -191,17 +197,21 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
       },
     });
+  }
+  if (workerRole) {
     const locks = new ConversationLocks(redis, config.queue.lockTtlMs, logger, metrics);
     workerId = locks.worker;
     let bot: BotHandler = overrides.bot ?? new EchoBot();
     if (nlu) {
       const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
       const dialog = new Dialog({ nlu, actions, runner: new ActionRunner(), logger, metrics });
-      bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics);
+      bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics, {
+        inbox: inbox.inbox, accounts, channels: () => sending!.channels, queue, logger, metrics, profiles: inbox.profiles, suggestions: inbox.suggestions,
+      });
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, locks, channels: sending.channels, bot, logger, metrics, config, chatlog });
+    worker = new Worker({ queue, locks, channels: sending!.channels, bot, logger, metrics, config, chatlog });
     if (config.worker.deadAfterMs > 0) {
       liveness = new Liveness(queue, workerId, config.worker.deadAfterMs, config.queue.lockTtlMs, logger, metrics);
       liveness.start();
@@ -209,6 +219,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
+    inbox.startJanitor(queue);
     dev.log(logger);
   }
   logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
@@ -235,6 +246,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
       // The heartbeat goes on while the worker drains: a draining worker is not dead.
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
+      await inbox.stop();
       sending?.close();
       await retention?.stop();
       await dev.close();
