@@ -209,7 +209,7 @@ function renderConversation(key, v) {
   const human = v.mode === 'human';
   const canAct = state.me.role !== 'viewer';
   const head = el('div', { class: 'chat-head' },
-    c.avatarUrl && /^https:\/\//.test(c.avatarUrl) ? el('img', { class: 'avatar', src: c.avatarUrl, alt: '', referrerpolicy: 'no-referrer' }) : null,
+    c.avatarUrl && /^https:\/\//.test(c.avatarUrl) ? el('img', { class: 'avatar', src: c.avatarUrl, alt: '', referrerpolicy: 'no-referrer', onerror: (e) => e.target.remove() }) : null,
     el('h2', { text: `${c.name || c.userId} on ${accountLabel(c)}` }),
     c.name ? el('details', { class: 'raw-id' }, el('summary', { text: 'id' }), el('code', { 'data-testid': 'raw-id', text: c.userId })) : null,
     el('span', { class: `badge ${human ? 'human' : 'bot'}`, 'data-testid': 'mode', text: human ? `human${v.agent ? ` (${v.agent})` : ''}` : 'bot' }),
