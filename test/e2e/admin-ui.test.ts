@@ -83,7 +83,7 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     assert.match(await bubbles.getByTestId('intent').first().innerText(), /greetings\.hello 100%/);
     assert.match(await bubbles.getByTestId('timings').first().innerText(), /wait \d+(\.\d+)? ms · processing \d+(\.\d+)? ms · total/);
     assert.ok(await bubbles.getByTestId('msg-bot').count() >= 3);
-    await page.waitForFunction(() => ![...document.querySelectorAll('img.avatar')].some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 0), undefined, { timeout: 5_000 });
+    await page.waitForFunction("![...document.querySelectorAll('img.avatar')].some((i) => i.complete && i.naturalWidth === 0)", undefined, { timeout: 5_000 });
 
     // A message sent now shows up in the open conversation without a reload.
     await emuSend('carol', 'one more thing: do you sell gift cards?');
