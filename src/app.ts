@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Redlock from 'redlock';
-import { buildChannels, buildIngresses, loadChannels } from './channels/registry';
+import { buildChannels, buildIngresses, buildWebchat, loadChannels } from './channels/registry';
 import type { Config } from './config';
 import type express from 'express';
 import { EchoBot, type BotHandler } from './bot/handler';
@@ -28,6 +28,7 @@ import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
+import { ingest } from './gateway/ingest';
 import { createHttpHandler } from './gateway/server';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
@@ -56,6 +57,8 @@ export interface App {
   nlu?: NluService;
   /** The admin token in force (generated in dev mode when ADMIN_TOKEN is unset). */
   adminToken?: string;
+  /** Gateway role with a web chat site: its sockets. */
+  webchat?: NonNullable<ReturnType<typeof buildWebchat>>['gateway'];
   stop(): Promise<void>;
 }
 
@@ -134,6 +137,13 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let intentsOfCorpus: string[] | undefined;
   const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
   const mounts: [string, express.Router][] = [];
+  // Web chat: widget files and sockets, on the gateway; its messages take the webhooks' path (ingest).
+  const durability = config.redis.waitReplicas > 0 ? { durability: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } } : {};
+  const webchat = gateway ? buildWebchat(loaded, config, { redis, logger, metrics, ingest: (p) => ingest(p, { queue, chatlog, accounts, logger, metrics, ...durability }), record: (r) => chatlog.append(r) }) : undefined;
+  if (webchat) {
+    await webchat.gateway.start();
+    mounts.push(['/webchat', webchat.router]);
+  }
   if (gateway) {
     const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
     mounts.push(['/admin/api', adminRouter({
@@ -148,6 +158,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const ingresses = gateway ? buildIngresses(loaded, config) : [];
   const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }));
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  server.on('upgrade', (req, socket, head) => {
+    if (!webchat?.gateway.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -161,7 +174,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (workerRole) {
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
     sending = buildChannels(loaded, config, {
-      graphApiUrl: graphUrl,
+      graphApiUrl: graphUrl, redis, logger, metrics,
       onRetry: (err, delayMs) => {
         metrics.sendRetries.inc({ channel: err.context.channel });
         logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
@@ -197,10 +210,12 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
+    ...(webchat ? { webchat: webchat.gateway } : {}),
     async stop() {
       nlu?.stop();
       live?.stop();
-      // Stop taking webhooks first (in-flight POSTs finish), then drain the workers.
+      // Stop taking webhooks first (in-flight POSTs finish; web chat widgets reconnect elsewhere), then drain the workers.
+      await webchat?.gateway.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await Promise.all([closed, worker?.stop(), sweeper?.stop()]);

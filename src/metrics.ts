@@ -55,6 +55,12 @@ export function createMetrics() {
     expired: new client.Counter({ name: 'cb_events_expired_total', help: "Messages not answered because they were older than the channel's reply window, by channel", labelNames: ['channel'] as const, ...reg }),
     notReplicated: new client.Counter({ name: 'cb_redis_not_replicated_total', help: 'Writes that did not reach REDIS_WAIT_REPLICAS replicas in time, by where (gateway: answered 503; worker: sent anyway)', labelNames: ['where'] as const, ...reg }),
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
+    webchatSockets: new client.Gauge({ name: 'cb_webchat_sockets', help: 'Web chat sockets open on this gateway (after hello)', ...reg }),
+    webchatConnections: new client.Counter({ name: 'cb_webchat_connections_total', help: 'Web chat connection attempts by result (ok, unauthorized, origin, too_many, unknown_site, bad_request, draining)', labelNames: ['result'] as const, ...reg }),
+    webchatFrames: new client.Counter({ name: 'cb_webchat_frames_total', help: 'Web chat frames from widgets by type and outcome (ok, duplicate, rate_limited, bad_frame, unavailable)', labelNames: ['type', 'outcome'] as const, ...reg }),
+    webchatPushed: new client.Counter({ name: 'cb_webchat_entries_pushed_total', help: 'Transcript entries pushed to web chat sockets', ...reg }),
+    webchatOutbox: new client.Counter({ name: 'cb_webchat_outbox_total', help: 'Replies written to web chat outboxes by result (appended, duplicate = a resend the outbox dropped)', labelNames: ['result'] as const, ...reg }),
+    webchatNotifications: new client.Counter({ name: 'cb_webchat_notifications_total', help: 'Away notifications to web chat sites by result (sent, failed)', labelNames: ['result'] as const, ...reg }),
   };
 }
 
