@@ -157,7 +157,7 @@ export class Session implements Member {
     this.cursor = start.from;
     if (this.closed) return void store.disconnect(this.conversation, this.member).catch(() => undefined);
     this.send(JSON.stringify({
-      t: 'welcome', v: PROTOCOL_VERSION, visitor: who.visitor.user, identified: who.visitor.identified, token: who.token, from: start.from, truncated: start.truncated, seen: seen ?? null,
+      t: 'welcome', v: PROTOCOL_VERSION, site: this.site.name ?? this.site.id, visitor: who.visitor.user, identified: who.visitor.identified, token: who.token, from: start.from, truncated: start.truncated, seen: seen ?? null,
       limits: { maxText: LIMITS.maxText, messagesPerWindow: LIMITS.messagesPerWindow, windowMs: LIMITS.windowMs },
     }));
     this.joined = true;

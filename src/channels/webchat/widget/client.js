@@ -143,6 +143,7 @@
       this.cursor = null;
     }
     this.visitor = f.visitor;
+    this.site = f.site;
     this.identified = f.identified;
     this.limits = f.limits || this.limits;
     this.truncated = f.truncated;

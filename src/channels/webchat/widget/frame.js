@@ -39,21 +39,25 @@
     return out;
   }
 
-  function storage(kind) {
-    var memory = {};
-    try {
-      var s = window[kind];
-      s.setItem('cbwc-probe', '1');
-      s.removeItem('cbwc-probe');
-      return { get: function (k) { return s.getItem('cbwc:' + account + ':' + k); }, set: function (k, v) { s.setItem('cbwc:' + account + ':' + k, v); } };
-    } catch (e) {
-      // Storage blocked (privacy settings): the chat still works for this page view.
-      return { get: function (k) { return memory[k]; }, set: function (k, v) { memory[k] = v; } };
-    }
+  /**
+   * The frame's storage is the host page's: a third-party frame's own storage is blocked or
+   * thrown away by many browsers (Safari, Firefox, Chrome in incognito), which would make every
+   * page load a new visitor. The loader hands what it kept over in its init message and keeps
+   * what we write (`kind` local: token and read mark for every tab; session: this tab's outbox).
+   */
+  function storage(kind, initial) {
+    var memory = Object.assign({}, initial);
+    return {
+      get: function (k) { return memory[k] || null; },
+      set: function (k, v) {
+        memory[k] = v;
+        post({ type: 'store', kind: kind, key: k, value: v });
+      },
+    };
   }
 
   function post(msg) {
-    if (parentOrigin) window.parent.postMessage(Object.assign({ type: 'cb-webchat:' + msg.type }, msg), parentOrigin);
+    if (parentOrigin) window.parent.postMessage(Object.assign({}, msg, { type: 'cb-webchat:' + msg.type }), parentOrigin);
   }
 
   function bubble(entry, index) {
@@ -89,6 +93,8 @@
   }
 
   function render() {
+    log.setAttribute('data-visitor', client.visitor || '');
+    if (client.site) $('title').textContent = client.site;
     var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     if (client.truncated && !shown.truncated) {
       shown.truncated = log.insertBefore(el('li', { class: 'truncated', text: 'Earlier messages are not shown.' }), log.firstChild);
@@ -132,21 +138,28 @@
     post({ type: 'unread', count: unread });
   }
 
-  function start(identity) {
-    var tokens = storage('localStorage');
+  function start(identity, stored) {
+    var tokens = storage('local', { token: stored.token, read: stored.read });
     marks = tokens;
     client = new CbWebchat.WebchatClient({
       url: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/webchat/ws?account=' + encodeURIComponent(account),
-      origin: parentOrigin, identity: identity, tokenStore: tokens, outboxStore: storage('sessionStorage'),
+      origin: parentOrigin, identity: identity, tokenStore: tokens, outboxStore: storage('session', { outbox: stored.outbox }),
       WebSocket: WebSocket, crypto: window.crypto, onChange: render,
     });
     // A visitor with a conversation (or logged in) is connected at once: replies and presence are live; others when they open the chat.
     if (identity || tokens.get('token') || client.outbox.length) client.connect();
   }
 
+  function opened() {
+    client.connect();
+    client.setVisible(true);
+    render();
+    input.focus();
+  }
+
   $('composer').addEventListener('submit', function (ev) {
     ev.preventDefault();
-    if (client.send(input.value)) input.value = '';
+    if (client && client.send(input.value)) input.value = '';
     input.focus();
   });
   input.addEventListener('keydown', function (ev) {
@@ -157,7 +170,7 @@
   });
   var typingUntil = 0;
   input.addEventListener('input', function () {
-    if (Date.now() > typingUntil) client.setTyping(true);
+    if (client && Date.now() > typingUntil) client.setTyping(true);
     typingUntil = Date.now() + 3000;
   });
   document.addEventListener('keydown', function (ev) {
@@ -170,17 +183,17 @@
     if (ev.data.type === 'cb-webchat:init' && !client) {
       // The browser says which page embeds us; the server checks it against the site's origins.
       parentOrigin = ev.origin;
-      var id = ev.data.identity;
-      start(id && typeof id.userId === 'string' && typeof id.userHash === 'string' ? { userId: id.userId, userHash: id.userHash } : undefined);
-    } else if (ev.data.type === 'cb-webchat:open' && client) {
+      var id = ev.data.identity, stored = ev.data.stored || {};
+      var text = function (v) { return typeof v === 'string' ? v : null; };
+      start(id && typeof id.userId === 'string' && typeof id.userHash === 'string' ? { userId: id.userId, userHash: id.userHash } : undefined,
+        { token: text(stored.token), read: text(stored.read), outbox: text(stored.outbox) });
+      if (open) opened();
+    } else if (ev.data.type === 'cb-webchat:open') {
       open = true;
-      client.connect();
-      client.setVisible(true);
-      render();
-      input.focus();
-    } else if (ev.data.type === 'cb-webchat:hidden' && client) {
+      if (client) opened(); // else once init came
+    } else if (ev.data.type === 'cb-webchat:hidden') {
       open = false;
-      client.setVisible(false);
+      if (client) client.setVisible(false);
     }
   });
   window.parent.postMessage({ type: 'cb-webchat:ready' }, '*');

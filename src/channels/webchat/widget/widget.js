@@ -3,8 +3,8 @@
 // (and, for a logged-in user, data-user-id and data-user-hash = hex HMAC-SHA256 of the id with
 // the site's identitySecret). It adds a chat button and a frame served by the chatbot; all the
 // chat runs in that frame, under the chatbot's own CSP, so the host page needs neither inline
-// script nor eval, only `script-src` and `frame-src` for <host>. The button lives in a closed
-// shadow root and is styled through the CSSOM (never a style attribute or sheet, which a
+// script nor eval, only `script-src` and `frame-src` for <host>. The button lives in a shadow
+// root and is styled through the CSSOM (never a style attribute or sheet, which a
 // strict style-src would block), so the page's CSS cannot reach it.
 (function () {
   'use strict';
@@ -39,9 +39,30 @@
     return svg;
   }
 
+  // The visitor's token and marks live in the host page's storage (first party: kept by every
+  // browser), handed to the frame at start and updated when it asks.
+  var KEY = 'cbwc:' + account + ':';
+  var KEPT = { token: 'local', read: 'local', outbox: 'session' };
+  function storage(kind) {
+    try {
+      var s = window[kind === 'local' ? 'localStorage' : 'sessionStorage'];
+      s.setItem(KEY + 'probe', '1');
+      s.removeItem(KEY + 'probe');
+      return s;
+    } catch (e) {
+      return null; // storage blocked: the chat works for this page view only
+    }
+  }
+  var stores = { local: storage('local'), session: storage('session') };
+  function stored() {
+    var out = {};
+    for (var k in KEPT) out[k] = stores[KEPT[k]] ? stores[KEPT[k]].getItem(KEY + k) : null;
+    return out;
+  }
+
   function mount() {
     var host = styled('div', { all: 'initial', position: 'fixed', right: '16px', bottom: '16px', zIndex: '2147483000' }, { 'data-chatbot-webchat': account });
-    var root = host.attachShadow ? host.attachShadow({ mode: 'closed' }) : host;
+    var root = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
     var button = styled('button', {
       width: '60px', height: '60px', borderRadius: '50%', border: '0', background: '#0866ff', color: '#fff', cursor: 'pointer',
       boxShadow: '0 4px 12px rgba(0,0,0,.25)', display: 'flex', alignItems: 'center', justifyContent: 'center', position: 'relative', padding: '0',
@@ -88,7 +109,10 @@
     button.addEventListener('click', function () { setOpen(!isOpen); });
     window.addEventListener('message', function (ev) {
       if (ev.source !== frame.contentWindow || ev.origin !== base || !ev.data) return;
-      if (ev.data.type === 'cb-webchat:ready') send({ type: 'cb-webchat:init', identity: identity });
+      if (ev.data.type === 'cb-webchat:ready') send({ type: 'cb-webchat:init', identity: identity, stored: stored() });
+      else if (ev.data.type === 'cb-webchat:store' && KEPT[ev.data.key] === ev.data.kind && typeof ev.data.value === 'string' && stores[ev.data.kind]) {
+        stores[ev.data.kind].setItem(KEY + ev.data.key, ev.data.value);
+      }
       else if (ev.data.type === 'cb-webchat:close' && isOpen) setOpen(false);
       else if (ev.data.type === 'cb-webchat:unread') {
         var n = Number(ev.data.count) || 0;
