@@ -21,6 +21,8 @@ import { adminUi } from './admin/ui';
 import { emulatorRouter } from './admin/emulator';
 import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
+import { canSee } from './admin/users';
+import { conversationKey } from './channels/conversation';
 import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
 import { initialModel, NluService } from './nlu/service';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
@@ -149,7 +151,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
+      ...(webchat ? { presence: webchat.gateway } : {}),
     })]);
+    // Web chat visitors coming, going and typing stream to the admin app with the messages.
+    webchat?.gateway.subscribe((c) => live?.broadcast('presence', { ...c, key: conversationKey(c) }, (p) => canSee(p, c.channel, c.account)));
     mounts.push(['/admin', adminUi()]);
   }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);

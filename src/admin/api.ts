@@ -19,6 +19,8 @@ import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
+import type { PresenceSource } from '../channels/presence';
+import { presenceRouter } from './presence';
 import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
 import type { ModelStore } from '../nlu/store';
 import { SignInError, type Sessions } from './session';
@@ -42,6 +44,8 @@ export interface AdminDeps {
   corpus?: string;
   /** EXPORT_ID_SECRET: stable user pseudonyms across exports. */
   exportIdSecret?: string;
+  /** Online and typing, for channels that have it (web chat). */
+  presence?: PresenceSource;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -214,6 +218,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
   }));
 
+  r.use(presenceRouter({ ...(d.presence ? { presence: d.presence } : {}), accounts: d.accounts, logger: d.logger }));
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
   // Streams the export: constant memory whatever the size; the caller's pages bound it.

@@ -67,10 +67,10 @@ describe('web chat widget in Chromium', { timeout: 180_000 }, () => {
     });
     await page.goto(shop.url);
     await page.getByTestId('wc-launcher').waitFor();
-    const frame = await waitUntil('the chat frame', () => page.frames().find((f) => f.url().includes('/webchat/frame')), 10_000);
-    return { page, frame };
+    return { page, frame: await chatFrame(page) };
   }
 
+  const chatFrame = async (page: Page): Promise<Frame> => (await waitUntil('the chat frame', () => page.frames().find((f) => f.url().includes('/webchat/frame')), 10_000))!;
   const bubbles = (frame: Frame, who: 'visitor' | 'bot' | 'agent') => frame.locator(`#log > li.${who}:not(.pending)`);
 
   /** A reply as the worker would send it through the channel (rich content the echo bot does not make). */
@@ -92,7 +92,7 @@ describe('web chat widget in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await page.getByTestId('wc-launcher').getAttribute('aria-label'), 'Open the chat');
     await page.keyboard.press('Enter');
     await frame.getByTestId('wc-input').waitFor({ state: 'visible' });
-    await waitUntil('focus in the message box', () => frame.evaluate(() => document.activeElement?.id === 'input'));
+    await waitUntil('focus in the message box', () => frame.evaluate<boolean>("document.activeElement?.id === 'input'"));
     await page.keyboard.type('hello there');
     await page.keyboard.press('Enter');
     await bubbles(frame, 'bot').filter({ hasText: 'You said: "hello there"' }).waitFor();
@@ -131,7 +131,7 @@ describe('web chat widget in Chromium', { timeout: 180_000 }, () => {
     await frame.getByTestId('wc-input').focus();
     await page.keyboard.press('Escape');
     await page.getByTestId('wc-frame').waitFor({ state: 'hidden' });
-    assert.equal(await page.evaluate(() => (document.querySelector('[data-chatbot-webchat]')?.shadowRoot?.activeElement as HTMLElement | null)?.dataset.testid), 'wc-launcher');
+    assert.equal(await page.evaluate<string | undefined>("document.querySelector('[data-chatbot-webchat]')?.shadowRoot?.activeElement?.dataset.testid"), 'wc-launcher');
     await page.close();
     assert.deepEqual(problems, [], 'no CSP violation, no script error, no alert');
   });
@@ -156,7 +156,7 @@ describe('web chat widget in Chromium', { timeout: 180_000 }, () => {
     assert.deepEqual(await texts(one.frame), ['first', 'You said: "first"', 'second, from the other tab', 'You said: "second, from the other tab"']);
 
     await one.page.reload();
-    const frame = await waitUntil('the chat frame again', () => one.page.frames().find((f) => f.url().includes('/webchat/frame')), 10_000);
+    const frame = await chatFrame(one.page);
     await one.page.getByTestId('wc-launcher').click();
     await bubbles(frame, 'bot').nth(1).waitFor();
     assert.deepEqual(await texts(frame), await texts(two.frame), 'the reloaded tab shows the same history');
@@ -170,7 +170,7 @@ describe('web chat widget in Chromium', { timeout: 180_000 }, () => {
     await frame.getByTestId('wc-input').waitFor({ state: 'visible' });
     const box = (await page.getByTestId('wc-frame').boundingBox())!;
     assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, 375, 667]);
-    const fontSize = await frame.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+    const fontSize = await frame.evaluate<number>('parseFloat(getComputedStyle(document.body).fontSize)');
     assert.ok(fontSize >= 16, `body text ${fontSize}px`);
     const send = (await frame.getByTestId('wc-send').boundingBox())!;
     assert.ok(send.height >= 44, 'the send button is a comfortable tap target');

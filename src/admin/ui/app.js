@@ -203,11 +203,20 @@ function renderConversation(key, v) {
   const head = el('div', { class: 'chat-head' },
     el('h2', { text: `${c.userId} on ${accountLabel(c)}` }),
     el('span', { class: `badge ${human ? 'human' : 'bot'}`, 'data-testid': 'mode', text: human ? `human${v.agent ? ` (${v.agent})` : ''}` : 'bot' }),
+    HAS_PRESENCE.has(c.channel) ? el('span', { class: 'badge presence', 'data-testid': 'presence', text: presenceText(state.presence[key]) }) : null,
     canAct ? el('button', { 'data-testid': human ? 'release' : 'takeover', onclick: () => act(key, human ? 'release' : 'takeover') , text: human ? 'Hand back to the bot' : 'Take over' }) : null);
+  if (HAS_PRESENCE.has(c.channel)) api(`/conversations/${encodeURIComponent(key)}/presence`).then((p) => showPresence(key, p)).catch(() => null);
   const bubbles = el('div', { class: 'bubbles', 'data-testid': 'bubbles' }, v.messages.map((m) => bubble(m, v.lowConfidenceBelow)));
   const parts = [head, bubbles];
   if (canAct) {
     const reply = el('textarea', { 'data-testid': 'reply-text', placeholder: 'Reply as an agent' });
+    // The visitor of a live channel sees that an agent is typing (one call every few seconds at most).
+    let typingAt = 0;
+    if (HAS_PRESENCE.has(c.channel)) reply.addEventListener('input', () => {
+      if (Date.now() - typingAt < 3_000) return;
+      typingAt = Date.now();
+      api(`/conversations/${encodeURIComponent(key)}/typing`, { body: {} }).catch(() => null);
+    });
     const note = el('textarea', { 'data-testid': 'note-text', placeholder: 'Private note (never sent)' });
     parts.push(el('div', { class: 'console' },
       reply, el('button', { class: 'primary', 'data-testid': 'reply-send', onclick: async () => { if (reply.value.trim()) { await act(key, 'reply', { text: reply.value, id: `ui-${crypto.randomUUID()}` }); reply.value = ''; } }, text: 'Send reply' }),
@@ -219,6 +228,24 @@ function renderConversation(key, v) {
   if (kept.note) $('[data-testid=note-text]').value = kept.note;
   if (kept.focus) $(`[data-testid=${kept.focus}]`)?.focus();
   if (!sameKey) bubbles.lastElementChild?.scrollIntoView({ block: 'end' });
+}
+
+// ---- presence (channels with a live connection to the user: web chat) ----
+
+const HAS_PRESENCE = new Set(['webchat']);
+state.presence = {};
+
+function presenceText(p) {
+  return !p ? '…' : p.typing ? 'typing…' : p.online ? 'online' : 'offline';
+}
+
+function showPresence(key, p) {
+  state.presence[key] = p;
+  const badge = $('[data-testid=presence]');
+  if (badge && $('#chat').dataset.key === key) {
+    badge.textContent = presenceText(p);
+    badge.classList.toggle('online', p.online);
+  }
 }
 
 async function act(key, what, body = {}) {
@@ -251,7 +278,11 @@ async function watchLive() {
           const chunk = buf.slice(0, i);
           buf = buf.slice(i + 2);
           const data = chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-          if (data) onLive(JSON.parse(data));
+          const event = (chunk.split('\n').find((l) => l.startsWith('event: ')) || 'event: messages').slice(7);
+          if (data && event === 'presence') {
+            const p = JSON.parse(data);
+            showPresence(p.key, p);
+          } else if (data) onLive(JSON.parse(data));
         }
       }
     } catch (err) {
