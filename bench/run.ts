@@ -14,6 +14,7 @@ import { chatlogIngest, chatlogLag } from './chatlog';
 import { nlu } from './nlu';
 import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
 import { chartSvg } from './chart';
+import { webchat } from './channel-webchat';
 import { machine, startServers, type BenchServers } from './env';
 
 type Scenario = (servers: BenchServers, quick: boolean, before: Record<string, Record<string, number>>) => Promise<Record<string, number>>;
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   'chatlog-ingest': { run: chatlogIngest, target: 'rows_per_s ≥ 5000' },
   'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
+  'channel-webchat': { run: webchat, target: 'sockets held per gateway, memory per socket; e2e p50/p99 per message at a steady rate; 0 violations' },
 };
 
 async function main(): Promise<void> {
