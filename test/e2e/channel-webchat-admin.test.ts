@@ -42,6 +42,14 @@ describe('web chat in the admin app', { timeout: 180_000 }, () => {
     assert.deepEqual(view.json.messages.slice(0, 2).map((m: { direction: string; text: string }) => m.direction), ['in', 'out']);
     assert.equal(view.json.messages[0].text, 'hello');
 
+    // The widget's acknowledgements become the reply's delivery and read times in the chatlog.
+    const rid = w.entries.find((x) => x.e.f === 'bot')!.e.rid!;
+    const times = async () => (await app.db!.query<{ delivered_at: unknown; read_at: unknown }>('SELECT delivered_at, read_at FROM messages WHERE mid = $1', [rid]))[0];
+    await waitUntil('delivered_at', async () => (await times())?.delivered_at, 15_000);
+    assert.equal((await times())!.read_at, null, 'not read while the panel is closed');
+    w.setVisible(true);
+    await waitUntil('read_at', async () => (await times())?.read_at, 15_000);
+
     assert.deepEqual((await app.api(`/conversations/${encodeURIComponent(key)}/presence`)).json, { online: true, typing: false, connections: 1 });
     const bob = await app.signIn('bob');
     assert.equal((await app.api(`/conversations/${encodeURIComponent(key)}/presence`, { token: bob })).status, 404, 'another account\'s agent learns nothing');

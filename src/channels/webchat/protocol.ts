@@ -31,6 +31,8 @@ export const LIMITS = {
 export const CLOSE = {
   /** The gateway is shutting down: reconnect (another replica answers). */
   restart: 1012,
+  /** Redis could not answer the hello: reconnect a little later. */
+  unavailable: 1013,
   internal: 1011,
   badFrames: 4400,
   unauthorized: 4401,

@@ -80,6 +80,7 @@ export class Session implements Member {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    this.closed = true; // frames still arriving are ignored
     this.ws.close(code, reason);
   }
 
@@ -101,7 +102,10 @@ export class Session implements Member {
     }
     switch (f.t) {
       case 'hello':
-        return this.hello(f);
+        return this.hello(f).catch((err) => {
+          this.d.logger.warn({ err, site: this.site.id }, 'web chat hello not answered: redis unavailable; the widget reconnects');
+          this.close(CLOSE.unavailable, 'service unavailable: reconnect shortly');
+        });
       case 'msg':
         return this.message(f);
       case 'ack':
