@@ -11,8 +11,9 @@
  * on a cluster one XREAD cannot span the slots of many conversations, so thousands of open
  * conversations would need thousands of blocked connections; here each gateway subscribes to
  * one channel. Pub/sub does not keep messages, so it only wakes: the transcript stays the
- * truth, and every pump reads it from the cursors — a lost note delays an entry until the
- * next renewal round (RENEW_MS), it never loses or reorders one. On a cluster, classic PUBLISH
+ * truth, and every pump reads it from the cursors — a lost note delays an entry until its
+ * conversation is swept (within about a minute, see `renew`) or the subscriber reconnects; it
+ * never loses or reorders one. On a cluster, classic PUBLISH
  * is relayed to every node (fine for chat volumes; sharded pub/sub would keep it to one node).
  */
 import crypto from 'node:crypto';
@@ -41,10 +42,14 @@ interface Room {
   members: Set<Member>;
   busy: boolean;
   again: boolean;
+  /** When its transcript was last read (ms). */
+  readAt: number;
 }
 
-/** Leases are renewed (and every conversation re-read, catching any lost note) this often. */
+/** Leases are renewed this often. */
 export const RENEW_MS = LEASE_MS / 3;
+/** A conversation not read for this long is read again at a renewal round (a note may have been lost), a share of them each round. */
+const SWEEP_MS = 60_000;
 const READ_BATCH = 200;
 
 export class Hub {
@@ -82,7 +87,7 @@ export class Hub {
 
   join(m: Member): void {
     let room = this.rooms.get(m.conversation);
-    if (!room) this.rooms.set(m.conversation, (room = { members: new Set(), busy: false, again: false }));
+    if (!room) this.rooms.set(m.conversation, (room = { members: new Set(), busy: false, again: false, readAt: 0 }));
     room.members.add(m);
     void this.pump(m.conversation);
   }
@@ -134,11 +139,22 @@ export class Hub {
     for (const c of this.rooms.keys()) void this.pump(c);
   }
 
-  /** Renews the leases of every socket here, then re-reads every conversation (a note may have been lost). */
+  /**
+   * Renews the leases of every socket here, then reads again the conversations not read for a
+   * minute (a note may have been lost): at most a quarter of the rooms a round, so that ten
+   * thousand idle sockets do not turn into one burst of reads.
+   */
   private async renew(): Promise<void> {
     const members = [...this.rooms.values()].flatMap((r) => [...r.members]);
     await this.store.renew(members).catch((err) => this.logger.warn({ err }, 'web chat socket leases not renewed: redis unavailable'));
-    this.wakeAll();
+    const due = Date.now() - SWEEP_MS;
+    let budget = Math.max(100, Math.ceil(this.rooms.size / 4));
+    for (const [c, room] of this.rooms) {
+      if (budget <= 0) break;
+      if (room.readAt > due) continue;
+      budget--;
+      void this.pump(c);
+    }
   }
 
   private async pump(conversation: string): Promise<void> {
@@ -156,6 +172,7 @@ export class Hub {
         let from: string | undefined;
         for (const m of room.members) if (from === undefined || compareIds(m.cursor, from) < 0) from = m.cursor;
         const rows = await this.store.read(conversation, from!, READ_BATCH);
+        room.readAt = Date.now();
         for (const [id, json] of rows) {
           const frame = entryFrame(id, json);
           for (const m of room.members) {

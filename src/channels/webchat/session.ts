@@ -213,11 +213,13 @@ export class Session implements Member {
     if (moved !== undefined) this.d.receipt(this.ref, kind === 'ack' ? 'delivery' : 'read', mids);
   }
 
+  /** Typing lasts a few seconds in Redis unless the widget says so again; a change is published. */
   private async setTyping(on: boolean): Promise<void> {
-    if (on === this.typing) return;
+    const changed = on !== this.typing;
     this.typing = on;
+    if (!changed && !on) return;
     await this.d.store.setTyping(this.conversation, on).catch(() => undefined);
-    await this.presence();
+    if (changed) await this.presence();
   }
 
   private async presence(known?: number): Promise<void> {

@@ -168,10 +168,19 @@
       $('composer').requestSubmit();
     }
   });
-  var typingUntil = 0;
+  // Typing: said again every 3 s while keys are pressed, and "stopped" after 5 s without one.
+  var typingUntil = 0, typingStop = null;
   input.addEventListener('input', function () {
-    if (client && Date.now() > typingUntil) client.setTyping(true);
-    typingUntil = Date.now() + 3000;
+    if (!client) return;
+    if (Date.now() > typingUntil) {
+      client.setTyping(true);
+      typingUntil = Date.now() + 3000;
+    }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(function () {
+      typingUntil = 0;
+      client.setTyping(false);
+    }, 5000);
   });
   document.addEventListener('keydown', function (ev) {
     if (ev.key === 'Escape') post({ type: 'close' });
