@@ -34,17 +34,21 @@ export interface WidgetClient {
   resend(cid: string): void;
   setTyping(on: boolean): void;
   setVisible(visible: boolean): void;
+  /** The last entry the bot or an agent has seen (visitor messages up to it show ✓✓), -1 if none. */
+  seenUpTo(): number;
   stop(): void;
 }
 
-interface ClientModule {
+export interface ClientModule {
   WebchatClient: new (opts: Record<string, unknown>) => WidgetClient;
   compareIds(a: string, b: string): number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+export type WidgetOptions = Record<string, unknown>;
 const widget = require(path.join(__dirname, '..', 'channels', 'webchat', 'widget', 'client.js')) as ClientModule;
 export const compareIds = widget.compareIds;
+/** The widget's client constructor, for tests that drive it over a fake socket. */
+export const WebchatClient = widget.WebchatClient;
 
 export interface VisitorOptions {
   /** The gateway (or a proxy in front of it): http://host:port. */

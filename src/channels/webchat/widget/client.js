@@ -245,13 +245,16 @@
     this.ws = null;
   };
 
-  /** The visitor's message `cid` was seen by the bot or an agent: the seen mark is at or after it, or a reply follows it. */
-  P.isSeen = function (index) {
-    for (var i = index + 1; i < this.entries.length; i++) {
+  /**
+   * The index of the last entry the bot or an agent has seen: every visitor message at or
+   * before it is seen (a reply follows it, or the seen mark is on it or after it); -1 if none.
+   */
+  P.seenUpTo = function () {
+    for (var i = this.entries.length - 1; i >= 0; i--) {
       var e = this.entries[i].e;
-      if (e.f !== 'visitor' || e.cid === this.seenCid) return true;
+      if (e.f !== 'visitor' || e.cid === this.seenCid) return i;
     }
-    return this.entries[index].e.cid === this.seenCid;
+    return -1;
   };
 
   var api = { WebchatClient: WebchatClient, compareIds: compareIds };

@@ -85,9 +85,9 @@
     return li;
   }
 
-  function ticks(index) {
+  function ticks(index, seenUpTo) {
     var e = client.entries[index].e;
-    if (client.isSeen(index)) return ['✓✓', 'seen'];
+    if (index <= seenUpTo) return ['✓✓', 'seen'];
     var waiting = client.outbox.some(function (m) { return m.cid === e.cid && !m.acked; });
     return waiting ? ['…', 'sending'] : ['✓', 'delivered'];
   }
@@ -100,6 +100,7 @@
       shown.truncated = log.insertBefore(el('li', { class: 'truncated', text: 'Earlier messages are not shown.' }), log.firstChild);
     }
     pendingNodes.forEach(function (n) { n.remove(); });
+    var seenUpTo = client.seenUpTo();
     client.entries.forEach(function (entry, i) {
       var li = shown[entry.id];
       if (!li) {
@@ -107,7 +108,7 @@
         log.append(li);
       }
       if (entry.e.f === 'visitor') {
-        var t = ticks(i), span = li.querySelector('.ticks');
+        var t = ticks(i, seenUpTo), span = li.querySelector('.ticks');
         if (span.textContent !== t[0]) {
           span.textContent = t[0];
           span.setAttribute('aria-label', t[1]);
