@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chatlogIngest, chatlogLag } from './chatlog';
+import { chatlogMemory } from './chatlog-memory';
 import { nlu } from './nlu';
 import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
 import { chartSvg } from './chart';
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   'many-users': { run: manyUsers, target: '10,000 conversations: 0 violations' },
   'chatlog-ingest': { run: chatlogIngest, target: 'rows_per_s ≥ 5000' },
   'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
+  'chatlog-memory': { run: chatlogMemory, target: 'Redis bytes per chatlog record and per message while no chatlog role runs (for docs/capacity.md)' },
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
   'channel-webchat': { run: webchat, target: 'sockets held per gateway, memory per socket; e2e p50/p99 per message at a steady rate; 0 violations' },
 };

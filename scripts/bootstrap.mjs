@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Entry of `npm start` and `npm test` on a fresh clone: installs what is missing (npm
-// dependencies; Debian's redis-server when run as root or with sudo), then runs the command.
-// It runs before node_modules exists, so it uses Node's built-ins only.
+// Entry of `npm start`, `npm test` and the tools (`npm run train` …) on a fresh clone:
+// installs what is missing (npm dependencies; Debian's redis-server when run as root or with
+// sudo), reads `.env` for local runs, then runs the command. It runs before node_modules
+// exists, so it uses Node's built-ins only.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,10 +60,30 @@ const SERVICES = [
   { bin: 'openssl', pkg: 'openssl' },
 ];
 
+/**
+ * `.env` in the project root (KEY=value lines), for `npm start` and the tools, never for the
+ * tests: Node's own loader (process.loadEnvFile, Node ≥ 20.12), and a variable already set
+ * in the environment wins over the file.
+ */
+function loadDotEnv() {
+  const file = path.join(root, '.env');
+  if (!fs.existsSync(file)) return;
+  if (typeof process.loadEnvFile !== 'function') {
+    say(`.env needs Node ≥ 20.12 (process.loadEnvFile); this is ${process.version}`);
+    process.exit(1);
+  }
+  process.loadEnvFile(file);
+  say('read .env (variables set in the environment win)');
+}
+
+/** A tool of src/cli, run through the one dispatcher (the `ordered-chatbot` bin of the image). */
+const tool = (name) => ({ packages: () => [], argv: ['--import', 'tsx', 'src/cli/index.ts', name], dotenv: true });
+
 const COMMANDS = {
   start: {
     packages: () => (process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES ? [] : [{ bin: 'redis-server', pkg: 'redis-server' }]),
     argv: ['--import', 'tsx', 'src/main.ts'],
+    dotenv: true,
   },
   test: {
     packages: () => SERVICES,
@@ -76,22 +97,12 @@ const COMMANDS = {
     packages: () => SERVICES,
     argv: ['--import', 'tsx', 'bench/chaos.ts'],
   },
-  train: {
-    packages: () => [],
-    argv: ['--import', 'tsx', 'src/cli/train.ts'],
-  },
-  eval: {
-    packages: () => [],
-    argv: ['--import', 'tsx', 'src/cli/eval.ts'],
-  },
-  export: {
-    packages: () => [],
-    argv: ['--import', 'tsx', 'src/cli/export.ts'],
-  },
-  'admin-user': {
-    packages: () => [],
-    argv: ['--import', 'tsx', 'src/cli/admin-user.ts'],
-  },
+  migrate: tool('migrate'),
+  train: tool('train'),
+  eval: tool('eval'),
+  export: tool('export'),
+  'admin-user': tool('admin-user'),
+  forget: tool('forget'),
 };
 
 const spec = COMMANDS[command];
@@ -99,6 +110,7 @@ if (!spec) {
   say(`usage: bootstrap.mjs ${Object.keys(COMMANDS).join('|')} [args…]`);
   process.exit(2);
 }
+if (spec.dotenv) loadDotEnv(); // first: REDIS_URL in .env means no redis-server is needed
 ensureNodeModules();
 ensureDebianPackages(spec.packages());
 const child = spawn(process.execPath, [...spec.argv, ...args], { cwd: root, stdio: 'inherit' });

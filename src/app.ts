@@ -4,9 +4,7 @@
  * stop accepting webhooks, let workers finish their current events, then disconnect.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import Redlock from 'redlock';
 import { buildChannels, buildIngresses, buildWebchat, loadChannels } from './channels/registry';
 import type { Config } from './config';
@@ -32,6 +30,7 @@ import { FakeGraph } from './dev/fake-graph';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { ingest } from './gateway/ingest';
 import { createHttpHandler } from './gateway/server';
+import { listen } from './gateway/http-server';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
@@ -41,6 +40,9 @@ import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
 import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
 import { ChatlogStream } from './chatlog/stream';
+import { Retention } from './chatlog/retention';
+import { dataDeletionRouter } from './channels/meta/data-deletion';
+import { Forgetter } from './privacy/forgetter';
 
 export interface App {
   port: number;
@@ -95,6 +97,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     shards: config.queue.shards,
     dedupeTtlMs: config.queue.dedupeTtlMs,
     maxPerConversation: config.queue.maxPerConversation,
+    maxOverflow: config.queue.maxOverflow,
   });
   const { accounts } = loaded;
   const gateway = config.role === 'all' || config.role === 'gateway';
@@ -103,6 +106,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   let db: SqlClient | undefined;
   let consumer: ChatlogConsumer | undefined;
+  let retention: Retention | undefined;
   if (config.role === 'chatlog' || (config.role === 'all' && config.chatlog.enabled)) {
     db = config.databaseUrl
       ? postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error'))
@@ -111,6 +115,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     logger.info({ applied, database: db.kind }, applied.length ? 'chatlog migrations applied' : 'chatlog schema up to date');
     consumer = new ChatlogConsumer(chatlog, db, config.chatlog, logger, metrics);
     await consumer.start();
+    if (config.chatlog.retentionDays) {
+      retention = new Retention(db, config.chatlog.retentionDays, logger);
+      retention.start();
+    }
   }
 
   let fakeGraph: FakeGraph | undefined;
@@ -134,6 +142,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let readDb = db;
   if (gateway && !readDb && config.databaseUrl) readDb = postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error (admin reads)'));
   const ownReadDb = readDb !== db;
+  // Erasure on request needs Redis and the chatlog database (it records what it erased).
+  const forgetter = gateway && readDb ? new Forgetter({ queue, db: readDb, logger, lockWaitMs: config.queue.lockTtlMs * 3 }) : undefined;
   const live = gateway && readDb ? new LiveFeed(readDb, logger) : undefined;
   // A gateway without the NLU still offers the corpus's intents for label correction.
   let intentsOfCorpus: string[] | undefined;
@@ -150,27 +160,26 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
-      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
+      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
+      ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
       ...(webchat ? { presence: webchat.gateway } : {}),
     })]);
     // Web chat visitors coming, going and typing stream to the admin app with the messages.
     webchat?.gateway.subscribe((c) => live?.broadcast('presence', { ...c, key: conversationKey(c) }, (p) => canSee(p, c.channel, c.account)));
     mounts.push(['/admin', adminUi()]);
+    mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
   const ingresses = gateway ? buildIngresses(loaded, config) : [];
-  const server = http.createServer(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }));
-  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
-  server.on('upgrade', (req, socket, head) => {
+  const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
+    port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
+  });
+  const port = http.port;
+  http.server.on('upgrade', (req, socket, head) => {
     if (!webchat?.gateway.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
@@ -219,12 +228,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     async stop() {
       nlu?.stop();
       live?.stop();
-      // Stop taking webhooks first (in-flight POSTs finish; web chat widgets reconnect elsewhere), then drain the workers.
+      // Stop taking webhooks first (POSTs that arrived whole finish; web chat widgets are told to reconnect elsewhere), then drain the workers.
       await webchat?.gateway.stop();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await Promise.all([closed, worker?.stop(), sweeper?.stop()]);
+      await Promise.all([http.close(), worker?.stop(), sweeper?.stop()]);
       sending?.close();
+      await retention?.stop();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

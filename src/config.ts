@@ -38,6 +38,8 @@ export interface Config {
   readonly warnings: readonly string[];
   readonly fb: {
     readonly appSecret: string;
+    /** Accept webhooks signed only with the legacy sha1 `X-Hub-Signature` (FB_ALLOW_SHA1). */
+    readonly allowSha1: boolean;
     readonly verifyToken: string;
     /** Token used for every page when no PAGES_FILE lists the page. */
     readonly defaultPageToken?: string;
@@ -59,6 +61,8 @@ export interface Config {
     readonly batchSize: number;
     readonly pollMs: number;
     readonly claimIdleMs: number;
+    /** Messages older than this many days are deleted (undefined: kept for ever). */
+    readonly retentionDays?: number;
   };
   readonly adminToken?: string;
   /** HMAC key of the user pseudonyms in exports: the same user gets the same pseudonym in every export. */
@@ -86,9 +90,13 @@ export interface Config {
     readonly markSeen: boolean;
   };
   readonly webhook: { readonly bodyLimitBytes: number };
+  /** A request's headers and body must arrive within this (node's requestTimeout and headersTimeout). */
+  readonly http: { readonly requestTimeoutMs: number };
   readonly queue: {
     readonly shards: number;
     readonly maxPerConversation: number;
+    /** Events that may wait in one conversation's overflow list before the gateway answers 503 (0 = no bound). */
+    readonly maxOverflow: number;
     readonly dedupeTtlMs: number;
     readonly lockTtlMs: number;
     readonly batchSize: number;
@@ -199,9 +207,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const redis = readRedisConfig(r, production, cwd);
 
-  const databaseUrl = r.str('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
-    r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  const databaseUrl = readDatabaseUrl(r);
   const chatlogEnabled = r.oneOf('CHATLOG_ENABLED', ['true', 'false'], 'true') === 'true';
   if (production && databaseUrl === undefined && (role === 'chatlog' || (role === 'all' && chatlogEnabled)))
     r.problems.push('DATABASE_URL is required when NODE_ENV=production for the chatlog role');
@@ -230,12 +236,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     production,
     role: role as Role,
     port: r.int('PORT', 3000, 0, 65535),
-    host: r.str('HOST') ?? '0.0.0.0',
+    // Dev mode serves an unauthenticated webhook signer (/emulator): loopback unless asked.
+    host: r.str('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     warnings,
     fb: {
       appSecret,
+      allowSha1: r.oneOf('FB_ALLOW_SHA1', ['true', 'false'], 'true') === 'true',
       verifyToken,
       ...(defaultPageToken !== undefined ? { defaultPageToken } : {}),
       ...(pages ? { pages } : {}),
@@ -251,6 +259,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       batchSize: r.int('CHATLOG_BATCH', 500, 1, 10_000),
       pollMs: r.int('CHATLOG_POLL_MS', 50, 1, 10_000),
       claimIdleMs: r.int('CHATLOG_CLAIM_IDLE_MS', 60_000, 100, 3_600_000),
+      ...(r.str('CHATLOG_RETENTION_DAYS') !== undefined ? { retentionDays: r.int('CHATLOG_RETENTION_DAYS', 365, 1, 36_500) } : {}),
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
     ...(exportIdSecret !== undefined ? { exportIdSecret } : {}),
@@ -269,9 +278,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       markSeen: r.oneOf('BOT_MARK_SEEN', ['true', 'false'], 'true') === 'true',
     },
     webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },
+    http: { requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1_000, 600_000) },
     queue: {
       shards: r.int('QUEUE_SHARDS', 16, 1, 1024),
       maxPerConversation: r.int('QUEUE_MAX_PER_CONVERSATION', 1_000, 0, 1_000_000),
+      maxOverflow: r.int('QUEUE_OVERFLOW_MAX', 10_000, 0, 10_000_000),
       dedupeTtlMs: r.int('DEDUPE_TTL_HOURS', 48, 48, 24 * 30) * 3_600_000,
       lockTtlMs,
       batchSize: r.int('WORKER_BATCH', 10, 1, 1_000),
@@ -296,10 +307,30 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   return deepFreeze(config);
 }
 
-/** What the command-line tools (`train`, `eval`) take from the environment, validated like the app's. */
-export function loadCliConfig(env: Env = process.env): { logLevel: string; nluThreshold: number } {
+function readDatabaseUrl(r: Reader): string | undefined {
+  const url = r.str('DATABASE_URL');
+  if (url !== undefined && !/^postgres(ql)?:\/\/.+/.test(url)) r.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  return url;
+}
+
+export interface CliConfig {
+  readonly logLevel: string;
+  readonly nluThreshold: number;
+  /** Where the tools write by default (`train`'s model file): writable in the image too. */
+  readonly dataDir: string;
+  readonly databaseUrl?: string;
+}
+
+/** What the command-line tools (`train`, `eval`, `migrate`) take from the environment, validated like the app's. */
+export function loadCliConfig(env: Env = process.env, cwd = process.cwd()): CliConfig {
   const r = new Reader(env);
-  const c = { logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'warn'), nluThreshold: r.float('NLU_THRESHOLD', DEFAULT_NLU_THRESHOLD, 0, 1) };
+  const databaseUrl = readDatabaseUrl(r);
+  const c: CliConfig = {
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'warn'),
+    nluThreshold: r.float('NLU_THRESHOLD', DEFAULT_NLU_THRESHOLD, 0, 1),
+    dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+  };
   if (r.problems.length) throw new ConfigError(r.problems);
   return c;
 }

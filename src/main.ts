@@ -2,7 +2,8 @@
 import { startApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { RedisServerMissingError } from './dev/redis-server';
-import { createLogger } from './log';
+import { devUrls } from './dev/urls';
+import { createLogger, terminalDestination } from './log';
 
 async function main(): Promise<void> {
   let config;
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, await terminalDestination(config.production));
   for (const w of config.warnings) logger.warn(w);
   let app;
   try {
@@ -28,9 +29,7 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'start failed');
     process.exit(1);
   }
-  if (!config.production && (config.role === 'all' || config.role === 'gateway')) {
-    logger.info(`webhook: http://localhost:${app.port}/webhook (verify token and app secret: see the warnings above, or FB_VERIFY_TOKEN / FB_APP_SECRET)`);
-  }
+  for (const line of devUrls(config, app)) logger.info(line);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -11,6 +11,7 @@ import type { AccountDirectory } from '../channels/accounts';
 import { conversationKey, parseConversationKey, type ConversationRef } from '../channels/conversation';
 import type { AgentKind, InboundEvent } from '../channels/event';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 import type { ContextStore } from '../bot/context';
 import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, inScope, listConversations, notesOf, stats } from '../chatlog/queries';
 import type { SqlClient } from '../chatlog/sql';
@@ -19,6 +20,8 @@ import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
+import { privacyRouter } from './privacy';
+import type { Forgetter } from '../privacy/forgetter';
 import type { PresenceSource } from '../channels/presence';
 import { presenceRouter } from './presence';
 import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
@@ -44,6 +47,12 @@ export interface AdminDeps {
   corpus?: string;
   /** EXPORT_ID_SECRET: stable user pseudonyms across exports. */
   exportIdSecret?: string;
+  /** CHATLOG_RETENTION_DAYS: exports leave out older messages. */
+  retentionDays?: number;
+  /** Erasure on request (admins only); absent without a chatlog database. */
+  forgetter?: Forgetter;
+  /** Counts agent actions that wait in the overflow list or are refused, as the webhook's events are. */
+  metrics?: Pick<Metrics, 'overflow' | 'overflowRefused'>;
   /** Online and typing, for channels that have it (web chat). */
   presence?: PresenceSource;
 }
@@ -218,6 +227,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
   }));
 
+  r.use(privacyRouter({ ...(d.forgetter ? { forgetter: d.forgetter } : {}), accounts: d.accounts, logger: d.logger }));
   r.use(presenceRouter({ ...(d.presence ? { presence: d.presence } : {}), accounts: d.accounts, logger: d.logger }));
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
@@ -237,7 +247,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     const database = db();
     const f = EXPORT_FORMATS[format];
     res.status(200).set({ 'content-type': f.contentType, 'content-disposition': `attachment; filename="chatlog-export.${f.extension}"` });
-    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}), ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}) });
+    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}), ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}), ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}) });
     d.logger.info({ by: principalOf(res).name, format, ...counts }, 'chatlog exported');
   }));
 
@@ -271,6 +281,11 @@ export function adminRouter(d: AdminDeps): express.Router {
       throw new HttpError(503, 'queue unavailable, retry later (with the same "id", nothing is sent twice)');
     }
     const code = result.codes[0];
+    if (code === EnqueueCode.Refused) {
+      d.metrics?.overflowRefused.inc();
+      throw new HttpError(503, 'conversation queue full (QUEUE_OVERFLOW_MAX), retry later (with the same "id", nothing is sent twice)');
+    }
+    if (code === EnqueueCode.Overflow) d.metrics?.overflow.inc();
     d.logger.info({ conversation: key, kind, id: event.id, agent, outcome: code }, 'agent action queued');
     res.status(202).json({ id: event.id, conversation: key, status: code === EnqueueCode.Duplicate ? 'duplicate' : code === EnqueueCode.Overflow ? 'overflow' : 'queued' });
   };

@@ -111,6 +111,7 @@ export class ReplyLedger {
       await this.replicated(conversation);
       const ref = { event: e.id, index: i };
       const t0 = Date.now();
+      this.metrics.sends.inc({ channel: channel.type });
       try {
         const sent = await channel.send(messages[i]!, { to, ref, token: replyToken(ref), idempotencyKey: `${e.id}#${i}`, author: s.author, about: e });
         const now = Date.now();

@@ -41,7 +41,7 @@ export class ConversationLock {
   }
 
   /**
-   * Takes over a lock that a queue script acquired (next-4 with `acquireMs`, value `value`)
+   * Takes over a lock that a queue script acquired (next-6 with `acquireMs`, value `value`)
    * at `startedAt`: from here on it is a redlock lock like any other, extended and released
    * by redlock. The expiry accounts for clock drift the way redlock's own acquire does.
    */
@@ -51,8 +51,8 @@ export class ConversationLock {
   }
 
   /**
-   * Stops extending the lock without releasing it: it is not ours to release (next-4 found
-   * it busy), or a queue script released it already (next-4 found the queue empty).
+   * Stops extending the lock without releasing it: it is not ours to release (next-6 found
+   * it busy), or a queue script released it already (next-6 found the queue empty).
    */
   forget(): void {
     clearTimeout(this.timer);

@@ -124,7 +124,7 @@ export class Worker {
     let settlement: Settlement;
     let lock: ConversationLock | null = null;
     try {
-      // The lock is taken by the first next-4 call (one round trip for lock and peek); it is
+      // The lock is taken by the first next-6 call (one round trip for lock and peek); it is
       // a redlock lock from then on. Adopted before the call so that an error in flight
       // still releases it if it was taken.
       const ttl = config.queue.lockTtlMs;
@@ -176,7 +176,7 @@ export class Worker {
         return { mode: 'none' };
       }
       if (r.code === ScriptCode.Empty) {
-        lock.forget(); // released by next-4
+        lock.forget(); // released by next-6
         return { mode: 'remove' };
       }
       // Fairness: yield after a bounded batch so one chatty user cannot hold a worker slot.

@@ -79,7 +79,7 @@ export function loadChannels(config: Config): LoadedChannels {
 /** What platforms POST to (gateway role). */
 export function buildIngresses(loaded: LoadedChannels, config: Config): Ingress[] {
   const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook]]);
-  return [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, parsers: meta })];
+  return [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, allowSha1: config.fb.allowSha1, parsers: meta })];
 }
 
 export interface SendSetup {

@@ -60,7 +60,10 @@ export function postgresClient(url: string, onErrorLog: (err: Error) => void): S
 
 export async function pgliteClient(dir: string): Promise<SqlClient> {
   fs.mkdirSync(dir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
+  // A dev dependency, absent from the production image: there DATABASE_URL is required.
+  const { PGlite } = await import('@electric-sql/pglite').catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_MODULE_NOT_FOUND' ? new Error('the embedded PGlite chatlog is a development dependency (npm ci installs it): set DATABASE_URL to a PostgreSQL database') : err;
+  });
   const db = await PGlite.create(dir);
   type Q = { query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }> };
   const runner = (c: Q): SqlRunner => ({ query: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params)).rows as T[] });

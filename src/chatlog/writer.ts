@@ -5,6 +5,7 @@
  * inserted. Records appended before channels existed (pageId/userId) are read as Messenger's.
  */
 import { upgradeLegacy } from '../channels/conversation';
+import { ERASURE_LOCK, forgottenAt } from './forget';
 import type { ChatlogRecord, MessageRecord, ReceiptRecord, StatusRecord } from './records';
 import type { SqlClient, SqlRunner } from './sql';
 
@@ -13,6 +14,8 @@ export interface WriteResult {
   updated: number;
   receipts: number;
   statuses: number;
+  /** Records of conversations erased on request after the record was made: dropped. */
+  forgotten: number;
 }
 
 const MSG_COLUMNS: [keyof MessageRecord, string, string][] = [
@@ -175,14 +178,22 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
   return { inserted, updated: result.length - inserted };
 }
 
+/** When a record happened, as far as erasure is concerned (a record made before its conversation was forgotten is dropped). */
+const whenOf = (r: ChatlogRecord): number => (r.t === 'msg' ? timeOf(r) : r.t === 'status' ? r.at : (r.at ?? r.watermark ?? Date.now()));
+
 export async function writeBatch(db: SqlClient, batch: readonly ChatlogRecord[]): Promise<WriteResult> {
-  const records = batch.map((r) => upgradeLegacy(r as ChatlogRecord & { pageId?: string; userId?: string }) as ChatlogRecord);
-  const messages = mergeMessages(records.filter((r): r is MessageRecord => r.t === 'msg'));
-  const receipts = records.filter((r): r is ReceiptRecord => r.t === 'receipt');
-  const statuses = records.filter((r): r is StatusRecord => r.t === 'status');
-  const watermarks = receipts.filter((r) => r.watermark !== undefined);
-  const byMessage = receipts.filter((r) => r.watermark === undefined).flatMap((r) => (r.mids ?? []).map((mid) => ({ channel: r.channel, account_id: r.account, mid, kind: r.kind, at: r.at ?? Date.now(), error: r.error ?? null })));
+  const upgraded = batch.map((r) => upgradeLegacy(r as ChatlogRecord & { pageId?: string; userId?: string }) as ChatlogRecord);
   return db.transaction(async (tx) => {
+    // Shared with other writers, exclusive against an erasure: a batch either commits before
+    // an erasure starts, or sees its tombstone.
+    await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [ERASURE_LOCK]);
+    const tombstones = await forgottenAt(tx, upgraded);
+    const records = tombstones.size ? upgraded.filter((r) => !(whenOf(r) <= (tombstones.get(`${r.channel}\u0000${r.account}\u0000${r.user}`) ?? -Infinity))) : upgraded;
+    const messages = mergeMessages(records.filter((r): r is MessageRecord => r.t === 'msg'));
+    const receipts = records.filter((r): r is ReceiptRecord => r.t === 'receipt');
+    const statuses = records.filter((r): r is StatusRecord => r.t === 'status');
+    const watermarks = receipts.filter((r) => r.watermark !== undefined);
+    const byMessage = receipts.filter((r) => r.watermark === undefined).flatMap((r) => (r.mids ?? []).map((mid) => ({ channel: r.channel, account_id: r.account, mid, kind: r.kind, at: r.at ?? Date.now(), error: r.error ?? null })));
     const m = messages.length ? await writeMessages(tx, messages) : { inserted: 0, updated: 0 };
     if (statuses.length) {
       await ensureAccounts(tx, statuses);
@@ -190,6 +201,6 @@ export async function writeBatch(db: SqlClient, batch: readonly ChatlogRecord[])
     }
     if (watermarks.length) await tx.query(APPLY_WATERMARKS, [JSON.stringify(watermarks.map((r) => ({ ...conv(r), kind: r.kind, watermark: r.watermark })))]);
     if (byMessage.length) await tx.query(APPLY_MESSAGE_RECEIPTS, [JSON.stringify(byMessage)]);
-    return { ...m, receipts: receipts.length, statuses: statuses.length };
+    return { ...m, receipts: receipts.length, statuses: statuses.length, forgotten: upgraded.length - records.length };
   });
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run eval -- --corpus FILE… [--test FILE | --folds K] [--threshold N] [--json OUT] [--md OUT]`
+ * `eval --corpus FILE… [--test FILE | --folds K] [--threshold N] [--json OUT] [--md OUT]`
  *
  * Trains a model as `npm run train` would and scores it: accuracy, macro-F1, per-intent
  * precision/recall/F1 and the confusion matrix on stdout (progress on stderr). Corpora may
@@ -9,8 +9,7 @@
  *    trains on the corpus (its train part, if it has one).
  *  - `--folds K`: K-fold cross-validation over every sentence of the corpus.
  *  - neither: the corpus file's own published split (train part → model, test part → score).
- * The threshold defaults to the bot's NLU_THRESHOLD. Exit 0 on success, 1 on a bad corpus,
- * 2 on a usage error.
+ * The threshold defaults to the bot's NLU_THRESHOLD. Exit codes: see ./command.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,12 +19,21 @@ import { createLogger } from '../log';
 import { CorpusError, mergeCorpora, type Corpus } from '../nlu/corpus';
 import { crossValidate, evaluate, toMarkdown, type EvalResult } from '../nlu/eval';
 import { readCorpusFile, type CorpusFile, type Example } from '../nlu/formats';
+import { CommandError, EXIT_OK, main, numberOption, parseCommandLine, progress, UsageError, type Command } from './command';
 
-const USAGE = 'usage: npm run eval -- --corpus FILE… [--test FILE | --folds K] [--threshold N] [--json OUT] [--md OUT]';
+const USAGE = `usage: ordered-chatbot eval --corpus FILE… [--test FILE | --folds K] [--threshold N] [--json OUT] [--md OUT]
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+  --corpus FILE…  corpora to train on: nlp.js JSON, CSV (text,intent), Rasa NLU YAML/JSON,
+                  NLU evaluation corpora JSON (their "training" flag is the published split)
+  --test FILE     score every sentence of FILE (its test part, if it has a split)
+  --folds K       K-fold cross-validation over every sentence of the corpora
+                  (neither: the corpus files' own published split)
+  --threshold N   below this score the intent is None (default: NLU_THRESHOLD, 0.5)
+  --json OUT      write the whole result as JSON (top-level "accuracy")
+  --md OUT        write it as a Markdown report
+  -h, --help      this text
+
+Exit: 0 done, 1 failed (a corpus that cannot be read), 2 usage.`;
 
 export interface EvalArgs {
   corpus: string[];
@@ -36,31 +44,22 @@ export interface EvalArgs {
   md?: string;
 }
 
-export function parseArgs(argv: string[]): EvalArgs {
-  const a: EvalArgs = { corpus: [] };
-  const value = (i: number, flag: string, what: string) => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs ${what}`);
-    return v;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--corpus') {
-      while (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) a.corpus.push(argv[++i]!);
-      if (a.corpus.length === 0) throw new UsageError('--corpus needs at least one file');
-    } else if (arg === '--test') a.test = value(i++, arg, 'a file');
-    else if (arg === '--json') a.json = value(i++, arg, 'a file to write');
-    else if (arg === '--md') a.md = value(i++, arg, 'a file to write');
-    else if (arg === '--folds') {
-      const k = Number(value(i++, arg, 'a number'));
-      if (!Number.isInteger(k) || k < 2) throw new UsageError(`--folds needs a whole number of at least 2 (got ${argv[i]})`);
-      a.folds = k;
-    } else if (arg === '--threshold') {
-      const t = Number(value(i++, arg, 'a number'));
-      if (!(t >= 0 && t <= 1)) throw new UsageError(`--threshold needs a number from 0 to 1 (got ${argv[i]})`);
-      a.threshold = t;
-    } else throw new UsageError(`unknown argument ${arg}`);
-  }
+export function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
+  const { values, help } = parseCommandLine(argv, {
+    corpus: { type: 'string', multiple: true },
+    test: { type: 'string' },
+    folds: { type: 'string' },
+    threshold: { type: 'string' },
+    json: { type: 'string' },
+    md: { type: 'string' },
+  }, ['corpus']);
+  if (help) return 'help';
+  const a: EvalArgs = { corpus: (values.corpus as string[] | undefined) ?? [] };
+  for (const k of ['test', 'json', 'md'] as const) if (values[k] !== undefined) a[k] = values[k] as string;
+  const folds = numberOption(values, 'folds', 2, 1_000, true);
+  const threshold = numberOption(values, 'threshold', 0, 1);
+  if (folds !== undefined) a.folds = folds;
+  if (threshold !== undefined) a.threshold = threshold;
   if (a.corpus.length === 0) throw new UsageError('--corpus FILE is required');
   if (a.test !== undefined && a.folds !== undefined) throw new UsageError('give --test or --folds, not both');
   return a;
@@ -77,12 +76,14 @@ function whole(f: CorpusFile): Corpus {
   return { ...f.corpus, data };
 }
 
-/** A counter that rewrites itself on a terminal; elsewhere (a log, a pipe) only the last count. */
-function progress(label: string): (done: number, total: number) => void {
-  const tty = process.stderr.isTTY;
+/** "classified 40/106" on stderr while it works (./command.ts: rewritten on a terminal, every few seconds in a log). */
+function counter(label: string): (done: number, total: number) => void {
+  let state = [0, 0];
+  const p = progress(() => `${label} ${state[0]}/${state[1]}`);
   return (done, total) => {
-    if (done === total) process.stderr.write(`${tty ? '\r' : ''}${label} ${done}/${total}\n`);
-    else if (tty) process.stderr.write(`\r${label} ${done}/${total}`);
+    state = [done, total];
+    if (done === total) p.done();
+    else p.tick();
   };
 }
 
@@ -113,8 +114,7 @@ function write(file: string, text: string): void {
   fs.writeFileSync(file, text);
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+async function evaluateCorpora(args: EvalArgs): Promise<number> {
   const env = loadCliConfig();
   const threshold = args.threshold ?? env.nluThreshold;
   const logger = createLogger(env.logLevel, pino.destination(2));
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     if (n < args.folds) throw new UsageError(`${args.folds} folds need at least ${args.folds} sentences; ${names} has ${n}`);
     mode = `${args.folds}-fold cross-validation over ${n} sentences`;
     process.stderr.write(`${mode}…\n`);
-    result = await crossValidate(corpus, args.folds, { ...opts, onProgress: progress('classified') });
+    result = await crossValidate(corpus, args.folds, { ...opts, onProgress: counter('classified') });
   } else {
     let test: Example[];
     if (args.test !== undefined) {
@@ -146,19 +146,29 @@ async function main(): Promise<void> {
     const n = train.data.reduce((s, d) => s + d.utterances.length, 0);
     mode += ` (${n} sentences to train, ${test.length} to score)`;
     process.stderr.write(`training on ${train.data.length} intents, ${n} sentences; scoring ${test.length}…\n`);
-    result = await evaluate(train, test, { ...opts, onProgress: progress('classified') });
+    result = await evaluate(train, test, { ...opts, onProgress: counter('classified') });
   }
   const title = `${names}: ${mode}, threshold ${threshold}`;
   process.stdout.write(toText(result, title));
   if (args.json) write(args.json, `${JSON.stringify({ corpus: args.corpus, mode, threshold, ...result }, null, 2)}\n`);
   if (args.md) write(args.md, toMarkdown(result, title));
+  return EXIT_OK;
 }
 
-if (require.main === module) {
-  main().catch((err) => {
-    if (err instanceof UsageError) console.error(`${err.message}\n${USAGE}`);
-    else if (err instanceof CorpusError || err instanceof ConfigError) console.error(err.message);
-    else console.error(`eval failed: ${(err as Error).stack ?? String(err)}`);
-    process.exit(err instanceof UsageError ? 2 : 1);
-  });
+async function run(argv: readonly string[]): Promise<number> {
+  const args = parseEvalArgs(argv);
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  try {
+    return await evaluateCorpora(args);
+  } catch (err) {
+    if (err instanceof CorpusError || err instanceof ConfigError) throw new CommandError(err.message);
+    throw err;
+  }
 }
+
+export const evalCommand: Command = { name: 'eval', usage: USAGE, run };
+
+if (require.main === module) main(evalCommand);

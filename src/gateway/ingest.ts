@@ -14,7 +14,7 @@ import type { ChatlogStream } from '../chatlog/stream';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { requireReplicas, type Durability } from '../queue/durability';
-import { EnqueueCode } from '../queue/errors';
+import { EnqueueCode, QueueFullError } from '../queue/errors';
 import type { ConversationQueue } from '../queue/queue';
 import { oneServer } from '../queue/redis';
 
@@ -23,6 +23,7 @@ export interface IngestSummary {
   duplicates: number;
   recorded: number;
   overflow: number;
+  refused: number;
   ignored: number;
 }
 
@@ -41,6 +42,7 @@ const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
   [EnqueueCode.Duplicate]: 'duplicates',
   [EnqueueCode.Overflow]: 'overflow',
   [EnqueueCode.Recorded]: 'recorded',
+  [EnqueueCode.Refused]: 'refused',
 };
 
 /** The outbound row a confirmation proves: logged even if the reply's worker died before recording it. */
@@ -57,7 +59,7 @@ function confirmedRecord(e: InboundEvent, confirms: ReplyRef): MessageRecord {
 /** Enqueues the events of one verified request (a webhook POST, a web chat frame). */
 export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<IngestSummary> {
   const { queue, chatlog, accounts, logger, metrics } = deps;
-  const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, ignored: 0 };
+  const summary: IngestSummary = { queued: 0, duplicates: 0, recorded: 0, overflow: 0, refused: 0, ignored: 0 };
   for (const u of parsed.unknown) {
     summary.ignored++;
     metrics.webhookEvents.inc({ channel: 'unknown', kind: 'unknown', outcome: 'ignored' });
@@ -100,7 +102,7 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // Then every other conversation that has work, duplicates and confirmations included: if a
   // gateway died between enqueue and mark, the platform's redelivery lands here as a duplicate
   // and heals the index; a confirmation wakes a conversation whose worker waits for it.
-  await queue.markReady(results.filter((r) => r.depth > 0 && !early.has(r.conversation)).map((r) => r.conversation));
+  await queue.markReady(results.filter((r) => r.depth + r.overflow > 0 && !early.has(r.conversation)).map((r) => r.conversation));
   metrics.chatlogAppended.inc(confirmed.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.
@@ -111,10 +113,12 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
     });
   }
   count(results, groups, summary, deps);
+  const full = results.filter((r) => r.codes.includes(EnqueueCode.Refused)).map((r) => r.conversation);
+  if (full.length) throw new QueueFullError({ conversations: full, refused: summary.refused });
   return summary;
 }
 
-function count(results: { conversation: string; codes: EnqueueCode[]; depth: number }[], groups: Map<string, ParsedEvent[]>, summary: IngestSummary, { logger, metrics }: IngestDeps): void {
+function count(results: { conversation: string; codes: EnqueueCode[]; depth: number; overflow: number }[], groups: Map<string, ParsedEvent[]>, summary: IngestSummary, { logger, metrics }: IngestDeps): void {
   for (const r of results) {
     const events = groups.get(r.conversation)!;
     r.codes.forEach((code, i) => {
@@ -127,7 +131,10 @@ function count(results: { conversation: string; codes: EnqueueCode[]; depth: num
         logger.debug({ conversation: r.conversation, mid: e.id }, 'duplicate event dropped');
       } else if (code === EnqueueCode.Overflow) {
         metrics.overflow.inc();
-        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth }, 'conversation queue at its cap: event parked in the overflow list');
+        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, overflow: r.overflow }, 'conversation queue at its cap: event waits in the overflow list');
+      } else if (code === EnqueueCode.Refused) {
+        metrics.overflowRefused.inc();
+        logger.warn({ conversation: r.conversation, mid: e.id, depth: r.depth, overflow: r.overflow }, 'conversation overflow list full (QUEUE_OVERFLOW_MAX): event refused, the request is answered 503 so the platform retries');
       } else {
         logger.debug({ conversation: r.conversation, mid: e.id, kind: e.kind }, code === EnqueueCode.Queued ? 'event queued' : 'event recorded');
       }

@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { RedisClient } from '../queue/redis';
+import { overflowStats } from '../queue/sweeper';
 import { pathOf, webhookHandler } from './webhook';
 import type { ChatlogStream } from '../chatlog/stream';
 
@@ -53,11 +54,21 @@ function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.get('/metrics', async (_req, res) => {
+    // Every role can see the chatlog stream fill up, the chatlog role's own absence included.
+    try {
+      const b = await withTimeout(deps.chatlog.backlog(), 1_000);
+      metrics.chatlogStreamEntries.set(b.entries);
+      metrics.chatlogStreamBytes.set(b.bytes);
+    } catch (err) {
+      logger.warn({ err }, 'chatlog stream gauges not refreshed: redis unavailable');
+    }
     if (queue) {
       try {
-        const s = await withTimeout(queue.pendingStats(), 1_000);
+        const [s, o] = await withTimeout(Promise.all([queue.pendingStats(), overflowStats(queue)]), 1_000);
         metrics.queuePending.set(s.conversations);
         metrics.queueOldest.set(s.oldestMs / 1000);
+        metrics.overflowWaiting.set(o.events);
+        metrics.overflowConversations.set(o.conversations);
       } catch (err) {
         logger.warn({ err }, 'queue gauges not refreshed: redis unavailable');
       }
@@ -92,7 +103,8 @@ function createHttpApp(deps: HttpDeps): express.Express {
     if (deps.ingresses.some((i) => i.path === req.path)) metrics.webhookRequests.inc({ status: String(status) });
     if (status >= 500) logger.error({ err, path: req.path }, `request failed: ${message}`);
     else logger.warn({ path: req.path, status, error: message }, `request rejected: ${message}`);
-    if (!res.headersSent) res.status(status).json({ error: message });
+    // An oversize body is not read to its end: the connection closes after the answer.
+    if (!res.headersSent) res.status(status).set(status === 413 ? { connection: 'close' } : {}).json({ error: message });
   });
   return app;
 }

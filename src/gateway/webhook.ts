@@ -13,6 +13,7 @@ import { WebhookInputError } from '../channels/event';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { NotReplicatedError } from '../queue/durability';
+import { QueueFullError } from '../queue/errors';
 import { ingest, type IngestDeps } from './ingest';
 
 export interface WebhookDeps extends IngestDeps {
@@ -38,19 +39,19 @@ export function webhookHandler(ingress: Ingress, deps: WebhookDeps): (req: Incom
   return (req, res) => {
     const started = process.hrtime.bigint();
     let answered = false;
-    const reply = (status: number, body: unknown) => {
+    const reply = (status: number, body: unknown, close = false) => {
       if (answered) return;
       answered = true;
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
       res.end(text);
       metrics.webhookRequests.inc({ status: String(status) });
       metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     };
     const reject413 = () => {
       logger.warn({ path: req.url, status: 413, error: tooLarge }, `request rejected: ${tooLarge}`);
-      req.resume(); // drain what is left so the connection stays usable
-      reply(413, { error: tooLarge });
+      // The rest is not read: node closes the connection once the answer is out.
+      reply(413, { error: tooLarge }, true);
     };
     if (Number(req.headers['content-length'] ?? 0) > bodyLimitBytes) return reject413();
 
@@ -98,6 +99,10 @@ export function webhookHandler(ingress: Ingress, deps: WebhookDeps): (req: Incom
       const summary = await ingest(parsed, deps);
       return [200, { status: 'EVENT_RECEIVED', ...summary }];
     } catch (err) {
+      if (err instanceof QueueFullError) {
+        // The other events of the POST are queued; the platform's retry of it is deduplicated.
+        return [503, { error: 'conversation queue full, retry later' }];
+      }
       if (err instanceof NotReplicatedError) {
         logger.warn({ err: err.message }, 'webhook POST queued but not replicated in time: answering 503 so the platform retries (the retry is deduplicated)');
         return [503, { error: 'queued but not yet replicated, retry later' }];

@@ -4,7 +4,7 @@ export enum ScriptCode {
   Ok = 0,
   Empty = 1,
   Fenced = 2,
-  /** The conversation's lock is held by another worker (next-4 asked to acquire it). */
+  /** The conversation's lock is held by another worker (next-6 asked to acquire it). */
   Busy = 3,
 }
 
@@ -13,12 +13,22 @@ export enum EnqueueCode {
   Duplicate = 2,
   Overflow = 3,
   Recorded = 4,
+  /** QUEUE_OVERFLOW_MAX events wait already: not taken (nor marked seen); the platform retries. */
+  Refused = 5,
 }
 
 export class LockLostError extends Error {
   override readonly name = 'LockLostError';
   constructor(readonly context: { conversation: string; mid?: string }) {
     super(`lock of conversation ${context.conversation} is no longer ours`);
+  }
+}
+
+/** Events refused because their conversation has QUEUE_OVERFLOW_MAX events waiting: answer 503, the sender retries. */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
+  constructor(readonly context: { conversations: string[]; refused: number }) {
+    super(`${context.refused} event(s) refused: conversation queue full (${context.conversations.slice(0, 5).join(', ')})`);
   }
 }
 

@@ -41,14 +41,20 @@ export class Keys {
     return `${this.prefix}:ready:{r${shard}}`;
   }
 
-  /** Pattern matching every conversation queue, for the sweeper's SCAN. */
-  get queuePattern(): string {
-    return `${this.prefix}:{*}:q`;
+  /** Pattern matching every conversation queue and overflow list (and few other keys), for the sweeper's SCAN. */
+  get waitingPattern(): string {
+    return `${this.prefix}:{*}:[qo]*`;
   }
 
-  conversationOfQueueKey(key: string): string | undefined {
-    const m = /^[^{]*\{([^}]+)\}:q$/.exec(key);
-    return m?.[1];
+  /** The conversation of a queue or overflow key, and which of the two it is; undefined for any other key. */
+  waitingKey(key: string): { conversation: string; kind: 'q' | 'overflow' } | undefined {
+    const m = /^[^{]*\{([^}]+)\}:(q|overflow)$/.exec(key);
+    return m ? { conversation: m[1]!, kind: m[2] as 'q' | 'overflow' } : undefined;
+  }
+
+  /** Hash: what the last sweep counted in the overflow lists (conversations, events, at). */
+  get overflowStats(): string {
+    return `${this.prefix}:overflow-stats`;
   }
 
   get sweeperLock(): string {

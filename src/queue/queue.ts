@@ -22,7 +22,10 @@ export interface QueueItem {
 export interface EnqueueResult {
   conversation: string;
   codes: EnqueueCode[];
+  /** Events in the queue. */
   depth: number;
+  /** Events waiting in the overflow list behind them. */
+  overflow: number;
 }
 
 export interface Claim {
@@ -46,6 +49,7 @@ export type NextResult =
       /** No reply pending, yet Facebook echoed reply `confirmed`: it went out (its marks were lost). */
       nextEchoed?: boolean;
       depth: number;
+      overflow: number;
     };
 
 export interface Ack {
@@ -59,6 +63,8 @@ export interface QueueOptions {
   prefix: string;
   dedupeTtlMs: number;
   maxPerConversation: number;
+  /** Events that may wait in a conversation's overflow list; beyond it enqueue refuses (0 = no bound). */
+  maxOverflow?: number;
 }
 
 const int = (v: unknown, script: string): number => {
@@ -76,15 +82,15 @@ export class ConversationQueue {
   /** Adds one conversation's events (in arrival order) atomically, deduped by event id. */
   async enqueue(conversation: string, events: readonly QueueItem[], now = Date.now()): Promise<EnqueueResult> {
     const k = this.keys.conversation(conversation);
-    const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation];
+    const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation, this.opts.maxOverflow ?? 0];
     for (const p of events) {
       const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : '';
       argv.push(p.id, p.timestamp, p.payload, echoField, p.queue ? '1' : '0');
     }
     const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, ...argv);
-    if (!Array.isArray(reply) || reply.length !== events.length + 1) throw new ScriptReplyError({ script: 'enqueue-6', reply });
-    const codes = reply.slice(0, -1).map((c) => int(c, 'enqueue-6') as EnqueueCode);
-    return { conversation, codes, depth: int(reply[reply.length - 1], 'enqueue-6') };
+    if (!Array.isArray(reply) || reply.length !== events.length + 2) throw new ScriptReplyError({ script: 'enqueue-6', reply });
+    const codes = reply.slice(0, -2).map((c) => int(c, 'enqueue-6') as EnqueueCode);
+    return { conversation, codes, depth: int(reply[reply.length - 2], 'enqueue-6'), overflow: int(reply[reply.length - 1], 'enqueue-6') };
   }
 
   /** Marks conversations ready, one script call per shard. */
@@ -143,19 +149,20 @@ export class ConversationQueue {
    */
   async next(conversation: string, lockValue: string, ack?: Ack, opts: { acquireMs?: number; releaseIfEmpty?: boolean } = {}): Promise<NextResult> {
     const k = this.keys.conversation(conversation);
-    const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs, opts.acquireMs ?? 0, opts.releaseIfEmpty ? '1' : '0');
-    const code = Array.isArray(r) ? int(r[0], 'next-4') : NaN;
+    const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, k.seq, k.overflow, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs, opts.acquireMs ?? 0, opts.releaseIfEmpty ? '1' : '0', this.opts.maxPerConversation);
+    const code = Array.isArray(r) ? int(r[0], 'next-6') : NaN;
     if (code === ScriptCode.Fenced || code === ScriptCode.Empty || code === ScriptCode.Busy) return { code };
-    if (code !== ScriptCode.Ok) throw errorForCode(code, { script: 'next-4', conversation }) ?? new ScriptReplyError({ script: 'next-4', reply: r });
-    if (r.length !== 8) throw new ScriptReplyError({ script: 'next-4', reply: r });
-    const pendingIndex = int(r[4], 'next-4');
+    if (code !== ScriptCode.Ok) throw errorForCode(code, { script: 'next-6', conversation }) ?? new ScriptReplyError({ script: 'next-6', reply: r });
+    if (r.length !== 9) throw new ScriptReplyError({ script: 'next-6', reply: r });
+    const pendingIndex = int(r[4], 'next-6');
     return {
       code,
       member: String(r[1]),
       payload: String(r[2]),
-      confirmed: int(r[3], 'next-4'),
-      ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-4'), echoed: int(r[6], 'next-4') === 1 } } : int(r[6], 'next-4') === 1 ? { nextEchoed: true } : {}),
-      depth: int(r[7], 'next-4'),
+      confirmed: int(r[3], 'next-6'),
+      ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-6'), echoed: int(r[6], 'next-6') === 1 } } : int(r[6], 'next-6') === 1 ? { nextEchoed: true } : {}),
+      depth: int(r[7], 'next-6'),
+      overflow: int(r[8], 'next-6'),
     };
   }
 

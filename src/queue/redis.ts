@@ -13,7 +13,7 @@ export type RedisClient = Redis | Cluster;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     cbEnqueue(q: string, ev: string, seen: string, sent: string, seq: string, overflow: string, ...argv: (string | number)[]): Result<number[], Context>;
-    cbNext(q: string, ev: string, sent: string, lock: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number, acquireMs: number, releaseIfEmpty: '0' | '1'): Result<unknown[], Context>;
+    cbNext(q: string, ev: string, sent: string, lock: string, seq: string, overflow: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number, acquireMs: number, releaseIfEmpty: '0' | '1', cap: number): Result<unknown[], Context>;
     cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done' | 'abort', index: number, ttl: number): Result<number, Context>;
     /** claim-n takes a variable number of keys: numKeys ready shards, then the lease, then one max per shard. */
     cbClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
@@ -25,7 +25,7 @@ declare module 'ioredis' {
 const LUA_DIR = path.join(__dirname, 'lua');
 const COMMANDS: Record<string, string> = {
   'enqueue-6': 'cbEnqueue',
-  'next-4': 'cbNext',
+  'next-6': 'cbNext',
   'reply-2': 'cbReply',
   'claim-n': 'cbClaim',
   'mark-1': 'cbMark',

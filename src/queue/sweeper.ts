@@ -3,8 +3,11 @@
  * its lease in the ready index runs out and any worker claims it. The sweeper covers the
  * rarer gap where events are queued but their conversation is not in the index at all (a
  * gateway that died between enqueue and mark and whose POST Facebook never redelivered,
- * or an index entry lost with the last second of AOF). One worker at a time scans every
- * master for conversation queues and puts the missing ones back.
+ * or an index entry lost with the last second of AOF), and events left waiting in an
+ * overflow list with an empty queue (parked by a version that never read them back). One
+ * worker at a time scans every master for conversation queues and overflow lists, puts the
+ * missing conversations back, and records how many events wait in overflow lists for the
+ * gateways' metrics.
  */
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -47,30 +50,45 @@ export class Sweeper {
   async sweep(settleMs = 1_000): Promise<number> {
     const { keys, redis } = this.queue;
     const missing = async (c: string) => (await redis.zscore(keys.ready(keys.shardOf(c)), c)) === null;
-    const suspects: string[] = [];
+    const suspects = new Set<string>();
+    const overflow = { conversations: 0, events: 0 };
     for (const node of masters(redis)) {
       let cursor = '0';
       do {
-        const [next, found] = await node.scan(cursor, 'MATCH', keys.queuePattern, 'COUNT', 1000);
+        const [next, found] = await node.scan(cursor, 'MATCH', keys.waitingPattern, 'COUNT', 1000);
         cursor = next;
         for (const key of found) {
-          const c = keys.conversationOfQueueKey(key);
-          if (c !== undefined && (await missing(c))) suspects.push(c);
+          const w = keys.waitingKey(key);
+          if (!w) continue;
+          if (w.kind === 'overflow') {
+            const n = await redis.llen(key);
+            overflow.conversations += n > 0 ? 1 : 0;
+            overflow.events += n;
+          }
+          if (await missing(w.conversation)) suspects.add(w.conversation);
         }
       } while (cursor !== '0');
     }
-    if (suspects.length === 0) return 0;
+    await redis.hset(keys.overflowStats, { conversations: overflow.conversations, events: overflow.events, at: Date.now() });
+    if (suspects.size === 0) return 0;
     await new Promise((r) => setTimeout(r, settleMs));
     let restored = 0;
     for (const c of suspects) {
-      if (!(await redis.exists(keys.conversation(c).q))) continue;
+      const k = keys.conversation(c);
+      if (!(await redis.exists(k.q)) && !(await redis.exists(k.overflow))) continue;
       // NX: an entry that appeared meanwhile (ready, delayed or leased) is left as it is.
       if ((await redis.zadd(keys.ready(keys.shardOf(c)), 'NX', Date.now(), c)) === 1) {
         restored++;
-        this.logger.warn({ conversation: c }, 'sweeper found queued events outside the ready index: restored');
+        this.logger.warn({ conversation: c }, 'sweeper found queued or waiting events outside the ready index: restored');
       }
     }
     if (restored) this.metrics.sweeps.inc(restored);
     return restored;
   }
+}
+
+/** What the last sweep counted in the overflow lists (zeros before any sweep). */
+export async function overflowStats(queue: ConversationQueue): Promise<{ conversations: number; events: number }> {
+  const h = await queue.redis.hgetall(queue.keys.overflowStats);
+  return { conversations: Number(h.conversations ?? 0), events: Number(h.events ?? 0) };
 }

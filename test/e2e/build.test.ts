@@ -1,9 +1,9 @@
-/** The production artifact (`npm run build`, what the Dockerfile ships) runs: scripts and migrations are in it. */
+/** The production artifact (`npm run build`, what the Dockerfile ships) runs: scripts and migrations are in it, and the tools. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import fs from 'node:fs';
 import { nodeWidget } from '../../src/dev/fake-webchat';
 import { RoleProcess } from '../helpers/procs';
 import { redisTargets, tmpDir, uniquePrefix } from '../helpers/env';
@@ -44,4 +44,27 @@ test('the compiled build starts and queues a signed webhook event; the web chat 
   } finally {
     assert.equal(await p.stop(), 0, 'drains and exits cleanly on SIGTERM');
   }
+});
+
+test('the compiled tools run from dist as the image runs them: ordered-chatbot and every command\'s --help', { timeout: 120_000 }, () => {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const bin = path.join(ROOT, pkg.bin['ordered-chatbot']);
+  assert.ok(fs.statSync(bin).mode & 0o111, 'the bin is executable');
+  assert.ok(fs.readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n'));
+  // Run as the image does: through the shebang, with production settings and no dev tools (tsx) loaded.
+  const run = (args: string[]) => spawnSync(bin, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATA_DIR: path.join(tmpDir('build-cli'), 'data') }, encoding: 'utf8' });
+  const help = run(['--help']);
+  assert.equal(help.status, 0, help.stderr);
+  const commands = [...help.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]!);
+  assert.deepEqual(commands.sort(), ['admin-user', 'eval', 'export', 'migrate', 'train']);
+  for (const c of commands) {
+    const r = run([c, '--help']);
+    assert.equal(r.status, 0, `${c}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`ordered-chatbot ${c}\\b`));
+  }
+  const trained = run(['train', '--corpus', 'src/nlu/corpus/shop-en.json']);
+  assert.equal(trained.status, 0, trained.stderr);
+  assert.match(trained.stdout, /written to .*build-cli[^/]*\/data\/models\/[\w-]+\.model\.json/, 'train writes under DATA_DIR by default');
 });

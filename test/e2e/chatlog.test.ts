@@ -9,6 +9,7 @@ import { postgresClient, type SqlClient } from '../../src/chatlog/sql';
 import { startPostgres } from '../../src/dev/postgres-server';
 import { redisTargets, testPostgres, tmpDir } from '../helpers/env';
 import { audit, problems, sendLoad, startPipeline, waitForReplies, type Pipeline } from '../helpers/pipeline';
+import { startRole } from '../helpers/procs';
 import { sleep, waitUntil } from '../helpers/wait';
 
 const n = async (db: SqlClient, sql: string) => Number((await db.query<{ n: string }>(sql))[0]!.n);
@@ -111,3 +112,44 @@ describe('chatlog end to end', { timeout: 240_000 }, () => {
     }
   });
 });
+
+/** A gauge's value in a role's /metrics. */
+async function gauge(url: string, name: string): Promise<number | undefined> {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text());
+  return m ? Number(m[1]) : undefined;
+}
+
+for (const target of redisTargets()) {
+  describe(`chatlog backlog on ${target.name} redis`, { timeout: 120_000 }, () => {
+    const running: { stop(): Promise<unknown> }[] = [];
+    after(async () => {
+      await Promise.all(running.map((p) => p.stop()));
+    });
+
+    test('while no chatlog role runs, every role reports the records waiting in the stream and their bytes; they go once it runs', async () => {
+      const p = await startPipeline(`backlog-${target.name}`, target.env, { workers: 1 });
+      running.push(p);
+      const users = 5;
+      const load = await sendLoad(p.gateway.url, { users, perUser: 1 });
+      await waitForReplies(p.graph, load.expected, 30_000);
+      // Per message: the inbound record and the reply's (worker), the echo's (gateway).
+      const records = users * 3;
+      for (const role of [p.gateway, p.workers[0]!]) {
+        await waitUntil(`${role.name} reports ${records} entries`, async () => (await gauge(role.url, 'cb_chatlog_stream_entries')) === records, 10_000, 100);
+        const bytes = (await gauge(role.url, 'cb_chatlog_stream_bytes'))!;
+        assert.ok(bytes > records * 200, `${role.name}: ${bytes} bytes for ${records} records of 300–700 bytes of JSON`);
+      }
+      const databaseUrl = await testPostgres().database(`backlog-${target.name}`);
+      const chatlog = await startRole(`backlog-${target.name}-chatlog`, { ...p.env, ROLE: 'chatlog', DATABASE_URL: databaseUrl, CHATLOG_POLL_MS: '20' }).ready();
+      running.push(chatlog);
+      await waitUntil('the backlog written', async () => (await gauge(p.gateway.url, 'cb_chatlog_stream_entries')) === 0, 30_000, 100);
+      assert.equal(await gauge(chatlog.url, 'cb_chatlog_stream_entries'), 0);
+      const db = postgresClient(databaseUrl, () => undefined);
+      try {
+        assert.equal(await n(db, 'SELECT count(*) n FROM messages'), users * 2, 'each inbound message and reply once');
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}

@@ -186,3 +186,18 @@ for (const kind of ['standalone', 'cluster'] as const) {
     });
   });
 }
+
+describe('FB_ALLOW_SHA1=false', () => {
+  test('a POST signed only with the legacy sha1 header is refused; one with X-Hub-Signature-256 is taken', async () => {
+    const app = await startTestApp('nosha1', { ...redisTargets()[0]!.env, ROLE: 'gateway', FB_ALLOW_SHA1: 'false' });
+    try {
+      const legacy = await post(app.url, body([text('101', 'sha1', 1, 'm-sha1-1', 'old')]), { legacyOnly: true });
+      assert.equal(legacy.status, 403);
+      assert.match(legacy.body.error, /FB_ALLOW_SHA1=false/);
+      const both = await post(app.url, body([text('101', 'sha1', 1, 'm-sha1-1', 'old')]));
+      assert.deepEqual([both.status, both.body.queued], [200, 1], 'the refused POST queued nothing: its retry is new');
+    } finally {
+      await app.stop();
+    }
+  });
+});

@@ -5,9 +5,9 @@ import { ConversationQueue, type QueueItem } from '../../src/queue/queue';
 import { connectRedis, type RedisClient } from '../../src/queue/redis';
 import { uniquePrefix, type RedisTargetSpec } from './env';
 
-export async function openQueue(target: RedisTargetSpec, label: string, opts: { shards?: number; cap?: number } = {}): Promise<ConversationQueue> {
+export async function openQueue(target: RedisTargetSpec, label: string, opts: { shards?: number; cap?: number; maxOverflow?: number } = {}): Promise<ConversationQueue> {
   const redis: RedisClient = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined, `test-${label}`);
-  return new ConversationQueue(redis, { prefix: uniquePrefix(label), shards: opts.shards ?? 8, dedupeTtlMs: 48 * 3600_000, maxPerConversation: opts.cap ?? 1_000 });
+  return new ConversationQueue(redis, { prefix: uniquePrefix(label), shards: opts.shards ?? 8, dedupeTtlMs: 48 * 3600_000, maxPerConversation: opts.cap ?? 1_000, maxOverflow: opts.maxOverflow ?? 0 });
 }
 
 /** The key of a Messenger conversation (page, user). */

@@ -322,7 +322,7 @@ describe('npm run export (the CLI as a process)', () => {
     for (const args of [[], ['--format'], ['--format', 'csv', '--colour', 'red'], ['--format', 'csv', 'stray'], ['--format', 'csv', '--redact=yes']]) {
       const r = cli(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /usage: npm run export/);
+      assert.match(r.stderr, /usage: ordered-chatbot export/);
     }
     const cases: [string[], RegExp][] = [
       [['--format', 'xml'], /format must be one of nlpjs, jsonl, csv, rasa \(got "xml"\)/],

@@ -8,7 +8,7 @@ import { createMetrics } from '../../src/metrics';
 import { EnqueueCode, LockLostError, ScriptCode } from '../../src/queue/errors';
 import type { ConversationQueue } from '../../src/queue/queue';
 import { masters } from '../../src/queue/redis';
-import { Sweeper } from '../../src/queue/sweeper';
+import { overflowStats, Sweeper } from '../../src/queue/sweeper';
 import { ChatlogStream } from '../../src/chatlog/stream';
 import { redisTargets } from '../helpers/env';
 import { conversationId, idOf, openQueue, textEvent } from '../helpers/queue';
@@ -18,7 +18,7 @@ const logger = createLogger('silent');
 for (const target of redisTargets()) {
   describe(`queue on ${target.name} redis`, () => {
     const opened: ConversationQueue[] = [];
-    const open = async (label: string, opts?: { shards?: number; cap?: number }) => {
+    const open = async (label: string, opts?: { shards?: number; cap?: number; maxOverflow?: number }) => {
       const q = await openQueue(target, label, opts);
       opened.push(q);
       return q;
@@ -65,13 +65,63 @@ for (const target of redisTargets()) {
       assert.ok(ttl > 47 * 3600_000, `dedupe markers live at least 48 h (pttl ${ttl})`);
     });
 
-    test('over the per-conversation cap, events are parked in the overflow list, not lost', async () => {
+    test('over the per-conversation cap, events wait in the overflow list and come out in their order as the queue drains', async () => {
       const q = await open('cap', { cap: 3 });
       const c = conversationId('p1', 'u3');
+      const k = q.keys.conversation(c);
       const r = await q.enqueue(c, [1, 2, 3, 4, 5].map((i) => textEvent('p1', 'u3', `m${i}`, i)));
-      assert.deepEqual(r.codes, [1, 1, 1, 3, 3]);
-      const parked = await q.redis.lrange(q.keys.conversation(c).overflow, 0, -1);
-      assert.deepEqual(parked.map((p) => JSON.parse(p).id), ['m4', 'm5']);
+      assert.deepEqual([r.codes, r.depth, r.overflow], [[1, 1, 1, 3, 3], 3, 2]);
+      // The worker acks the first: the head of the overflow list takes its place.
+      await q.redis.set(k.lock, 'me', 'PX', 10_000);
+      const first = await q.next(c, 'me');
+      assert.ok(first.code === ScriptCode.Ok && idOf(first.payload) === 'm1');
+      const second = await q.next(c, 'me', { member: first.member, id: 'm1', sent: 1 });
+      assert.ok(second.code === ScriptCode.Ok && idOf(second.payload) === 'm2');
+      assert.deepEqual([second.depth, second.overflow], [3, 1]);
+      await q.redis.del(k.lock);
+      // The queue is full again and m5 still waits: new events go behind it, never past it.
+      const later = await q.enqueue(c, [textEvent('p1', 'u3', 'm6', 6), textEvent('p1', 'u3', 'm7', 7)]);
+      assert.deepEqual(later.codes, [3, 3]);
+      assert.deepEqual(await drainAll(q, c), ['m2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+      assert.equal(await q.redis.exists(k.overflow, k.q, k.ev), 0, 'nothing left behind');
+      const again = await q.enqueue(c, [textEvent('p1', 'u3', 'm5', 5), textEvent('p1', 'u3', 'm8', 8)]);
+      assert.deepEqual(again.codes, [2, 1], 'a redelivery of a parked event is a duplicate; with room, new events are queued directly');
+    });
+
+    test('with QUEUE_OVERFLOW_MAX events waiting, more are refused without being marked seen, and taken once there is room', async () => {
+      const q = await open('full', { cap: 2, maxOverflow: 2 });
+      const c = conversationId('p1', 'u6');
+      const r = await q.enqueue(c, [1, 2, 3, 4, 5, 6].map((i) => textEvent('p1', 'u6', `f${i}`, i)));
+      assert.deepEqual(r.codes, [1, 1, 3, 3, 5, 5]);
+      const retry = await q.enqueue(c, [textEvent('p1', 'u6', 'f5', 5)]);
+      assert.deepEqual(retry.codes, [5], 'still full: refused again, not a duplicate');
+      const k = q.keys.conversation(c);
+      await q.redis.set(k.lock, 'me', 'PX', 10_000);
+      const head = await q.next(c, 'me');
+      assert.ok(head.code === ScriptCode.Ok);
+      await q.next(c, 'me', { member: head.member, id: idOf(head.payload), sent: 1 });
+      await q.redis.del(k.lock);
+      const later = await q.enqueue(c, [textEvent('p1', 'u6', 'f5', 5), textEvent('p1', 'u6', 'f6', 6)]);
+      assert.deepEqual(later.codes, [3, 5], 'the redelivery takes the freed place');
+      assert.deepEqual(await drainAll(q, c), ['f2', 'f3', 'f4', 'f5']);
+    });
+
+    test('events parked by an older version (bare payloads, empty queue) are found by the sweeper and answered in order', async () => {
+      const q = await open('legacy', { cap: 3, shards: 4 });
+      const c = conversationId('p3', 'old');
+      const k = q.keys.conversation(c);
+      const parked = [1, 2, 3, 4].map((i) => textEvent('p3', 'old', `o${i}`, i).payload);
+      await q.redis.rpush(k.overflow, ...parked);
+      const sweeper = new Sweeper(q, 60_000, logger, createMetrics());
+      assert.deepEqual(await overflowStats(q), { conversations: 0, events: 0 }, 'nothing counted before a sweep');
+      assert.equal(await sweeper.sweep(50), 1, 'the conversation is put back into the ready index');
+      assert.notEqual(await q.redis.zscore(q.keys.ready(q.keys.shardOf(c)), c), null);
+      assert.deepEqual(await overflowStats(q), { conversations: 1, events: 4 }, 'the waiting events are counted for the metrics');
+      const r = await q.enqueue(c, [textEvent('p3', 'old', 'o5', 5)]);
+      assert.deepEqual([r.codes, r.depth, r.overflow], [[3], 0, 5], 'a new event goes behind them, even with room in the queue');
+      assert.deepEqual(await drainAll(q, c), ['o1', 'o2', 'o3', 'o4', 'o5']);
+      await sweeper.sweep(50);
+      assert.deepEqual(await overflowStats(q), { conversations: 0, events: 0 });
     });
 
     test('only the lock holder can ack: a worker whose lock lapsed is fenced and removes nothing', async () => {

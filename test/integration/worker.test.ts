@@ -60,11 +60,15 @@ describe('worker', () => {
       await waitUntil('all answered after the outage', () => repliesTo('flaky').length === 3, 15_000);
       assert.deepEqual(repliesTo('flaky'), ['f1', 'f2', 'f3']);
 
+      const sends = async () => (await app.metrics.sends.get()).values[0]!.value;
+      const before = await sends();
       graph.failNext(1, { kind: 'error', status: 400, code: 551 });
       await post(app.url, body([text('101', 'gone', 1, 'g1', 'one'), text('101', 'gone', 2, 'g2', 'two')]));
       await waitUntil('the next message answered', () => repliesTo('gone').length === 1, 10_000);
       assert.deepEqual(repliesTo('gone'), ['g2']);
       assert.match(await app.metrics.registry.getSingleMetricAsString('cb_send_errors_total'), /code="551"\} 1/);
+      // The alerts' error rate: 1 of the 2 replies handed to the Send API failed.
+      assert.equal((await sends()) - before, 2);
     } finally {
       await app.stop();
     }

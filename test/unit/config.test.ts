@@ -13,6 +13,9 @@ test('dev mode starts with embedded defaults and says which secrets are developm
   assert.equal(c.fb.graphApiUrl, undefined, 'dev mode uses the built-in Graph API emulator');
   assert.equal(c.webhook.bodyLimitBytes, 1024 * 1024);
   assert.ok(c.queue.dedupeTtlMs >= 48 * 3600_000, 'dedupe markers outlive Facebook retries');
+  assert.deepEqual([c.fb.allowSha1, c.queue.maxOverflow], [true, 10_000], 'old apps signing with sha1 only keep working; a flood is bounded');
+  assert.equal(c.http.requestTimeoutMs, 10_000, 'a request must arrive within 10 s: under SHUTDOWN_TIMEOUT_MS');
+  assert.deepEqual([loadConfig({ FB_ALLOW_SHA1: 'false' }).fb.allowSha1, loadConfig({ QUEUE_OVERFLOW_MAX: '0' }).queue.maxOverflow], [false, 0]);
   assert.ok(c.warnings.some((w) => w.includes('FB_APP_SECRET')));
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.queue), 'config is frozen');
 });
@@ -20,14 +23,14 @@ test('dev mode starts with embedded defaults and says which secrets are developm
 test('every bad variable is reported at once', () => {
   let err: unknown;
   try {
-    loadConfig({ PORT: 'http', ROLE: 'boss', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', WEBHOOK_BODY_LIMIT: '10gb', QUEUE_SHARDS: '0', DATABASE_URL: 'mysql://x' });
+    loadConfig({ PORT: 'http', ROLE: 'boss', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', WEBHOOK_BODY_LIMIT: '10gb', QUEUE_SHARDS: '0', DATABASE_URL: 'mysql://x', FB_ALLOW_SHA1: 'no', QUEUE_OVERFLOW_MAX: '-1', HTTP_REQUEST_TIMEOUT_MS: '10' });
   } catch (e) {
     err = e;
   }
   assert.ok(err instanceof ConfigError);
   const text = err.problems.join('\n');
-  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL']) assert.match(text, new RegExp(name), `${name} reported`);
-  assert.equal(err.problems.length, 7);
+  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL', 'FB_ALLOW_SHA1', 'QUEUE_OVERFLOW_MAX', 'HTTP_REQUEST_TIMEOUT_MS']) assert.match(text, new RegExp(name), `${name} reported`);
+  assert.equal(err.problems.length, 10);
 });
 
 test('production refuses development fallbacks', () => {
@@ -86,4 +89,12 @@ test('Redis credentials and TLS: for a remote Redis only, each mistake named', (
   ] as const) {
     assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), JSON.stringify(env));
   }
+});
+
+test('dev mode listens on loopback only (its emulator signs webhooks for anyone who asks) unless HOST says otherwise; production on every interface', () => {
+  assert.equal(loadConfig({}).host, '127.0.0.1');
+  assert.equal(loadConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0');
+  const prod = { NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://bot@db/chatlog' };
+  assert.equal(loadConfig(prod).host, '0.0.0.0', 'the Service, probes and compose ports reach the pod address');
+  assert.equal(loadConfig({ ...prod, HOST: '10.0.0.5' }).host, '10.0.0.5');
 });

@@ -1,10 +1,12 @@
 /**
- * Deployment files against their published schemas, offline: every Kubernetes manifest against
- * its kind's OpenAPI schema (kubernetes-models' validators; the prometheus-operator and KEDA CRD
- * schemas for PodMonitor, ServiceMonitor, ScaledObject) and, for unknown or misspelt fields, the
- * TypeScript types generated from the same schemas; docker-compose.yml against the Compose
- * Specification's JSON schema (shipped by dclint) and against the code: env names and values,
- * port, healthchecks, drain time, Redis durability, volumes.
+ * Deployment files against their published schemas, offline: every manifest of every k8s/
+ * overlay and optional component, as `kubectl kustomize` renders them, against its kind's
+ * OpenAPI schema (kubernetes-models' validators; the prometheus-operator and KEDA CRD schemas
+ * for PodMonitor, ServiceMonitor, PrometheusRule, ScaledObject) and, for unknown or misspelt
+ * fields, the TypeScript types generated from the same schemas; docker-compose.yml against the
+ * Compose Specification's JSON schema (shipped by dclint) and against the code: env names and
+ * values, port, healthchecks, drain time, Redis durability, volumes; the Dockerfile against
+ * what the build and the tools need.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -29,9 +31,12 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { loadConfig } from '../../src/config';
+import { COMMANDS } from '../../src/cli/index';
 import { configVariables } from '../helpers/config-vars';
+import { everyRender } from '../helpers/kustomize';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any };
@@ -48,6 +53,7 @@ const KINDS = new Map<string, { model: Model; module: string }>(
       [HorizontalPodAutoscaler, 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'], [PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget'],
       [Ingress, 'kubernetes-models/networking.k8s.io/v1/Ingress'], [NetworkPolicy, 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'],
       [PodMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor'], [ServiceMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'],
+      [PrometheusRule, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'],
       [ScaledObject, '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject'],
     ] as [Model, string][]
   ).map(([model, module]) => [`${model.apiVersion} ${model.kind}`, { model, module }]),
@@ -99,17 +105,14 @@ function strictFieldErrors(manifests: Manifest[]): string[][] {
   return errors;
 }
 
-const yamlFiles = (dir: string): string[] =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? yamlFiles(path.join(dir, d.name)) : d.name.endsWith('.yaml') ? [path.join(dir, d.name)] : []));
-const manifests: [file: string, doc: Manifest][] = yamlFiles(path.join(ROOT, 'k8s')).flatMap((file) =>
-  parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d): [string, Manifest] => {
-    assert.deepEqual(d.errors, [], `${file} parses`);
-    return [path.relative(ROOT, file), d.toJS() as Manifest];
-  }),
-);
+/** [where, manifest] of every render: the overlays, the optional components, the Grafana dashboard. */
+const manifests: [string, Manifest][] = everyRender().flatMap(([label, docs]) => docs.map((d): [string, Manifest] => [label, d as Manifest]));
 
-test('every Kubernetes manifest validates against its kind\'s schema, with no unknown fields', () => {
-  assert.ok(manifests.length >= 30, `found the manifests (${manifests.length})`);
+test('every Kubernetes manifest of every overlay and component validates against its kind\'s schema, with no unknown fields', () => {
+  assert.ok(manifests.length >= 90, `found the manifests (${manifests.length})`);
+  assert.deepEqual([...new Set(manifests.map(([, d]) => d.kind))].sort(), [
+    'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Job', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'ScaledObject', 'Service', 'ServiceMonitor', 'StatefulSet',
+  ]);
   const strict = strictFieldErrors(manifests.map(([, d]) => d));
   manifests.forEach(([file, d], i) => {
     const where = `${file}: ${d.kind} ${d.metadata.name}`;
@@ -166,14 +169,14 @@ test('docker-compose.yml validates against the Compose Specification', () => {
   const validate = new Ajv({ allErrors: true, strictTypes: false }).compile(schema);
   assert.equal(validate(compose), true, JSON.stringify(validate.errors, null, 1));
   const broken = structuredClone(compose);
-  broken.services.chatlog!.depends_on!.postgres!.condition = 'service_ready';
+  broken.services.chatlog!.depends_on!.redis!.condition = 'service_ready';
   (broken.services.worker as Record<string, unknown>).replica = 2;
   assert.equal(validate(broken), false, 'the schema catches a bad condition and an unknown key');
   assert.equal(validate.errors!.length >= 2, true);
 });
 
-test('compose: one image for three roles, the worker scaled to 2, each starting once what it needs is healthy', () => {
-  assert.deepEqual(Object.keys(services).sort(), ['chatlog', 'gateway', 'postgres', 'redis', 'worker']);
+test('compose: one image for three roles and the migration, the worker scaled to 2, each starting once what it needs is ready', () => {
+  assert.deepEqual(Object.keys(services).sort(), ['chatlog', 'gateway', 'migrate', 'postgres', 'redis', 'worker']);
   assert.deepEqual(roles.map((r) => envOf(r).ROLE), [...roles]);
   assert.equal(new Set(roles.map((r) => services[r]!.image)).size, 1, 'one image');
   for (const r of roles) assert.equal(services[r]!.build, '.', `${r} is built from the Dockerfile at the root`);
@@ -181,7 +184,12 @@ test('compose: one image for three roles, the worker scaled to 2, each starting 
   const needs = (s: string) => Object.entries(services[s]!.depends_on ?? {}).map(([dep, { condition }]) => `${dep}:${condition}`).sort();
   assert.deepEqual(needs('gateway'), ['redis:service_healthy'], 'webhooks are accepted while PostgreSQL is down');
   assert.deepEqual(needs('worker'), ['redis:service_healthy']);
-  assert.deepEqual(needs('chatlog'), ['postgres:service_healthy', 'redis:service_healthy']);
+  assert.deepEqual(needs('chatlog'), ['migrate:service_completed_successfully', 'redis:service_healthy'], 'the schema is migrated first');
+  assert.deepEqual(needs('migrate'), ['postgres:service_healthy']);
+  const migrate = services.migrate!;
+  assert.deepEqual([migrate.image, migrate.command, migrate.read_only], [services.chatlog!.image, ['ordered-chatbot', 'migrate'], true]);
+  assert.ok(Object.hasOwn(COMMANDS, migrate.command![1]!), 'a command of the image\'s dispatcher');
+  assert.equal(envOf('migrate').DATABASE_URL, envOf('chatlog').DATABASE_URL);
   for (const dep of ['redis', 'postgres']) assert.ok(services[dep]!.healthcheck, `${dep} has a healthcheck for the conditions`);
 });
 
@@ -191,12 +199,12 @@ test('compose: every variable is read by src/config.ts, the values pass its vali
     const env = envOf(r);
     for (const n of Object.keys(env)) assert.ok(known.has(n), `${r}: ${n} is read by src/config.ts`);
     const c = loadConfig(env);
-    assert.deepEqual([c.production, c.role, c.port], [true, r, 3000]);
+    assert.deepEqual([c.production, c.role, c.port, c.host], [true, r, 3000, '0.0.0.0'], 'the published port reaches the container address');
   }
   assert.deepEqual(roles.map((r) => Object.keys(envOf(r)).filter((n) => /^FB_|DATABASE_URL|ADMIN_TOKEN/.test(n)).sort()), [
     ['ADMIN_TOKEN', 'DATABASE_URL', 'FB_APP_SECRET', 'FB_VERIFY_TOKEN'],
     ['FB_PAGE_ACCESS_TOKEN'],
-    ['DATABASE_URL', 'FB_PAGE_ACCESS_TOKEN'],
+    ['DATABASE_URL'],
   ]);
   // Like `docker compose up`, a missing secret stops everything with its message.
   assert.throws(() => envOf('gateway', { ...OPERATOR_ENV, FB_APP_SECRET: '' }), /FB_APP_SECRET is missing: set FB_APP_SECRET/);

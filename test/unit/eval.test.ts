@@ -230,7 +230,7 @@ describe('npm run eval', () => {
     assert.match(unsplit.stderr, /has no test split[^]*--folds K/);
     assert.equal(run('--corpus', CHATBOT, '--folds', '3', '--test', CHATBOT).status, 2);
     assert.match(run('--folds', 'x').stderr, /--folds needs a whole number/);
-    assert.match(run().stderr, /usage: npm run eval/);
+    assert.match(run().stderr, /usage: ordered-chatbot eval/);
   });
 });
 

@@ -31,3 +31,24 @@ test('Facebook signs bodies with non-ASCII escaped as \\uXXXX and / as \\/', () 
   const reencoded = Buffer.from(JSON.stringify(JSON.parse(raw)));
   assert.equal(verifySignature(reencoded, sign(raw, SECRET), undefined, SECRET).ok, false);
 });
+
+test('a signature must be exactly 64 hex digits (sha256) or 40 (sha1): an extra digit is not dropped', () => {
+  const raw = Buffer.from('{"object":"page","entry":[]}');
+  const good = sign(raw, SECRET);
+  for (const bad of [`${good}0`, `${good}f`, good.slice(0, -1), good.slice(0, -2), `${good}00`]) {
+    const r = verifySignature(raw, bad, undefined, SECRET);
+    assert.deepEqual(r, { ok: false, reason: 'malformed X-Hub-Signature-256 header' }, bad);
+  }
+  const good1 = sign(raw, SECRET, 'sha1');
+  assert.equal(verifySignature(raw, undefined, good1, SECRET).ok, true);
+  for (const bad of [`${good1}0`, good1.slice(0, -1)]) assert.deepEqual(verifySignature(raw, undefined, bad, SECRET), { ok: false, reason: 'malformed X-Hub-Signature header' }, bad);
+  assert.equal(verifySignature(raw, good.toUpperCase().replace('SHA256=', 'sha256='), undefined, SECRET).ok, true, 'hex digits in either case');
+});
+
+test('with sha1 not allowed (FB_ALLOW_SHA1=false) the legacy header alone is refused; the sha256 one still counts', () => {
+  const raw = Buffer.from('{"a":1}');
+  const opts = { allowSha1: false };
+  assert.deepEqual(verifySignature(raw, undefined, sign(raw, SECRET, 'sha1'), SECRET, opts), { ok: false, reason: 'missing X-Hub-Signature-256 header (sha1 signatures are not accepted: FB_ALLOW_SHA1=false)' });
+  assert.deepEqual(verifySignature(raw, sign(raw, SECRET), sign(raw, SECRET, 'sha1'), SECRET, opts), { ok: true, algorithm: 'sha256' });
+  assert.deepEqual(verifySignature(raw, undefined, sign(raw, SECRET, 'sha1'), SECRET, { allowSha1: true }), { ok: true, algorithm: 'sha1' });
+});

@@ -14,6 +14,8 @@ export type ObjectParser = (body: Record<string, unknown>, receivedAt: number) =
 export interface MetaIngressOptions {
   appSecret: string;
   verifyToken: string;
+  /** Accept a POST signed with the legacy sha1 header alone (FB_ALLOW_SHA1). */
+  allowSha1?: boolean;
   /** Which `object` values this deployment takes, and their parsers. */
   parsers: ReadonlyMap<string, ObjectParser>;
 }
@@ -32,7 +34,7 @@ export class MetaIngress implements Ingress {
   }
 
   accept(raw: Buffer, header: (name: string) => string | undefined, receivedAt: number): ParseResult {
-    const sig = verifySignature(raw, header('x-hub-signature-256'), header('x-hub-signature'), this.opts.appSecret);
+    const sig = verifySignature(raw, header('x-hub-signature-256'), header('x-hub-signature'), this.opts.appSecret, { allowSha1: this.opts.allowSha1 ?? true });
     if (!sig.ok) throw new WebhookInputError(`invalid signature: ${sig.reason}`, 403);
     let body: unknown;
     try {

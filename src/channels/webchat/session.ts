@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import type WebSocket from 'ws';
 import type { Logger } from '../../log';
+import { QueueFullError } from '../../queue/errors';
 import type { Metrics } from '../../metrics';
 import { conversationKey, type ConversationRef } from '../conversation';
 import type { InboundEvent, ParseResult } from '../event';
@@ -189,9 +190,11 @@ export class Session implements Member {
       };
       await this.d.ingest({ events: [{ event, queue: true }], unknown: [] });
     } catch (err) {
-      metrics.webchatFrames.inc({ type: 'msg', outcome: 'unavailable' });
-      this.d.logger.warn({ err, conversation: this.conversation }, 'web chat message not queued: redis unavailable; the widget sends it again');
-      return this.send(JSON.stringify({ t: 'error', code: 'unavailable', id: f.id, retryMs: 2_000, message: 'not queued (service unavailable): sent again shortly' }));
+      // Not acknowledged: the widget sends it again (the transcript and the queue drop what they have).
+      const full = err instanceof QueueFullError;
+      metrics.webchatFrames.inc({ type: 'msg', outcome: full ? 'queue_full' : 'unavailable' });
+      this.d.logger.warn({ err, conversation: this.conversation }, full ? 'web chat message refused: the conversation queue is full (QUEUE_OVERFLOW_MAX)' : 'web chat message not queued: redis unavailable');
+      return this.send(JSON.stringify({ t: 'error', code: 'unavailable', id: f.id, retryMs: full ? 5_000 : 2_000, message: 'not queued (service busy or unavailable): sent again shortly' }));
     }
     metrics.webchatFrames.inc({ type: 'msg', outcome: written.kind === 'duplicate' ? 'duplicate' : 'ok' });
     this.send(JSON.stringify({ t: 'ack', id: f.id }));

@@ -31,6 +31,8 @@ export interface ExportFilters {
 export interface ExportOptions {
   /** The caller's account scope (an admin's granted account keys); undefined = every account. */
   scope?: readonly string[];
+  /** CHATLOG_RETENTION_DAYS: messages older than this are left out even before they are purged. */
+  retentionDays?: number;
   /** HMAC key of the user pseudonyms; by default a random one per export, so two exports cannot be joined. */
   secret?: string | Buffer;
   /** Rows fetched per query. */
@@ -40,6 +42,8 @@ export interface ExportOptions {
   locale?: string;
   /** End `out` when done and wait until it has flushed (default true; the CLI keeps stdout open). */
   end?: boolean;
+  /** Called after each page of rows with the counts so far (the CLI's progress line). */
+  onProgress?: (counts: Readonly<ExportCounts>) => void;
 }
 
 export interface ExportCounts {

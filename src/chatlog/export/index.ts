@@ -19,7 +19,7 @@ const INTENT = 'coalesce(m.corrected_intent, m.intent)';
 const iso = (col: string) => `to_char(m.${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}`;
 
 /** The WHERE clause of the filters, with only the conditions in use (so the planner sees plain predicates). */
-function whereOf(f: ExportFilters, format: ExportFormat, scope?: readonly string[]): { sql: string; params: unknown[] } {
+function whereOf(f: ExportFilters, format: ExportFormat, scope?: readonly string[], retentionDays?: number): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
   const $ = (v: unknown) => `$${params.push(v)}`;
   const c = ['m.text IS NOT NULL'];
@@ -28,6 +28,7 @@ function whereOf(f: ExportFilters, format: ExportFormat, scope?: readonly string
   if (f.accounts) c.push(`(m.channel || ':' || m.account_id) = ANY(${$(f.accounts)}::text[])`);
   if (f.channels) c.push(`m.channel = ANY(${$(f.channels)}::text[])`);
   if (f.from) c.push(`${AT} >= ${$(f.from.toISOString())}::timestamptz`);
+  if (retentionDays) c.push(`${AT} >= now() - ${$(retentionDays)}::int * interval '1 day'`);
   if (f.to) c.push(`${AT} < ${$(f.to.toISOString())}::timestamptz`);
   if (f.minScore !== undefined) c.push(`m.score >= ${$(f.minScore)}`);
   if (f.maxScore !== undefined) c.push(`m.score <= ${$(f.maxScore)}`);
@@ -136,8 +137,9 @@ export async function exportMessages(db: SqlClient | string, filters: ExportFilt
           await output.put(fmt.line!(r, userOf(r), text, filters.redact ? redactDeep(r.entities) : r.entities));
         }
       }
+      opts.onProgress?.(counts);
     };
-    const where = whereOf(filters, format, opts.scope);
+    const where = whereOf(filters, format, opts.scope, opts.retentionDays);
     if (FORMATS[format].grouped) await byIntent(client, where, pageSize, each);
     else await byId(client, where, pageSize, each);
     await output.put(fmt.end(group !== undefined));
