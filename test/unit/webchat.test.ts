@@ -55,6 +55,11 @@ test('a good site is served; dev mode has one for pages on this machine; product
   assert.ok(originAllowed('http://127.0.0.1:3000', dev.settings.webchat.sites.get('dev-site')!.origins));
 });
 
+test('the example CHANNELS_FILE of the Kubernetes package is one the app starts with', () => {
+  const loaded = loadChannels(loadConfig({ CHANNELS_FILE: path.join(__dirname, '..', '..', 'k8s', 'examples', 'files', 'channels.json') }));
+  assert.ok(loaded.settings.webchat.sites.get('shop-site')!.origins.length > 0);
+});
+
 test('origin patterns match as CSP source expressions do: exact origin, any port, subdomains', () => {
   const p = (...s: string[]) => s.map((x) => parseOriginPattern(x)!);
   assert.ok(originAllowed('https://shop.example', p('https://shop.example')));
