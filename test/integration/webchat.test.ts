@@ -55,6 +55,27 @@ for (const target of redisTargets()) {
   });
 }
 
+describe('web chat on a gateway alone (no worker running)', () => {
+  test("the visitor's message shows at once in every tab, acknowledged, before any worker answers", async () => {
+    const app = await startTestApp('wcgw', { ...redisTargets()[0]!.env, ROLE: 'gateway', CHANNELS_FILE: channelsFile('wcgw') });
+    try {
+      const one = widget(app.url);
+      await online(one);
+      const two = widget(app.url, { tokenStore: one.tokens });
+      await online(two, 'a second tab');
+      const cid = one.send('is anybody there?')!;
+      await waitUntil('shown in both tabs', () => one.entries.length === 1 && two.entries.length === 1, 5_000);
+      await waitUntil('acknowledged', () => one.delivered?.[cid] === true, 5_000);
+      assert.deepEqual(two.entries, one.entries);
+      assert.equal(one.entries[0]!.e.cid, cid);
+      one.stop();
+      two.stop();
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 describe('web chat protocol: limits, refusals, identity, presence, notifications', () => {
   const target = redisTargets()[0]!;
   let app: Awaited<ReturnType<typeof startTestApp>>;

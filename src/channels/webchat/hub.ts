@@ -99,6 +99,15 @@ export class Hub {
     if (room.members.size === 0 && !room.busy) this.rooms.delete(m.conversation);
   }
 
+  /** New entries in a conversation's transcript: this gateway reads it now, the others are woken over pub/sub. */
+  wake(conversation: string, gateways: readonly string[]): void {
+    const note = JSON.stringify({ c: conversation, k: 'e' });
+    for (const g of gateways) {
+      if (g === this.gatewayId) void this.pump(conversation);
+      else void this.store.redis.publish(this.store.gatewayChannel(g), note).catch((err) => this.logger.debug({ err, gateway: g }, 'web chat gateway not woken (it sweeps)'));
+    }
+  }
+
   /** Sends a frame to every socket of a conversation on this gateway. */
   broadcast(conversation: string, frame: string): void {
     for (const m of this.rooms.get(conversation)?.members ?? []) m.send(frame);

@@ -183,6 +183,8 @@ export class Session implements Member {
         metrics.webchatFrames.inc({ type: 'msg', outcome: 'rate_limited' });
         return this.send(JSON.stringify({ t: 'error', code: 'rate_limited', id: f.id, retryMs: written.retryMs, message: `at most ${LIMITS.messagesPerWindow} messages a minute: sent again in ${Math.ceil(written.retryMs / 1000)} s` }));
       }
+      // Every tab of the visitor shows it at once (this one included: the entry comes back in order).
+      this.d.hub.wake(this.conversation, written.gateways);
       // A repeat is queued again too: its first attempt may have died between the transcript and the queue (the queue drops a repeat).
       const event: InboundEvent = {
         id: `${this.visitor!.user}.${f.id}`, mid: f.id, kind: f.kind, ...this.ref, timestamp: written.ms, text: f.text,

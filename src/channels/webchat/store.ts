@@ -17,7 +17,7 @@ import type { RedisClient } from '../../queue/redis';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    wcVisitor(log: string, ids: string, rate: string, ...argv: (string | number)[]): Result<(string | number)[], Context>;
+    wcVisitor(log: string, ids: string, rate: string, conn: string, ...argv: (string | number)[]): Result<(string | number)[], Context>;
     wcReply(log: string, ids: string, conn: string, notified: string, ...argv: (string | number)[]): Result<(string | number)[], Context>;
     wcConnect(conn: string, notified: string, now: number, member: string, until: number, max: number): Result<number[], Context>;
     wcAdvance(state: string, field: string, id: string, ttl: number): Result<string | null, Context>;
@@ -29,7 +29,7 @@ export const TRANSCRIPT_TTL_MS = 30 * 24 * 3_600_000;
 /** How long a socket's presence lasts without being renewed (a killed gateway's visitors go offline after this). */
 export const LEASE_MS = 45_000;
 
-const SCRIPTS: Record<string, string> = { 'visitor-3': 'wcVisitor', 'reply-4': 'wcReply', 'connect-2': 'wcConnect', 'advance-1': 'wcAdvance' };
+const SCRIPTS: Record<string, string> = { 'visitor-4': 'wcVisitor', 'reply-4': 'wcReply', 'connect-2': 'wcConnect', 'advance-1': 'wcAdvance' };
 const defined = new WeakSet<object>();
 
 function defineScripts(client: RedisClient): void {
@@ -40,7 +40,8 @@ function defineScripts(client: RedisClient): void {
   }
 }
 
-export type VisitorAppend = { kind: 'appended'; id: string; ms: number } | { kind: 'duplicate'; ms: number } | { kind: 'rate'; retryMs: number };
+/** A visitor's message written (or found already written), with the gateways holding a socket of the visitor; or over the rate. */
+export type VisitorAppend = { kind: 'appended'; id: string; ms: number; gateways: string[] } | { kind: 'duplicate'; ms: number; gateways: string[] } | { kind: 'rate'; retryMs: number };
 export interface ReplyAppend {
   duplicate: boolean;
   /** The visitor is away and has not been told of a reply yet: send one notification. */
@@ -92,12 +93,13 @@ export class WebchatStore {
 
   async appendVisitor(conversation: string, id: string, entry: string, rate: { limit: number; windowMs: number }, now = Date.now()): Promise<VisitorAppend> {
     const k = this.keys(conversation);
-    const r = await this.redis.wcVisitor(k.log, k.ids, k.rate, now, this.dedupeTtlMs, TRANSCRIPT_MAX, TRANSCRIPT_TTL_MS, id, entry, rate.limit, rate.windowMs);
+    const r = await this.redis.wcVisitor(k.log, k.ids, k.rate, k.conn, now, this.dedupeTtlMs, TRANSCRIPT_MAX, TRANSCRIPT_TTL_MS, id, entry, rate.limit, rate.windowMs);
     const code = Number(r[0]);
-    if (code === 1) return { kind: 'appended', id: String(r[1]), ms: msOf(String(r[1])) };
-    if (code === 2) return { kind: 'duplicate', ms: Number(r[1]) };
+    const gateways = r.slice(2).map(String);
+    if (code === 1) return { kind: 'appended', id: String(r[1]), ms: msOf(String(r[1])), gateways };
+    if (code === 2) return { kind: 'duplicate', ms: Number(r[1]), gateways };
     if (code === 3) return { kind: 'rate', retryMs: Math.max(1, Number(r[1])) };
-    throw new Error(`visitor-3 answered ${JSON.stringify(r)}`);
+    throw new Error(`visitor-4 answered ${JSON.stringify(r)}`);
   }
 
   async appendReply(conversation: string, id: string, entry: string, answers?: { id: string; entry: string }, now = Date.now()): Promise<ReplyAppend> {
