@@ -36,6 +36,8 @@ export interface BenchServers {
   tmp: string;
   /** `--profile`: where the roles' `--cpu-prof` profiles go (flame graphs land in bench/profiles/). */
   profileDir?: string;
+  /** `NAME=value` arguments: added to every role's environment (A/B runs). */
+  env?: Record<string, string>;
   stop(): Promise<void>;
 }
 

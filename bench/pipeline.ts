@@ -13,6 +13,7 @@ import { audit, PAGES, problems, startPipeline, waitForReplies, type Pipeline } 
 import { chatlogCompleteness } from './chatlog';
 import type { BenchServers } from './env';
 import { flame } from './flame';
+import { addChurn, churnCounters } from './recovery';
 import { closedLoop, openLoop, quantiles, Users, type LoadResult } from './load';
 
 type Result = Record<string, number>;
@@ -64,7 +65,7 @@ const prefix = (p: string, o: Record<string, number>) => Object.fromEntries(Obje
 
 async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false, databaseUrl?: string): Promise<Pipeline> {
   const nodeArgs = profile && s.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(s.profileDir, label)}`] : [];
-  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env }, ...(databaseUrl ? { databaseUrl } : {}) });
+  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env, ...s.env }, ...(databaseUrl ? { databaseUrl } : {}) });
 }
 
 /** This machine's TCP listen-queue overflows so far (SYNs dropped: each stalls a connection for 1 s or more). */
@@ -185,6 +186,9 @@ async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise
   const latencies = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
   const first = Math.min(...load.sent.map((x) => x.at));
   const last = Math.max(...p.graph.messages.map((c) => c.at));
+  // Lock churn under load: locks lost by a live holder, workers presumed dead while alive.
+  const churn: Record<string, number> = {};
+  for (const w of p.workers) addChurn(churn, await churnCounters(w));
   return {
     messages: load.sent.length,
     messages_per_s: Math.round(load.sent.length / ((last - first) / 1000)),
@@ -192,6 +196,12 @@ async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise
     order_violations: a.outOfOrder,
     duplicates: a.duplicates,
     lost: a.lost,
+    locks_lost: churn.cb_lock_lost_total ?? 0,
+    fenced: churn.cb_fenced_total ?? 0,
+    lock_contention: churn.cb_lock_contention_total ?? 0,
+    presumed_dead: churn.cb_worker_presumed_dead_total ?? 0,
+    heartbeat_gaps_over_1s: churn.heartbeat_gaps_over_1s ?? 0,
+    eventloop_lag_max_ms: churn.eventloop_lag_max_ms ?? 0,
   };
 }
 

@@ -6,15 +6,20 @@
  * writes bench/results/latest.*; `--quick` or a chosen subset writes bench/results/partial.*.
  * `--profile` runs the roles of e2e-max and the fixed-rate scenarios under `--cpu-prof` (the load generator and the Graph
  * API fake under the inspector) and renders flame graphs of the load window to bench/profiles/.
+ * `NAME=value` arguments go to every role's environment (A/B runs, e.g. LOCK_TTL_MS=2000).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { channelWhatsApp } from './channel-whatsapp';
+import { channelInstagram } from './channel-instagram';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { chatlogMemory } from './chatlog-memory';
 import { nlu } from './nlu';
 import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
 import { chartSvg } from './chart';
+import { workerKill } from './recovery';
+import { channelLine } from './channel-line';
 import { webchat } from './channel-webchat';
 import { machine, startServers, type BenchServers } from './env';
 
@@ -29,20 +34,26 @@ const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
   burst: { run: burst, target: '20 users × 50 messages at once: in order, 0 violations' },
   'slow-send': { run: slowSend, target: '≥ 1,000 messages/s with a 200 ms Send API, 1,000 users' },
   'many-users': { run: manyUsers, target: '10,000 conversations: 0 violations' },
+  'worker-kill': { run: workerKill, target: '200 users × 10 messages, a worker SIGKILLed: its conversations resume < 3 s (lease alone, 2 s TTL, heartbeat); 0 violations' },
   'chatlog-ingest': { run: chatlogIngest, target: 'rows_per_s ≥ 5000' },
   'chatlog-lag': { run: chatlogLag, target: 'lag_p99_ms < 1000 at 1,000 messages/s' },
   'chatlog-memory': { run: chatlogMemory, target: 'Redis bytes per chatlog record and per message while no chatlog role runs (for docs/capacity.md)' },
   nlu: { run: nlu, target: 'predict p99 ≤ 1 ms with the bundled model; model load ≤ 1 s' },
+  'channel-line': { run: channelLine, target: 'LINE end to end through its fake: 0 violations (audit by retry key)' },
+  'channel-whatsapp': { run: channelWhatsApp, target: 'WhatsApp e2e through the Cloud API fake (statuses on): messages/s, p50/p99; 0 violations' },
+  'channel-instagram': { run: channelInstagram, target: 'Instagram e2e beside Messenger, same load: 0 violations; ratio_to_messenger ≥ 0.4 (each Instagram echo is a worker pass)' },
   'channel-webchat': { run: webchat, target: 'sockets held per gateway, memory per socket; e2e p50/p99 per message at a steady rate; 0 violations' },
 };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
-  const names = args.filter((a) => !a.startsWith('--'));
+  const env = Object.fromEntries(args.filter((a) => /^[A-Z_]+=/.test(a)).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+  const names = args.filter((a) => !a.startsWith('--') && !/^[A-Z_]+=/.test(a));
   const unknown = names.filter((n) => !SCENARIOS[n]);
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const servers = await startServers();
+  servers.env = env;
   if (args.includes('--profile')) {
     servers.profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-profiles-'));
     process.stderr.write(`[bench] raw profiles in ${servers.profileDir}\n`);
@@ -58,14 +69,14 @@ async function main(): Promise<void> {
     await servers.stop().catch(() => undefined);
   }
   const m = machine(servers.pg);
-  const report = { machine: m, quick, scenarios: results };
+  const report = { machine: m, quick, env, scenarios: results };
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });
   // Only a full run of every scenario replaces latest.*, the figures the README quotes.
-  const base = !quick && names.length === 0 ? 'latest' : 'partial';
+  const base = !quick && names.length === 0 && Object.keys(env).length === 0 ? 'latest' : 'partial';
   fs.writeFileSync(path.join(dir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const md = [
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; Redis ${m.redis}; ${m.postgres}; ${m.date}${quick ? ' (--quick)' : ''}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; Redis ${m.redis}; ${m.postgres}; ${m.date}${quick ? ' (--quick)' : ''}${Object.entries(env).map(([k, v]) => `; ${k}=${v}`).join('')}`,
     '',
     '| scenario | target | result |',
     '|---|---|---|',

@@ -5,7 +5,6 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import Redlock from 'redlock';
 import { buildChannels, buildIngresses, buildWebchat, loadChannels } from './channels/registry';
 import type { Config } from './config';
 import type express from 'express';
@@ -19,14 +18,18 @@ import { adminUi } from './admin/ui';
 import { emulatorRouter } from './admin/emulator';
 import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
-import { canSee } from './admin/users';
+import { canSee, watchUsersFile } from './admin/users';
 import { conversationKey } from './channels/conversation';
 import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
 import { initialModel, NluService } from './nlu/service';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
+import { ConversationLocks } from './bot/lock';
 import { FakeGraph } from './dev/fake-graph';
+import { FakeLine } from './dev/fake-line';
+import { FakeWhatsApp } from './dev/fake-whatsapp';
+import { FakeInstagram } from './dev/fake-instagram';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { ingest } from './gateway/ingest';
 import { createHttpHandler } from './gateway/server';
@@ -36,6 +39,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { ConversationQueue } from './queue/queue';
 import { connectRedis, remoteTarget, type RedisClient } from './queue/redis';
 import { Sweeper } from './queue/sweeper';
+import { Liveness } from './queue/liveness';
 import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
 import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
@@ -55,6 +59,12 @@ export interface App {
   db?: SqlClient;
   /** Dev mode only: the built-in Graph API emulator. */
   fakeGraph?: FakeGraph;
+  /** Dev mode only (no LINE_API_URL): the built-in LINE Messaging API emulator, under /_dev/line. */
+  fakeLine?: FakeLine;
+  /** Dev mode only: the built-in WhatsApp Cloud API emulator (mounted into fakeGraph). */
+  fakeWhatsApp?: FakeWhatsApp;
+  /** Dev mode only: Instagram in the Graph API emulator (its accounts, echoes and `sendAsUser`). */
+  fakeInstagram?: FakeInstagram;
   /** Dev mode only: the built-in shop API behind the order-status action. */
   fakeCommerce?: FakeCommerce;
   /** Worker role with BOT=dialog. */
@@ -126,6 +136,13 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const pages = loaded.settings.messenger.pages;
     fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
   }
+  const lineAccounts = loaded.settings.line.accounts;
+  const fakeLine = !config.lineApiUrl && workerRole && lineAccounts.size ? new FakeLine({ channels: [...lineAccounts.values()] }) : undefined;
+  const numbers = loaded.settings.whatsapp.numbers;
+  const fakeWhatsApp = fakeGraph && numbers.size ? new FakeWhatsApp({ numbers: new Map([...numbers.values()].map((n) => [n.id, n.accessToken])) }) : undefined;
+  if (fakeWhatsApp) fakeGraph!.mount(fakeWhatsApp.router());
+  const igAccounts = [...loaded.settings.instagram.accounts.values()];
+  const fakeInstagram = fakeGraph && igAccounts.length ? new FakeInstagram(fakeGraph, { accounts: new Map(igAccounts.map((a) => [a.accessToken, a.id])) }) : undefined;
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -156,8 +173,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     await webchat.gateway.start();
     mounts.push(['/webchat', webchat.router]);
   }
+  let users: ReturnType<typeof watchUsersFile> | undefined;
   if (gateway) {
-    const sessions = adminToken || config.adminUsers ? new Sessions(redis, config.redis.prefix, adminToken, config.adminUsers) : undefined;
+    users = config.adminUsers && config.adminUsersFile ? watchUsersFile(config.adminUsersFile, new Map(config.adminUsers), logger, metrics) : undefined;
+    users?.start();
+    const sessions = adminToken || users ? new Sessions(redis, config.redis.prefix, adminToken, () => users?.current, metrics) : undefined;
     mounts.push(['/admin/api', adminRouter({
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
@@ -170,9 +190,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
   if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
+  if (fakeLine) mounts.push(['/_dev/line', fakeLine.router()]);
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
-  const ingresses = gateway ? buildIngresses(loaded, config) : [];
+  const ingresses = gateway ? buildIngresses(loaded, config, { metrics, logger }) : [];
   const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
     port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
@@ -181,21 +202,31 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     if (!webchat?.gateway.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
   if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeLine && gateway) fakeLine.setWebhook(`http://127.0.0.1:${port}/webhook/line`);
+  if (fakeWhatsApp && gateway) fakeWhatsApp.setWebhook({ url: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  if (fakeInstagram && gateway) fakeInstagram.setWebhook({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
   let sending: ReturnType<typeof buildChannels> | undefined;
+  let liveness: Liveness | undefined;
+  let workerId: string | undefined;
   if (workerRole) {
     const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
     sending = buildChannels(loaded, config, {
-      graphApiUrl: graphUrl, redis, logger, metrics,
+      graphApiUrl: graphUrl, webchat: { redis, logger, metrics },
+      lineApiUrl: `http://127.0.0.1:${port}/_dev/line`,
+      onAlreadyAccepted: (channel, ctx) => {
+        metrics.alreadyAccepted.inc({ channel });
+        logger.info({ channel, account: ctx.to.account, mid: ctx.ref.event, reply: ctx.ref.index }, 'the platform had already accepted this send (a resend after a crash or a lost answer): counted as sent, not sent twice');
+      },
       onRetry: (err, delayMs) => {
         metrics.sendRetries.inc({ channel: err.context.channel });
         logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
       },
     });
-    const redlock = new Redlock([redis], { retryCount: 0 });
-    redlock.on('error', () => undefined); // acquisition failures are handled where they happen
+    const locks = new ConversationLocks(redis, config.queue.lockTtlMs, logger, metrics);
+    workerId = locks.worker;
     let bot: BotHandler = overrides.bot ?? new EchoBot();
     if (nlu) {
       const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
@@ -204,13 +235,18 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, redlock, channels: sending.channels, bot, logger, metrics, config, chatlog });
+    worker = new Worker({ queue, locks, channels: sending.channels, bot, logger, metrics, config, chatlog });
+    if (config.worker.deadAfterMs > 0) {
+      liveness = new Liveness(queue, workerId, config.worker.deadAfterMs, config.queue.lockTtlMs, logger, metrics);
+      liveness.start();
+    }
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
     if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
+    if (fakeLine) logger.info({ lineApiUrl: `http://127.0.0.1:${port}/_dev/line`, channel: [...lineAccounts.keys()][0] }, 'LINE_API_URL not set: LINE replies go to the built-in LINE emulator');
   }
-  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone' }, 'ready');
+  logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
 
   return {
     port,
@@ -221,6 +257,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
     ...(fakeGraph ? { fakeGraph } : {}),
+    ...(fakeLine ? { fakeLine } : {}),
+    ...(fakeWhatsApp ? { fakeWhatsApp } : {}),
+    ...(fakeInstagram ? { fakeInstagram } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
@@ -228,11 +267,15 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     async stop() {
       nlu?.stop();
       live?.stop();
+      users?.stop();
       // Stop taking webhooks first (POSTs that arrived whole finish; web chat widgets are told to reconnect elsewhere), then drain the workers.
       await webchat?.gateway.stop();
-      await Promise.all([http.close(), worker?.stop(), sweeper?.stop()]);
+      // The heartbeat goes on while the worker drains: a draining worker is not dead.
+      await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       sending?.close();
       await retention?.stop();
+      await fakeLine?.close();
+      await fakeWhatsApp?.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

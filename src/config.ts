@@ -4,6 +4,7 @@
  * out a frozen, typed object. No other module reads `process.env`.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { parseActionsFile, type ActionSpec } from './bot/actions';
 import { parseUsersFile, type AdminUser } from './admin/users';
@@ -32,6 +33,11 @@ export interface Config {
   readonly role: Role;
   readonly port: number;
   readonly host: string;
+  /**
+   * TRUST_PROXY, as express's 'trust proxy' setting: which proxies' X-Forwarded-For is
+   * believed for the client address (the admin sign-in limits count per address).
+   */
+  readonly trustProxy: boolean | number | readonly string[];
   readonly dataDir: string;
   readonly logLevel: string;
   /** Problems that are allowed in dev mode but worth a warning line at start. */
@@ -67,8 +73,10 @@ export interface Config {
   readonly adminToken?: string;
   /** HMAC key of the user pseudonyms in exports: the same user gets the same pseudonym in every export. */
   readonly exportIdSecret?: string;
-  /** From ADMIN_USERS_FILE: who may sign in to the admin app, with their role and pages. */
+  /** From ADMIN_USERS_FILE: who may sign in to the admin app, with their role and pages (as read at start). */
   readonly adminUsers?: ReadonlyMap<string, AdminUser>;
+  /** ADMIN_USERS_FILE's path: gateways watch it and apply a valid new version without a restart. */
+  readonly adminUsersFile?: string;
   readonly nlu: {
     readonly model?: string;
     /** Comma-separated corpus files. */
@@ -104,7 +112,12 @@ export interface Config {
     readonly sweepIntervalMs: number;
     readonly contentionDelayMs: number;
   };
-  readonly worker: { readonly concurrency: number; readonly shutdownTimeoutMs: number };
+  readonly worker: {
+    readonly concurrency: number;
+    readonly shutdownTimeoutMs: number;
+    /** A worker silent this long is presumed dead and its conversations handed over (0: off, the lease decides). */
+    readonly deadAfterMs: number;
+  };
   readonly send: {
     readonly timeoutMs: number;
     readonly maxAttempts: number;
@@ -144,6 +157,34 @@ export function parsePagesFile(text: string, where: string): { pages?: Map<strin
     pages.set(id, { id, accessToken: String(p?.accessToken), ...(typeof p?.name === 'string' ? { name: p.name } : {}) });
   });
   return problems.length ? { problems } : { pages, problems };
+}
+
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isAddressOrCidr(v: string): boolean {
+  const [ip, bits, ...rest] = v.split('/');
+  const family = net.isIP(ip ?? '');
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/** TRUST_PROXY: false, true, a hop count, or addresses/CIDRs of the proxies (express's forms). */
+function readTrustProxy(r: Reader, warnings: string[]): boolean | number | string[] {
+  const raw = r.str('TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') {
+    warnings.push('TRUST_PROXY=true believes the leftmost X-Forwarded-For entry, which any client can write: per-address sign-in limits can be dodged unless your proxy replaces the header; prefer a hop count or the proxies\' addresses');
+    return true;
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops >= 1 && hops <= 10) return hops;
+  } else {
+    const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+    if (list.length && list.every((x) => PROXY_PRESETS.includes(x) || isAddressOrCidr(x))) return list;
+  }
+  r.problems.push(`TRUST_PROXY=${JSON.stringify(raw)} must be false, true, a number of proxy hops from 1 to 10, or a comma-separated list of proxy addresses or CIDRs (or ${PROXY_PRESETS.join(', ')})`);
+  return false;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -232,12 +273,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
 
   const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);
+  const deadAfterMs = r.int('WORKER_DEAD_AFTER_MS', 2_000, 0, 600_000);
+  if (deadAfterMs > 0 && deadAfterMs < 200) r.problems.push(`WORKER_DEAD_AFTER_MS=${deadAfterMs} must be 0 (off) or at least 200`);
   const config: Config = {
     production,
     role: role as Role,
     port: r.int('PORT', 3000, 0, 65535),
     // Dev mode serves an unauthenticated webhook signer (/emulator): loopback unless asked.
     host: r.str('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    trustProxy: readTrustProxy(r, warnings),
     dataDir: path.resolve(cwd, r.str('DATA_DIR') ?? '.data'),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     warnings,
@@ -263,7 +307,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     ...(adminToken !== undefined ? { adminToken } : {}),
     ...(exportIdSecret !== undefined ? { exportIdSecret } : {}),
-    ...(adminUsers ? { adminUsers } : {}),
+    ...(adminUsers ? { adminUsers, adminUsersFile: path.resolve(cwd, r.str('ADMIN_USERS_FILE')!) } : {}),
     nlu: {
       ...(nluModel ? { model: files(nluModel)[0]! } : {}),
       ...(nluCorpus ? { corpus: files(nluCorpus).join(',') } : {}),
@@ -293,6 +337,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     worker: {
       concurrency: r.int('WORKER_CONCURRENCY', 64, 1, 10_000),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
+      deadAfterMs,
     },
     send: {
       timeoutMs: r.int('SEND_TIMEOUT_MS', 10_000, 100, 120_000),

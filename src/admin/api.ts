@@ -13,7 +13,7 @@ import type { AgentKind, InboundEvent } from '../channels/event';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ContextStore } from '../bot/context';
-import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, inScope, listConversations, notesOf, stats } from '../chatlog/queries';
+import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, inScope, isRowId, listConversations, notesOf, stats } from '../chatlog/queries';
 import type { SqlClient } from '../chatlog/sql';
 import type { ConversationQueue } from '../queue/queue';
 import { EnqueueCode } from '../queue/errors';
@@ -22,6 +22,7 @@ import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
 import { privacyRouter } from './privacy';
 import type { Forgetter } from '../privacy/forgetter';
+import { nulFreeBody, plainQuery } from './plain-input';
 import type { PresenceSource } from '../channels/presence';
 import { presenceRouter } from './presence';
 import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
@@ -77,6 +78,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     res.set('cache-control', 'no-store');
     next();
   });
+  r.use(plainQuery({ '/export': ['page', 'intent'] }), nulFreeBody);
 
   const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
     Promise.resolve()
@@ -109,6 +111,7 @@ export function adminRouter(d: AdminDeps): express.Router {
   r.use(requireAuth(d.sessions));
   r.delete('/session', route(async (req, res) => {
     await d.sessions!.signOut(bearer(req)!);
+    d.live?.endSession(bearer(req)!);
     res.status(204).end();
   }));
   r.get('/me', (req, res) => {
@@ -253,7 +256,8 @@ export function adminRouter(d: AdminDeps): express.Router {
 
   r.get('/live', (req, res) => {
     if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
-    d.live.watch(principalOf(res), res).catch((err) => {
+    const token = bearer(req)!;
+    d.live.watch(principalOf(res), res, token, () => d.sessions!.ended(token)).catch((err) => {
       d.logger.warn({ err }, 'live stream not started: chatlog unavailable');
       if (!res.headersSent) res.status(503).json({ error: 'the chatlog is unavailable, retry later' });
     });
@@ -262,8 +266,11 @@ export function adminRouter(d: AdminDeps): express.Router {
   const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}) => {
     const c = conversationOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const agent = body.agent === undefined ? principalOf(res).name : body.agent;
-    if (typeof agent !== 'string' || agent.length === 0 || agent.length > 100) throw new HttpError(400, '"agent" must be a name of 1 to 100 characters');
+    // The agent is who signed in: a name in the body would let anyone speak (and be logged)
+    // as someone else. A different name is refused rather than ignored, so a script that
+    // still sends one learns that its messages would not carry that name.
+    const agent = principalOf(res).name;
+    if (body.agent !== undefined && body.agent !== agent) throw new HttpError(400, `"agent" is taken from the sign-in (you are signed in as ${agent}): leave it out`);
     // A client-chosen id makes a retried request harmless: the queue dedupes it like a webhook redelivery.
     const clientId = body.id;
     if (clientId !== undefined && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) throw new HttpError(400, '"id" must be 1 to 100 letters, digits, _ . : or -');
@@ -301,7 +308,7 @@ export function adminRouter(d: AdminDeps): express.Router {
 }
 
 async function confirm(db: SqlClient, messageId: string, by: string, scope?: readonly string[]): Promise<boolean> {
-  if (!/^\d+$/.test(messageId)) return false;
+  if (!isRowId(messageId)) return false;
   const r = await db.query<{ id: unknown }>(
     `UPDATE messages m SET corrected_intent = intent, corrected_by = $2, corrected_at = now()
      WHERE id = $1 AND direction = 'in' AND intent IS NOT NULL AND ${inScope('m', 3)} RETURNING id`,

@@ -1,18 +1,12 @@
 /**
  * Admin API authentication: every `/admin/api` route (but sign-in) needs
  * `Authorization: Bearer <token>` — the ADMIN_TOKEN (scripts) or a session token from
- * sign-in (the browser app). Tokens are compared in constant time.
+ * sign-in (the browser app). Tokens are compared in constant time; wrong ones count
+ * against the client's address (limits.ts).
  */
-import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Sessions } from './session';
 import { canAct, type Principal } from './users';
-
-export function safeEqual(a: string, b: string): boolean {
-  const ha = crypto.createHash('sha256').update(a).digest();
-  const hb = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(ha, hb);
-}
 
 export const bearer = (req: Request): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1];
 
@@ -27,12 +21,16 @@ export function requireAuth(sessions: Sessions | undefined) {
       return;
     }
     const token = bearer(req);
-    const fail = () => res.status(401).set('www-authenticate', 'Bearer realm="admin"').json({ error: 'authentication required: Authorization: Bearer <token> (ADMIN_TOKEN or a sign-in session)' });
-    if (!token) return void fail();
-    sessions.principal(token).then(
-      (p) => {
-        if (!p) return fail();
-        res.locals.principal = p;
+    const fail = (status: number, error: string, retryAfterS?: number) => {
+      if (retryAfterS) res.set('retry-after', String(retryAfterS));
+      if (status === 401) res.set('www-authenticate', 'Bearer realm="admin"');
+      res.status(status).json({ error });
+    };
+    if (!token) return void fail(401, 'authentication required: Authorization: Bearer <token> (ADMIN_TOKEN or a sign-in session)');
+    sessions.authenticate(token, req.ip ?? 'unknown').then(
+      (a) => {
+        if (!('principal' in a)) return fail(a.status, a.error, a.retryAfterS);
+        res.locals.principal = a.principal;
         next();
       },
       (err) => next(err),

@@ -1,7 +1,10 @@
 /**
  * Live updates for the admin app: one poller per gateway process reads the messages the
  * chatlog wrote since the last look and fans them out to the open streams, each filtered by
- * its user's accounts. It runs only while someone is watching.
+ * its user's accounts. It runs only while someone is watching. Each stream's session is checked
+ * again at every keep-alive: a stream whose session ended (signed out on another gateway,
+ * user removed or changed in ADMIN_USERS_FILE) is told why and closed; a sign-out on this
+ * gateway closes its streams at once.
  *
  * Ids are handed out when a row is inserted, not when its transaction commits: two chatlog
  * consumers can commit ids 7 and 8 in the order 8, 7. A poll that saw 8 without 7 remembers
@@ -16,13 +19,20 @@ import { conversationKey } from '../channels/conversation';
 import { canSee, type Principal } from './users';
 
 const GAP_WAIT_MS = 10_000;
+/** Keep-alive comment and session check of each stream. */
+const KEEPALIVE_MS = 5_000;
 /** Gaps remembered at most (a rolled-back batch of thousands is not worth more). */
 const MAX_GAPS = 5_000;
 
 interface Watcher {
   principal: Principal;
   res: Response;
+  /** The bearer token of the stream (this process only: never logged nor stored). */
+  token: string;
 }
+
+/** Why a stream's session is no longer valid, or undefined while it is. */
+export type SessionCheck = () => Promise<string | undefined>;
 
 export class LiveFeed {
   private readonly watchers = new Set<Watcher>();
@@ -32,24 +42,39 @@ export class LiveFeed {
   private readonly gaps = new Map<string, number>();
   private busy = false;
 
-  constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000) {}
+  constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000, private readonly keepAliveMs = KEEPALIVE_MS) {}
 
-  /** Streams server-sent events to `res` until the client goes away. */
-  async watch(principal: Principal, res: Response): Promise<void> {
+  /** Streams server-sent events to `res` until the client goes away or its session ends. */
+  async watch(principal: Principal, res: Response, token: string, ended: SessionCheck): Promise<void> {
     // Start from what exists when the first watcher arrives: everything after is news to it.
     if (this.last === undefined) this.last = await lastMessageId(this.db);
     res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.flushHeaders();
     res.write(': live\n\n');
-    const w = { principal, res };
+    const w = { principal, res, token };
     this.watchers.add(w);
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    const keepAlive = setInterval(() => {
+      ended().then(
+        (why) => (why ? this.close(w, why) : void res.write(': ping\n\n')),
+        (err) => this.logger.warn({ err }, 'live feed: session not checked (redis unavailable): stream kept until the next keep-alive'),
+      );
+    }, this.keepAliveMs);
     res.on('close', () => {
-      clearInterval(ping);
+      clearInterval(keepAlive);
       this.watchers.delete(w);
       if (this.watchers.size === 0) this.pause();
     });
     this.timer ??= setInterval(() => void this.poll(), this.everyMs);
+  }
+
+  /** Ends the streams of a session that signed out here. */
+  endSession(token: string, why = 'signed out'): void {
+    for (const w of this.watchers) if (w.token === token) this.close(w, why);
+  }
+
+  private close(w: Watcher, why: string): void {
+    w.res.write(`event: ended\ndata: ${JSON.stringify({ error: why })}\n\n`);
+    w.res.end();
   }
 
   /** Streams an event of another kind (`presence`) to every open stream whose user may see it. */

@@ -4,7 +4,7 @@
  * gateway keeps acknowledging webhooks), and rollback. Workers switch within NLU_RELOAD_MS.
  * Admins of every account only: a model serves every account.
  */
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { SqlClient } from '../chatlog/sql';
 import type { Logger } from '../log';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus, type Corpus } from '../nlu/corpus';
@@ -32,6 +32,14 @@ export async function correctionsCorpus(db: SqlClient, locale: string): Promise<
   return { corpus: { name: 'chatlog corrections', locale, data: [...byIntent].map(([intent, utterances]) => ({ intent, utterances })) }, examples: rows.length };
 }
 
+/**
+ * Express 4 does not catch a rejected async handler: the request would hang and the
+ * rejection, unhandled, would end the process. Errors go to the error handler instead.
+ */
+const handle = (fn: (req: Request, res: Response) => Promise<unknown>) => (req: Request, res: Response, next: NextFunction) => {
+  fn(req, res).catch(next);
+};
+
 export function modelsRouter(d: ModelsDeps): express.Router {
   const r = express.Router();
   let training: Promise<unknown> | undefined;
@@ -44,12 +52,12 @@ export function modelsRouter(d: ModelsDeps): express.Router {
     return true;
   };
 
-  r.get('/', async (_req: Request, res: Response) => {
+  r.get('/', handle(async (_req, res) => {
     const [current, history] = await Promise.all([d.store.currentVersion(), d.store.history()]);
     res.json({ current, history, training: training !== undefined });
-  });
+  }));
 
-  r.post('/retrain', async (_req: Request, res: Response) => {
+  r.post('/retrain', handle(async (_req, res) => {
     if (!adminOfAll(res)) return;
     if (training) return void res.status(409).json({ error: 'a training is already running' });
     if (!d.db) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
@@ -74,9 +82,9 @@ export function modelsRouter(d: ModelsDeps): express.Router {
     } finally {
       training = undefined;
     }
-  });
+  }));
 
-  r.post('/rollback', async (_req: Request, res: Response) => {
+  r.post('/rollback', handle(async (_req, res) => {
     if (!adminOfAll(res)) return;
     try {
       const out = await d.store.rollback();
@@ -86,6 +94,6 @@ export function modelsRouter(d: ModelsDeps): express.Router {
       if (err instanceof ModelStoreError) return void res.status(409).json({ error: err.message });
       throw err;
     }
-  });
+  }));
   return r;
 }

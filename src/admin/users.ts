@@ -2,10 +2,15 @@
  * Who may use the admin app: the ADMIN_TOKEN holder (admin of every account) and the users
  * of ADMIN_USERS_FILE, each with a role and the accounts they may see (`<channel>:<id>`, e.g.
  * `whatsapp:1234`; the older `pages` list names Messenger pages). Passwords are stored as
- * scrypt hashes (`npm run admin-user -- --hash`), compared in constant time.
+ * scrypt hashes (`npm run admin-user -- --hash`), compared in constant time. The file is
+ * watched: a valid new version takes effect within USERS_CHECK_MS on every gateway, and the
+ * sessions of users whose entry changed or vanished end (session.ts compares a stamp).
  */
 import crypto from 'node:crypto';
 import { jsonSection } from '../config-reader';
+import { WatchedFile } from '../lib/watched-file';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 
 export type Role = 'admin' | 'agent' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'agent', 'viewer'];
@@ -33,11 +38,16 @@ export function hashPassword(password: string, salt = crypto.randomBytes(16)): s
   return `scrypt$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
+/**
+ * Checks a password against its stored hash. Asynchronous: scrypt runs on libuv's thread
+ * pool, so a sign-in never holds the event loop that answers /webhook (~50 ms of CPU each).
+ */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [kind, salt, key] = stored.split('$');
   if (kind !== 'scrypt' || !salt || !key) return false;
   const want = Buffer.from(key, 'base64url');
-  const got = crypto.scryptSync(password, Buffer.from(salt, 'base64url'), want.length, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  const got = await new Promise<Buffer>((resolve, reject) =>
+    crypto.scrypt(password, Buffer.from(salt, 'base64url'), want.length, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }, (err, k) => (err ? reject(err) : resolve(k))));
   return crypto.timingSafeEqual(got, want);
 }
 
@@ -81,3 +91,36 @@ export function parseUsersFile(text: string, where: string): { users?: Map<strin
 
 export const canSee = (p: Principal, channel: string, account: string): boolean => !p.accounts || p.accounts.includes(`${channel}:${account}`);
 export const canAct = (p: Principal) => p.role === 'admin' || p.role === 'agent';
+
+/** How often gateways look at ADMIN_USERS_FILE (a stat; the file is read only when it changed). */
+export const USERS_CHECK_MS = 2_000;
+
+/** A stamp of everything that grants rights in a user's entry: a session is valid while it matches. */
+export function userStamp(u: AdminUser): string {
+  return crypto.createHash('sha256').update(JSON.stringify(['user', u.name, u.role, u.accounts ?? '*', u.passwordHash])).digest('base64url');
+}
+
+/** ADMIN_USERS_FILE, applied again whenever it changes; a broken version is refused loudly. */
+export function watchUsersFile(file: string, initial: Map<string, AdminUser>, logger: Logger, metrics: Metrics): WatchedFile<Map<string, AdminUser>> {
+  let previous = initial;
+  return new WatchedFile({
+    file,
+    initial,
+    everyMs: USERS_CHECK_MS,
+    parse: (text, where) => {
+      const parsed = parseUsersFile(text, `ADMIN_USERS_FILE ${where}`);
+      return { problems: parsed.problems, ...(parsed.users ? { value: parsed.users } : {}) };
+    },
+    onChange: (users, firstRead) => {
+      const changed = [...previous.values()].filter((u) => users.get(u.name) === undefined || userStamp(users.get(u.name)!) !== userStamp(u)).map((u) => u.name);
+      previous = users;
+      if (firstRead && changed.length === 0) return; // the version the config read at start
+      metrics.usersReloads.inc({ result: 'ok' });
+      logger.warn({ file, users: users.size, changedOrRemoved: changed }, 'ADMIN_USERS_FILE changed: the new version is in force; sessions of changed or removed users end');
+    },
+    onInvalid: (problems) => {
+      metrics.usersReloads.inc({ result: 'invalid' });
+      logger.error({ file, problems }, `ADMIN_USERS_FILE changed but is INVALID: the previous version stays in force until it is fixed:\n  - ${problems.join('\n  - ')}`);
+    },
+  });
+}

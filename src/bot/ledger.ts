@@ -4,7 +4,9 @@
  * after it "i+1 replies confirmed". A holder that finds a reply half-sent asks the channel's
  * confirmation: with `echo`, the platform's confirmation of that reply (Messenger's echo,
  * WhatsApp's status) settles it, and without one within SEND_ECHO_GRACE_MS it is sent again;
- * with `idempotent` (LINE's retry key, the web chat outbox) it is simply sent again. Replies
+ * with `idempotent` (LINE's retry key, the web chat outbox) it is simply sent again. A channel
+ * whose confirmations name only the content (Instagram) gives each send a confirmation key, and
+ * confirmations of that content are counted against its sends (reply-2.lua). Replies
  * this process sent but could not record (Redis failed in between) are remembered, so it
  * never resends what it knows it sent.
  */
@@ -14,6 +16,7 @@ import type { ConversationRef } from '../channels/conversation';
 import { replyToken, type InboundEvent } from '../channels/event';
 import type { Author, Rendered } from '../channels/reply';
 import type { ChatlogRecord, MessageRecord } from '../chatlog/records';
+import { sendScope } from '../channels/http-client';
 import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -100,8 +103,10 @@ export class ReplyLedger {
     let error: string | undefined;
     for (let i = first; i < messages.length; i++) {
       if (lock.lost) return { kind: 'lost' };
+      // A channel whose confirmations name content, not replies, marks the send with its key.
+      const key = channel.confirmationKey?.(messages[i]!, to);
       try {
-        await this.queue.beginReply(conversation, lock.value, e.id, i);
+        await this.queue.beginReply(conversation, lock.value, e.id, i, key);
       } catch (err) {
         if (!(err instanceof LockLostError)) throw err;
         this.metrics.fenced.inc();
@@ -113,18 +118,21 @@ export class ReplyLedger {
       const t0 = Date.now();
       this.metrics.sends.inc({ channel: channel.type });
       try {
-        const sent = await channel.send(messages[i]!, { to, ref, token: replyToken(ref), idempotencyKey: `${e.id}#${i}`, author: s.author, about: e });
+        const sent = await sendScope.run({ stillHeld: () => !lock.lost }, () => channel.send(messages[i]!, { to, ref, token: replyToken(ref), idempotencyKey: `${e.id}#${i}`, author: s.author, about: e }));
         const now = Date.now();
         records.push(this.outbound(s, i, { mid: sent.messageId ?? `sent:${e.id}:${i}`, startedAt: t0, sendMs: now - t0, repliedAt: now, platformTs: now }));
       } catch (err) {
         if (!(err instanceof SendError)) throw err;
         this.metrics.sendErrors.inc({ channel: channel.type, code: err.code });
+        // The conversation is another worker's now (this one stalled past its lock): its marks
+        // are the new holder's to settle; touching them (an abort) could undo its own send.
+        if (lock.lost) return { kind: 'lost' };
         // Nothing went out: the next attempt need not wait for a confirmation that will never come.
         if (err.definitelyNotSent) await this.queue.replyDone(conversation, e.id, i, 'abort');
         if (err.uncertain) {
           if (channel.confirmation === 'idempotent') return { kind: 'defer', ms: Math.min(this.opts.retryLaterMs, 1_000) };
           // Maybe delivered: restart the pending mark's clock and let the confirmation decide.
-          await this.queue.beginReply(conversation, lock.value, e.id, i).catch(() => undefined);
+          await this.queue.beginReply(conversation, lock.value, e.id, i, key).catch(() => undefined);
           this.logger.warn({ ...log, code: err.code }, 'send API did not answer: waiting for the confirmation before deciding whether to send again');
           return { kind: 'defer', ms: this.opts.echoGraceMs + 10 };
         }
@@ -137,7 +145,8 @@ export class ReplyLedger {
         records.push(this.outbound(s, i, { mid: `failed:${e.id}:${i}`, startedAt: t0, sendMs: Date.now() - t0, error }));
         break;
       }
-      if (i < messages.length - 1) await this.recording(conversation, lock, () => this.queue.replyDone(conversation, e.id, i));
+      // The ack records the last reply, except a keyed one: only `done` counts its content as sent.
+      if (i < messages.length - 1 || key) await this.recording(conversation, lock, () => this.queue.replyDone(conversation, e.id, i));
     }
     return { kind: 'done', sent: messages.length, records, sendMs: Date.now() - started, ...(error ? { error } : {}) };
   }

@@ -1,53 +1,75 @@
 /**
- * One redlock lock per conversation, extended automatically while work runs. Its value is
- * what the fenced queue scripts compare, so a worker whose lock lapsed cannot ack.
+ * The conversation lock, and the only module that imports redlock.
+ *
+ * The lock is a plain Redis string, `…:{conversation}:lock`, holding `<worker id>/<random>`
+ * with a PX TTL (LOCK_TTL_MS). Several parts rely on that shape, and a replacement must keep it:
+ * - next-6.lua takes it (SET NX PX) in the call that peeks a conversation's first event, and
+ *   releases it (compare-and-DEL) in the ack that finds the queue empty;
+ * - next-6.lua and reply-2.lua fence acks and sends with it (GET == the caller's value);
+ * - this module extends it (compare-and-PEXPIRE, every third of the TTL) and releases it;
+ * - the reaper (src/queue/liveness.ts) breaks it (compare-prefix-and-DEL) when the worker
+ *   named before the '/' has stopped beating: a killed worker's conversations resume in
+ *   about WORKER_DEAD_AFTER_MS instead of the lock TTL.
+ *
+ * Why redlock is isolated here rather than used through its public API alone: its `acquire`
+ * is a round trip of its own on every visit of a conversation, which next-6 saves (the
+ * capacity model counts about 10 round trips a message; docs/capacity.md), and its quorum
+ * over independent masters cannot apply: the fencing scripts must read the lock in the
+ * conversation's own slot, so exactly one Redis ever votes. What redlock does for us is
+ * extension and release through its public `Lock.extend`/`Lock.release`, on a `Lock` built
+ * here for the value next-6 set (its exported constructor, with no acquisition attempts).
+ * Nothing else imports redlock: app.ts and the worker see `ConversationLocks` and
+ * `ConversationLock`. A maintained fork with the same `Lock` API replaces it by changing the
+ * import below; dropping it would mean two short scripts (compare-and-PEXPIRE,
+ * compare-and-DEL) in this file.
  */
 import crypto from 'node:crypto';
-import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
+import os from 'node:os';
+import Redlock, { Lock } from 'redlock';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { lockValuePrefix } from '../queue/keys';
+import type { RedisClient } from '../queue/redis';
 
-/** A lock value as redlock makes them: random, so only its holder can extend or release it. */
-export const newLockValue = (): string => crypto.randomBytes(16).toString('hex');
+/** hostname (the pod's name on Kubernetes), pid, and random bytes: never the id of a worker that ran before. */
+export const newWorkerId = (): string => `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 
+/** Makes the locks of one worker: their values carry its id, so the reaper can find them if it dies. */
+export class ConversationLocks {
+  private readonly redlock: Redlock;
+
+  constructor(redis: RedisClient, readonly ttlMs: number, private readonly logger: Logger, private readonly metrics: Pick<Metrics, 'lockLost'>, readonly worker: string = newWorkerId()) {
+    this.redlock = new Redlock([redis], { retryCount: 0 });
+    this.redlock.on('error', () => undefined); // every failure is handled where it happens
+  }
+
+  /**
+   * A lock on `key` with a fresh value, for the caller to take with next-6 (`acquireMs` =
+   * `ttlMs`) right after `startedAt`. It is extended from then on until it is released or
+   * forgotten; the expiry accounts for clock drift the way redlock's own acquire does.
+   */
+  adopt(key: string, conversation: string, startedAt = Date.now()): ConversationLock {
+    const value = `${lockValuePrefix(this.worker)}${crypto.randomBytes(16).toString('hex')}`;
+    const drift = Math.round(this.redlock.settings.driftFactor * this.ttlMs) + 2;
+    const lock = new Lock(this.redlock, [key], value, [], startedAt + this.ttlMs - drift);
+    return new ConversationLock(lock, this.ttlMs, this.logger, this.metrics, conversation);
+  }
+}
+
+/** One held conversation lock. Made by `ConversationLocks.adopt`. */
 export class ConversationLock {
   private timer?: NodeJS.Timeout;
   private current: Lock;
   lost = false;
   private released = false;
 
-  private constructor(lock: Lock, private readonly ttlMs: number, private readonly logger: Logger, private readonly conversation: string) {
+  constructor(lock: Lock, private readonly ttlMs: number, private readonly logger: Logger, private readonly metrics: Pick<Metrics, 'lockLost'>, private readonly conversation: string) {
     this.current = lock;
     this.schedule();
   }
 
   get value(): string {
     return this.current.value;
-  }
-
-  /** Resolves to null when another worker holds the lock; rejects on Redis errors. */
-  static async acquire(redlock: Redlock, key: string, ttlMs: number, logger: Logger, conversation: string): Promise<ConversationLock | null> {
-    try {
-      return new ConversationLock(await redlock.acquire([key], ttlMs, { retryCount: 0 }), ttlMs, logger, conversation);
-    } catch (err) {
-      if (err instanceof ExecutionError) {
-        const stats = await Promise.all(err.attempts);
-        const held = stats.some((s) => [...s.votesAgainst.values()].some((e) => e instanceof ResourceLockedError));
-        if (held) return null;
-        const cause = stats.flatMap((s) => [...s.votesAgainst.values()])[0];
-        throw cause ?? err;
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * Takes over a lock that a queue script acquired (next-6 with `acquireMs`, value `value`)
-   * at `startedAt`: from here on it is a redlock lock like any other, extended and released
-   * by redlock. The expiry accounts for clock drift the way redlock's own acquire does.
-   */
-  static adopt(redlock: Redlock, key: string, value: string, ttlMs: number, startedAt: number, logger: Logger, conversation: string): ConversationLock {
-    const drift = Math.round(redlock.settings.driftFactor * ttlMs) + 2;
-    return new ConversationLock(new Lock(redlock, [key], value, [], startedAt + ttlMs - drift), ttlMs, logger, conversation);
   }
 
   /**
@@ -70,11 +92,15 @@ export class ConversationLock {
       this.current = await this.current.extend(this.ttlMs);
       if (!this.lost && this.timer) this.schedule();
     } catch (err) {
-      if (Date.now() < this.current.expiration - 50 && this.timer) {
+      // Released or forgotten while this extension was in flight (next-6 released it in the
+      // ack that emptied the queue, on the same connection, just before): nothing is lost.
+      if (!this.timer) return;
+      if (Date.now() < this.current.expiration - 50) {
         this.schedule(); // a passing Redis error: try again while the lock is still valid
         return;
       }
       this.lost = true;
+      this.metrics.lockLost.inc();
       this.logger.warn({ conversation: this.conversation, err }, 'conversation lock could not be extended: stopping work on it');
     }
   }

@@ -5,7 +5,6 @@
  * conversations run at once; one conversation never runs twice at once. Platform-neutral:
  * the event's channel renders and sends the replies, the reply ledger makes them exactly once.
  */
-import type Redlock from 'redlock';
 import type { Channel, SenderAction } from '../channels/channel';
 import { upgradeLegacy } from '../channels/conversation';
 import { AGENT_KINDS, isAnswered, isHandled, type InboundEvent } from '../channels/event';
@@ -17,13 +16,14 @@ import { ScriptCode } from '../queue/errors';
 import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
 import type { BotHandler } from './handler';
 import { ReplyLedger, type Peeked } from './ledger';
-import { ConversationLock, newLockValue } from './lock';
+import type { ConversationLock, ConversationLocks } from './lock';
 import { recordOfEvent, type ChatlogRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 
 export interface WorkerDeps {
   queue: ConversationQueue;
-  redlock: Redlock;
+  /** Makes this worker's conversation locks (their values name the worker, for the reaper). */
+  locks: ConversationLocks;
   /** Every channel this deployment sends on, by type. */
   channels: ReadonlyMap<string, Channel>;
   bot: BotHandler;
@@ -84,7 +84,7 @@ export class Worker {
       // batch of calls, and shares the free slots among them: never more claims than slots.
       const n = Math.min(shards, free);
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
-      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs);
+      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs, this.d.locks.worker);
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {
@@ -119,17 +119,16 @@ export class Worker {
   }
 
   private async runConversation(claim: Claim): Promise<void> {
-    const { queue, redlock, config, logger, metrics } = this.d;
+    const { queue, locks, config, logger, metrics } = this.d;
     const conversation = claim.conversation;
     let settlement: Settlement;
     let lock: ConversationLock | null = null;
     try {
-      // The lock is taken by the first next-6 call (one round trip for lock and peek); it is
-      // a redlock lock from then on. Adopted before the call so that an error in flight
+      // The lock is taken by the first next-6 call (one round trip for lock and peek) and
+      // extended by lock.ts from then on. Adopted before the call so that an error in flight
       // still releases it if it was taken.
-      const ttl = config.queue.lockTtlMs;
-      lock = ConversationLock.adopt(redlock, queue.keys.conversation(conversation).lock, newLockValue(), ttl, Date.now(), logger, conversation);
-      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: ttl, releaseIfEmpty: true });
+      lock = locks.adopt(queue.keys.conversation(conversation).lock, conversation);
+      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: locks.ttlMs, releaseIfEmpty: true });
       if (first.code === ScriptCode.Busy) {
         lock.forget();
         metrics.lockContention.inc();

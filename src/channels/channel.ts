@@ -15,7 +15,8 @@ import type { Author, Rendered, Rendering, Reply } from './reply';
  * - `echo`: the platform reports each send back in a webhook that names it (Messenger's echo
  *   with our metadata, WhatsApp's status with our callback data); the ingress turns it into a
  *   `confirms` of the reply. A reply found half-sent waits for it (SEND_ECHO_GRACE_MS), then is
- *   sent again only if nothing confirmed it.
+ *   sent again only if nothing confirmed it. Where the report names only the content
+ *   (Instagram), the channel gives a `confirmationKey` and the ingress a `confirmsKey`.
  * - `idempotent`: every send carries a key derived from the reply (LINE's X-Line-Retry-Key, our
  *   own web chat outbox); sending again is harmless, so a half-sent reply is sent again at once.
  */
@@ -62,6 +63,14 @@ export interface Channel<Body = unknown> {
   send(message: Rendered<Body>, ctx: SendContext): Promise<SendResult>;
   /** Best effort, one attempt, short timeout: cosmetic, never worth delaying a reply. */
   senderAction?(to: ConversationRef, action: SenderAction, about: InboundEvent): Promise<void>;
+  /**
+   * For an `echo` channel whose confirmations cannot carry `ctx.token` (Instagram's echo has no
+   * metadata): the key of this message's content that its confirmation will also yield
+   * (`ParsedEvent.confirmsKey`). The ledger then marks the send with the key and counts the
+   * confirmations of that content against the sends of it, so that an echo of an earlier
+   * identical message never passes for this one (src/queue/lua/reply-2.lua). Deterministic.
+   */
+  confirmationKey?(message: Rendered<Body>, to: ConversationRef): string | undefined;
 }
 
 /** A platform that calls us over HTTP: where, and how its requests are checked and read. */

@@ -12,11 +12,15 @@ export type EventKind =
   // Attachments (the first one names the kind); `fallback` is a shared link, `template`/`reel`
   // /`ig_reel` are Meta shares: kept so the chatlog's existing kinds keep their meaning.
   | 'image' | 'video' | 'audio' | 'file' | 'location' | 'sticker' | 'contact' | 'fallback' | 'template' | 'reel' | 'ig_reel'
+  // Instagram's shares and story mentions, and media it could not pass on (`is_unsupported`).
+  | 'share' | 'ig_post' | 'ig_story' | 'story' | 'story_mention' | 'unsupported'
   | 'referral'
   | 'reaction'
   | 'optin'
   /** A message the business sent from elsewhere (the platform's own inbox, another app). */
   | 'echo'
+  /** The user took back (unsent) or edited a message of theirs: recorded, never answered. */
+  | 'deleted' | 'edit'
   /** Receipts of our own messages: they update outbound rows, they add none. */
   | 'delivery' | 'read' | 'failed'
   | AgentKind;
@@ -26,7 +30,7 @@ export type AgentKind = 'agent' | 'takeover' | 'release';
 export const AGENT_KINDS: ReadonlySet<string> = new Set<AgentKind>(['agent', 'takeover', 'release']);
 
 /** Recorded, never answered. */
-const RECORD_ONLY: ReadonlySet<string> = new Set<EventKind>(['reaction', 'optin', 'echo', 'delivery', 'read', 'failed']);
+const RECORD_ONLY: ReadonlySet<string> = new Set<EventKind>(['reaction', 'optin', 'echo', 'deleted', 'edit', 'delivery', 'read', 'failed']);
 
 export interface Attachment {
   type: string;
@@ -60,6 +64,8 @@ export interface InboundEvent {
   title?: string;
   attachments?: Attachment[];
   replyTo?: string;
+  /** Instagram: the story a message replies to (`reply_to.story`). */
+  story?: { id?: string; url?: string };
   reaction?: { reaction?: string; emoji?: string; action?: string; mid?: string };
   referral?: { ref?: string; source?: string; type?: string };
   optin?: { ref?: string; userRef?: string; type?: string; payload?: string };
@@ -97,6 +103,12 @@ export function isHandled(e: InboundEvent): boolean {
 export interface ParsedEvent {
   event: InboundEvent;
   confirms?: ReplyRef;
+  /**
+   * A report of one of the account's sends that names its content, not which reply it was
+   * (Instagram's echo has no metadata): the channel's `confirmationKey` of that content. The
+   * reply ledger counts these against the sends of the same content (src/queue/lua/reply-2.lua).
+   */
+  confirmsKey?: string;
   /** false for events that are recorded but need no worker (confirmations of our own sends). */
   queue: boolean;
 }

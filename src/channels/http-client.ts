@@ -4,6 +4,7 @@
  * Plain node:http(s): one request per reply is the whole job, and axios' config merging and
  * adapters cost a third of a worker's CPU under load (see bench/OPTIMISATION.md).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 import { sleep } from '../lib/sleep';
@@ -81,6 +82,13 @@ export class HttpJsonClient {
   }
 }
 
+/**
+ * Set by the reply ledger around a send: whether the sending worker still holds the
+ * conversation. A worker that lost it (stalled, presumed dead, its conversation taken over)
+ * must not go on retrying: the new holder decides about that reply now.
+ */
+export const sendScope = new AsyncLocalStorage<{ stillHeld(): boolean }>();
+
 export interface RetryOptions {
   maxAttempts: number;
   backoffBaseMs: number;
@@ -98,7 +106,7 @@ export async function withRetries<T>(opts: RetryOptions, attempt: (n: number) =>
       return await attempt(n);
     } catch (err) {
       const e = classify(err, n);
-      if (!e.retryable || e.uncertain || n >= opts.maxAttempts) throw e;
+      if (!e.retryable || e.uncertain || n >= opts.maxAttempts || sendScope.getStore()?.stillHeld() === false) throw e;
       const cap = Math.min(opts.backoffMaxMs, opts.backoffBaseMs * 2 ** (n - 1));
       const delay = Math.round(Math.random() * cap);
       opts.onRetry?.(e, delay);

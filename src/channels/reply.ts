@@ -70,7 +70,10 @@ export function splitText(text: string, max: number): string[] {
   return out;
 }
 
-/** Cuts a label to `max` characters with an ellipsis. */
+/** Cuts a label to `max` characters with an ellipsis, never between the two halves of a surrogate pair. */
 export function clipLabel(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, Math.max(1, max - 1))}…`;
+  if (s.length <= max) return s;
+  let cut = Math.max(1, max - 1);
+  if (/[\uD800-\uDBFF]/.test(s[cut - 1]!)) cut--;
+  return `${s.slice(0, cut)}…`;
 }

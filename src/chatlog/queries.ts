@@ -72,10 +72,22 @@ export class BadCursorError extends Error {
   override readonly name = 'BadCursorError';
 }
 
+/** A row id PostgreSQL's bigint can hold: anything else matches no row (and must not reach SQL, which would fail). */
+export const isRowId = (s: string): boolean => /^\d{1,19}$/.test(s) && BigInt(s) <= 9223372036854775807n;
+
+/** A timestamptz as PostgreSQL writes it (`2026-01-02 10:11:12.345678+00`), with a real date and time. */
+function isPgTime(s: string): boolean {
+  const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,6})?[+-]\d\d(:?\d\d){0,2}$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  return mo >= 1 && mo <= 12 && d >= 1 && new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d && h <= 23 && mi <= 59 && sec <= 59;
+}
+
 function decodeCursor(cursor: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && typeof v[0] === 'string' && /^\d+$/.test(String(v[1]))) return [v[0], String(v[1])];
+    // Checked before SQL sees it: a cursor is client input, however it was made.
+    if (Array.isArray(v) && typeof v[0] === 'string' && isPgTime(v[0]) && typeof v[1] === 'string' && isRowId(v[1])) return [v[0], v[1]];
   } catch {
     /* fall through */
   }
@@ -157,7 +169,7 @@ export async function conversationIdOf(db: SqlRunner, c: { channel: string; acco
 
 /** Sets (or clears, with null) a message's corrected intent. False if the message is not an inbound one in scope. */
 export async function correctIntent(db: SqlRunner, messageId: string, intent: string | null, by: string, scope?: readonly string[]): Promise<boolean> {
-  if (!/^\d+$/.test(messageId)) return false;
+  if (!isRowId(messageId)) return false;
   const r = await db.query<{ id: string | number }>(
     `UPDATE messages m SET corrected_intent = $2, corrected_by = $3, corrected_at = now()
      WHERE id = $1 AND direction = 'in' AND ${inScope('m', 4)} RETURNING id`,
@@ -210,7 +222,7 @@ export async function lastMessageId(db: SqlRunner): Promise<string> {
 
 /** One conversation's messages in conversation order, or null if it is not in the caller's scope. */
 export async function conversationMessages(db: SqlRunner, conversationId: string, scope?: readonly string[]): Promise<{ conversation: ConversationSummary; messages: MessageView[] } | null> {
-  if (!/^\d+$/.test(conversationId)) return null;
+  if (!isRowId(conversationId)) return null;
   const conv = await db.query<Record<string, unknown>>(`SELECT * FROM conversations c WHERE id = $1 AND ${inScope('c', 2)}`, [conversationId, scope ? [...scope] : null]);
   const c = conv[0];
   if (!c) return null;

@@ -55,6 +55,9 @@ SELECT x.channel, x.account_id, x.mid, c.id, x.direction, x.kind, ${MSG_COLUMNS.
 FROM x JOIN conversations c ON c.channel = x.channel AND c.account_id = x.account_id AND c.user_id = x.user_id
 ORDER BY x.channel, x.account_id, x.mid
 ON CONFLICT (channel, account_id, mid) DO UPDATE SET
+  -- A row first written from a confirmation (an echo, a WhatsApp status: no author, its kind a
+  -- guess) takes the kind the sender itself recorded.
+  kind = CASE WHEN messages.author IS NULL AND excluded.author IS NOT NULL THEN excluded.kind ELSE messages.kind END,
   ${[...MSG_COLUMNS.map(([, c]) => c), ...TIME_COLUMNS.map(([, c]) => c)].map((c) => `${c} = coalesce(messages.${c}, excluded.${c})`).join(',\n  ')}
 RETURNING conversation_id, direction, (xmax = 0) AS inserted`;
 
@@ -90,16 +93,23 @@ WHERE m.conversation_id = c.id AND m.direction = 'out' AND coalesce(m.replied_at
   AND (m.delivered_at IS NULL OR (r.kind = 'read' AND m.read_at IS NULL))`;
 
 // Receipts naming messages (WhatsApp statuses): read implies delivered; failed keeps its reason.
+// One row of r per message: an UPDATE joined to several rows of one target applies only one of
+// them, and a batch often holds a message's delivered and read statuses together.
 const APPLY_MESSAGE_RECEIPTS = `
 WITH r AS (
-  SELECT channel, account_id, mid, kind, to_timestamp(at / 1000.0) AS at, error
+  SELECT channel, account_id, mid,
+    to_timestamp(min(at) FILTER (WHERE kind IN ('delivery', 'read')) / 1000.0) AS delivered,
+    to_timestamp(min(at) FILTER (WHERE kind = 'read') / 1000.0) AS read,
+    to_timestamp(min(at) FILTER (WHERE kind = 'failed') / 1000.0) AS failed,
+    min(error) FILTER (WHERE kind = 'failed') AS error
   FROM jsonb_to_recordset($1::jsonb) AS r(channel text, account_id text, mid text, kind text, at float8, error text)
+  GROUP BY channel, account_id, mid
 )
 UPDATE messages m SET
-  delivered_at = CASE WHEN r.kind IN ('delivery', 'read') THEN coalesce(m.delivered_at, r.at) ELSE m.delivered_at END,
-  read_at = CASE WHEN r.kind = 'read' THEN coalesce(m.read_at, r.at) ELSE m.read_at END,
-  failed_at = CASE WHEN r.kind = 'failed' THEN coalesce(m.failed_at, r.at) ELSE m.failed_at END,
-  error = CASE WHEN r.kind = 'failed' THEN coalesce(m.error, r.error) ELSE m.error END
+  delivered_at = coalesce(m.delivered_at, r.delivered),
+  read_at = coalesce(m.read_at, r.read),
+  failed_at = coalesce(m.failed_at, r.failed),
+  error = coalesce(m.error, r.error)
 FROM r
 WHERE m.channel = r.channel AND m.account_id = r.account_id AND m.mid = r.mid AND m.direction = 'out'`;
 
@@ -119,8 +129,13 @@ function mergeMessages(records: MessageRecord[]): MessageRecord[] {
   for (const r of records) {
     const key = `${r.channel}\u0000${r.account}\u0000${r.mid}`;
     const prev = byKey.get(key);
-    if (!prev) byKey.set(key, { ...r });
-    else for (const [k, v] of Object.entries(r)) if (v !== undefined && (prev as unknown as Record<string, unknown>)[k] === undefined) (prev as unknown as Record<string, unknown>)[k] = v;
+    if (!prev) {
+      byKey.set(key, { ...r });
+      continue;
+    }
+    // The sender's own record (it has an author) knows the kind; a confirmation's is a guess.
+    if (prev.author === undefined && r.author !== undefined) prev.kind = r.kind;
+    for (const [k, v] of Object.entries(r)) if (v !== undefined && (prev as unknown as Record<string, unknown>)[k] === undefined) (prev as unknown as Record<string, unknown>)[k] = v;
   }
   return [...byKey.values()];
 }

@@ -37,6 +37,14 @@ export interface FakeGraphOptions {
   echo?: { webhookUrl: string; appSecret: string; appId?: number };
 }
 
+/** Another product on the same `/me/messages` for its tokens (Instagram): the account a token sends as, its refusals (code 100), its echo and where that goes. */
+export interface SendFlavor {
+  accountOf(token: string): string | undefined;
+  refuse(body: Record<string, unknown>): { message: string; subcode?: number } | undefined;
+  echo(account: string, user: string, mid: string, message: Record<string, unknown>, now: number): unknown;
+  readonly webhook?: FakeGraphOptions['echo'];
+}
+
 const ERRORS: Record<number, string> = {
   2: 'An unexpected error has occurred. Please retry your request later.',
   4: 'Application request limit reached',
@@ -102,6 +110,11 @@ export class FakeGraph {
 
   mount(product: express.Router): void {
     this.products.push(product);
+  }
+
+  private readonly flavors: SendFlavor[] = [];
+  useFlavor(flavor: SendFlavor): void {
+    this.flavors.push(flavor);
   }
 
   router(): express.Router {
@@ -219,7 +232,8 @@ export class FakeGraph {
     }
     const token = x.token;
     if (typeof token !== 'string' || token === '') return this.error(x, 400, 2500, 'An active access token must be used to query information about the current user.');
-    const pageId = this.opts.tokens?.get(token) ?? this.opts.anyTokenPage;
+    const flavor = this.flavors.find((f) => f.accountOf(token) !== undefined);
+    const pageId = flavor?.accountOf(token) ?? this.opts.tokens?.get(token) ?? this.opts.anyTokenPage;
     if (pageId === undefined) return this.error(x, 400, 190);
     if (fault?.kind === 'error') return this.error(x, fault.status, fault.code, fault.message, fault.subcode);
 
@@ -234,6 +248,8 @@ export class FakeGraph {
     if (message) {
       if (typeof body.messaging_type !== 'string') return this.error(x, 400, 100, '(#100) The parameter messaging_type is required');
       if (body.messaging_type === 'MESSAGE_TAG' && typeof body.tag !== 'string') return this.error(x, 400, 100, '(#100) Tag is required for MESSAGE_TAG messaging type.');
+      const refused = flavor?.refuse(body);
+      if (refused) return this.error(x, 400, 100, refused.message, refused.subcode);
       const qr = this.checkQuickReplies(message.quick_replies);
       if (qr) return this.error(x, 400, 100, qr);
       if (message.text === undefined && message.attachment === undefined) return this.error(x, 400, 100, '(#100) Must send either text or attachment');
@@ -259,13 +275,13 @@ export class FakeGraph {
     });
     if (fault?.kind === 'lose-response') x.destroy();
     else x.reply(200, { recipient_id: recipient.id, ...(messageId ? { message_id: messageId } : {}) });
-    if (message && messageId && this.opts.echo) void this.postEcho(pageId, recipient.id, messageId, message);
+    const echo = flavor?.webhook ?? this.opts.echo;
+    if (message && messageId && echo) void this.postEcho(echo, pageId, recipient.id, messageId, message, flavor);
   }
 
-  private async postEcho(pageId: string, userId: string, mid: string, message: { text?: unknown; metadata?: unknown }): Promise<void> {
-    const echo = this.opts.echo!;
+  private async postEcho(echo: NonNullable<FakeGraphOptions['echo']>, pageId: string, userId: string, mid: string, message: { text?: unknown; metadata?: unknown }, flavor?: SendFlavor): Promise<void> {
     const now = Date.now();
-    const raw = encodeLikeFacebook({
+    const raw = encodeLikeFacebook(flavor ? flavor.echo(pageId, userId, mid, message, now) : {
       object: 'page',
       entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: echo.appId ?? 1, mid, text: message.text, metadata: message.metadata } }] }],
     });

@@ -9,7 +9,7 @@
 import type { AccountDirectory } from '../channels/accounts';
 import { conversationKey } from '../channels/conversation';
 import type { InboundEvent, ParsedEvent, ParseResult, ReplyRef } from '../channels/event';
-import type { MessageRecord } from '../chatlog/records';
+import { recordOfEvent, type ChatlogRecord, type MessageRecord } from '../chatlog/records';
 import type { ChatlogStream } from '../chatlog/stream';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -56,6 +56,9 @@ function confirmedRecord(e: InboundEvent, confirms: ReplyRef): MessageRecord {
   };
 }
 
+/** A receipt of our own messages that names what it covers (recordOfEvent makes it a receipt record, not a message row). */
+const isReceipt = (e: InboundEvent): boolean => (e.kind === 'delivery' || e.kind === 'read' || e.kind === 'failed') && (e.watermark !== undefined || (e.mids?.length ?? 0) > 0);
+
 /** Enqueues the events of one verified request (a webhook POST, a web chat frame). */
 export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<IngestSummary> {
   const { queue, chatlog, accounts, logger, metrics } = deps;
@@ -83,12 +86,15 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   const entries = [...groups];
   // Confirmations of our own replies become outbound chatlog rows here (duplicates too: the
   // chatlog dedupes), so a reply is logged even if its worker died before recording it.
-  const confirmed = entries.flatMap(([, events]) => events.filter((p) => p.confirms).map((p) => confirmedRecord(p.event, p.confirms!)));
+  const recorded: ChatlogRecord[] = entries.flatMap(([, events]) => events.filter((p) => p.confirms).map((p) => confirmedRecord(p.event, p.confirms!)));
+  // Receipts an adapter does not queue (WhatsApp statuses: no worker needed) are recorded here,
+  // behind the confirmation rows of the same POST: same shard, so the row is there before them.
+  recorded.push(...entries.flatMap(([, events]) => events.filter((p) => !p.queue && isReceipt(p.event)).map((p) => recordOfEvent(p.event))));
   const enqueued = Promise.all(
     entries.map(([conversation, events]) =>
       queue.enqueue(conversation, events.map((p) => {
         p.event.enqueuedAt = enqueuedAt;
-        return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : {}) };
+        return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : p.confirmsKey ? { confirmsKey: p.confirmsKey } : {}) };
       })),
     ),
   );
@@ -98,12 +104,12 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // nodes, so a mark could overtake its enqueue (and a worker claiming in between would find
   // the queue empty and drop the conversation): there, marks wait for the enqueues.
   const early = oneServer(queue.redis) ? new Set(entries.filter(([, events]) => events.some((p) => p.queue)).map(([c]) => c)) : new Set<string>();
-  const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(confirmed)]);
+  const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(recorded)]);
   // Then every other conversation that has work, duplicates and confirmations included: if a
   // gateway died between enqueue and mark, the platform's redelivery lands here as a duplicate
   // and heals the index; a confirmation wakes a conversation whose worker waits for it.
   await queue.markReady(results.filter((r) => r.depth + r.overflow > 0 && !early.has(r.conversation)).map((r) => r.conversation));
-  metrics.chatlogAppended.inc(confirmed.length);
+  metrics.chatlogAppended.inc(recorded.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.
     const written = results.flatMap((r) => [queue.keys.conversation(r.conversation).q, queue.keys.ready(queue.keys.shardOf(r.conversation))]);

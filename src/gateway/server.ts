@@ -39,6 +39,10 @@ function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Who the client is (req.ip), for the admin sign-in limits: without it, behind an Ingress
+  // every client would be the proxy's address and share one limit.
+  const trust = config.trustProxy;
+  app.set('trust proxy', Array.isArray(trust) ? [...trust] : trust);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

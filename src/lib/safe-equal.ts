@@ -1,4 +1,8 @@
-/** Constant-time comparison of two secrets of any length (hashing first evens out the lengths). */
+/**
+ * Constant-time string comparison for secrets (tokens, verify tokens). Both sides are
+ * hashed first so that neither the content nor the length of the secret leaks by timing.
+ * A leaf module: the gateway and the admin API both use it, and neither imports the other.
+ */
 import crypto from 'node:crypto';
 
 export function safeEqual(a: string, b: string): boolean {

@@ -15,6 +15,13 @@ export interface ConversationKeys {
   lock: string;
 }
 
+/**
+ * A conversation lock's value: the holding worker's id, '/', then random bytes. Only the
+ * holder knows the whole value (so only it can extend, release or ack); the id before the
+ * '/' lets the reaper break the locks of a worker that died. Hostnames never contain '/'.
+ */
+export const lockValuePrefix = (worker: string) => `${worker}/`;
+
 /** FNV-1a: cheap and stable across processes and versions (the shard of a conversation must never move). */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -39,6 +46,16 @@ export class Keys {
 
   ready(shard: number): string {
     return `${this.prefix}:ready:{r${shard}}`;
+  }
+
+  /** Hash beside a ready shard (same slot): leased conversation id -> the worker that claimed it. */
+  owners(shard: number): string {
+    return `${this.prefix}:ready:{r${shard}}:owners`;
+  }
+
+  /** Zset of live workers: worker id -> Redis ms of its last heartbeat. */
+  get workers(): string {
+    return `${this.prefix}:{workers}`;
   }
 
   /** Pattern matching every conversation queue and overflow list (and few other keys), for the sweeper's SCAN. */

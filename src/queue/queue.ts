@@ -16,6 +16,8 @@ export interface QueueItem {
   payload: string;
   /** A confirmation of reply `index` of event `event` (an echo, a status): marks it for the reply ledger. */
   confirms?: { event: string; index: number };
+  /** A confirmation that names content, not a reply (a channel's confirmation key): counted for the reply ledger. */
+  confirmsKey?: string;
   queue: boolean;
 }
 
@@ -33,6 +35,8 @@ export interface Claim {
   shard: number;
   lease: number;
   waitedMs: number;
+  /** The worker recorded as holding the lease ('' = none): the reaper hands it over if that worker dies. */
+  owner: string;
 }
 
 export type NextResult =
@@ -84,7 +88,7 @@ export class ConversationQueue {
     const k = this.keys.conversation(conversation);
     const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation, this.opts.maxOverflow ?? 0];
     for (const p of events) {
-      const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : '';
+      const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : p.confirmsKey ? `-k:${p.confirmsKey}` : '';
       argv.push(p.id, p.timestamp, p.payload, echoField, p.queue ? '1' : '0');
     }
     const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, ...argv);
@@ -103,18 +107,19 @@ export class ConversationQueue {
     await Promise.all([...byShard].map(([s, list]) => this.redis.cbMark(this.keys.ready(s), ...list)));
   }
 
-  async claim(shard: number, leaseMs: number, max: number): Promise<Claim[]> {
-    return this.claimFrom([{ shard, max }], leaseMs);
+  async claim(shard: number, leaseMs: number, max: number, owner = ''): Promise<Claim[]> {
+    return this.claimFrom([{ shard, max }], leaseMs, owner);
   }
 
   /** One claim-n call over shards that share a slot (one shard) or a server (any shards). */
-  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<Claim[]> {
-    const reply = await this.redis.cbClaim(plan.length, ...plan.map((p) => this.keys.ready(p.shard)), leaseMs, ...plan.map((p) => p.max));
+  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string): Promise<Claim[]> {
+    const keys = [...plan.map((p) => this.keys.ready(p.shard)), ...plan.map((p) => this.keys.owners(p.shard))];
+    const reply = await this.redis.cbClaim(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max));
     if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new ScriptReplyError({ script: 'claim-n', reply });
     const out: Claim[] = [];
     for (let i = 0; i < reply.length; i += 3) {
       const conversation = String(reply[i]);
-      out.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n') });
+      out.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n'), owner });
     }
     return out;
   }
@@ -123,23 +128,23 @@ export class ConversationQueue {
    * Claims from several shards at once (`plan`: how many from each): one call on a single
    * server, one call per shard (all sent together) on a cluster. A shard that fails does not
    * cost the claims the others made (they are leased already): they come back with the
-   * first error.
+   * first error. `owner` (a worker id) is recorded with each lease, for the reaper.
    */
-  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number): Promise<{ claims: Claim[]; error?: unknown }> {
+  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number, owner = ''): Promise<{ claims: Claim[]; error?: unknown }> {
     if (oneServer(this.redis)) {
       try {
-        return { claims: await this.claimFrom(plan, leaseMs) };
+        return { claims: await this.claimFrom(plan, leaseMs, owner) };
       } catch (error) {
         return { claims: [], error };
       }
     }
-    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs)));
+    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs, owner)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
   }
 
   async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {
-    return (await this.redis.cbSettle(this.keys.ready(claim.shard), claim.conversation, claim.lease, mode, delayMs)) === 1;
+    return (await this.redis.cbSettle(this.keys.ready(claim.shard), this.keys.owners(claim.shard), claim.conversation, claim.lease, mode, delayMs, claim.owner)) === 1;
   }
 
   /**
@@ -166,10 +171,14 @@ export class ConversationQueue {
     };
   }
 
-  /** Records that reply `index` of event `id` is about to be sent; throws LockLostError if the lock is no longer ours. */
-  async beginReply(conversation: string, lockValue: string, id: string, index: number): Promise<void> {
+  /**
+   * Records that reply `index` of event `id` is about to be sent; throws LockLostError if the
+   * lock is no longer ours. `key`: the channel's confirmation key of the message, for channels
+   * whose confirmations name content rather than a reply (reply-2 counts them).
+   */
+  async beginReply(conversation: string, lockValue: string, id: string, index: number, key?: string): Promise<void> {
     const k = this.keys.conversation(conversation);
-    const code = int(await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs), 'reply-2');
+    const code = int(await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs, ...(key ? [key] : [])), 'reply-2');
     const err = errorForCode(code, { script: 'reply-2', conversation, mid: id });
     if (err) throw err;
   }

@@ -14,11 +14,15 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     cbEnqueue(q: string, ev: string, seen: string, sent: string, seq: string, overflow: string, ...argv: (string | number)[]): Result<number[], Context>;
     cbNext(q: string, ev: string, sent: string, lock: string, seq: string, overflow: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number, acquireMs: number, releaseIfEmpty: '0' | '1', cap: number): Result<unknown[], Context>;
-    cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done' | 'abort', index: number, ttl: number): Result<number, Context>;
-    /** claim-n takes a variable number of keys: numKeys ready shards, then the lease, then one max per shard. */
+    cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done' | 'abort', index: number, ttl: number, ...key: string[]): Result<number, Context>;
+    /** claim-n takes a variable number of keys: n ready shards and their n owners hashes, then the lease, the worker, one max per shard. */
     cbClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
     cbMark(ready: string, ...conversations: string[]): Result<number, Context>;
-    cbSettle(ready: string, conversation: string, lease: number, mode: 'remove' | 'requeue', delayMs: number): Result<number, Context>;
+    cbSettle(ready: string, owners: string, conversation: string, lease: number, mode: 'remove' | 'requeue', delayMs: number, owner: string): Result<number, Context>;
+    cbBeat(workers: string, worker: string, deadAfterMs: number, max: number): Result<(string | number)[], Context>;
+    cbReap(ready: string, owners: string, worker: string, leaseMs: number, ...conversations: string[]): Result<string[], Context>;
+    cbUnlock(lock: string, prefix: string): Result<number, Context>;
+    cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
 
@@ -29,7 +33,11 @@ const COMMANDS: Record<string, string> = {
   'reply-2': 'cbReply',
   'claim-n': 'cbClaim',
   'mark-1': 'cbMark',
-  'settle-1': 'cbSettle',
+  'settle-2': 'cbSettle',
+  'beat-1': 'cbBeat',
+  'reap-2': 'cbReap',
+  'unlock-1': 'cbUnlock',
+  'throttle-1': 'cbThrottle',
 };
 
 export function defineScripts(client: RedisClient): void {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { startAdminApp, PASSWORD } from '../helpers/admin';
+import { startAdminApp, PASSWORD, USERS } from '../helpers/admin';
 import { launchChromium, screenshotDir } from '../helpers/browser';
 import { body, post } from '../helpers/fb';
 import { waitUntil } from '../helpers/wait';
@@ -170,5 +170,23 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     await page.screenshot({ path: path.join(shots, 'admin-stats.png') });
     await page.close();
     assert.deepEqual(dialogs, [], 'no alert ran and no script failed on any page');
+  });
+
+  test('an agent removed from ADMIN_USERS_FILE is shown the sign-in page with the reason, without touching anything', async () => {
+    app.writeUsers([...USERS, { name: 'ivy', role: 'agent', pages: ['101'] }]);
+    const page = await newPage();
+    await page.goto(`${app.url}/admin`);
+    await waitUntil('ivy can sign in', async () => {
+      await page.getByTestId('signin-user').fill('ivy');
+      await page.getByTestId('signin-password').fill(PASSWORD);
+      await page.getByTestId('signin-submit').click();
+      return page.getByTestId('who').filter({ hasText: 'ivy (agent)' }).waitFor({ timeout: 2_000 }).then(() => true, () => false);
+    }, 20_000, 500);
+    await page.getByTestId('conversation').first().waitFor();
+    app.writeUsers([...USERS]);
+    // The live feed's keep-alive finds the session ended and says why.
+    await page.getByTestId('signin-error').filter({ hasText: 'ivy is no longer in ADMIN_USERS_FILE' }).waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator('#signin').isVisible(), true);
+    await page.close();
   });
 });

@@ -58,7 +58,7 @@ test('the compiled tools run from dist as the image runs them: ordered-chatbot a
   const help = run(['--help']);
   assert.equal(help.status, 0, help.stderr);
   const commands = [...help.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]!);
-  assert.deepEqual(commands.sort(), ['admin-user', 'eval', 'export', 'migrate', 'train']);
+  assert.deepEqual(commands.sort(), ['admin-user', 'eval', 'export', 'forget', 'migrate', 'train']);
   for (const c of commands) {
     const r = run([c, '--help']);
     assert.equal(r.status, 0, `${c}: ${r.stderr}`);

@@ -109,9 +109,9 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
     assert.equal(((await (await admin('/conversations/101:dan/state')).json()) as { mode: string }).mode, 'human');
     await say('dan', 'hello? my parcel never arrived', 0);
     // The agent answers right behind the user's message: the queue keeps them in order.
-    const reply = await admin('/conversations/101:dan/reply', { json: { text: 'Hi, Alice here — I am looking into it.', agent: 'alice', id: 'r1' } });
+    const reply = await admin('/conversations/101:dan/reply', { json: { text: 'Hi, Alice here — I am looking into it.', id: 'r1' } });
     assert.equal(reply.status, 202);
-    assert.equal(((await (await admin('/conversations/101:dan/reply', { json: { text: 'Hi, Alice here — I am looking into it.', agent: 'alice', id: 'r1' } })).json()) as { status: string }).status, 'duplicate', 'a retried request sends nothing twice');
+    assert.equal(((await (await admin('/conversations/101:dan/reply', { json: { text: 'Hi, Alice here — I am looking into it.', id: 'r1' } })).json()) as { status: string }).status, 'duplicate', 'a retried request sends nothing twice');
     await waitUntil('the agent reply', () => messages('dan').length >= 2, 20_000);
     await sleep(300);
     const sent = messages('dan');

@@ -232,7 +232,8 @@ export async function problems(p: Pipeline, max = 25): Promise<string> {
   const logs = roles.flatMap((r) => r.output.filter((l) => /"level":(40|50|60)|retrying/.test(l)).map((l) => `${r.name}: ${l.slice(0, 400)}`)).slice(0, max);
   const counters = await Promise.all(
     roles.map(async (r) => {
-      const text = r.child.exitCode === null ? await (await fetch(`${r.url}/metrics`)).text().catch(() => '') : '';
+      // A role killed by a signal has no exit code: a failed fetch is what says it is gone.
+      const text = r.child.exitCode === null ? await fetch(`${r.url}/metrics`).then((res) => res.text()).catch(() => '') : '';
       return `${r.name}: ${text.split('\n').filter((l) => DIAGNOSTIC.test(l)).join('; ')}`;
     }),
   );

@@ -46,6 +46,19 @@ export class RoleProcess {
     throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.output.slice(-20).join('\n')}`);
   }
 
+  /** A worker's id, as its `ready` log line gives it (its conversation locks start with it). */
+  get workerId(): string | undefined {
+    for (const line of this.output) {
+      try {
+        const j = JSON.parse(line) as { msg?: string; worker?: string };
+        if (j.msg === 'ready' && j.worker) return j.worker;
+      } catch {
+        /* not a log line */
+      }
+    }
+    return undefined;
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;

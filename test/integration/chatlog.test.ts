@@ -59,8 +59,8 @@ for (const backend of backends) {
 
     test('a batch written twice adds its rows once; counters move once', async () => {
       const batch: ChatlogRecord[] = [inbound('p1', 'u1', 'in-1', T0), reply('p1', 'u1', 'out-1', 'in-1', T0 + 30), inbound('p1', 'u1', 'in-2', T0 + 1000)];
-      assert.deepEqual(await writeBatch(db, batch), { inserted: 3, updated: 0, receipts: 0, statuses: 0 });
-      assert.deepEqual(await writeBatch(db, batch), { inserted: 0, updated: 3, receipts: 0, statuses: 0 });
+      assert.deepEqual(await writeBatch(db, batch), { inserted: 3, updated: 0, receipts: 0, statuses: 0, forgotten: 0 });
+      assert.deepEqual(await writeBatch(db, batch), { inserted: 0, updated: 3, receipts: 0, statuses: 0, forgotten: 0 });
       assert.equal(await count("SELECT count(*) n FROM messages WHERE account_id = 'p1'"), 3);
       const [c] = await db.query<Record<string, unknown>>("SELECT * FROM conversations WHERE account_id = 'p1' AND user_id = 'u1'");
       assert.deepEqual([c!.messages_in, c!.messages_out, c!.last_text, c!.status], [2, 1, 'text of in-2', 'bot']);

@@ -5,12 +5,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { hashPassword, parseUsersFile, verifyPassword } from '../../src/admin/users';
 
-test('password hashes verify the right password only, and differ for the same password', () => {
+test('password hashes verify the right password only, and differ for the same password', async () => {
   const a = hashPassword('correct horse battery staple');
-  assert.ok(verifyPassword('correct horse battery staple', a));
-  assert.ok(!verifyPassword('correct horse battery stapl', a));
+  assert.equal(await verifyPassword('correct horse battery staple', a), true);
+  assert.equal(await verifyPassword('correct horse battery stapl', a), false);
   assert.notEqual(a, hashPassword('correct horse battery staple'), 'salted');
-  assert.ok(!verifyPassword('x', 'plain-text-password'), 'a non-scrypt value never matches');
+  assert.equal(await verifyPassword('x', 'plain-text-password'), false, 'a non-scrypt value never matches');
 });
 
 test('the users file gives roles and accounts (the older pages list names Messenger pages); every problem is named', () => {
@@ -32,13 +32,13 @@ test('the users file gives roles and accounts (the older pages list names Messen
   assert.match(parseUsersFile('{', 'f').problems[0]!, /not valid JSON/);
 });
 
-test('npm run admin-user prints a usable entry for a password given on stdin', () => {
+test('npm run admin-user prints a usable entry for a password given on stdin', async () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/admin-user.ts', '--name', 'vic', '--role', 'viewer', '--accounts', 'messenger:101,whatsapp:102'], { cwd: path.resolve(__dirname, '../..'), input: 'a-long-password\n', encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const entry = JSON.parse(r.stdout);
   assert.deepEqual([entry.name, entry.role, entry.accounts], ['vic', 'viewer', ['messenger:101', 'whatsapp:102']]);
   assert.deepEqual(parseUsersFile(JSON.stringify({ users: [entry] }), 'f').problems, [], 'the entry is one the users file takes');
-  assert.ok(verifyPassword('a-long-password', entry.passwordHash));
+  assert.equal(await verifyPassword('a-long-password', entry.passwordHash), true);
   const short = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/admin-user.ts', '--hash'], { cwd: path.resolve(__dirname, '../..'), input: 'short\n', encoding: 'utf8' });
   assert.equal(short.status, 1);
 });

@@ -98,3 +98,25 @@ test('dev mode listens on loopback only (its emulator signs webhooks for anyone 
   assert.equal(loadConfig(prod).host, '0.0.0.0', 'the Service, probes and compose ports reach the pod address');
   assert.equal(loadConfig({ ...prod, HOST: '10.0.0.5' }).host, '10.0.0.5');
 });
+
+test('WORKER_DEAD_AFTER_MS: 2 s by default, 0 turns the heartbeat off, a value too short to beat reliably is refused', () => {
+  assert.equal(loadConfig({}).worker.deadAfterMs, 2_000);
+  assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '0' }).worker.deadAfterMs, 0);
+  assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '5000' }).worker.deadAfterMs, 5_000);
+  for (const [value, problem] of [['50', /WORKER_DEAD_AFTER_MS=50 must be 0 \(off\) or at least 200/], ['2s', /WORKER_DEAD_AFTER_MS="2s" must be an integer/]] as const) {
+    assert.throws(() => loadConfig({ WORKER_DEAD_AFTER_MS: value }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), value);
+  }
+});
+
+test('TRUST_PROXY: off by default; true, a hop count or proxy addresses/CIDRs; anything else is named', () => {
+  assert.equal(loadConfig({}).trustProxy, false);
+  assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+  const t = loadConfig({ TRUST_PROXY: 'true' });
+  assert.equal(t.trustProxy, true);
+  assert.ok(t.warnings.some((w) => /TRUST_PROXY=true.*forge|write/.test(w)), 'true is trusted blindly: said at start');
+  assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+  assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', 'loopback']);
+  for (const bad of ['yes', '0', '11', '10.0.0.0/33', '300.1.1.1', 'fd00::/129', '10.0.0.1/8/8', 'proxy.internal']) {
+    assert.throws(() => loadConfig({ TRUST_PROXY: bad }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(`TRUST_PROXY=${JSON.stringify(bad)} must be`)), bad);
+  }
+});

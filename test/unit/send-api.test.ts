@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SendError } from '../../src/channels/channel';
 import { replyToken, type InboundEvent } from '../../src/channels/event';
+import { sendScope } from '../../src/channels/http-client';
 import { GraphClient } from '../../src/channels/meta/graph';
 import { MessengerChannel } from '../../src/channels/messenger/channel';
 import { FakeGraph } from '../../src/dev/fake-graph';
@@ -92,4 +93,17 @@ test('gives up after the last attempt, saying it may be retried later', async ()
 test('a page without a token, or a token Facebook refuses, fails without retrying', async () => {
   await assert.rejects(api.send('p9', req('x')), (e: unknown) => e instanceof SendError && e.code === 'no_token');
   await assert.rejects(api.send('p2', req('x')), (e: unknown) => e instanceof SendError && e.code === '190' && e.context.attempts === 1);
+});
+
+test('a worker that lost its conversation stops retrying: the new holder decides about that reply', async () => {
+  graph.failNext(1, { kind: 'error', status: 500, code: 2 }); // retryable: a worker that still held it would try again
+  const before = graph.calls.length;
+  let held = true;
+  const r = sendScope.run({ stillHeld: () => held }, () => {
+    const p = api.send('p1', req('stalled'));
+    held = false; // the lock is lost while the first attempt is out
+    return p;
+  });
+  await assert.rejects(r, (e: unknown) => e instanceof SendError && e.retryable && e.context.attempts === 1);
+  assert.equal(graph.calls.length - before, 0, 'the failed attempt delivered nothing, and no retry was made');
 });

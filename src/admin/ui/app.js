@@ -26,11 +26,17 @@ async function api(path, opts = {}) {
     headers: { ...(state.token ? { authorization: `Bearer ${state.token}` } : {}), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
   });
-  if (res.status === 401 && path !== '/session') return signedOut('Your session ended: sign in again.');
+  if (res.status === 401 && path !== '/session') return signedOut(await endedWhy(res));
   if (opts.raw) return res;
   const body = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) throw new Error((body && body.error) || `HTTP ${res.status}`);
   return body;
+}
+
+// The server says why a session ended (signed out, user removed or changed, token rotated).
+async function endedWhy(res) {
+  const body = await res.json().catch(() => null);
+  return (body && body.error) || 'Your session ended: sign in again.';
 }
 
 function show(id) {
@@ -263,6 +269,7 @@ async function watchLive() {
   for (;;) {
     try {
       const res = await fetch(API + '/live', { headers: { authorization: `Bearer ${state.token}` }, signal: ctrl.signal });
+      if (res.status === 401) return signedOut(await endedWhy(res));
       if (!res.ok || !res.body) throw new Error(`live ${res.status}`);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       // Connected: catch up on whatever arrived while the stream was being opened.
@@ -278,6 +285,7 @@ async function watchLive() {
           const chunk = buf.slice(0, i);
           buf = buf.slice(i + 2);
           const data = chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+          if (chunk.startsWith('event: ended')) return signedOut(JSON.parse(data).error);
           const event = (chunk.split('\n').find((l) => l.startsWith('event: ')) || 'event: messages').slice(7);
           if (data && event === 'presence') {
             const p = JSON.parse(data);

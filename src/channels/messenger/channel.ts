@@ -5,6 +5,7 @@
  * to have gone out. Agents' replies go with the HUMAN_AGENT tag (up to 7 days after the
  * user's last message); bot replies answer within the 24-hour window.
  */
+import type { ChannelEntry } from '../../config-channels';
 import type { Channel, ChannelPolicy, SendContext, SendResult, SenderAction } from '../channel';
 import type { ConversationRef } from '../conversation';
 import type { InboundEvent, ParseResult } from '../event';
@@ -68,6 +69,12 @@ export class MessengerChannel implements Channel<SendMessage> {
     await this.o.graph.post('/me/messages', this.token(to.account), { recipient: { id: to.user }, sender_action }, { ...to, channel: this.type }, { once: true });
   }
 }
+
+export function checkMessengerEntry(e: ChannelEntry): string[] {
+  return typeof e.fields.accessToken === 'string' && e.fields.accessToken.length >= 8 ? [] : [`${e.where}.accessToken must be the page's access token (at least 8 characters)`];
+}
+
+export const pageAccountOf = (e: ChannelEntry): PageAccount => ({ id: e.id, accessToken: String(e.fields.accessToken), ...(e.name ? { name: e.name } : {}) });
 
 /** `object: "page"` bodies of POST /webhook. */
 export const parseMessengerWebhook = (body: Record<string, unknown>, receivedAt: number): ParseResult => parseMessaging('messenger', body, receivedAt);

@@ -6,10 +6,22 @@
 import { SendError } from '../channel';
 import { HttpJsonClient, NEVER_SENT, withRetries, type Failure, type RetryOptions } from '../http-client';
 
-/** Graph error codes worth retrying: 1200 temporary send failure, 2 service, 4 app rate limit, 613 calls rate limit, 80007 WhatsApp rate limit, 130429 WhatsApp throughput. */
-export const RETRYABLE_CODES: ReadonlySet<number> = new Set([1200, 2, 4, 613, 80007, 130429, 131000]);
-/** Codes that never succeed on retry: 100 bad parameter, 190 bad token, 10/200/230 permission, 551 user unavailable. */
-export const PERMANENT_CODES: ReadonlySet<number> = new Set([100, 190, 10, 551, 200, 230]);
+/**
+ * Graph error codes worth retrying: 1200 temporary send failure, 2 service, 4 app rate limit,
+ * 613 calls rate limit; WhatsApp (Cloud API error codes reference,
+ * developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes):
+ * 80007 account rate limit, 130429 throughput, 131000 "something went wrong", 131016 service
+ * unavailable, 131056 pair rate limit (too many messages to one user in a short time: "wait and
+ * retry"), 133004 server temporarily unavailable.
+ */
+export const RETRYABLE_CODES: ReadonlySet<number> = new Set([1200, 2, 4, 613, 80007, 130429, 131000, 131016, 131056, 133004]);
+/**
+ * Codes that never succeed on retry: 100 bad parameter, 190 bad token, 10/200/230 permission,
+ * 551 user unavailable; WhatsApp: 131008 missing / 131009 invalid parameter, 131026
+ * undeliverable, 131047 outside the 24-hour window (only a template may be sent), 131051
+ * unsupported message type, 368 blocked for policy violations.
+ */
+export const PERMANENT_CODES: ReadonlySet<number> = new Set([100, 190, 10, 551, 200, 230, 131008, 131009, 131026, 131047, 131051, 368]);
 
 export interface GraphTarget {
   channel: string;

@@ -1,6 +1,7 @@
 /**
  * The Messenger Platform's `messaging` / `standby` events (Messenger pages, and Instagram
- * accounts, which use the same wire format), parsed into neutral events. The whole body is
+ * accounts, which use the same wire format with a few additions a `MessagingDialect` reads),
+ * parsed into neutral events. The whole body is
  * validated before anything is queued: one bad event rejects the POST with a message naming
  * the offending path, so nothing is half-queued.
  */
@@ -43,9 +44,21 @@ function parseAttachments(list: unknown): Attachment[] {
 
 export const hashId = (raw: unknown): string => `h:${crypto.createHash('sha1').update(JSON.stringify(raw)).digest('hex')}`;
 
-type Fields = Partial<InboundEvent> & { confirms?: ReplyRef };
+type Fields = Partial<InboundEvent> & { confirms?: ReplyRef; confirmsKey?: string };
+export type Reading = { kind: EventKind; fields: Fields };
 
-function messageFields(message: Obj, path: string, echo: boolean): { kind: EventKind; fields: Fields } | undefined {
+/**
+ * What a platform adds to the Messenger Platform's format (Instagram's story replies,
+ * unsends, edits, echoes without metadata). Without one, the format is read as Messenger's.
+ */
+export interface MessagingDialect {
+  /** Reads a `message` given the common reading of it (undefined: a kind the common reading does not know). */
+  message?(message: Obj, common: Reading | undefined, path: string, echo: boolean): Reading | undefined;
+  /** Reads an event that is not a `message` and that the common reading does not know. */
+  other?(ev: Obj, path: string): Reading | undefined;
+}
+
+function messageFields(message: Obj, path: string, echo: boolean): Reading | undefined {
   const mid = str(message.mid);
   if (mid === undefined) throw new WebhookInputError(`${path}.message.mid is required`);
   const attachments = parseAttachments(message.attachments);
@@ -69,7 +82,7 @@ function messageFields(message: Obj, path: string, echo: boolean): { kind: Event
   return undefined;
 }
 
-function otherFields(ev: Obj, optin: Obj | undefined): { kind: EventKind; fields: Fields } | undefined {
+function otherFields(ev: Obj, optin: Obj | undefined): Reading | undefined {
   if (isObj(ev.postback)) {
     const pb = ev.postback;
     const ref = isObj(pb.referral) ? pb.referral : undefined;
@@ -93,7 +106,7 @@ function otherFields(ev: Obj, optin: Obj | undefined): { kind: EventKind; fields
 }
 
 /** Returns the normalised event, or undefined for an unknown kind. */
-function normalise(channel: string, ev: Obj, path: string, standby: boolean, receivedAt: number, entryTime: number | undefined): ParsedEvent | undefined {
+function normalise(channel: string, ev: Obj, path: string, standby: boolean, receivedAt: number, entryTime: number | undefined, dialect?: MessagingDialect): ParsedEvent | undefined {
   const sender = isObj(ev.sender) ? ev.sender : undefined;
   const recipient = isObj(ev.recipient) ? ev.recipient : undefined;
   if (!recipient) throw new WebhookInputError(`${path}.recipient is required`);
@@ -107,16 +120,19 @@ function normalise(channel: string, ev: Obj, path: string, standby: boolean, rec
 
   const message = isObj(ev.message) ? ev.message : undefined;
   const echo = message?.is_echo === true;
-  const parsed = message ? messageFields(message, path, echo) : otherFields(ev, optin);
+  let parsed = message ? messageFields(message, path, echo) : otherFields(ev, optin);
+  if (dialect?.message && message) parsed = dialect.message(message, parsed, path, echo);
+  else if (dialect?.other && !message) parsed ??= dialect.other(ev, path);
   if (!parsed) return undefined;
-  const { confirms, ...fields } = parsed.fields;
+  const { confirms, confirmsKey, ...fields } = parsed.fields;
   const base = { channel, account: echo ? senderId : recipientId, user: echo ? recipientId : senderId, timestamp, receivedAt, ...(standby ? { standby } : {}) };
-  const event = compact({ id: fields.mid ?? hashId(ev), kind: parsed.kind, ...base, ...fields } as InboundEvent & Obj) as InboundEvent;
-  return { event, queue: confirms === undefined, ...(confirms ? { confirms } : {}) };
+  // An empty mid is no dedupe key: such an event is keyed by its content, like one without a mid.
+  const event = compact({ id: fields.mid || hashId(ev), kind: parsed.kind, ...base, ...fields } as InboundEvent & Obj) as InboundEvent;
+  return { event, queue: confirms === undefined, ...(confirms ? { confirms } : {}), ...(confirmsKey ? { confirmsKey } : {}) };
 }
 
 /** Parses every `messaging` and `standby` event of a webhook body's entries. */
-export function parseMessaging(channel: string, body: Obj, receivedAt: number): ParseResult {
+export function parseMessaging(channel: string, body: Obj, receivedAt: number, dialect?: MessagingDialect): ParseResult {
   if (!Array.isArray(body.entry)) throw new WebhookInputError('entry must be an array');
   const result: ParseResult = { events: [], unknown: [] };
   body.entry.forEach((entry: unknown, i: number) => {
@@ -129,7 +145,7 @@ export function parseMessaging(channel: string, body: Obj, receivedAt: number): 
       list.forEach((ev: unknown, j: number) => {
         const path = `entry[${i}].${field}[${j}]`;
         if (!isObj(ev)) throw new WebhookInputError(`${path} must be an object`);
-        const parsed = normalise(channel, ev, path, field === 'standby', receivedAt, entryTime);
+        const parsed = normalise(channel, ev, path, field === 'standby', receivedAt, entryTime, dialect);
         if (parsed) result.events.push(parsed);
         else result.unknown.push({ path, keys: Object.keys(ev).filter((k) => !['sender', 'recipient', 'timestamp'].includes(k)), raw: ev });
       });

@@ -2,20 +2,25 @@
 KEYS[1..n] ready shards: zset conversation id -> ms (Redis clock) from which it may be claimed.
            On a cluster the shards live in different slots: one call per shard. On one server,
            one call covers every shard (a worker's whole polling round in one round trip).
-ARGV[1] lease ms (the lock TTL): a holder that dies is claimable again after it
-ARGV[2..n+1] max conversations to claim from KEYS[1..n]
-Returns: flat array of triples: conversation id, lease score (the token settle-1 compares), ms it waited
+KEYS[n+1..2n] the owners hash of each shard (same slot): conversation id -> worker that leased it
+ARGV[1] lease ms (the lock TTL): a holder that dies is claimable again after it, or sooner
+        when the reaper sees that worker's heartbeat stop (it finds the leases in the owners hash)
+ARGV[2] the claiming worker's id ('' = not recorded)
+ARGV[3..n+2] max conversations to claim from KEYS[1..n]
+Returns: flat array of triples: conversation id, lease score (the token settle-2 compares), ms it waited
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = now + tonumber(ARGV[1])
+local n = #KEYS / 2
 local out = {}
-for k = 1, #KEYS do
-  local max = tonumber(ARGV[k + 1])
+for k = 1, n do
+  local max = tonumber(ARGV[k + 2])
   if max > 0 then
     local due = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'WITHSCORES', 'LIMIT', 0, max)
     for i = 1, #due, 2 do
       redis.call('ZADD', KEYS[k], lease, due[i])
+      if ARGV[2] ~= '' then redis.call('HSET', KEYS[n + k], due[i], ARGV[2]) end
       out[#out + 1] = due[i]
       out[#out + 1] = lease
       out[#out + 1] = now - tonumber(due[i + 1])

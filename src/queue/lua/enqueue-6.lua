@@ -2,7 +2,7 @@
 KEYS[1] q        zset: "<seq, 16 digits>|<event id>" scored by the platform timestamp (ms)
 KEYS[2] ev       hash: queue member -> event payload (JSON)
 KEYS[3] seen     zset: event id -> ms first seen (dedupe markers, trimmed after ARGV[2])
-KEYS[4] sent     hash: reply bookkeeping (c:<id> confirmed count, p:<id> pending, e:<id>:<i> echo seen)
+KEYS[4] sent     hash: reply bookkeeping (c:<id> confirmed count, p:<id> pending, e:<id>:<i> echo seen, k:<key> keyed count)
 KEYS[5] seq      counter giving arrival order for equal timestamps
 KEYS[6] overflow list: events waiting for room in the queue, oldest first, each
                  "<platform timestamp ms>|<length of id>|<event id><payload>"; next-6 moves them
@@ -10,7 +10,7 @@ KEYS[6] overflow list: events waiting for room in the queue, oldest first, each
 ARGV[1] now (ms)   ARGV[2] dedupe ttl (ms)   ARGV[3] cap on queued events (0 = none)
 ARGV[4] cap on waiting events (0 = none): beyond it an event is refused, not marked seen, so
         the platform's redelivery is taken once there is room
-ARGV[5..] groups of 5: event id, platform timestamp ms, payload, echo field to set ('' = none), '1' queue / '0' record only
+ARGV[5..] groups of 5: event id, platform timestamp ms, payload, echo field to set ('' = none; '-k:<key>' = decrement), '1' queue / '0' record only
 Returns: one code per event (1 queued, 2 duplicate, 3 overflow, 4 recorded only, 5 refused),
          then the queue length, then the overflow length
 ]]
@@ -28,7 +28,14 @@ for i = 5, #ARGV, 5 do
     out[#out + 1] = 2
   else
     if ARGV[i + 3] ~= '' then
-      redis.call('HSET', KEYS[4], ARGV[i + 3], now)
+      local f = ARGV[i + 3]
+      if string.sub(f, 1, 1) == '-' then
+        -- '-k:<key>': an echo of content a channel confirms by key (reply-2): one fewer owed
+        f = string.sub(f, 2)
+        if redis.call('HINCRBY', KEYS[4], f, -1) == 0 then redis.call('HDEL', KEYS[4], f) end
+      else
+        redis.call('HSET', KEYS[4], f, now)
+      end
       redis.call('PEXPIRE', KEYS[4], ttl)
     end
     if not queue then

@@ -4,7 +4,7 @@ ARGV[1..] conversation ids
 Absent or waiting: ZADD LT now (never delays one that already waits).
 Leased (score in the future, an integer lease from claim-n): the score becomes lease - 0.5.
 It stays unclaimable while its holder works — no other worker spins on the busy lock —
-and the holder's settle-1 sees the flag and leaves the conversation ready.
+and the holder's settle-2 sees the flag and leaves the conversation ready.
 Returns: how many conversations were added
 ]]
 local t = redis.call('TIME')

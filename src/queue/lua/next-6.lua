@@ -13,7 +13,8 @@ Returns: {3} busy: (acquire only) another worker holds the lock; nothing done
          {1} empty queue, and no event waiting in the overflow list (with ARGV[7] = '1': and the lock released)
          {0, member, payload, replies confirmed, pending reply index (-1 none), pending age ms, echo seen 0/1, queue length, overflow length}
          echo seen: for the pending reply, or with none pending for the next reply (its marks can be
-         lost with a failed-over master while Facebook's echo of it arrived afterwards)
+         lost with a failed-over master while Facebook's echo of it arrived afterwards); for a pending
+         reply marked with a confirmation key (reply-2), whether that key's echoes outnumber its sends
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -92,8 +93,15 @@ while true do
     if pending then
       local sep = string.find(pending, ':', 1, true)
       pidx = tonumber(string.sub(pending, 1, sep - 1))
-      age = now - tonumber(string.sub(pending, sep + 1))
-      echoed = redis.call('HEXISTS', KEYS[3], 'e:' .. id .. ':' .. pidx)
+      local since, key = string.match(pending, '^%d+:(%d+):(.+)$')
+      if key then
+        -- A channel's own confirmation key (reply-2): echoed once more echoes than owed sends came.
+        age = now - tonumber(since)
+        echoed = tonumber(redis.call('HGET', KEYS[3], 'k:' .. key) or '0') < 0 and 1 or 0
+      else
+        age = now - tonumber(string.sub(pending, sep + 1))
+        echoed = redis.call('HEXISTS', KEYS[3], 'e:' .. id .. ':' .. pidx)
+      end
     else
       echoed = redis.call('HEXISTS', KEYS[3], 'e:' .. id .. ':' .. confirmed)
     end
