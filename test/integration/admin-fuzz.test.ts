@@ -137,15 +137,15 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
 
   test('the fuzzers below cover every route of the admin router', () => {
     assert.deepEqual(adminRoutes().sort(), [
-      'DELETE /session', 'GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/',
+      'DELETE /session', 'GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/presence', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/',
       'GET /stats', 'POST /conversations/:id/forget', 'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/takeover',
-      'POST /messages/:mid/label', 'POST /models/retrain', 'POST /models/rollback', 'POST /session',
+      'POST /conversations/:id/typing', 'POST /messages/:mid/label', 'POST /models/retrain', 'POST /models/rollback', 'POST /session',
     ]);
   });
 
-  for (const route of ['GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/', 'GET /stats',
-    'POST /conversations/:id/forget', 'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/takeover', 'POST /messages/:mid/label',
-    'POST /models/retrain', 'POST /models/rollback']) {
+  for (const route of ['GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/presence', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/', 'GET /stats',
+    'POST /conversations/:id/forget', 'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/takeover', 'POST /conversations/:id/typing',
+    'POST /messages/:mid/label', 'POST /models/retrain', 'POST /models/rollback']) {
     test(`${route}: any query, id and body, as a user of page 101: no 500, nothing of page 102`, async () => {
       const [method, template] = route.split(' ') as [string, string];
       await fc.assert(
@@ -201,9 +201,10 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     for (const [route, seen] of statuses) t.diagnostic(`${route}: ${[...seen].sort().map(([status, n]) => `${n}× ${status}`).join(', ')}`);
     // The inputs reached the handlers, not only the checks in front of them (retrain,
     // rollback and erasure need an admin: test/integration/privacy.test.ts erases as one;
-    // a guessed password never signs in).
+    // a guessed password never signs in; presence and typing exist on web chat conversations,
+    // which a user of page 101 cannot see: test/e2e/channel-webchat-admin.test.ts uses them).
     for (const [route, seen] of statuses) {
-      if (['POST /models/retrain', 'POST /models/rollback', 'POST /conversations/:id/forget', 'POST /session'].includes(route)) continue;
+      if (['POST /models/retrain', 'POST /models/rollback', 'POST /conversations/:id/forget', 'POST /session', 'GET /conversations/:id/presence', 'POST /conversations/:id/typing'].includes(route)) continue;
       assert.ok([...seen.keys()].some((st) => st < 300), `${route} never succeeded: ${JSON.stringify(Object.fromEntries(seen))}`);
     }
     assert.equal((await app.api('/me', { token: ann })).json.name, 'ann');

@@ -243,7 +243,7 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     w.stop();
     await waitUntil('offline', async () => !(await app.webchat!.get({ channel: 'webchat', account: SITE, user: w.visitor! })).online);
     const agentReply = (text: string) => fetch(`${app.url}/admin/api/conversations/${encodeURIComponent(conversation)}/reply`, {
-      method: 'POST', headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ text, agent: 'ann' }),
+      method: 'POST', headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ text }),
     });
     const before = notified.length;
     assert.equal((await agentReply('Sorry for the wait: your order ships today.')).status, 202);
