@@ -1,16 +1,16 @@
 /**
- * Presence in the admin API, for channels that have it (web chat): whether the user is online
- * and typing (`GET /conversations/:id/presence`), and an agent's typing shown to the user
- * (`POST /conversations/:id/typing`). Changes also stream live, as `event: presence` on
- * `/live` (see app.ts). Scoped like every conversation route: another account's conversation
- * is a 404.
+ * The user's presence in the admin API, for channels that have it (web chat): whether the user
+ * is online and typing (`GET /conversations/:id/presence`). Changes also stream live, as
+ * `event: presence` on `/live` (see app.ts). Scoped like every conversation route: another
+ * account's conversation is a 404. (An agent's typing reaches the user through the inbox's
+ * `POST /conversations/:id/typing`, which uses the channel's typing sender action.)
  */
 import express, { type Request, type Response } from 'express';
 import type { AccountDirectory } from '../channels/accounts';
 import { parseConversationKey, type ConversationRef } from '../channels/conversation';
 import type { PresenceSource } from '../channels/presence';
 import type { Logger } from '../log';
-import { principalOf, requireAgent } from './auth';
+import { principalOf } from './auth';
 import { canSee } from './users';
 
 export interface PresenceDeps {
@@ -36,10 +36,6 @@ export function presenceRouter(d: PresenceDeps): express.Router {
   r.get('/conversations/:id/presence', (req, res) => {
     const c = conversation(req, res);
     if (c) d.presence!.get(c).then((p) => res.json(p), (err) => unavailable(res, err));
-  });
-  r.post('/conversations/:id/typing', requireAgent, (req, res) => {
-    const c = conversation(req, res);
-    if (c) d.presence!.agentTyping(c).then(() => res.status(204).end(), (err) => unavailable(res, err));
   });
   return r;
 }

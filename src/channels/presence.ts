@@ -1,8 +1,7 @@
 /**
  * Presence, for channels that hold a live connection to the user (web chat): whether the user
- * is online and typing, as the admin console shows it, and a way for an agent's typing to
- * reach them. Neutral, like the rest of the port: the admin API and the live feed use this,
- * an adapter implements it, `app.ts` wires the two.
+ * is online and typing, as the admin console shows it. Neutral, like the rest of the port:
+ * the admin API and the live feed use this, an adapter implements it, `app.ts` wires the two.
  */
 import type { ConversationRef } from './conversation';
 
@@ -25,6 +24,4 @@ export interface PresenceSource {
   get(c: ConversationRef): Promise<UserPresence>;
   /** Calls `fn` on every change of any conversation (until the returned function is called). */
   subscribe(fn: (change: PresenceChange) => void): () => void;
-  /** Shows the user that an agent is typing (best effort). */
-  agentTyping(c: ConversationRef): Promise<void>;
 }

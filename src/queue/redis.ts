@@ -22,6 +22,8 @@ declare module 'ioredis' {
     cbBeat(workers: string, worker: string, deadAfterMs: number, max: number): Result<(string | number)[], Context>;
     cbReap(ready: string, owners: string, worker: string, leaseMs: number, ...conversations: string[]): Result<string[], Context>;
     cbUnlock(lock: string, prefix: string): Result<number, Context>;
+    /** inbox-n: the inbox hash, then (one server only) the waiting and snoozed sets; see the script's header. */
+    cbInbox(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
     cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, string> = {
   'reap-2': 'cbReap',
   'unlock-1': 'cbUnlock',
   'throttle-1': 'cbThrottle',
+  'inbox-n': 'cbInbox',
 };
 
 export function defineScripts(client: RedisClient): void {

@@ -69,6 +69,9 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     await page.getByTestId('signin-password').fill(PASSWORD);
     await page.getByTestId('signin-submit').click();
     await page.getByTestId('who').filter({ hasText: 'ann (agent)' }).waitFor();
+    // Intents, scores and timings are behind the training view, off by default for agents.
+    assert.equal(await page.getByTestId('training-toggle').isChecked(), false);
+    await page.getByTestId('training-toggle').check();
 
     const carolItem = page.getByTestId('conversation').filter({ hasText: 'carol' });
     await carolItem.waitFor();

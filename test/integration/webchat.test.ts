@@ -216,7 +216,7 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     for (const m of [s, ...more]) m.ws.close();
   });
 
-  test('presence: online, typing and offline reach the admin side live; an agent typing reaches the widget', async () => {
+  test('presence: online, typing and offline reach the admin side live; an agent typing in the admin app reaches the widget', async () => {
     const changes: PresenceChange[] = [];
     const stop = app.webchat!.subscribe((c) => changes.push(c));
     const w = widget(app.url);
@@ -225,7 +225,9 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     assert.deepEqual(await app.webchat!.get(ref), { online: true, typing: false, connections: 1 });
     w.setTyping(true);
     await waitUntil('typing', async () => (await app.webchat!.get(ref)).typing);
-    await app.webchat!.agentTyping(ref);
+    // An agent typing in the admin app (the inbox's typing route, through the channel's typing action).
+    const typing = await fetch(`${app.url}/admin/api/conversations/${encodeURIComponent(`webchat:${SITE}:${w.visitor}`)}/typing`, { method: 'POST', headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(typing.status, 202);
     await waitUntil('the widget shows the agent typing', () => w.typing?.by === 'agent');
     w.stop();
     await waitUntil('offline', async () => !(await app.webchat!.get(ref)).online);

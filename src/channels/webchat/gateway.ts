@@ -133,13 +133,6 @@ export class WebchatGateway implements PresenceSource {
     return this.hub.onPresence(fn);
   }
 
-  async agentTyping(c: ConversationRef): Promise<void> {
-    const conversation = conversationKey(c);
-    const note = JSON.stringify({ c: conversation, k: 'typing', on: true, by: 'agent' });
-    const gateways = await this.d.store.gatewaysOf(conversation);
-    await Promise.all(gateways.map((g) => this.d.store.redis.publish(this.d.store.gatewayChannel(g), note)));
-  }
-
   /** Receipts go out in batches a little after the acks, so that the reply rows they update are usually written first. */
   private async flush(): Promise<void> {
     if (!this.receipts.length) return;
