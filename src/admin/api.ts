@@ -26,6 +26,7 @@ import { STATUSES } from '../inbox/state';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
 import { privacyRouter } from './privacy';
+import { OPENAPI } from './openapi';
 import type { Forgetter } from '../privacy/forgetter';
 import { nulFreeBody, plainQuery } from './plain-input';
 import type { PresenceSource } from '../channels/presence';
@@ -74,6 +75,8 @@ export { HttpError };
 
 export function adminRouter(d: AdminDeps): express.Router {
   const r = express.Router();
+  // Public, like sign-in (it holds no secret), and before any parsing: it reads no input.
+  r.get('/openapi.json', (_req, res) => void res.set('cache-control', 'no-store').json(OPENAPI));
   r.use(express.json({ limit: '64kb', strict: true }));
   r.use((_req, res, next) => {
     res.set('cache-control', 'no-store');
@@ -86,7 +89,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     return d.db;
   };
 
-  // Sign-in is the one route without a bearer token.
+  // Sign-in is the one route without a bearer token (but /openapi.json, above).
   r.post('/session', route(async (req, res) => {
     if (!d.sessions) throw new HttpError(503, 'admin API disabled: set ADMIN_TOKEN or ADMIN_USERS_FILE');
     try {
