@@ -140,4 +140,12 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(calls('u-late').filter((t) => /Thanks for waiting/.test(t)).length, 1, 'sent once');
   });
+
+  test('only agents and admins are present (round-robin candidates): a viewer\'s heartbeat is refused', async () => {
+    const vic = await app.signIn('vic');
+    assert.equal((await app.api('/inbox/presence', { token: vic, json: { status: 'online' } })).status, 403);
+    assert.equal((await app.api('/inbox/presence', { token: ann, json: { status: 'online' } })).status, 200);
+    const names = (await app.api('/inbox/agents', { token: ann })).json.items.map((a: { name: string }) => a.name);
+    assert.ok(names.includes('ann') && !names.includes('vic'), names.join(','));
+  });
 });
