@@ -208,7 +208,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       const dialog = new Dialog({ nlu, actions, runner: new ActionRunner(), logger, metrics });
       bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics, {
         inbox: inbox.inbox, accounts, channels: () => sending!.channels, queue, logger, metrics, profiles: inbox.profiles, suggestions: inbox.suggestions,
-        contents: new SentContents(redis, config.redis.prefix),
+        contents: new SentContents(redis, config.redis.prefix), latest: inbox.latest,
       });
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');

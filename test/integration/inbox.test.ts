@@ -26,6 +26,7 @@ import { sleep, waitUntil } from '../helpers/wait';
 const SECRET = 'handoff-secret-0123456789';
 const IG = '17841400000000201';
 const IG_QUIET = '17841400000000202';
+const WA = '106540352242301';
 
 describe('agent inbox API', { timeout: 240_000 }, () => {
   let app: Awaited<ReturnType<typeof startAdminApp>>;
@@ -41,6 +42,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
       { type: 'messenger', id: '102', accessToken: 'token-102' },
       { type: 'instagram', id: IG, accessToken: 'ig-token-201' },
       { type: 'instagram', id: IG_QUIET, accessToken: 'ig-token-202', staffEchoes: false },
+      { type: 'whatsapp', id: WA, accessToken: 'wa-token-301' },
     ] }));
     app = await startAdminApp('inboxapi', {
       CHANNELS_FILE: channels, PAGES_FILE: '', HANDOFF_WEBHOOK_URL: hook.url, HANDOFF_WEBHOOK_SECRET: SECRET, HANDOFF_NOTICE_MINUTES: '10', SEND_TIMEOUT_MS: '400', SEND_ECHO_GRACE_MS: '400',
@@ -187,5 +189,26 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     await ig.sendAsUser(IG_QUIET, 'ig-q', 'hi Pat');
     await waitUntil('the bot answers on', () => replies('ig-q').length === 2, 10_000);
     assert.equal((await inboxOf(IG_QUIET, 'ig-q')).status, 'bot');
+  });
+
+  test('WhatsApp: an agent typing in the inbox shows the typing indicator, sent with marking the user\'s latest message read; erased with the conversation', async () => {
+    const wa = app.fakeWhatsApp!;
+    const key = `whatsapp:${WA}:4915100000301`;
+    const typingReads = () => wa.reads.filter((r) => r.typing && r.phoneNumberId === WA);
+    await wa.sendUserMessage({ phoneNumberId: WA, user: '4915100000301', text: 'hello' });
+    await waitUntil('the bot answers', () => wa.messagesTo('4915100000301').length === 1, 10_000);
+    const { wamid } = await wa.sendUserMessage({ phoneNumberId: WA, user: '4915100000301', text: 'what are your hours?' });
+    await waitUntil('the bot answers again', () => wa.messagesTo('4915100000301').length === 2, 10_000);
+    const before = typingReads().length;
+    assert.equal((await app.api(`/conversations/${key}/typing`, { json: {} })).status, 202);
+    await waitUntil('the typing indicator', () => typingReads().length > before, 5_000);
+    assert.deepEqual(typingReads().slice(before).map((r) => r.messageId), [wamid], 'about the user\'s latest message');
+
+    assert.equal((await app.api(`/conversations/${key}/forget`, { json: {} })).status, 200);
+    assert.equal(await app.redis.exists(`${app.prefix}:{${key}}:latest-in`), 0, 'erased with the conversation');
+    await sleep(3_100); // past the typing throttle
+    assert.equal((await app.api(`/conversations/${key}/typing`, { json: {} })).status, 202);
+    await sleep(500);
+    assert.equal(typingReads().length, before + 1, 'no message of the user\'s left to name: nothing sent');
   });
 });
