@@ -34,20 +34,20 @@ export class SentContents {
 
   /**
    * Whether echo `event` of `content` is one of our sends (one fewer owed), or the account's
-   * people's. The answer is kept per event, so an echo processed again after a crash answers
-   * the same and takes off one count, not two (the worker holds the conversation: no one else
-   * writes here meanwhile).
+   * people's. The last answer is kept with its event, so an echo processed again after a crash
+   * (only the event in flight is: each is acknowledged before the next) answers the same and
+   * takes off one count, not two. The worker holds the conversation: no one else writes here meanwhile.
    */
   async isOurs(conversation: string, event: string, content: string | undefined): Promise<boolean> {
     if (content === undefined) return false;
     const k = this.key(conversation);
-    const [decided, owed] = await this.redis.hmget(k, `e:${event}`, `n:${content}`);
-    if (decided) return decided === 'ours';
+    const [last, owed] = await this.redis.hmget(k, 'last', `n:${content}`);
+    if (last?.startsWith(`${event}|`)) return last.endsWith('|ours');
     const ours = Number(owed ?? 0) > 0;
     const m = this.redis.multi();
     if (ours && Number(owed) > 1) m.hset(k, `n:${content}`, Number(owed) - 1);
     else m.hdel(k, `n:${content}`);
-    await m.hset(k, `e:${event}`, ours ? 'ours' : 'staff').pexpire(k, TTL_MS).exec();
+    await m.hset(k, 'last', `${event}|${ours ? 'ours' : 'staff'}`).pexpire(k, TTL_MS).exec();
     return ours;
   }
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SentContents } from '../../src/bot/sent-contents';
 import { InboxJanitor } from '../../src/inbox/janitor';
 import { Presence } from '../../src/inbox/presence';
 import { Inbox } from '../../src/inbox/service';
@@ -109,6 +110,22 @@ for (const target of redisTargets()) {
         assert.equal(await redis.zcard(queue.keys.conversation(`101:${u}`).q), 1, 'one takeover queued');
       }
       assert.deepEqual((await rrStore.waiting()).map((w) => w.conversation), ['303:x']);
+    });
+
+    test('Instagram echoes: ours while a begun send of that content is owed one; an echo processed again after a crash answers the same', async () => {
+      const contents = new SentContents(redis, uniquePrefix('contents'));
+      const c = 'instagram:1:u';
+      await contents.sending(c, 'K');
+      await contents.sending(c, 'K'); // the same reply sent again after a timeout
+      assert.equal(await contents.isOurs(c, 'e1', 'K'), true);
+      assert.equal(await contents.isOurs(c, 'e1', 'K'), true, 'replayed: the same answer…');
+      assert.equal(await contents.isOurs(c, 'e2', 'K'), true, '…and one count taken, not two: the late echo is ours too');
+      assert.equal(await contents.isOurs(c, 'e3', 'K'), false, 'a third echo of that content is a person\'s');
+      assert.equal(await contents.isOurs(c, 'e3', 'K'), false);
+      await contents.sending(c, 'L');
+      await contents.notSent(c, 'L');
+      assert.equal(await contents.isOurs(c, 'e4', 'L'), false, 'a send the Send API refused is owed no echo');
+      assert.equal(await contents.isOurs(c, 'e5', undefined), false);
     });
 
     test('the janitor repairs the sets from the conversations', async () => {
