@@ -21,7 +21,7 @@ import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { waitForReplicas } from '../queue/durability';
-import { LockLostError, ScriptCode } from '../queue/errors';
+import { LockLostError, type ScriptCode } from '../queue/errors';
 import type { ConversationQueue, NextResult } from '../queue/queue';
 import type { ConversationLock } from './lock';
 import { SentContents } from './sent-contents';

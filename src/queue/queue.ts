@@ -3,7 +3,7 @@
  * one round trip (one script); the scripts hold the atomicity, this file the types.
  * Payloads are opaque strings: the queue orders, dedupes and fences, it never reads them.
  */
-import { EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
+import { type EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
 import { Keys } from './keys';
 import { oneServer, type RedisClient } from './redis';
 

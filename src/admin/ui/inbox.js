@@ -201,7 +201,7 @@ function inboxTools(key, v, reply) {
   canned.addEventListener('change', () => { if (canned.value) { reply.value = canned.value; reply.focus(); } });
   const file = el('input', { type: 'file', 'data-testid': 'attach-file', 'aria-label': 'Attach a file' });
   const attach = el('button', { 'data-testid': 'attach-send', text: 'Send file', onclick: async () => {
-    const f = file.files && file.files[0];
+    const f = file.files?.[0];
     if (!f) return;
     try {
       const res = await fetch(`${API}/conversations/${encodeURIComponent(key)}/attachments?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers: { authorization: `Bearer ${state.token}`, 'content-type': f.type || 'application/octet-stream' }, body: f });
