@@ -124,12 +124,15 @@ for (const overlay of OVERLAYS) {
     const ingresses = of(docs, 'Ingress');
     const routes = ingresses.flatMap((i) => i.spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => ({ ingress: i, host: r.host, ...p }))));
     const route = (url: string) => routes.find((r) => (r.pathType === 'Exact' ? url === r.path : url === r.path || url.startsWith(`${r.path}/`)));
-    for (const url of ['/webhook', '/webhook/line', '/facebook/data-deletion', '/webchat/widget.js', '/webchat/ws', '/admin', '/admin/api/live']) {
+    for (const url of ['/webhook', '/webhook/line', '/files/messenger%3A1%3A2/token', '/facebook/data-deletion', '/webchat/widget.js', '/webchat/ws', '/admin', '/admin/api/live']) {
       const r = route(url);
       assert.ok(r, `${url} is routed`);
       assert.deepEqual([r.backend.service.name, r.backend.service.port.name, r.host], ['chatbot-gateway', 'http', params.HOST], url);
     }
     for (const url of ['/metrics', '/healthz', '/readyz', '/emulator', '/_dev/graph']) assert.equal(route(url), undefined, `${url} is not public`);
+    // The files agents attach are fetched by the platforms from PUBLIC_URL: the host routed above.
+    const gatewayEnv = named(docs, 'Deployment', 'chatbot-gateway').spec.template.spec.containers[0].env as EnvVar[];
+    assert.equal(gatewayEnv.find((e) => e.name === 'PUBLIC_URL')?.value, `https://${params.HOST}`, 'PUBLIC_URL is the public host');
     for (const i of ingresses) {
       assert.equal(i.spec.ingressClassName, params.INGRESS_CLASS);
       assert.deepEqual(i.spec.tls, [{ hosts: [params.HOST], secretName: params.TLS_SECRET }], `${i.metadata.name}: TLS for its host`);
