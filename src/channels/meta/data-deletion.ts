@@ -98,7 +98,8 @@ export function dataDeletionRouter(d: DataDeletionDeps): express.Router {
         },
       ),
       (err) => {
-        d.logger.error({ err }, 'data deletion: the Graph API could not resolve the app-scoped id to page-scoped ids; nothing erased, Facebook will be answered 503 and may send the request again');
+        // The message only: the error's context names the user.
+        d.logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'data deletion: the Graph API could not resolve the app-scoped id to page-scoped ids; nothing erased, Facebook will be answered 503 and may send the request again');
         res.status(503).json({ error: 'the user\'s page-scoped ids could not be looked up now, retry later' });
       },
     );
