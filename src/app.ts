@@ -47,6 +47,8 @@ import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
 import { ChatlogStream } from './chatlog/stream';
 import { Retention } from './chatlog/retention';
 import { dataDeletionRouter } from './channels/meta/data-deletion';
+import { GraphClient } from './channels/meta/graph';
+import { idsForPages } from './channels/meta/ids-for-pages';
 import { Forgetter } from './privacy/forgetter';
 import { composeInbox } from './app-inbox';
 import { filesRouter } from './admin/tools-api';
@@ -169,6 +171,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     mounts.push(['/webchat', webchat.router]);
   }
   let users: ReturnType<typeof watchUsersFile> | undefined;
+  let idsGraph: GraphClient | undefined;
   if (gateway) {
     users = config.adminUsers && config.adminUsersFile ? watchUsersFile(config.adminUsersFile, new Map(config.adminUsers), logger, metrics) : undefined;
     users?.start();
@@ -184,7 +187,13 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     webchat?.gateway.subscribe((c) => live?.broadcast('presence', { ...c, key: conversationKey(c) }, (p) => canSee(p, c.channel, c.account)));
     mounts.push(['/files', filesRouter(inbox.files)]);
     mounts.push(['/admin', adminUi()]);
-    mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
+    // With FB_APP_ID, Meta's app-scoped user id is resolved to the user's page-scoped ids (a client made on first use: dev mode's emulator URL needs the port).
+    const appId = config.fb.appId;
+    const messenger = appId ? {
+      pageScopedIds: (asid: string) => idsForPages((idsGraph ??= new GraphClient({ baseUrl: dev.urls.graphApiUrl, timeoutMs: config.send.timeoutMs, maxAttempts: 1, backoffBaseMs: 0, backoffMaxMs: 0 })), { id: appId, secret: config.fb.appSecret }, asid),
+      serves: (page: string) => accounts.serves('messenger', page),
+    } : undefined;
+    mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger, ...(messenger ? { messenger } : {}) })]);
   }
   mounts.push(...dev.mounts(gateway));
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
@@ -270,6 +279,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       await inbox.stop();
       sending?.close();
+      idsGraph?.close();
       await retention?.stop();
       await dev.close();
       await consumer?.stop(); // after the workers: their last records get written too

@@ -44,6 +44,11 @@ export interface Config {
   readonly warnings: readonly string[];
   readonly fb: {
     readonly appSecret: string;
+    /**
+     * FB_APP_ID: the Meta app's id. With it the data-deletion callback resolves the app-scoped
+     * id it is sent to the user's page-scoped ids on our pages (Graph API `ids_for_pages`).
+     */
+    readonly appId?: string;
     /** Accept webhooks signed only with the legacy sha1 `X-Hub-Signature` (FB_ALLOW_SHA1). */
     readonly allowSha1: boolean;
     readonly verifyToken: string;
@@ -233,6 +238,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   };
   const appSecret = secret('FB_APP_SECRET', DEV_APP_SECRET, 8);
   const verifyToken = secret('FB_VERIFY_TOKEN', DEV_VERIFY_TOKEN, 4);
+  const appId = r.str('FB_APP_ID');
+  if (appId !== undefined && !/^\d{1,32}$/.test(appId)) r.problems.push(`FB_APP_ID=${JSON.stringify(appId)} must be the Meta app's numeric id (digits only)`);
+  else if (appId === undefined && (role === 'all' || role === 'gateway'))
+    warnings.push('FB_APP_ID is not set: Meta\'s data-deletion callback cannot find Messenger users\' page-scoped data (it is sent the app-scoped id, and only FB_APP_ID lets it ask the Graph API for the page-scoped ones)');
 
   const pagesFile = r.str('PAGES_FILE');
   const channels = r.file('CHANNELS_FILE', cwd, (text, where) => {
@@ -305,6 +314,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     warnings,
     fb: {
       appSecret,
+      ...(appId !== undefined ? { appId } : {}),
       allowSha1: r.oneOf('FB_ALLOW_SHA1', ['true', 'false'], 'true') === 'true',
       verifyToken,
       ...(defaultPageToken !== undefined ? { defaultPageToken } : {}),

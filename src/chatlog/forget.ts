@@ -86,7 +86,7 @@ export interface DeletionRequest {
 }
 
 /** Opens a tracked deletion request; returns its confirmation code (unguessable: it names a status page). */
-export async function openDeletionRequest(db: SqlRunner, requestedBy: string, subject: Subject): Promise<string> {
+export async function openDeletionRequest(db: SqlRunner, requestedBy: string, subject: Subject | readonly Subject[]): Promise<string> {
   const code = crypto.randomBytes(12).toString('base64url');
   await db.query('INSERT INTO deletion_requests (code, requested_by, subject) VALUES ($1, $2, $3)', [code, requestedBy, JSON.stringify(subject)]);
   return code;

@@ -3,6 +3,8 @@
  * It answers like the real one — the same status codes and `{"error":{…}}` bodies, latency
  * and faults on cue — records every call, and, like Facebook for an app subscribed to
  * `message_echoes`, posts a signed echo of each delivered message back to the webhook.
+ * It also answers the ID Matching API (`GET /{asid}/ids_for_pages`, with the app access token
+ * and its appsecret_proof) from a mapping the test sets.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -38,6 +40,17 @@ export interface FakeGraphOptions {
   echo?: { webhookUrl: string; appSecret: string; appId?: number };
   /** Our app's id (the primary receiver of the Handover Protocol, and the echoes' app_id). */
   appId?: number;
+  /** The app whose access token (`{id}|{secret}`, with appsecret_proof) `ids_for_pages` accepts. */
+  app?: { id: string; secret: string };
+  /** `ids_for_pages` entries per answer when the request names no `limit` (Graph's default: 25). */
+  idsPageSize?: number;
+}
+
+/** One page-scoped id of an app-scoped user, as `ids_for_pages` lists it. */
+export interface PageIdentity {
+  page: string;
+  psid: string;
+  pageName?: string;
 }
 
 /** Another product on the same `/me/messages` for its tokens (Instagram): the account a token sends as, its refusals (code 100), its echo and where that goes. */
@@ -72,6 +85,11 @@ interface Exchange {
 export class FakeGraph {
   readonly calls: RecordedCall[] = [];
   private readonly faults: Fault[] = [];
+  private readonly lookupFaults: Fault[] = [];
+  /** ID Matching: app-scoped user id -> their page-scoped ids (set by the test). */
+  readonly idsForPages = new Map<string, PageIdentity[]>();
+  /** `ids_for_pages` entries per answer when the request names no `limit` (Graph's default: 25). */
+  idsPageSize: number;
   private server?: http.Server;
   private readonly hanging = new Set<Exchange>();
   /** Echo POSTs to the webhook over keep-alive connections, as Facebook's would be. */
@@ -86,6 +104,7 @@ export class FakeGraph {
 
   constructor(private readonly opts: FakeGraphOptions = {}) {
     this.latencyMs = opts.latencyMs ?? 0;
+    this.idsPageSize = opts.idsPageSize ?? 25;
     this.threads = new Threads(String(opts.appId ?? opts.echo?.appId ?? 1));
   }
 
@@ -121,6 +140,11 @@ export class FakeGraph {
   /** The next `count` message sends fail with `fault` (in order, after faults already queued); sender actions are not counted. */
   failNext(count: number, fault: Fault): void {
     for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  /** The next `count` `ids_for_pages` look-ups fail with `fault` ('error', 'timeout' or 'drop'). */
+  failNextLookup(count: number, fault: Fault): void {
+    for (let i = 0; i < count; i++) this.lookupFaults.push(fault);
   }
 
   /** Calls that sent a message (not a sender action such as `mark_seen`). */
@@ -169,6 +193,7 @@ export class FakeGraph {
         this.threads.handle(op, page, (req.body ?? {}) as Record<string, unknown>, (status, json) => res.status(status).json(json), err);
       });
     }
+    r.get('/:version/:asid/ids_for_pages', (req, res) => void this.idsForPagesAnswer(req, res));
     r.use(this.threads.router((t) => this.pageOf(t), (res, status, code, message) => this.error({ body: {}, token: '', reply: (st, json) => res.status(st).json(json), destroy: () => res.socket?.destroy() }, status, code, message)));
     r.post('/:version/me/messages', express.json({ limit: '1mb' }), (req, res) =>
       void this.handle({ body: req.body, token: req.query.access_token, reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy() }),
@@ -256,6 +281,34 @@ export class FakeGraph {
     x.reply(status, {
       error: { message: message ?? ERRORS[code] ?? 'Error', type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
     });
+  }
+
+  /** The ID Matching API: the app access token and its proof checked, the user's PSIDs a page of entries at a time. */
+  private async idsForPagesAnswer(req: express.Request, res: express.Response): Promise<void> {
+    const x: Exchange = { body: {}, token: req.query.access_token, reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy() };
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    const fault = this.lookupFaults.shift();
+    if (fault?.kind === 'timeout') return void this.hanging.add(x);
+    if (fault?.kind === 'drop' || fault?.kind === 'lose-response') return x.destroy();
+    const app = this.opts.app;
+    const token = typeof req.query.access_token === 'string' ? req.query.access_token : '';
+    if (!app || token !== `${app.id}|${app.secret}`) return this.error(x, 400, 190, 'Invalid OAuth access token - Cannot parse access token');
+    const proof = crypto.createHmac('sha256', app.secret).update(token).digest('hex');
+    if (req.query.appsecret_proof !== proof) return this.error(x, 400, 100, 'Invalid appsecret_proof provided in the API argument');
+    if (fault?.kind === 'error') return this.error(x, fault.status, fault.code, fault.message, fault.subcode);
+    const asid = String(req.params.asid);
+    const ids = this.idsForPages.get(asid);
+    if (!ids) return this.error(x, 400, 100, `Unsupported get request. Object with ID '${asid}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 33);
+    const limit = Math.min(100, Math.max(1, Number(req.query.limit) || this.idsPageSize));
+    const cursor = (i: number) => Buffer.from(String(i)).toString('base64url');
+    const start = typeof req.query.after === 'string' ? Number(Buffer.from(req.query.after, 'base64url').toString()) + 1 : 0;
+    if (!Number.isInteger(start) || start < 0) return this.error(x, 400, 100, '(#100) Invalid cursor');
+    const slice = ids.slice(start, start + limit);
+    const data = slice.map((e) => ({ id: e.psid, page: { id: e.page, name: e.pageName ?? `Page ${e.page}` } }));
+    const paging = slice.length ? { cursors: { before: cursor(start), after: cursor(start + slice.length - 1) } } : undefined;
+    const next = start + limit < ids.length ? new URL(`${req.protocol}://${req.get('host')}${req.originalUrl}`) : undefined;
+    next?.searchParams.set('after', paging!.cursors.after);
+    x.reply(200, { data, ...(paging ? { paging: { ...paging, ...(next ? { next: next.toString() } : {}) } } : {}) });
   }
 
   private async handle(x: Exchange): Promise<void> {

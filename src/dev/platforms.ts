@@ -26,7 +26,9 @@ export class DevPlatforms {
   constructor(private readonly loaded: LoadedChannels, private readonly config: Config, workerRole: boolean) {
     const { messenger, instagram, whatsapp, line } = loaded.settings;
     if (!config.fb.graphApiUrl && workerRole) {
-      this.graph = new FakeGraph(messenger.pages.size ? { tokens: new Map([...messenger.pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
+      // With FB_APP_ID, the ID Matching API (the data-deletion callback's look-up) accepts this app's token.
+      const app = config.fb.appId ? { app: { id: config.fb.appId, secret: config.fb.appSecret } } : {};
+      this.graph = new FakeGraph(messenger.pages.size ? { tokens: new Map([...messenger.pages.values()].map((p) => [p.accessToken, p.id])), ...app } : { anyTokenPage: 'dev-page', ...app });
       if (whatsapp.numbers.size) {
         this.whatsapp = new FakeWhatsApp({ numbers: new Map([...whatsapp.numbers.values()].map((n) => [n.id, n.accessToken])) });
         this.graph.mount(this.whatsapp.router());

@@ -48,6 +48,12 @@ test('a signed_request is read only with the app secret’s signature and the do
   }
 });
 
+/** Meta's data-deletion callback for one user id: a signed form POST. */
+function deletionCallback(url: string, userId: string): Promise<Response> {
+  const form = new URLSearchParams({ signed_request: signedRequest({ algorithm: 'HMAC-SHA256', user_id: userId, issued_at: Math.floor(Date.now() / 1000) }) });
+  return fetch(`${url}/facebook/data-deletion`, { method: 'POST', body: form });
+}
+
 describe('erasure and retention', () => {
   let app: Awaited<ReturnType<typeof startAdminApp>>;
   before(async () => {
@@ -85,6 +91,14 @@ describe('erasure and retention', () => {
     const forged = new URLSearchParams({ signed_request: signedRequest({ algorithm: 'HMAC-SHA256', user_id: 'frank' }, 'guessed-secret') });
     assert.equal((await fetch(`${app.url}/facebook/data-deletion`, { method: 'POST', body: forged })).status, 403);
     assert.equal(await rows('frank'), 2, 'a forged request erases nothing');
+  });
+
+  test('without FB_APP_ID the callback erases only what is stored under the id it is sent: no page-scoped look-up', async () => {
+    await app.say('101', 'psid-of-xena', 'I wrote as a page-scoped id');
+    app.fakeGraph!.idsForPages.set('asid-of-xena', [{ page: '101', psid: 'psid-of-xena' }]);
+    const res = await deletionCallback(app.url, 'asid-of-xena');
+    assert.equal(res.status, 200);
+    assert.equal(await rows('psid-of-xena'), 2, 'the app-scoped id is not resolved: the PSID\'s conversation stays (FB_APP_ID is needed)');
   });
 
   test('a record made before the erasure but written after it does not bring the conversation back', async () => {
@@ -152,5 +166,88 @@ describe('erasure and retention', () => {
     const convs = await app.db!.query<{ user_id: string }>("SELECT user_id FROM conversations WHERE user_id LIKE 'old%' ORDER BY 1");
     assert.deepEqual(convs.map((c) => c.user_id), ['old0'], 'conversations left without messages are gone');
     await waitUntil('nothing left to purge', async () => (await purgeBefore(app.db!, new Date(Date.now() - 30 * 86_400_000))).messages === 0, 5_000);
+  });
+});
+
+describe('the data-deletion callback with FB_APP_ID: app-scoped ids resolved to page-scoped ones (ids_for_pages)', () => {
+  const APP_ID = '424242';
+  let app: Awaited<ReturnType<typeof startAdminApp>>;
+  before(async () => {
+    app = await startAdminApp('privacy-asid', { FB_APP_ID: APP_ID });
+  });
+  after(() => app.stop());
+  const graph = () => app.fakeGraph!;
+  const keysOf = async (conversation: string) => (await app.redis.keys(`${app.prefix}:{${conversation}}:*`)).map((k) => k.slice(k.lastIndexOf(':') + 1)).sort();
+  const rows = async (user: string) => Number((await app.db!.query<{ n: string }>('SELECT count(*) n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = $1', [user]))[0]!.n);
+  const requests = async () => Number((await app.db!.query<{ n: string }>('SELECT count(*) n FROM deletion_requests'))[0]!.n);
+
+  test('the fake answers ids_for_pages like Graph: the app access token and its appsecret_proof, paging, unknown ids', async () => {
+    graph().idsForPages.set('asid-probe', [{ page: '101', psid: 'p1' }, { page: '102', psid: 'p2' }, { page: '103', psid: 'p3' }]);
+    const base = `${app.url}/_dev/graph/v21.0`;
+    const token = `${APP_ID}|${APP_SECRET}`;
+    const proof = crypto.createHmac('sha256', APP_SECRET).update(token).digest('hex');
+    const get = async (q: Record<string, string>, id = 'asid-probe') => {
+      const res = await fetch(`${base}/${id}/ids_for_pages?${new URLSearchParams(q)}`);
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const bad = await get({ access_token: 'EAA-page-token', appsecret_proof: proof });
+    assert.deepEqual([bad.status, bad.json.error.type, bad.json.error.code], [400, 'OAuthException', 190]);
+    assert.equal((await get({ access_token: token, appsecret_proof: '00' })).status, 400, 'a wrong appsecret_proof');
+    const first = await get({ access_token: token, appsecret_proof: proof, limit: '2' });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.json.data.map((e: any) => [e.id, e.page.id]), [['p1', '101'], ['p2', '102']]);
+    assert.match(first.json.paging.next, /after=/);
+    const rest = await get({ access_token: token, appsecret_proof: proof, limit: '2', after: first.json.paging.cursors.after });
+    assert.deepEqual([rest.json.data.map((e: any) => e.id), rest.json.paging.next], [['p3'], undefined]);
+    const unknown = await get({ access_token: token, appsecret_proof: proof }, 'asid-nobody');
+    assert.deepEqual([unknown.status, unknown.json.error.code, unknown.json.error.error_subcode], [400, 100, 33]);
+  });
+
+  test('one callback with the ASID erases the user on both pages (two PSIDs) and under the raw id, as one request; another user is untouched', async () => {
+    await app.say('101', 'psid-olga-101', 'where is my order SH-482913');
+    await app.say('102', 'psid-olga-102', 'hello from the other page');
+    await app.say('101', 'psid-pete-101', 'I stay');
+    const olga101 = conversationKey({ channel: 'messenger', account: '101', user: 'psid-olga-101' });
+    const olga102 = conversationKey({ channel: 'messenger', account: '102', user: 'psid-olga-102' });
+    assert.ok((await keysOf(olga101)).includes('ctx'), 'the dialog context holds the order number');
+    // Three entries, one per answer: the callback follows the cursor. Page 999 is not ours: skipped.
+    graph().idsPageSize = 1;
+    graph().idsForPages.set('asid-olga', [{ page: '101', psid: 'psid-olga-101' }, { page: '999', psid: 'psid-olga-999' }, { page: '102', psid: 'psid-olga-102' }]);
+    graph().idsForPages.set('asid-pete', [{ page: '101', psid: 'psid-pete-101' }]);
+
+    const res = await deletionCallback(app.url, 'asid-olga');
+    assert.equal(res.status, 200);
+    const answer = (await res.json()) as { url: string; confirmation_code: string };
+    assert.equal(await rows('psid-olga-101'), 0);
+    assert.equal(await rows('psid-olga-102'), 0);
+    assert.deepEqual(await keysOf(olga101), ['seen'], 'the context and queues are gone; only the dedupe markers stay');
+    assert.deepEqual(await keysOf(olga102), ['seen']);
+    assert.equal(await rows('psid-pete-101'), 2, 'another user is untouched');
+    const html = await (await fetch(answer.url)).text();
+    assert.match(html, /Your data was deleted: 2 conversation\(s\) and 4 message\(s\)\./, 'one request counts both pages');
+    const [req] = await app.db!.query<{ subject: { user: string; account?: string }[] }>('SELECT subject FROM deletion_requests WHERE code = $1', [answer.confirmation_code]);
+    assert.deepEqual(req!.subject.map((x) => [x.account ?? '*', x.user]), [['*', 'asid-olga'], ['101', 'psid-olga-101'], ['102', 'psid-olga-102']]);
+  });
+
+  test('a Graph failure answers 503 and erases nothing; an id Graph does not know has no PSIDs (the raw id is erased, 200)', async () => {
+    await app.say('101', 'psid-rita-101', 'please forget me later');
+    graph().idsForPages.set('asid-rita', [{ page: '101', psid: 'psid-rita-101' }]);
+    const before = await requests();
+    graph().failNextLookup(1, { kind: 'error', status: 500, code: 2 });
+    const failed = await deletionCallback(app.url, 'asid-rita');
+    assert.equal(failed.status, 503, 'Meta retries');
+    assert.equal(await rows('psid-rita-101'), 2, 'nothing erased');
+    assert.equal(await requests(), before, 'no deletion request opened, none reported done');
+    graph().failNextLookup(1, { kind: 'drop' });
+    assert.equal((await deletionCallback(app.url, 'asid-rita')).status, 503, 'a cut connection too');
+    assert.equal(await rows('psid-rita-101'), 2);
+    // Meta's retry, once Graph answers.
+    assert.equal((await deletionCallback(app.url, 'asid-rita')).status, 200);
+    assert.equal(await rows('psid-rita-101'), 0);
+
+    // Someone Graph does not know (a Facebook Login user of ours, say): their raw id is erased.
+    await app.say('102', 'sam', 'stored under the id itself');
+    assert.equal((await deletionCallback(app.url, 'sam')).status, 200);
+    assert.equal(await rows('sam'), 0);
   });
 });

@@ -38,10 +38,15 @@ test('production refuses development fallbacks', () => {
     () => loadConfig({ NODE_ENV: 'production' }),
     (e: unknown) => e instanceof ConfigError && ['FB_APP_SECRET', 'FB_VERIFY_TOKEN', 'FB_PAGE_ACCESS_TOKEN', 'REDIS_URL', 'DATABASE_URL'].every((n) => e.problems.some((p) => p.includes(n))),
   );
-  const c = loadConfig({ NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_CLUSTER_NODES: 'r1:7000, r2:7001', DATABASE_URL: 'postgres://bot@db/chatlog' });
+  const prod = { NODE_ENV: 'production', FB_APP_SECRET: 'a-real-secret', FB_VERIFY_TOKEN: 'tok-1', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_CLUSTER_NODES: 'r1:7000, r2:7001', DATABASE_URL: 'postgres://bot@db/chatlog' };
+  const c = loadConfig({ ...prod, FB_APP_ID: '1234567890' });
   assert.equal(c.fb.graphApiUrl, 'https://graph.facebook.com/v21.0');
+  assert.equal(c.fb.appId, '1234567890');
   assert.deepEqual(c.redis.clusterNodes, [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }]);
   assert.equal(c.warnings.length, 0);
+  // Without FB_APP_ID the data-deletion callback cannot resolve Meta's app-scoped ids: said at start, not refused.
+  assert.deepEqual(loadConfig(prod).warnings.filter((w) => /FB_APP_ID.*page-scoped/.test(w)).length, 1);
+  assert.throws(() => loadConfig({ ...prod, FB_APP_ID: 'my-app' }), /FB_APP_ID="my-app" must be the Meta app's numeric id/);
   // A worker needs neither the app secret nor a database.
   const w = loadConfig({ NODE_ENV: 'production', ROLE: 'worker', FB_PAGE_ACCESS_TOKEN: 'EAAtoken', REDIS_URL: 'redis://r:6379' });
   assert.equal(w.role, 'worker');

@@ -2,16 +2,21 @@
  * Meta's data-deletion callback (required of apps that store user data): Facebook POSTs a
  * form with `signed_request` — `<base64url HMAC-SHA256 of the payload part>.<base64url JSON
  * {"algorithm":"HMAC-SHA256","user_id":…,"issued_at":…}>`, signed with the app secret — when
- * a person removes the app and asks for their data to be deleted. We erase what we hold under
- * that id on every channel, answer `{url, confirmation_code}`, and serve the status page at
- * that URL. https://developers.facebook.com/docs/development/create-an-app/app-dashboard/data-deletion-callback
+ * a person removes the app and asks for their data to be deleted. That `user_id` is app-scoped
+ * (ASID), while Messenger knows the person by page-scoped ids (PSIDs): with FB_APP_ID the ASID
+ * is resolved through the Graph API's `ids_for_pages`, and we erase, as one request, each PSID's
+ * conversation on a page we serve plus whatever we hold under the ASID itself on every channel;
+ * then answer `{url, confirmation_code}`, and serve the status page at that URL.
+ * https://developers.facebook.com/docs/development/create-an-app/app-dashboard/data-deletion-callback
  */
 import crypto from 'node:crypto';
 import express from 'express';
 import { deletionRequest } from '../../chatlog/forget';
+import type { Subject } from '../../chatlog/forget';
 import type { SqlRunner } from '../../chatlog/sql';
 import type { Logger } from '../../log';
 import { ForgetUnavailableError, type Forgetter } from '../../privacy/forgetter';
+import type { PageScopedId } from './ids-for-pages';
 
 export type SignedRequest = { ok: true; userId: string; issuedAt?: number } | { ok: false; reason: string };
 
@@ -53,6 +58,21 @@ export interface DataDeletionDeps {
   logger: Logger;
   /** The public base URL of this deployment, for the status link (else taken from the request). */
   publicUrl?: string;
+  /**
+   * With FB_APP_ID: the user's PSIDs on the business's pages (Graph's ids_for_pages), and which
+   * pages this deployment serves. A failed look-up answers 503 before anything is erased.
+   */
+  messenger?: { pageScopedIds(asid: string): Promise<PageScopedId[]>; serves(page: string): boolean };
+}
+
+/** What one callback erases: the id as sent, on every channel, and each PSID it resolves to on a page we serve. */
+async function subjectsOf(asid: string, d: DataDeletionDeps): Promise<Subject[]> {
+  const subjects: Subject[] = [{ user: asid }];
+  if (!d.messenger) return subjects;
+  for (const { page, psid } of await d.messenger.pageScopedIds(asid)) {
+    if (d.messenger.serves(page)) subjects.push({ channel: 'messenger', account: page, user: psid });
+  }
+  return subjects;
 }
 
 /** Mounted at `/facebook/data-deletion`. */
@@ -65,14 +85,22 @@ export function dataDeletionRouter(d: DataDeletionDeps): express.Router {
       return void res.status(parsed.reason === 'signature does not match' ? 403 : 400).json({ error: `invalid signed_request: ${parsed.reason}` });
     }
     if (!d.forgetter) return void res.status(503).json({ error: 'data deletion needs the chatlog database on this process (set DATABASE_URL)' });
-    d.forgetter.forget({ user: parsed.userId }, 'facebook').then(
-      ({ code }) => {
-        const base = d.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-        res.json({ url: `${base}/facebook/data-deletion/status?code=${encodeURIComponent(code)}`, confirmation_code: code });
-      },
+    const forgetter = d.forgetter;
+    subjectsOf(parsed.userId, d).then(
+      (subjects) => forgetter.forget(subjects, 'facebook').then(
+        ({ code }) => {
+          const base = d.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+          res.json({ url: `${base}/facebook/data-deletion/status?code=${encodeURIComponent(code)}`, confirmation_code: code });
+        },
+        (err) => {
+          d.logger.error({ err }, 'data deletion failed: Facebook will be answered 503 and may send the request again');
+          res.status(503).json({ error: err instanceof ForgetUnavailableError ? err.message : 'deletion could not be completed now, retry later' });
+        },
+      ),
       (err) => {
-        d.logger.error({ err }, 'data deletion failed: Facebook will be answered 503 and may send the request again');
-        res.status(503).json({ error: err instanceof ForgetUnavailableError ? err.message : 'deletion could not be completed now, retry later' });
+        // The message only: the error's context names the user.
+        d.logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'data deletion: the Graph API could not resolve the app-scoped id to page-scoped ids; nothing erased, Facebook will be answered 503 and may send the request again');
+        res.status(503).json({ error: 'the user\'s page-scoped ids could not be looked up now, retry later' });
       },
     );
   });
