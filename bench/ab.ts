@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
-const KEYS = ['messages_per_s', 'cpu_ms_per_message_product', 'cpu_ms_per_message_gateway', 'cpu_ms_per_message_workers', 'cpu_ms_per_message_redis', 'cpu_ms_per_message_loadgen_and_fake', 'redis_commands_per_message', 'redis_scripts_per_message', 'redis_reads_per_message', 'e2e_ms_p50', 'e2e_ms_p99'];
+const KEYS = ['messages_per_s', 'cpu_ms_per_message_product', 'cpu_ms_per_message_gateway', 'cpu_ms_per_message_workers', 'cpu_ms_per_message_redis', 'cpu_ms_per_message_loadgen_and_fake', 'writes_per_message_product', 'writes_per_message_gateway', 'writes_per_message_workers', 'writes_per_message_redis', 'redis_commands_per_message', 'redis_scripts_per_message', 'redis_reads_per_message', 'e2e_ms_p50', 'e2e_ms_p99'];
 const BROKEN = ['order_violations', 'duplicates', 'lost'];
 
 type Figures = Record<string, Record<string, number>>;

@@ -25,26 +25,40 @@ export function cpuOf(pid: number | undefined): number {
   }
 }
 
+/** Write system calls (write, writev, sendto…) a process has made, from /proc: one per socket write, the largest self time in the roles' profiles. */
+export function writesOf(pid: number | 'self' | undefined): number {
+  if (!pid) return 0;
+  try {
+    return Number(/^syscw: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /**
- * CPU per role over a run, to report CPU per message and see where it goes. `roles`: the
- * processes of each role (this process — the load generator and the Graph API fake — is
- * added as `loadgen_and_fake`). `cpu_ms_per_message_product` sums every role but the harness.
+ * CPU and write system calls per role over a run, to report them per message and see where
+ * they go. `roles`: the processes of each role (this process — the load generator and the
+ * Graph API fake — is added as `loadgen_and_fake`). `…_product` sums every role but the harness.
  */
 export function cpuMeter(roles: Record<string, readonly (number | undefined)[]>) {
-  const sample = () => Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce<number>((a, pid) => a + cpuOf(pid), 0)])) as Record<string, number>;
-  const t0 = sample();
-  const self0 = process.cpuUsage();
+  const sample = (of: (pid: number | undefined) => number) => Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce<number>((a, pid) => a + of(pid), 0)])) as Record<string, number>;
+  const [cpu0, writes0, self0, selfWrites0] = [sample(cpuOf), sample(writesOf), process.cpuUsage(), writesOf('self')];
   return (messages: number): Result => {
-    const t1 = sample();
-    const self = process.cpuUsage(self0);
-    const used: Record<string, number> = Object.fromEntries(Object.keys(t1).map((k) => [k, t1[k]! - t0[k]!]));
+    const [cpu1, writes1, self, selfWrites] = [sample(cpuOf), sample(writesOf), process.cpuUsage(self0), writesOf('self') - selfWrites0];
+    const used: Record<string, number> = Object.fromEntries(Object.keys(cpu1).map((k) => [k, cpu1[k]! - cpu0[k]!]));
+    const writes: Record<string, number> = Object.fromEntries(Object.keys(writes1).map((k) => [k, writes1[k]! - writes0[k]!]));
     const product = Object.values(used).reduce((a, b) => a + b, 0);
+    const productWrites = Object.values(writes).reduce((a, b) => a + b, 0);
     used.loadgen_and_fake = (self.user + self.system) / 1e6;
+    writes.loadgen_and_fake = selfWrites;
     const ms = (s: number) => Number(((s * 1000) / messages).toFixed(2));
+    const per = (n: number) => Number((n / messages).toFixed(1));
     return {
       cpu_ms_per_message: ms(product + used.loadgen_and_fake),
       cpu_ms_per_message_product: ms(product),
       ...Object.fromEntries(Object.entries(used).map(([k, v]) => [`cpu_ms_per_message_${k}`, ms(v)])),
+      writes_per_message_product: per(productWrites),
+      ...Object.fromEntries(Object.entries(writes).map(([k, v]) => [`writes_per_message_${k}`, per(v)])),
     };
   };
 }
