@@ -40,10 +40,20 @@ const COMMANDS: Record<string, string> = {
   'throttle-1': 'cbThrottle',
 };
 
+/**
+ * A script's text, its `--@include <name>` lines replaced by lua/include/<name>.lua: functions
+ * shared by several scripts (next-6's acknowledge-and-peek, settle-2's hand-back) are written
+ * once, and a script that does several steps in one round trip calls the same code as the
+ * scripts that do one each.
+ */
+export function scriptText(file: string): string {
+  return fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8').replace(/^--@include (\S+)$/gm, (_, name: string) => fs.readFileSync(path.join(LUA_DIR, 'include', `${name}.lua`), 'utf8'));
+}
+
 export function defineScripts(client: RedisClient): void {
   for (const [file, name] of Object.entries(COMMANDS)) {
     const keys = file.split('-').pop();
-    const lua = fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8');
+    const lua = scriptText(file);
     // '-n': the caller passes the number of keys first.
     client.defineCommand(name, keys === 'n' ? { lua } : { numberOfKeys: Number(keys), lua });
   }
