@@ -35,7 +35,8 @@ export interface WorkerDeps {
 }
 
 type Outcome = { kind: 'done'; sent: number; records: ChatlogRecord[] } | { kind: 'defer'; ms: number } | { kind: 'lost' };
-type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'none' };
+/** What is left to do with a claim once its visit ends: `settled`, handed back already (finish-n); `none`, the conversation is another worker's. */
+type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'settled' } | { mode: 'none' };
 
 const since = (t: number) => (Date.now() - t) / 1000;
 
@@ -134,7 +135,7 @@ export class Worker {
         metrics.lockContention.inc();
         settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
       } else {
-        settlement = await this.drain(conversation, lock, first);
+        settlement = await this.drain(claim, lock, first);
       }
     } catch (err) {
       logger.error({ err, conversation }, 'conversation processing failed; it will be retried');
@@ -142,7 +143,7 @@ export class Worker {
     } finally {
       await lock?.release();
     }
-    if (settlement.mode === 'none') return;
+    if (settlement.mode === 'none' || settlement.mode === 'settled') return;
     try {
       await queue.settle(claim, settlement.mode, settlement.mode === 'requeue' ? settlement.delayMs : 0);
     } catch (err) {
@@ -152,31 +153,20 @@ export class Worker {
   }
 
   /** Processes up to one batch of the conversation's events, in order, starting with what `first` peeked. */
-  private async drain(conversation: string, lock: ConversationLock, first: NextResult): Promise<Settlement> {
-    const { queue, config, metrics, logger } = this.d;
-    let ack: Ack | undefined;
-    let acked: ChatlogRecord[] = [];
+  private async drain(claim: Claim, lock: ConversationLock, first: NextResult): Promise<Settlement> {
+    const { config, metrics, logger } = this.d;
+    const conversation = claim.conversation;
     let seen = false;
     let r = first;
     for (let processed = 0; ; processed++) {
-      if (ack) {
-        const a = ack;
-        // An empty queue releases the lock in the same script: no separate release call.
-        r = await this.ledger.recording(conversation, lock, () => queue.next(conversation, lock.value, a, { releaseIfEmpty: true })).catch((err) => {
-          this.ledger.remember(conversation, a.id, a.sent, acked);
-          throw err;
-        });
-        this.ledger.recorded(conversation, a.id);
-      }
-      ack = undefined;
       if (r.code === ScriptCode.Fenced || r.code === ScriptCode.Busy) {
         metrics.fenced.inc();
         logger.warn({ conversation }, 'lock lost before the ack: another worker owns the conversation now');
         return { mode: 'none' };
       }
       if (r.code === ScriptCode.Empty) {
-        lock.forget(); // released by next-6
-        return { mode: 'remove' };
+        lock.forget(); // released by the script that found the queue empty
+        return r.handedBack === undefined ? { mode: 'remove' } : { mode: 'settled' };
       }
       // Fairness: yield after a bounded batch so one chatty user cannot hold a worker slot.
       if (processed >= config.queue.batchSize || this.stopping || lock.lost) return { mode: 'requeue', delayMs: 0 };
@@ -189,15 +179,36 @@ export class Worker {
       const outcome = await this.handle(conversation, r, event, channel, lock);
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
-      // Recorded before the ack: a crash in between re-records the event, which the chatlog dedupes.
-      const replyRecords = outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out');
-      await this.ledger.recording(conversation, lock, () => this.d.chatlog.append(outcome.records)).catch((err) => {
-        this.ledger.remember(conversation, event.id, outcome.sent, replyRecords);
-        throw err;
-      });
-      this.d.metrics.chatlogAppended.inc(outcome.records.length);
-      acked = replyRecords;
-      ack = { member: r.member, id: event.id, sent: outcome.sent };
+      r = await this.advance(claim, lock, r, event, outcome);
+    }
+  }
+
+  /**
+   * Records an event's outcome, acknowledges it (fenced) and peeks the next. The records go
+   * first: a crash in between records the event again, which the chatlog dedupes. On one server
+   * that is one finish-n call, which also hands an emptied conversation back; on a cluster a
+   * chatlog append, then next-6. Retried while the lock holds (ReplyLedger.recording).
+   */
+  private async advance(claim: Claim, lock: ConversationLock, peeked: Peeked, event: InboundEvent, outcome: { sent: number; records: ChatlogRecord[] }): Promise<NextResult> {
+    const { queue, chatlog, metrics } = this.d;
+    const conversation = claim.conversation;
+    const ack: Ack = { member: peeked.member, id: event.id, sent: outcome.sent };
+    try {
+      let r: NextResult;
+      if (queue.finishes) {
+        const records = chatlog.entriesOf(event, outcome.records);
+        r = await this.ledger.recording(conversation, lock, () => queue.finish({ claim, lockValue: lock.value, ack, records }));
+      } else {
+        await this.ledger.recording(conversation, lock, () => chatlog.append(outcome.records));
+        // An empty queue releases the lock in the same script: no separate release call.
+        r = await this.ledger.recording(conversation, lock, () => queue.next(conversation, lock.value, ack, { releaseIfEmpty: true }));
+      }
+      metrics.chatlogAppended.inc(outcome.records.length);
+      this.ledger.recorded(conversation, event.id);
+      return r;
+    } catch (err) {
+      this.ledger.remember(conversation, event.id, outcome.sent, outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out'));
+      throw err;
     }
   }
 

@@ -42,7 +42,8 @@ export interface Claim {
 export type NextResult =
   | { code: ScriptCode.Busy }
   | { code: ScriptCode.Fenced }
-  | { code: ScriptCode.Empty }
+  /** `handedBack` (finish-n only): the conversation was handed back to its ready shard in the same call — removed (true), or left for new work or a new holder (false). */
+  | { code: ScriptCode.Empty; handedBack?: boolean }
   | {
       code: ScriptCode.Ok;
       member: string;
@@ -62,6 +63,15 @@ export interface Ack {
   sent: number;
 }
 
+/** An event a worker is done with: finish-n records its outcome, acknowledges it and peeks the next. */
+export interface Finish {
+  claim: Claim;
+  lockValue: string;
+  ack: Ack;
+  /** Its chatlog records: their stream shard (the conversation's) and the encoded entries. */
+  records: { key: string; values: string[] };
+}
+
 export interface QueueOptions {
   shards: number;
   prefix: string;
@@ -76,6 +86,25 @@ const int = (v: unknown, script: string): number => {
   if (!Number.isFinite(n)) throw new ScriptReplyError({ script, reply: v });
   return n;
 };
+
+/** A reply of next-6 (or of a script that peeks as it does), checked before it is trusted. */
+function peekedOf(r: unknown, script: string, conversation: string): NextResult {
+  const code = Array.isArray(r) ? int(r[0], script) : NaN;
+  if (code === ScriptCode.Fenced || code === ScriptCode.Empty || code === ScriptCode.Busy) return { code };
+  if (code !== ScriptCode.Ok) throw errorForCode(code, { script, conversation }) ?? new ScriptReplyError({ script, reply: r });
+  const x = r as unknown[];
+  if (x.length !== 9) throw new ScriptReplyError({ script, reply: r });
+  const pendingIndex = int(x[4], script);
+  return {
+    code,
+    member: String(x[1]),
+    payload: String(x[2]),
+    confirmed: int(x[3], script),
+    ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(x[5], script), echoed: int(x[6], script) === 1 } } : int(x[6], script) === 1 ? { nextEchoed: true } : {}),
+    depth: int(x[7], script),
+    overflow: int(x[8], script),
+  };
+}
 
 export class ConversationQueue {
   readonly keys: Keys;
@@ -155,20 +184,45 @@ export class ConversationQueue {
   async next(conversation: string, lockValue: string, ack?: Ack, opts: { acquireMs?: number; releaseIfEmpty?: boolean } = {}): Promise<NextResult> {
     const k = this.keys.conversation(conversation);
     const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, k.seq, k.overflow, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs, opts.acquireMs ?? 0, opts.releaseIfEmpty ? '1' : '0', this.opts.maxPerConversation);
-    const code = Array.isArray(r) ? int(r[0], 'next-6') : NaN;
-    if (code === ScriptCode.Fenced || code === ScriptCode.Empty || code === ScriptCode.Busy) return { code };
-    if (code !== ScriptCode.Ok) throw errorForCode(code, { script: 'next-6', conversation }) ?? new ScriptReplyError({ script: 'next-6', reply: r });
-    if (r.length !== 9) throw new ScriptReplyError({ script: 'next-6', reply: r });
-    const pendingIndex = int(r[4], 'next-6');
-    return {
-      code,
-      member: String(r[1]),
-      payload: String(r[2]),
-      confirmed: int(r[3], 'next-6'),
-      ...(pendingIndex >= 0 ? { pending: { index: pendingIndex, ageMs: int(r[5], 'next-6'), echoed: int(r[6], 'next-6') === 1 } } : int(r[6], 'next-6') === 1 ? { nextEchoed: true } : {}),
-      depth: int(r[7], 'next-6'),
-      overflow: int(r[8], 'next-6'),
-    };
+    return peekedOf(r, 'next-6', conversation);
+  }
+
+  /** True where finish-n runs: every key on one server (finish-n's keys span slots). */
+  get finishes(): boolean {
+    return oneServer(this.redis);
+  }
+
+  /**
+   * For each event a worker is done with, in one round trip (one server only: `finishes`):
+   * appends its chatlog records, acknowledges it (fenced by the lock value), peeks the next and,
+   * when the queue is empty, releases the lock and hands the conversation back to its ready
+   * shard. A conversation whose records could not be appended comes back as an Error, and
+   * nothing of it was acknowledged; the others are done.
+   */
+  async finishMany(items: readonly Finish[]): Promise<(NextResult | Error)[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.opts.dedupeTtlMs, this.opts.maxPerConversation];
+    for (const f of items) {
+      const c = f.claim.conversation;
+      const k = this.keys.conversation(c);
+      keys.push(k.q, k.ev, k.sent, k.lock, k.seq, k.overflow, this.keys.ready(f.claim.shard), this.keys.owners(f.claim.shard), f.records.key);
+      args.push(c, f.lockValue, f.ack.member, f.ack.id, f.ack.sent, f.claim.lease, f.claim.owner, f.records.values.length, ...f.records.values);
+    }
+    const reply = await this.redis.cbFinish(keys.length, ...keys, ...args);
+    if (!Array.isArray(reply) || reply.length !== items.length) throw new ScriptReplyError({ script: 'finish-n', reply });
+    return reply.map((r, i) => {
+      const conversation = items[i]!.claim.conversation;
+      if (Array.isArray(r) && r[0] === -1) return new Error(`finish-n: records of ${conversation} not appended: ${String(r[1])}`);
+      if (Array.isArray(r) && r[0] === ScriptCode.Empty) return { code: ScriptCode.Empty, handedBack: r[1] === 1 };
+      return peekedOf(r, 'finish-n', conversation);
+    });
+  }
+
+  /** finish-n for one event; throws what finishMany gives back as an Error. */
+  async finish(item: Finish): Promise<NextResult> {
+    const [r] = await this.finishMany([item]);
+    if (r instanceof Error) throw r;
+    return r!;
   }
 
   /**

@@ -22,6 +22,8 @@ declare module 'ioredis' {
     cbBeat(workers: string, worker: string, deadAfterMs: number, max: number): Result<(string | number)[], Context>;
     cbReap(ready: string, owners: string, worker: string, leaseMs: number, ...conversations: string[]): Result<string[], Context>;
     cbUnlock(lock: string, prefix: string): Result<number, Context>;
+    /** finish-n (one server): 9 keys per conversation, then the ttl, the cap and each conversation's arguments and records. */
+    cbFinish(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
     cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, string> = {
   'reap-2': 'cbReap',
   'unlock-1': 'cbUnlock',
   'throttle-1': 'cbThrottle',
+  'finish-n': 'cbFinish',
 };
 
 /**

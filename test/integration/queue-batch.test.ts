@@ -1,0 +1,114 @@
+/**
+ * The queue's one-server scripts, which do in one round trip what takes several on a cluster
+ * (their keys span slots), against real Redis: on a standalone server they keep every promise
+ * the separate scripts keep; on the 3-master cluster the queue says it cannot run them, and
+ * the callers take the separate scripts (the worker and gateway e2e suites run on both).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { ChatlogStream } from '../../src/chatlog/stream';
+import { ScriptCode } from '../../src/queue/errors';
+import type { Claim, ConversationQueue } from '../../src/queue/queue';
+import { redisTargets } from '../helpers/env';
+import { conversationId, idOf, openQueue, textEvent } from '../helpers/queue';
+
+const [standalone, cluster] = redisTargets();
+
+/** A conversation with events queued, claimed and locked as a worker holds it, and its first event peeked. */
+async function held(q: ConversationQueue, user: string, mids: string[]): Promise<{ c: string; claim: Claim; member: string }> {
+  const c = conversationId('pb', user);
+  await q.enqueue(c, mids.map((m, i) => textEvent('pb', user, m, i + 1)));
+  await q.markReady([c]);
+  const claim = (await q.claim(q.keys.shardOf(c), 10_000, 10, 'w1')).find((x) => x.conversation === c);
+  assert.ok(claim, 'claimed');
+  const first = await q.next(c, `w1/${user}`, undefined, { acquireMs: 10_000, releaseIfEmpty: true });
+  assert.equal(first.code, ScriptCode.Ok);
+  return { c, claim, member: first.code === ScriptCode.Ok ? first.member : '' };
+}
+
+describe('queue batch scripts on standalone redis', () => {
+  const opened: ConversationQueue[] = [];
+  const open = async (label: string) => {
+    const q = await openQueue(standalone!, label, { shards: 1 });
+    opened.push(q);
+    return q;
+  };
+  after(async () => {
+    await Promise.all(opened.map((q) => q.redis.quit()));
+  });
+
+  test('finish-n records an event, acknowledges it and peeks the next; the last one releases the lock and hands the conversation back', async () => {
+    const q = await open('finish');
+    const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
+    const { c, claim, member } = await held(q, 'u1', ['a', 'b']);
+    const ref = { channel: 'messenger', account: 'pb', user: 'u1' };
+    const record = (mid: string) => ({ t: 'msg' as const, ...ref, mid, direction: 'in' as const, kind: 'text' as const, text: mid });
+    const next = await q.finish({ claim, lockValue: 'w1/u1', ack: { member, id: 'a', sent: 1 }, records: log.entriesOf(ref, [record('a')]) });
+    assert.ok(next.code === ScriptCode.Ok && idOf(next.payload) === 'b', 'the next event is peeked');
+    const last = await q.finish({ claim, lockValue: 'w1/u1', ack: { member: next.member, id: 'b', sent: 1 }, records: log.entriesOf(ref, [record('b')]) });
+    assert.deepEqual(last, { code: ScriptCode.Empty, handedBack: true });
+    const k = q.keys.conversation(c);
+    assert.equal(await q.redis.exists(k.lock), 0, 'the lock is released');
+    assert.equal(await q.redis.zscore(q.keys.ready(claim.shard), c), null, 'the conversation left the ready index');
+    assert.equal(await q.redis.hget(q.keys.owners(claim.shard), c), null, 'and its lease owner entry');
+    const entries = await q.redis.xrange(log.entriesOf(ref, []).key, '-', '+');
+    assert.deepEqual(entries.map(([, f]) => JSON.parse(f[1]!).mid), ['a', 'b'], 'both records appended, in order');
+  });
+
+  test('finish-n leaves a conversation ready when new work came while it was held', async () => {
+    const q = await open('flag');
+    const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
+    const { c, claim, member } = await held(q, 'u2', ['a']);
+    await q.markReady([c]); // a message arrives while the worker holds it: mark-1 flags the lease
+    const r = await q.finish({ claim, lockValue: 'w1/u2', ack: { member, id: 'a', sent: 1 }, records: log.entriesOf({ channel: 'messenger', account: 'pb', user: 'u2' }, []) });
+    assert.deepEqual(r, { code: ScriptCode.Empty, handedBack: false });
+    const score = Number(await q.redis.zscore(q.keys.ready(claim.shard), c));
+    assert.ok(score <= Date.now() + 5, 'claimable again at once');
+  });
+
+  test('finish-n is fenced: a holder whose lock was taken over acknowledges nothing, but its records are kept', async () => {
+    const q = await open('fenced');
+    const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
+    const { c, claim, member } = await held(q, 'u3', ['a']);
+    const k = q.keys.conversation(c);
+    await q.redis.set(k.lock, 'w2/other', 'PX', 10_000);
+    const ref = { channel: 'messenger', account: 'pb', user: 'u3' };
+    const r = await q.finish({ claim, lockValue: 'w1/u3', ack: { member, id: 'a', sent: 1 }, records: log.entriesOf(ref, [{ t: 'msg', ...ref, mid: 'a', direction: 'in', kind: 'text' }]) });
+    assert.equal(r.code, ScriptCode.Fenced);
+    assert.equal(await q.redis.zcard(k.q), 1, 'nothing removed');
+    assert.equal(await q.redis.hget(k.sent, 'c:a'), '1', 'the reply it sent is recorded, so it is not sent again');
+    assert.notEqual(await q.redis.zscore(q.keys.ready(claim.shard), c), null, 'the new holder keeps the lease');
+  });
+
+  test('finish-n finishes several conversations in one call; one whose records cannot be appended is not acknowledged, the others are', async () => {
+    const q = await open('many');
+    const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
+    const a = await held(q, 'u4', ['a']);
+    const b = await held(q, 'u5', ['b', 'b2']);
+    const refA = { channel: 'messenger', account: 'pb', user: 'u4' };
+    const refB = { channel: 'messenger', account: 'pb', user: 'u5' };
+    const broken = { key: `${q.keys.prefix}:not-a-stream`, values: ['{}'] };
+    await q.redis.set(broken.key, 'a string'); // XADD fails: WRONGTYPE
+    const [ra, rb] = await q.finishMany([
+      { claim: a.claim, lockValue: 'w1/u4', ack: { member: a.member, id: 'a', sent: 1 }, records: broken },
+      { claim: b.claim, lockValue: 'w1/u5', ack: { member: b.member, id: 'b', sent: 1 }, records: log.entriesOf(refB, [{ t: 'msg', ...refB, mid: 'b', direction: 'in', kind: 'text' }]) },
+    ]);
+    assert.ok(ra instanceof Error && /WRONGTYPE/.test(ra.message), 'the failed append is reported');
+    assert.equal(await q.redis.zcard(q.keys.conversation(a.c).q), 1, 'and nothing of that conversation acknowledged');
+    assert.equal(await q.redis.get(q.keys.conversation(a.c).lock), 'w1/u4', 'its lock still held');
+    assert.ok(!(rb instanceof Error) && rb!.code === ScriptCode.Ok && idOf(rb!.payload) === 'b2', 'the other conversation moved on');
+    const retried = await q.finish({ claim: a.claim, lockValue: 'w1/u4', ack: { member: a.member, id: 'a', sent: 1 }, records: log.entriesOf(refA, []) });
+    assert.deepEqual(retried, { code: ScriptCode.Empty, handedBack: true }, 'a retry with the records appended finishes it');
+  });
+});
+
+describe('queue batch scripts on cluster redis', () => {
+  test('a cluster takes the separate scripts (finish-n\'s keys span slots)', async () => {
+    const q = await openQueue(cluster!, 'cluster-batch');
+    try {
+      assert.equal(q.finishes, false);
+    } finally {
+      await q.redis.quit();
+    }
+  });
+});
