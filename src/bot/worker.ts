@@ -13,7 +13,7 @@ import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { ScriptCode } from '../queue/errors';
-import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
+import type { Ack, Claim, ConversationQueue, NextResult, Taken } from '../queue/queue';
 import type { BotHandler } from './handler';
 import { ReplyLedger, type Peeked } from './ledger';
 import type { ConversationLock, ConversationLocks } from './lock';
@@ -85,7 +85,8 @@ export class Worker {
       // batch of calls, and shares the free slots among them: never more claims than slots.
       const n = Math.min(shards, free);
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
-      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs, this.d.locks.worker);
+      const startedAt = Date.now();
+      const { claims, error } = await this.claimRound(plan);
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {
@@ -96,7 +97,12 @@ export class Worker {
       this.shard = (this.shard + n) % shards;
       probed += n;
       for (const claim of claims) {
-        const p = this.runConversation(claim).finally(() => this.active.delete(p));
+        if ('first' in claim && claim.first.code !== ScriptCode.Ok) {
+          // claim-peek-n handed it back already: its lock was busy, or its queue empty.
+          if (claim.first.code === ScriptCode.Busy) this.d.metrics.lockContention.inc();
+          continue;
+        }
+        const p = this.runConversation(claim, startedAt).finally(() => this.active.delete(p));
         this.active.add(p);
       }
       // Another round at once only if a shard gave all it was asked for (more may be ready
@@ -112,6 +118,20 @@ export class Worker {
     await Promise.allSettled([...this.active]);
   }
 
+  /**
+   * Claims conversations from the shards of `plan`. On one server one claim-peek-n call also
+   * takes each one's lock and peeks its first event (the visit's first round trip saved).
+   */
+  private async claimRound(plan: { shard: number; max: number }[]): Promise<{ claims: (Claim | Taken)[]; error?: unknown }> {
+    const { queue, config, locks } = this.d;
+    if (!queue.finishes) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker);
+    try {
+      return { claims: await queue.claimAndPeek(plan, config.queue.lockTtlMs, locks.worker, { lockPrefix: locks.roundPrefix(), lockTtlMs: locks.ttlMs, busyDelayMs: config.queue.contentionDelayMs }) };
+    } catch (error) {
+      return { claims: [], error };
+    }
+  }
+
   private warnRedis(err: unknown, msg: string): void {
     if (Date.now() - this.lastRedisWarning > 5_000) {
       this.lastRedisWarning = Date.now();
@@ -119,23 +139,31 @@ export class Worker {
     }
   }
 
-  private async runConversation(claim: Claim): Promise<void> {
+  /** One visit of a claimed conversation; `startedAt`: when its claim call was sent (a claim-peek-n lock's expiry counts from it). */
+  private async runConversation(claim: Claim | Taken, startedAt: number): Promise<void> {
     const { queue, locks, config, logger, metrics } = this.d;
     const conversation = claim.conversation;
     let settlement: Settlement;
     let lock: ConversationLock | null = null;
     try {
-      // The lock is taken by the first next-6 call (one round trip for lock and peek) and
-      // extended by lock.ts from then on. Adopted before the call so that an error in flight
-      // still releases it if it was taken.
-      lock = locks.adopt(queue.keys.conversation(conversation).lock, conversation);
-      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: locks.ttlMs, releaseIfEmpty: true });
-      if (first.code === ScriptCode.Busy) {
-        lock.forget();
-        metrics.lockContention.inc();
-        settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
+      const key = queue.keys.conversation(conversation).lock;
+      if ('first' in claim) {
+        // claim-peek-n took the lock and peeked already.
+        lock = locks.adopt(key, conversation, startedAt, claim.lockValue);
+        settlement = await this.drain(claim, lock, claim.first);
       } else {
-        settlement = await this.drain(claim, lock, first);
+        // The lock is taken by the first next-6 call (one round trip for lock and peek) and
+        // extended by lock.ts from then on. Adopted before the call so that an error in flight
+        // still releases it if it was taken.
+        lock = locks.adopt(key, conversation);
+        const first = await queue.next(conversation, lock.value, undefined, { acquireMs: locks.ttlMs, releaseIfEmpty: true });
+        if (first.code === ScriptCode.Busy) {
+          lock.forget();
+          metrics.lockContention.inc();
+          settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
+        } else {
+          settlement = await this.drain(claim, lock, first);
+        }
       }
     } catch (err) {
       logger.error({ err, conversation }, 'conversation processing failed; it will be retried');

@@ -63,6 +63,13 @@ export interface Ack {
   sent: number;
 }
 
+/** A conversation claimed, locked and peeked in one call (claim-peek-n): `first` is what next-6 would have answered. */
+export interface Taken extends Claim {
+  lockValue: string;
+  /** Busy or Empty: it was handed back already (requeued after the busy delay, or removed). */
+  first: NextResult;
+}
+
 /** An event a worker is done with: finish-n records its outcome, acknowledges it and peeks the next. */
 export interface Finish {
   claim: Claim;
@@ -170,6 +177,24 @@ export class ConversationQueue {
     const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs, owner)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
+  }
+
+  /**
+   * A polling round on one server (`finishes`): claims as claimShards does, and for each
+   * conversation takes its lock and peeks its first event as the first next-6 of a visit
+   * does — one call for the round. A conversation whose lock is busy is handed back to be
+   * claimed after `busyDelayMs`, one whose queue is empty is removed; both come back with
+   * that reply. Lock values are `lockPrefix` + ':' + a number, one per conversation.
+   */
+  async claimAndPeek(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string, o: { lockPrefix: string; lockTtlMs: number; busyDelayMs: number }): Promise<Taken[]> {
+    const keys = [...plan.map((p) => this.keys.ready(p.shard)), ...plan.map((p) => this.keys.owners(p.shard))];
+    const reply = await this.redis.cbClaimPeek(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max), this.keys.prefix, o.lockPrefix, o.lockTtlMs, this.opts.dedupeTtlMs, this.opts.maxPerConversation, o.busyDelayMs);
+    if (!Array.isArray(reply)) throw new ScriptReplyError({ script: 'claim-peek-n', reply });
+    return reply.map((x) => {
+      if (!Array.isArray(x) || x.length !== 5) throw new ScriptReplyError({ script: 'claim-peek-n', reply: x });
+      const conversation = String(x[0]);
+      return { conversation, shard: this.keys.shardOf(conversation), lease: int(x[1], 'claim-peek-n'), waitedMs: int(x[2], 'claim-peek-n'), owner, lockValue: String(x[3]), first: peekedOf(x[4], 'claim-peek-n', conversation) };
+    });
   }
 
   async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {

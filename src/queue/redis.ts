@@ -24,6 +24,8 @@ declare module 'ioredis' {
     cbUnlock(lock: string, prefix: string): Result<number, Context>;
     /** finish-n (one server): 9 keys per conversation, then the ttl, the cap and each conversation's arguments and records. */
     cbFinish(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
+    /** claim-peek-n (one server): claim-n's keys and arguments, then the key prefix, the lock value prefix, the lock ttl, the ttl, the cap and the busy delay. */
+    cbClaimPeek(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
     cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, string> = {
   'unlock-1': 'cbUnlock',
   'throttle-1': 'cbThrottle',
   'finish-n': 'cbFinish',
+  'claim-peek-n': 'cbClaimPeek',
 };
 
 /**

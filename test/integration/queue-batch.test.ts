@@ -100,10 +100,58 @@ describe('queue batch scripts on standalone redis', () => {
     const retried = await q.finish({ claim: a.claim, lockValue: 'w1/u4', ack: { member: a.member, id: 'a', sent: 1 }, records: log.entriesOf(refA, []) });
     assert.deepEqual(retried, { code: ScriptCode.Empty, handedBack: true }, 'a retry with the records appended finishes it');
   });
+
+  test('claim-peek-n leases a round of conversations, takes each lock and peeks each first event in one call', async () => {
+    const q = await open('take');
+    const ids = ['u6', 'u7', 'u8'];
+    for (const u of ids) await q.enqueue(conversationId('pb', u), [textEvent('pb', u, `${u}-1`, 1), textEvent('pb', u, `${u}-2`, 2)]);
+    await q.markReady(ids.map((u) => conversationId('pb', u)));
+    const taken = await q.claimAndPeek([{ shard: 0, max: 2 }], 10_000, 'w1', { lockPrefix: 'w1/round', lockTtlMs: 10_000, busyDelayMs: 200 });
+    assert.equal(taken.length, 2, 'no more than asked for');
+    for (const t of taken) {
+      const user = t.conversation.split(':').pop()!;
+      assert.ok(t.first.code === ScriptCode.Ok && idOf(t.first.payload) === `${user}-1`, 'its first event, in order');
+      assert.equal(await q.redis.get(q.keys.conversation(t.conversation).lock), t.lockValue, 'the lock is taken with the value given back');
+      assert.ok(t.lockValue.startsWith('w1/'), 'the value names the worker, for the reaper');
+      assert.equal(await q.redis.hget(q.keys.owners(0), t.conversation), 'w1', 'the lease owner is recorded');
+      assert.equal(Number(await q.redis.zscore(q.keys.ready(0), t.conversation)), t.lease, 'the lease is its score');
+    }
+    assert.notEqual(taken[0]!.lockValue, taken[1]!.lockValue, 'each visit its own lock value');
+  });
+
+  test('claim-peek-n hands back at once a conversation whose lock is busy (claimable after the delay) or whose queue is empty', async () => {
+    const q = await open('takeback');
+    const busy = conversationId('pb', 'busy');
+    const empty = conversationId('pb', 'empty');
+    await q.enqueue(busy, [textEvent('pb', 'busy', 'b1', 1)]);
+    await q.redis.set(q.keys.conversation(busy).lock, 'w2/other', 'PX', 10_000);
+    await q.markReady([busy, empty]);
+    const before = Date.now();
+    const taken = await q.claimAndPeek([{ shard: 0, max: 10 }], 10_000, 'w1', { lockPrefix: 'w1/round', lockTtlMs: 10_000, busyDelayMs: 500 });
+    const by = new Map(taken.map((t) => [t.conversation, t.first.code]));
+    assert.deepEqual(Object.fromEntries(by), { [busy]: ScriptCode.Busy, [empty]: ScriptCode.Empty });
+    assert.equal(await q.redis.get(q.keys.conversation(busy).lock), 'w2/other', 'the holder keeps its lock');
+    const score = Number(await q.redis.zscore(q.keys.ready(0), busy));
+    assert.ok(score >= before + 400 && score <= Date.now() + 600, `the busy one is claimable again after the delay (score ${score - before} ms on)`);
+    assert.equal(await q.redis.zscore(q.keys.ready(0), empty), null, 'the empty one left the ready index');
+    assert.equal(await q.redis.exists(q.keys.conversation(empty).lock), 0, 'and holds no lock');
+    assert.equal(await q.redis.hlen(q.keys.owners(0)), 0, 'no lease owner entry left behind');
+  });
+
+  test('claim-peek-n moves events waiting in the overflow list into the queue, as next-6 does', async () => {
+    const q = await openQueue(standalone!, 'takeover', { shards: 1, cap: 1 });
+    opened.push(q);
+    const c = conversationId('pb', 'flood');
+    await q.enqueue(c, [1, 2, 3].map((i) => textEvent('pb', 'flood', `f${i}`, i)));
+    await q.markReady([c]);
+    const [t] = await q.claimAndPeek([{ shard: 0, max: 1 }], 10_000, 'w1', { lockPrefix: 'w1/r', lockTtlMs: 10_000, busyDelayMs: 200 });
+    assert.ok(t!.first.code === ScriptCode.Ok && idOf(t!.first.payload) === 'f1');
+    assert.deepEqual([t!.first.depth, t!.first.overflow], [1, 2]);
+  });
 });
 
 describe('queue batch scripts on cluster redis', () => {
-  test('a cluster takes the separate scripts (finish-n\'s keys span slots)', async () => {
+  test('a cluster takes the separate scripts (the keys of finish-n and claim-peek-n span slots)', async () => {
     const q = await openQueue(cluster!, 'cluster-batch');
     try {
       assert.equal(q.finishes, false);
