@@ -44,12 +44,16 @@ export class ConversationLocks {
     this.redlock.on('error', () => undefined); // every failure is handled where it happens
   }
 
+  /** Random bytes of this process and a round counter: lock values unique per visit without drawing random bytes each polling round. */
+  private readonly secret = crypto.randomBytes(12).toString('hex');
+  private rounds = 0;
+
   /**
    * A prefix for the lock values of one polling round of claim-peek-n, which takes the locks
    * itself and appends ':<n>' for each: unique per visit, known only to this worker.
    */
   roundPrefix(): string {
-    return `${lockValuePrefix(this.worker)}${crypto.randomBytes(12).toString('hex')}`;
+    return `${lockValuePrefix(this.worker)}${this.secret}.${(this.rounds++).toString(36)}`;
   }
 
   /**
