@@ -3,6 +3,7 @@
  * one round trip (one script); the scripts hold the atomicity, this file the types.
  * Payloads are opaque strings: the queue orders, dedupes and fences, it never reads them.
  */
+import { Batcher } from './batch';
 import { EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
 import { Keys } from './keys';
 import { oneServer, type RedisClient } from './redis';
@@ -243,11 +244,12 @@ export class ConversationQueue {
     });
   }
 
-  /** finish-n for one event; throws what finishMany gives back as an Error. */
-  async finish(item: Finish): Promise<NextResult> {
-    const [r] = await this.finishMany([item]);
-    if (r instanceof Error) throw r;
-    return r!;
+  /** Events finished within one turn of the event loop go in one finish-n call. */
+  private readonly finishing = new Batcher<Finish, NextResult>((items) => this.finishMany(items));
+
+  /** finish-n for one event, with the others finished at about the same time; throws what finishMany gives back as an Error. */
+  finish(item: Finish): Promise<NextResult> {
+    return this.finishing.submit(item);
   }
 
   /**

@@ -101,6 +101,24 @@ describe('queue batch scripts on standalone redis', () => {
     assert.deepEqual(retried, { code: ScriptCode.Empty, handedBack: true }, 'a retry with the records appended finishes it');
   });
 
+  test('events finished in the same turn of the event loop go out in one finish-n call, each getting its own answer', async () => {
+    const q = await open('batch');
+    const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
+    const users = ['b1', 'b2', 'b3'];
+    const all = [];
+    for (const u of users) all.push({ u, ...(await held(q, u, [`${u}-a`, `${u}-b`])) });
+    let calls = 0;
+    const original = q.redis.cbFinish.bind(q.redis);
+    q.redis.cbFinish = ((...args: Parameters<typeof original>) => {
+      calls++;
+      return original(...args);
+    }) as typeof original;
+    const ref = (u: string) => ({ channel: 'messenger', account: 'pb', user: u });
+    const results = await Promise.all(all.map((x) => q.finish({ claim: x.claim, lockValue: `w1/${x.u}`, ack: { member: x.member, id: `${x.u}-a`, sent: 1 }, records: log.entriesOf(ref(x.u), []) })));
+    assert.equal(calls, 1, 'one call for the three');
+    assert.deepEqual(results.map((r) => (r.code === ScriptCode.Ok ? idOf(r.payload) : r.code)), ['b1-b', 'b2-b', 'b3-b']);
+  });
+
   test('claim-peek-n leases a round of conversations, takes each lock and peeks each first event in one call', async () => {
     const q = await open('take');
     const ids = ['u6', 'u7', 'u8'];
