@@ -124,7 +124,7 @@ export class Worker {
    */
   private async claimRound(plan: { shard: number; max: number }[]): Promise<{ claims: (Claim | Taken)[]; error?: unknown }> {
     const { queue, config, locks } = this.d;
-    if (!queue.finishes) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker);
+    if (!queue.oneServer) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker);
     try {
       return { claims: await queue.claimAndPeek(plan, config.queue.lockTtlMs, locks.worker, { lockPrefix: locks.roundPrefix(), lockTtlMs: locks.ttlMs, busyDelayMs: config.queue.contentionDelayMs }) };
     } catch (error) {
@@ -223,7 +223,7 @@ export class Worker {
     const ack: Ack = { member: peeked.member, id: event.id, sent: outcome.sent };
     try {
       let r: NextResult;
-      if (queue.finishes) {
+      if (queue.oneServer) {
         const records = chatlog.entriesOf(event, outcome.records);
         r = await this.ledger.recording(conversation, lock, () => queue.finish({ claim, lockValue: lock.value, ack, records }));
       } else {

@@ -48,6 +48,16 @@ export class ChatlogStream {
     return { key: this.key(shard), values: records.map((r) => JSON.stringify(r)) };
   }
 
+  /** Records encoded by stream shard, for a queue script that appends them itself (ingest-n, on one server). */
+  entries(records: readonly ChatlogRecord[]): { key: string; values: string[] }[] {
+    const byKey = new Map<string, string[]>();
+    for (const r of records) {
+      const key = this.key(this.shardOf(r));
+      byKey.set(key, [...(byKey.get(key) ?? []), JSON.stringify(r)]);
+    }
+    return [...byKey].map(([key, values]) => ({ key, values }));
+  }
+
   /** Appends records (one round trip per shard touched). */
   async append(records: readonly ChatlogRecord[]): Promise<void> {
     if (records.length === 0) return;

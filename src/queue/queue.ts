@@ -71,13 +71,25 @@ export interface Taken extends Claim {
   first: NextResult;
 }
 
+/** One conversation's events of a webhook POST, for ingest-n. */
+export interface IngestEntry {
+  conversation: string;
+  events: readonly QueueItem[];
+}
+
+/** Chatlog entries for one stream shard: its key and the encoded records, in order. */
+export interface StreamEntries {
+  key: string;
+  values: string[];
+}
+
 /** An event a worker is done with: finish-n records its outcome, acknowledges it and peeks the next. */
 export interface Finish {
   claim: Claim;
   lockValue: string;
   ack: Ack;
   /** Its chatlog records: their stream shard (the conversation's) and the encoded entries. */
-  records: { key: string; values: string[] };
+  records: StreamEntries;
 }
 
 export interface QueueOptions {
@@ -94,6 +106,23 @@ const int = (v: unknown, script: string): number => {
   if (!Number.isFinite(n)) throw new ScriptReplyError({ script, reply: v });
   return n;
 };
+
+/** enqueue-6's arguments for a conversation's events: 5 per event. */
+function eventArgs(events: readonly QueueItem[]): (string | number)[] {
+  const argv: (string | number)[] = [];
+  for (const p of events) {
+    const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : p.confirmsKey ? `-k:${p.confirmsKey}` : '';
+    argv.push(p.id, p.timestamp, p.payload, echoField, p.queue ? '1' : '0');
+  }
+  return argv;
+}
+
+/** A reply of enqueue-6 (or of ingest-n for one entry), checked before it is trusted. */
+function enqueuedOf(reply: unknown, script: string, conversation: string, events: number): EnqueueResult {
+  if (!Array.isArray(reply) || reply.length !== events + 2) throw new ScriptReplyError({ script, reply });
+  const codes = reply.slice(0, -2).map((c) => int(c, script) as EnqueueCode);
+  return { conversation, codes, depth: int(reply[reply.length - 2], script), overflow: int(reply[reply.length - 1], script) };
+}
 
 /** A reply of next-6 (or of a script that peeks as it does), checked before it is trusted. */
 function peekedOf(r: unknown, script: string, conversation: string): NextResult {
@@ -123,15 +152,41 @@ export class ConversationQueue {
   /** Adds one conversation's events (in arrival order) atomically, deduped by event id. */
   async enqueue(conversation: string, events: readonly QueueItem[], now = Date.now()): Promise<EnqueueResult> {
     const k = this.keys.conversation(conversation);
-    const argv: (string | number)[] = [now, this.opts.dedupeTtlMs, this.opts.maxPerConversation, this.opts.maxOverflow ?? 0];
-    for (const p of events) {
-      const echoField = p.confirms ? `e:${p.confirms.event}:${p.confirms.index}` : p.confirmsKey ? `-k:${p.confirmsKey}` : '';
-      argv.push(p.id, p.timestamp, p.payload, echoField, p.queue ? '1' : '0');
+    const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, now, this.opts.dedupeTtlMs, this.opts.maxPerConversation, this.opts.maxOverflow ?? 0, ...eventArgs(events));
+    return enqueuedOf(reply, 'enqueue-6', conversation, events.length);
+  }
+
+  /**
+   * Queues the events of a webhook POST (several conversations), appends its chatlog records and
+   * marks every conversation left with work ready, in one call (one server only: `oneServer`).
+   * Resolves when it is all
+   * in Redis; one result per entry, in order.
+   */
+  async ingest(entries: readonly IngestEntry[], records: readonly StreamEntries[]): Promise<EnqueueResult[]> {
+    return (await this.ingestMany([{ entries, records }]))[0]!;
+  }
+
+  /** One ingest-n call for several POSTs: their entries in order, their records by stream shard. */
+  private async ingestMany(posts: readonly { entries: readonly IngestEntry[]; records: readonly StreamEntries[] }[]): Promise<EnqueueResult[][]> {
+    const entries = posts.flatMap((p) => p.entries);
+    const streams = new Map<string, string[]>();
+    for (const r of posts.flatMap((p) => p.records)) streams.set(r.key, [...(streams.get(r.key) ?? []), ...r.values]);
+    const keys: string[] = [];
+    const args: (string | number)[] = [Date.now(), this.opts.dedupeTtlMs, this.opts.maxPerConversation, this.opts.maxOverflow ?? 0, entries.length];
+    for (const e of entries) {
+      const k = this.keys.conversation(e.conversation);
+      keys.push(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, this.keys.ready(this.keys.shardOf(e.conversation)));
+      args.push(e.conversation, e.events.length, ...eventArgs(e.events));
     }
-    const reply = await this.redis.cbEnqueue(k.q, k.ev, k.seen, k.sent, k.seq, k.overflow, ...argv);
-    if (!Array.isArray(reply) || reply.length !== events.length + 2) throw new ScriptReplyError({ script: 'enqueue-6', reply });
-    const codes = reply.slice(0, -2).map((c) => int(c, 'enqueue-6') as EnqueueCode);
-    return { conversation, codes, depth: int(reply[reply.length - 2], 'enqueue-6'), overflow: int(reply[reply.length - 1], 'enqueue-6') };
+    for (const [key, values] of streams) {
+      keys.push(key);
+      args.push(values.length, ...values);
+    }
+    const reply = await this.redis.cbIngest(keys.length, ...keys, ...args);
+    if (!Array.isArray(reply) || reply.length !== entries.length) throw new ScriptReplyError({ script: 'ingest-n', reply });
+    const results = entries.map((e, i) => enqueuedOf(reply[i], 'ingest-n', e.conversation, e.events.length));
+    let at = 0;
+    return posts.map((p) => results.slice(at, (at += p.entries.length)));
   }
 
   /** Marks conversations ready, one script call per shard. */
@@ -181,7 +236,7 @@ export class ConversationQueue {
   }
 
   /**
-   * A polling round on one server (`finishes`): claims as claimShards does, and for each
+   * A polling round on one server (`oneServer`): claims as claimShards does, and for each
    * conversation takes its lock and peeks its first event as the first next-6 of a visit
    * does — one call for the round. A conversation whose lock is busy is handed back to be
    * claimed after `busyDelayMs`, one whose queue is empty is removed; both come back with
@@ -213,17 +268,17 @@ export class ConversationQueue {
     return peekedOf(r, 'next-6', conversation);
   }
 
-  /** True where finish-n runs: every key on one server (finish-n's keys span slots). */
-  get finishes(): boolean {
+  /** True where the one-server scripts run (claim-peek-n, finish-n, ingest-n: their keys span slots): every key on one server. */
+  get oneServer(): boolean {
     return oneServer(this.redis);
   }
 
   /**
-   * For each event a worker is done with, in one round trip (one server only: `finishes`):
+   * For each event a worker is done with, in one round trip:
    * appends its chatlog records, acknowledges it (fenced by the lock value), peeks the next and,
    * when the queue is empty, releases the lock and hands the conversation back to its ready
    * shard. A conversation whose records could not be appended comes back as an Error, and
-   * nothing of it was acknowledged; the others are done.
+   * nothing of it was acknowledged; the others are done. One server only (`oneServer`).
    */
   async finishMany(items: readonly Finish[]): Promise<(NextResult | Error)[]> {
     const keys: string[] = [];

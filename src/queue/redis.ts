@@ -26,6 +26,8 @@ declare module 'ioredis' {
     cbFinish(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
     /** claim-peek-n (one server): claim-n's keys and arguments, then the key prefix, the lock value prefix, the lock ttl, the ttl, the cap and the busy delay. */
     cbClaimPeek(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
+    /** ingest-n (one server): 7 keys per conversation entry and the stream shards, then the enqueue arguments, each entry's events, each shard's records. */
+    cbIngest(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
     cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
   }
 }
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, string> = {
   'throttle-1': 'cbThrottle',
   'finish-n': 'cbFinish',
   'claim-peek-n': 'cbClaimPeek',
+  'ingest-n': 'cbIngest',
 };
 
 /**

@@ -119,6 +119,34 @@ describe('queue batch scripts on standalone redis', () => {
     assert.deepEqual(results.map((r) => (r.code === ScriptCode.Ok ? idOf(r.payload) : r.code)), ['b1-b', 'b2-b', 'b3-b']);
   });
 
+  test('ingest-n queues a POST\'s events, appends its chatlog records and marks the conversations left with work ready', async () => {
+    const q = await open('ingest');
+    const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
+    const [a, b] = [conversationId('pb', 'i1'), conversationId('pb', 'i2')];
+    const ref = { channel: 'messenger', account: 'pb', user: 'i2' };
+    const confirmation = { ...textEvent('pb', 'i2', 'echo-1', 5), queue: false, confirms: { event: 'b0', index: 0 } };
+    const [ra, rb] = await q.ingest(
+      [{ conversation: a, events: [textEvent('pb', 'i1', 'a1', 1), textEvent('pb', 'i1', 'a2', 2)] }, { conversation: b, events: [confirmation] }],
+      log.entries([{ t: 'msg', ...ref, mid: 'echo-1', direction: 'out', kind: 'text', text: 'hi' }]),
+    );
+    assert.deepEqual([ra!.codes, ra!.depth, rb!.codes, rb!.depth], [[1, 1], 2, [4], 0]);
+    assert.notEqual(await q.redis.zscore(q.keys.ready(0), a), null, 'the conversation with queued events is ready');
+    assert.equal(await q.redis.zscore(q.keys.ready(0), b), null, 'one with nothing queued is not');
+    assert.notEqual(await q.redis.hget(q.keys.conversation(b).sent, 'e:b0:0'), null, 'the confirmation is marked for the reply ledger');
+    const [entry] = await q.redis.xrange(log.entries([{ t: 'msg', ...ref, mid: 'x', direction: 'out', kind: 'text' }])[0]!.key, '-', '+');
+    assert.equal(JSON.parse(entry![1][1]!).mid, 'echo-1', 'the record is appended');
+    const again = await q.ingest([{ conversation: a, events: [textEvent('pb', 'i1', 'a2', 2)] }], []);
+    assert.deepEqual(again[0]!.codes, [2], 'a redelivery is a duplicate');
+  });
+
+  test('ingest-n keeps the overflow rules: over the cap events wait, beyond QUEUE_OVERFLOW_MAX they are refused', async () => {
+    const q = await openQueue(standalone!, 'ingestcap', { shards: 1, cap: 1, maxOverflow: 1 });
+    opened.push(q);
+    const c = conversationId('pb', 'i4');
+    const [r] = await q.ingest([{ conversation: c, events: [1, 2, 3].map((i) => textEvent('pb', 'i4', `o${i}`, i)) }], []);
+    assert.deepEqual([r!.codes, r!.depth, r!.overflow], [[1, 3, 5], 1, 1]);
+  });
+
   test('claim-peek-n leases a round of conversations, takes each lock and peeks each first event in one call', async () => {
     const q = await open('take');
     const ids = ['u6', 'u7', 'u8'];
@@ -169,10 +197,11 @@ describe('queue batch scripts on standalone redis', () => {
 });
 
 describe('queue batch scripts on cluster redis', () => {
-  test('a cluster takes the separate scripts (the keys of finish-n and claim-peek-n span slots)', async () => {
+  test('a cluster takes the separate scripts (the keys of finish-n, claim-peek-n and ingest-n span slots)', async () => {
     const q = await openQueue(cluster!, 'cluster-batch');
     try {
-      assert.equal(q.finishes, false);
+      assert.equal(q.oneServer, false);
+      // What the gateway then does: enqueue-6 per conversation, then the mark (test/integration/queue.test.ts).
     } finally {
       await q.redis.quit();
     }
