@@ -158,13 +158,15 @@ export class ConversationQueue {
 
   /**
    * Queues the events of a webhook POST (several conversations), appends its chatlog records and
-   * marks every conversation left with work ready, in one call (one server only: `oneServer`).
-   * Resolves when it is all
+   * marks every conversation left with work ready, in one call (one server only: `oneServer`)
+   * shared with the POSTs that came in the same turn of the event loop. Resolves when it is all
    * in Redis; one result per entry, in order.
    */
-  async ingest(entries: readonly IngestEntry[], records: readonly StreamEntries[]): Promise<EnqueueResult[]> {
-    return (await this.ingestMany([{ entries, records }]))[0]!;
+  ingest(entries: readonly IngestEntry[], records: readonly StreamEntries[]): Promise<EnqueueResult[]> {
+    return this.ingesting.submit({ entries, records });
   }
+
+  private readonly ingesting = new Batcher<{ entries: readonly IngestEntry[]; records: readonly StreamEntries[] }, EnqueueResult[]>((posts) => this.ingestMany(posts));
 
   /** One ingest-n call for several POSTs: their entries in order, their records by stream shard. */
   private async ingestMany(posts: readonly { entries: readonly IngestEntry[]; records: readonly StreamEntries[] }[]): Promise<EnqueueResult[][]> {

@@ -139,6 +139,20 @@ describe('queue batch scripts on standalone redis', () => {
     assert.deepEqual(again[0]!.codes, [2], 'a redelivery is a duplicate');
   });
 
+  test('POSTs ingested in the same turn of the event loop share one ingest-n call, each getting its own answer', async () => {
+    const q = await open('ingestbatch');
+    let calls = 0;
+    const original = q.redis.cbIngest.bind(q.redis);
+    q.redis.cbIngest = ((...args: Parameters<typeof original>) => {
+      calls++;
+      return original(...args);
+    }) as typeof original;
+    const c = conversationId('pb', 'i3');
+    const posts = await Promise.all(['x1', 'x2', 'x1'].map((m, i) => q.ingest([{ conversation: c, events: [textEvent('pb', 'i3', m, i + 1)] }], [])));
+    assert.equal(calls, 1);
+    assert.deepEqual(posts.map((p) => p[0]!.codes), [[1], [1], [2]], 'entries run in the order they came: the third is a duplicate of the first');
+  });
+
   test('ingest-n keeps the overflow rules: over the cap events wait, beyond QUEUE_OVERFLOW_MAX they are refused', async () => {
     const q = await openQueue(standalone!, 'ingestcap', { shards: 1, cap: 1, maxOverflow: 1 });
     opened.push(q);
