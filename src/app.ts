@@ -15,7 +15,6 @@ import { ConversationBot } from './bot/conversation';
 import { Dialog } from './bot/dialog';
 import { adminRouter } from './admin/api';
 import { adminUi } from './admin/ui';
-import { emulatorRouter } from './admin/emulator';
 import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
 import { watchUsersFile } from './admin/users';
@@ -25,10 +24,11 @@ import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
 import { ModelStore } from './nlu/store';
 import { Worker } from './bot/worker';
 import { ConversationLocks } from './bot/lock';
-import { FakeGraph } from './dev/fake-graph';
-import { FakeLine } from './dev/fake-line';
-import { FakeWhatsApp } from './dev/fake-whatsapp';
-import { FakeInstagram } from './dev/fake-instagram';
+import { DevPlatforms } from './dev/platforms';
+import type { FakeGraph } from './dev/fake-graph';
+import type { FakeLine } from './dev/fake-line';
+import type { FakeWhatsApp } from './dev/fake-whatsapp';
+import type { FakeInstagram } from './dev/fake-instagram';
 import { startRedis, type RedisProcess } from './dev/redis-server';
 import { createHttpHandler } from './gateway/server';
 import { listen } from './gateway/http-server';
@@ -45,6 +45,8 @@ import { ChatlogStream } from './chatlog/stream';
 import { Retention } from './chatlog/retention';
 import { dataDeletionRouter } from './channels/meta/data-deletion';
 import { Forgetter } from './privacy/forgetter';
+import { composeInbox } from './app-inbox';
+import { filesRouter } from './admin/tools-api';
 
 export interface App {
   port: number;
@@ -106,9 +108,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     maxOverflow: config.queue.maxOverflow,
   });
   const { accounts } = loaded;
+  let sending: ReturnType<typeof buildChannels> | undefined;
   const gateway = config.role === 'all' || config.role === 'gateway';
   const workerRole = config.role === 'all' || config.role === 'worker';
   const chatlog = new ChatlogStream(redis, config.redis.prefix, config.chatlog.shards);
+  const inbox = composeInbox(config, { redis, chatlog, accounts, logger, metrics, channels: () => sending?.channels });
 
   let db: SqlClient | undefined;
   let consumer: ChatlogConsumer | undefined;
@@ -127,18 +131,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     }
   }
 
-  let fakeGraph: FakeGraph | undefined;
-  if (!config.fb.graphApiUrl && workerRole) {
-    const pages = loaded.settings.messenger.pages;
-    fakeGraph = new FakeGraph(pages.size ? { tokens: new Map([...pages.values()].map((p) => [p.accessToken, p.id])) } : { anyTokenPage: 'dev-page' });
-  }
-  const lineAccounts = loaded.settings.line.accounts;
-  const fakeLine = !config.lineApiUrl && workerRole && lineAccounts.size ? new FakeLine({ channels: [...lineAccounts.values()] }) : undefined;
-  const numbers = loaded.settings.whatsapp.numbers;
-  const fakeWhatsApp = fakeGraph && numbers.size ? new FakeWhatsApp({ numbers: new Map([...numbers.values()].map((n) => [n.id, n.accessToken])) }) : undefined;
-  if (fakeWhatsApp) fakeGraph!.mount(fakeWhatsApp.router());
-  const igAccounts = [...loaded.settings.instagram.accounts.values()];
-  const fakeInstagram = fakeGraph && igAccounts.length ? new FakeInstagram(fakeGraph, { accounts: new Map(igAccounts.map((a) => [a.accessToken, a.id])) }) : undefined;
+  // Dev mode: the built-in fakes of the platforms' send APIs the configuration does not name.
+  const dev = new DevPlatforms(loaded, config, workerRole);
   const dialogBot = workerRole && config.bot.kind === 'dialog' && !overrides.bot;
   // Trained or loaded before the port opens: no message waits on a model being built.
   const models = new ModelStore(redis, config.redis.prefix);
@@ -157,7 +151,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const ownReadDb = readDb !== db;
   // Erasure on request needs Redis and the chatlog database (it records what it erased).
   const forgetter = gateway && readDb ? new Forgetter({ queue, db: readDb, logger, lockWaitMs: config.queue.lockTtlMs * 3 }) : undefined;
-  const live = gateway && readDb ? new LiveFeed(readDb, logger) : undefined;
+  const live = gateway && readDb ? new LiveFeed(readDb, logger, undefined, undefined, inbox.bus) : undefined;
   // A gateway without the NLU still offers the corpus's intents for label correction.
   let intentsOfCorpus: string[] | undefined;
   const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
@@ -171,34 +165,29 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
       ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
+      inbox: inbox.admin({ users: () => users?.current, port: () => port }),
     })]);
+    mounts.push(['/files', filesRouter(inbox.files)]);
     mounts.push(['/admin', adminUi()]);
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
   }
-  if (fakeGraph) mounts.push(['/_dev/graph', fakeGraph.router()]);
-  if (fakeLine) mounts.push(['/_dev/line', fakeLine.router()]);
+  mounts.push(...dev.mounts(gateway));
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
-  if (fakeGraph && gateway) mounts.push(['/emulator', emulatorRouter({ graph: fakeGraph, appSecret: config.fb.appSecret, pageId: () => [...loaded.settings.messenger.pages.keys(), 'dev-page'][0]!, webhookUrl: () => `http://127.0.0.1:${port}/webhook` })]);
   const ingresses = gateway ? buildIngresses(loaded, config, { metrics, logger }) : [];
   const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
     port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
   const port = http.port;
-  if (fakeGraph && loaded.settings.messenger.pages.size && gateway) fakeGraph.setEcho({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
-  if (fakeLine && gateway) fakeLine.setWebhook(`http://127.0.0.1:${port}/webhook/line`);
-  if (fakeWhatsApp && gateway) fakeWhatsApp.setWebhook({ url: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
-  if (fakeInstagram && gateway) fakeInstagram.setWebhook({ webhookUrl: `http://127.0.0.1:${port}/webhook`, appSecret: config.fb.appSecret });
+  dev.listening(port, gateway);
 
   let worker: Worker | undefined;
   let sweeper: Sweeper | undefined;
-  let sending: ReturnType<typeof buildChannels> | undefined;
   let liveness: Liveness | undefined;
   let workerId: string | undefined;
-  if (workerRole) {
-    const graphUrl = config.fb.graphApiUrl ?? `http://127.0.0.1:${port}/_dev/graph/v21.0`;
+  // Gateways send too: agents' typing indicators (the inbox), not replies.
+  if (workerRole || gateway) {
     sending = buildChannels(loaded, config, {
-      graphApiUrl: graphUrl,
-      lineApiUrl: `http://127.0.0.1:${port}/_dev/line`,
+      ...dev.urls,
       onAlreadyAccepted: (channel, ctx) => {
         metrics.alreadyAccepted.inc({ channel });
         logger.info({ channel, account: ctx.to.account, mid: ctx.ref.event, reply: ctx.ref.index }, 'the platform had already accepted this send (a resend after a crash or a lost answer): counted as sent, not sent twice');
@@ -208,17 +197,21 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         logger.info({ channel: err.context.channel, code: err.code, attempts: err.context.attempts, delayMs, account: err.context.account }, 'send API call failed: retrying');
       },
     });
+  }
+  if (workerRole) {
     const locks = new ConversationLocks(redis, config.queue.lockTtlMs, logger, metrics);
     workerId = locks.worker;
     let bot: BotHandler = overrides.bot ?? new EchoBot();
     if (nlu) {
       const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
       const dialog = new Dialog({ nlu, actions, runner: new ActionRunner(), logger, metrics });
-      bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics);
+      bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics, {
+        inbox: inbox.inbox, accounts, channels: () => sending!.channels, queue, logger, metrics, profiles: inbox.profiles, suggestions: inbox.suggestions,
+      });
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, locks, channels: sending.channels, bot, logger, metrics, config, chatlog });
+    worker = new Worker({ queue, locks, channels: sending!.channels, bot, logger, metrics, config, chatlog });
     if (config.worker.deadAfterMs > 0) {
       liveness = new Liveness(queue, workerId, config.worker.deadAfterMs, config.queue.lockTtlMs, logger, metrics);
       liveness.start();
@@ -226,8 +219,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     worker.start();
     sweeper = new Sweeper(queue, config.queue.sweepIntervalMs, logger, metrics);
     sweeper.start();
-    if (fakeGraph) logger.info({ graphApiUrl: graphUrl }, 'GRAPH_API_URL not set: replies go to the built-in Graph API emulator');
-    if (fakeLine) logger.info({ lineApiUrl: `http://127.0.0.1:${port}/_dev/line`, channel: [...lineAccounts.keys()][0] }, 'LINE_API_URL not set: LINE replies go to the built-in LINE emulator');
+    inbox.startJanitor(queue);
+    dev.log(logger);
   }
   logger.info({ role: config.role, port, redis: embedded ? embedded.url : config.redis.clusterNodes ? 'cluster' : 'standalone', ...(workerId ? { worker: workerId } : {}) }, 'ready');
 
@@ -239,10 +232,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     chatlog,
     ...(db ? { db } : {}),
     ...(worker ? { worker } : {}),
-    ...(fakeGraph ? { fakeGraph } : {}),
-    ...(fakeLine ? { fakeLine } : {}),
-    ...(fakeWhatsApp ? { fakeWhatsApp } : {}),
-    ...(fakeInstagram ? { fakeInstagram } : {}),
+    ...(dev.graph ? { fakeGraph: dev.graph } : {}),
+    ...(dev.line ? { fakeLine: dev.line } : {}),
+    ...(dev.whatsapp ? { fakeWhatsApp: dev.whatsapp } : {}),
+    ...(dev.instagram ? { fakeInstagram: dev.instagram } : {}),
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
@@ -253,10 +246,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
       // The heartbeat goes on while the worker drains: a draining worker is not dead.
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
+      await inbox.stop();
       sending?.close();
       await retention?.stop();
-      await fakeLine?.close();
-      await fakeWhatsApp?.close();
+      await dev.close();
       await consumer?.stop(); // after the workers: their last records get written too
       await db?.close();
       if (ownReadDb) await readDb?.close();

@@ -97,6 +97,23 @@ export interface Config {
     /** Send `mark_seen` when the worker picks up a user's messages. */
     readonly markSeen: boolean;
   };
+  /** The agent inbox (src/inbox): alerts, the notice to waiting users, assignment, the survey, attachments. */
+  readonly inbox: {
+    /** HANDOFF_WEBHOOK_URL: where a handoff alert is POSTed (an account's `handoffWebhookUrl` wins). */
+    readonly webhookUrl?: string;
+    /** HANDOFF_WEBHOOK_SECRET: HMAC-SHA256 key of the alert's `X-Chatbot-Signature`. */
+    readonly webhookSecret?: string;
+    /** HANDOFF_NOTICE_MINUTES: a waiting user is told when to expect an answer after this long (0: never). */
+    readonly noticeMinutes: number;
+    /** INBOX_AUTO_ASSIGN: `round-robin` hands waiting conversations to online agents in turn. */
+    readonly autoAssign: 'off' | 'round-robin';
+    /** CSAT_SURVEY: a 1-5 survey after a conversation is resolved. */
+    readonly csat: boolean;
+    /** PUBLIC_URL: this deployment's public base URL (platforms fetch agents' attachments from it). */
+    readonly publicUrl?: string;
+    /** ATTACHMENT_MAX_BYTES: the largest file an agent may attach. */
+    readonly attachmentMaxBytes: number;
+  };
   readonly webhook: { readonly bodyLimitBytes: number };
   /** A request's headers and body must arrive within this (node's requestTimeout and headersTimeout). */
   readonly http: { readonly requestTimeoutMs: number };
@@ -272,6 +289,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   });
 
 
+  const inbox = readInbox(r, production, warnings);
   const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);
   const deadAfterMs = r.int('WORKER_DEAD_AFTER_MS', 2_000, 0, 600_000);
   if (deadAfterMs > 0 && deadAfterMs < 200) r.problems.push(`WORKER_DEAD_AFTER_MS=${deadAfterMs} must be 0 (off) or at least 200`);
@@ -321,6 +339,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       handoffIdleMs: r.int('HANDOFF_IDLE_MINUTES', 30, 1, 7 * 24 * 60) * 60_000,
       markSeen: r.oneOf('BOT_MARK_SEEN', ['true', 'false'], 'true') === 'true',
     },
+    inbox,
     webhook: { bodyLimitBytes: r.bytes('WEBHOOK_BODY_LIMIT', 1024 * 1024) },
     http: { requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1_000, 600_000) },
     queue: {
@@ -350,6 +369,33 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   };
   if (r.problems.length) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+const HTTP_URL = /^https?:\/\/[^\s]+$/;
+
+function readInbox(r: Reader, production: boolean, warnings: string[]): Config['inbox'] {
+  const webhookUrl = r.str('HANDOFF_WEBHOOK_URL');
+  if (webhookUrl !== undefined && !HTTP_URL.test(webhookUrl)) r.problems.push(`HANDOFF_WEBHOOK_URL=${JSON.stringify(webhookUrl)} must be an http(s) URL`);
+  const webhookSecret = r.str('HANDOFF_WEBHOOK_SECRET');
+  if (webhookSecret !== undefined && webhookSecret.length < 16) r.problems.push('HANDOFF_WEBHOOK_SECRET must be at least 16 characters');
+  if (webhookUrl !== undefined && webhookSecret === undefined) {
+    if (production) r.problems.push('HANDOFF_WEBHOOK_SECRET is required with HANDOFF_WEBHOOK_URL when NODE_ENV=production (the receiver checks the signature)');
+    else warnings.push('HANDOFF_WEBHOOK_URL is set without HANDOFF_WEBHOOK_SECRET: handoff alerts go out unsigned');
+  }
+  let publicUrl = r.str('PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    if (!HTTP_URL.test(publicUrl)) r.problems.push(`PUBLIC_URL=${JSON.stringify(publicUrl)} must be an http(s) URL (this deployment's public base URL)`);
+    publicUrl = publicUrl.replace(/\/+$/, '');
+  }
+  return {
+    ...(webhookUrl !== undefined ? { webhookUrl } : {}),
+    ...(webhookSecret !== undefined ? { webhookSecret } : {}),
+    noticeMinutes: r.int('HANDOFF_NOTICE_MINUTES', 10, 0, 24 * 60),
+    autoAssign: r.oneOf('INBOX_AUTO_ASSIGN', ['off', 'round-robin'], 'off') as 'off' | 'round-robin',
+    csat: r.oneOf('CSAT_SURVEY', ['true', 'false'], 'true') === 'true',
+    ...(publicUrl !== undefined ? { publicUrl } : {}),
+    attachmentMaxBytes: r.bytes('ATTACHMENT_MAX_BYTES', 8 * 1024 * 1024),
+  };
 }
 
 function readDatabaseUrl(r: Reader): string | undefined {

@@ -76,6 +76,13 @@ export function createMetrics() {
     sweeps: new client.Counter({ name: 'cb_sweeper_requeued_total', help: 'Conversations the sweeper returned to the ready index', ...reg }),
     redeliveries: new client.Counter({ name: 'cb_webhook_redeliveries_total', help: 'Webhook events the platform marked as redelivered (LINE deliveryContext.isRedelivery), by channel; the dedupe drops those already queued', labelNames: ['channel'] as const, ...reg }),
     alreadyAccepted: new client.Counter({ name: 'cb_send_already_accepted_total', help: 'Sends the platform answered as already accepted (LINE: 409 for a retry key it took before), by channel: counted as sent, never delivered twice', labelNames: ['channel'] as const, ...reg }),
+    handoffWaitingOldest: new client.Gauge({ name: 'cb_handoff_waiting_oldest_seconds', help: 'How long the longest-waiting conversation has waited for a person (0: none waiting); refreshed on scrape, the same in every role', ...reg }),
+    inboxWaiting: new client.Gauge({ name: 'cb_inbox_waiting_conversations', help: 'Conversations waiting for a person (refreshed on scrape)', ...reg }),
+    inboxChanges: new client.Counter({ name: 'cb_inbox_status_changes_total', help: 'Inbox status changes made by this process, by new status and cause', labelNames: ['to', 'cause'] as const, ...reg }),
+    inboxClaims: new client.Counter({ name: 'cb_inbox_claims_total', help: 'Claims of a conversation by an agent, by result (ok, conflict = someone else holds it)', labelNames: ['result'] as const, ...reg }),
+    handoffAlerts: new client.Counter({ name: 'cb_handoff_alerts_total', help: 'Handoff alerts POSTed to HANDOFF_WEBHOOK_URL, by result (sent, retried, failed)', labelNames: ['result'] as const, ...reg }),
+    threadControl: new client.Counter({ name: 'cb_thread_control_total', help: 'Handover Protocol calls (pass_thread_control, take_thread_control) by result', labelNames: ['op', 'result'] as const, ...reg }),
+    profiles: new client.Counter({ name: 'cb_profile_fetches_total', help: 'User profile look-ups by channel and result (ok, none, error)', labelNames: ['channel', 'result'] as const, ...reg }),
   };
 }
 

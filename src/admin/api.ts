@@ -6,18 +6,23 @@
  * queued; the worker carries it out in order).
  */
 import crypto from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import type { AccountDirectory } from '../channels/accounts';
 import { conversationKey, parseConversationKey, type ConversationRef } from '../channels/conversation';
 import type { AgentKind, InboundEvent } from '../channels/event';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ContextStore } from '../bot/context';
-import { BadCursorError, addNote, conversationIdOf, conversationMessages, correctIntent, inScope, isRowId, listConversations, notesOf, stats } from '../chatlog/queries';
+import { addNote, conversationIdOf, conversationMessages, correctIntent, inScope, isRowId, listConversations, notesOf, stats } from '../chatlog/queries';
 import type { SqlClient } from '../chatlog/sql';
 import type { ConversationQueue } from '../queue/queue';
 import { EnqueueCode } from '../queue/errors';
 import { bearer, principalOf, requireAgent, requireAuth } from './auth';
+import { HttpError, route } from './http';
+import { act, claim } from './claims';
+import { inboxRouter, type InboxApiDeps } from './inbox-api';
+import { toolsRouter, type ToolsApiDeps } from './tools-api';
+import { STATUSES } from '../inbox/state';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
 import { privacyRouter } from './privacy';
@@ -51,7 +56,9 @@ export interface AdminDeps {
   /** Erasure on request (admins only); absent without a chatlog database. */
   forgetter?: Forgetter;
   /** Counts agent actions that wait in the overflow list or are refused, as the webhook's events are. */
-  metrics?: Pick<Metrics, 'overflow' | 'overflowRefused'>;
+  metrics?: Pick<Metrics, 'overflow' | 'overflowRefused' | 'inboxClaims'>;
+  /** The agent inbox (statuses, claims, presence, tools); its routes answer 503 without it. */
+  inbox?: Omit<InboxApiDeps, 'queue' | 'accounts' | 'db' | 'logger'> & Omit<ToolsApiDeps, 'accounts' | 'db' | 'logger' | 'profiles'>;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -59,13 +66,7 @@ const ACCOUNT_KEY = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.@+=-]{1,128}$/;
 /** An agent's reply; each channel splits what its platform cannot take in one message. */
 const MAX_TEXT = 5_000;
 
-export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-type Handler = (req: Request, res: Response) => Promise<unknown> | unknown;
+export { HttpError };
 
 export function adminRouter(d: AdminDeps): express.Router {
   const r = express.Router();
@@ -76,15 +77,6 @@ export function adminRouter(d: AdminDeps): express.Router {
   });
   r.use(plainQuery({ '/export': ['page', 'intent'] }), nulFreeBody);
 
-  const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
-    Promise.resolve()
-      .then(() => fn(req, res))
-      .catch((err) => {
-        if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message });
-        if (err instanceof BadCursorError) return void res.status(400).json({ error: err.message });
-        next(err);
-      });
-  };
   const db = (): SqlClient => {
     if (!d.db) throw new HttpError(503, 'the chatlog is not available to this process (set DATABASE_URL)');
     return d.db;
@@ -147,7 +139,7 @@ export function adminRouter(d: AdminDeps): express.Router {
       if (Number.isNaN(t.getTime())) throw new HttpError(400, `${name} must be a date (ISO 8601)`);
       return t;
     };
-    if (q.status && q.status !== 'bot' && q.status !== 'human') throw new HttpError(400, 'status must be bot or human');
+    if (q.status && q.status !== 'human' && !STATUSES.includes(q.status as never)) throw new HttpError(400, `status must be one of ${STATUSES.join(', ')} (or human: waiting, assigned or snoozed)`);
     const limit = q.limit === undefined ? undefined : Number(q.limit);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 200)) throw new HttpError(400, 'limit must be an integer from 1 to 200');
     const from = date('from');
@@ -157,7 +149,8 @@ export function adminRouter(d: AdminDeps): express.Router {
       ...(scope(req) ? { scope: scope(req) } : {}),
       ...(account ? { account } : {}),
       ...(q.channel ? { channel: q.channel } : {}),
-      ...(q.status ? { status: q.status as 'bot' | 'human' } : {}),
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.agent ? { agent: q.agent } : {}),
       ...(q.intent ? { intent: q.intent } : {}),
       ...(q.q ? { q: q.q } : {}),
       ...(q.lowConfidence === '1' || q.lowConfidence === 'true' ? { lowConfidenceBelow: d.threshold } : {}),
@@ -178,8 +171,10 @@ export function adminRouter(d: AdminDeps): express.Router {
     if (!view) throw new HttpError(404, 'no such conversation');
     const p = principalOf(res);
     const state = await d.contexts.peek(key).catch(() => undefined);
+    const inbox = await d.inbox?.inbox.store.read(key).catch(() => undefined);
     res.json({
       ...view,
+      ...(inbox ? { inbox: { status: inbox.status, ...(inbox.agent ? { agent: inbox.agent } : {}), since: new Date(inbox.since || Date.now()).toISOString(), ...(inbox.thread ? { thread: inbox.thread } : {}) } } : {}),
       // Notes are for the team: viewers (read-only access) do not get them.
       notes: canAct(p) ? await notesOf(db(), id) : [],
       ...(state ? { mode: state.mode, ...(state.agent ? { agent: state.agent } : {}) } : {}),
@@ -226,6 +221,8 @@ export function adminRouter(d: AdminDeps): express.Router {
     res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
   }));
 
+  r.use(inboxRouter(d.inbox && { ...d.inbox, queue: d.queue, accounts: d.accounts, logger: d.logger, ...(d.db ? { db: d.db } : {}), ...(d.metrics ? { metrics: d.metrics } : {}) }));
+  r.use(toolsRouter(d.inbox && { ...d.inbox, accounts: d.accounts, logger: d.logger, ...(d.db ? { db: d.db } : {}) }));
   r.use(privacyRouter({ ...(d.forgetter ? { forgetter: d.forgetter } : {}), accounts: d.accounts, logger: d.logger }));
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
@@ -258,7 +255,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     });
   });
 
-  const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}) => {
+  const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}, before?: () => Promise<unknown>) => {
     const c = conversationOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     // The agent is who signed in: a name in the body would let anyone speak (and be logged)
@@ -269,6 +266,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     // A client-chosen id makes a retried request harmless: the queue dedupes it like a webhook redelivery.
     const clientId = body.id;
     if (clientId !== undefined && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) throw new HttpError(400, '"id" must be 1 to 100 letters, digits, _ . : or -');
+    await before?.();
     const now = Date.now();
     const event: InboundEvent = {
       id: `${kind}:${clientId ?? crypto.randomUUID()}`, kind, channel: c.channel, account: c.account, user: c.user, timestamp: now, agent, receivedAt: now, enqueuedAt: now, ...fields,
@@ -291,15 +289,38 @@ export function adminRouter(d: AdminDeps): express.Router {
     d.logger.info({ conversation: key, kind, id: event.id, agent, outcome: code }, 'agent action queued');
     res.status(202).json({ id: event.id, conversation: key, status: code === EnqueueCode.Duplicate ? 'duplicate' : code === EnqueueCode.Overflow ? 'overflow' : 'queued' });
   };
-  r.post('/conversations/:id/takeover', requireAgent, route((req, res) => enqueue(req, res, 'takeover')));
-  r.post('/conversations/:id/release', requireAgent, route((req, res) => enqueue(req, res, 'release')));
+  // Taking over and replying claim the conversation first (409 while someone else holds it);
+  // releasing needs it to be the caller's or free (admins: any).
+  const claimed = async (req: Request, res: Response, cause: string) => {
+    if (d.inbox) await claim(d.inbox.inbox, conversationOf(req), principalOf(res), cause, d.metrics);
+  };
+  r.post('/conversations/:id/takeover', requireAgent, route(async (req, res) => {
+    await enqueue(req, res, 'takeover', {}, () => claimed(req, res, 'takeover'));
+  }));
+  r.post('/conversations/:id/release', requireAgent, route(async (req, res) => {
+    await enqueue(req, res, 'release', {}, async () => d.inbox && act(d.inbox.inbox, conversationOf(req), principalOf(res), 'release', 'release'));
+  }));
   r.post('/conversations/:id/reply', requireAgent, route(async (req, res) => {
-    const text = (req.body as { text?: unknown } | undefined)?.text;
-    if (typeof text !== 'string' || text.trim() === '') throw new HttpError(400, '"text" must be a non-empty string');
-    if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters`);
-    await enqueue(req, res, 'agent', { text });
+    const b = (req.body ?? {}) as { text?: unknown; attachment?: unknown };
+    const attachment = b.attachment === undefined ? undefined : attachmentOf(b.attachment, conversationOf(req).key, d.inbox?.publicUrl());
+    const text = b.text;
+    if (text !== undefined || !attachment) {
+      if (typeof text !== 'string' || text.trim() === '') throw new HttpError(400, '"text" must be a non-empty string (or send an "attachment")');
+      if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters`);
+    }
+    await enqueue(req, res, 'agent', { ...(typeof text === 'string' ? { text } : {}), ...(attachment ? { attachments: [attachment] } : {}) }, () => claimed(req, res, 'agent_reply'));
   }));
   return r;
+}
+
+/** An attachment of an agent's reply: one uploaded to this conversation (`POST …/attachments`), nothing else. */
+function attachmentOf(v: unknown, key: string, base: string | undefined): { type: string; url: string; title?: string } {
+  const a = (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  const prefix = base ? `${base}/files/${encodeURIComponent(key)}/` : undefined;
+  if (typeof a.url !== 'string' || !prefix || !a.url.startsWith(prefix) || !/^[A-Za-z0-9_-]{32}$/.test(a.url.slice(prefix.length))) throw new HttpError(400, '"attachment.url" must be the url of a file uploaded to this conversation (POST …/attachments)');
+  if (!['image', 'video', 'audio', 'file'].includes(String(a.type))) throw new HttpError(400, '"attachment.type" must be image, video, audio or file');
+  if (a.name !== undefined && (typeof a.name !== 'string' || a.name.length > 100)) throw new HttpError(400, '"attachment.name" must be a string of at most 100 characters');
+  return { type: String(a.type), url: a.url, ...(typeof a.name === 'string' ? { title: a.name } : {}) };
 }
 
 async function confirm(db: SqlClient, messageId: string, by: string, scope?: readonly string[]): Promise<boolean> {

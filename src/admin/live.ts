@@ -16,6 +16,7 @@ import { lastMessageId, messagesAfter, messagesWithIds, type LiveMessage } from 
 import type { SqlRunner } from '../chatlog/sql';
 import type { Logger } from '../log';
 import { conversationKey } from '../channels/conversation';
+import type { InboxBus, InboxEvent } from '../inbox/events';
 import { canSee, type Principal } from './users';
 
 const GAP_WAIT_MS = 10_000;
@@ -42,7 +43,19 @@ export class LiveFeed {
   private readonly gaps = new Map<string, number>();
   private busy = false;
 
-  constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000, private readonly keepAliveMs = KEEPALIVE_MS) {}
+  private unsubscribe?: Promise<() => void>;
+
+  constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000, private readonly keepAliveMs = KEEPALIVE_MS, private readonly bus?: InboxBus) {}
+
+  /** Inbox events (status changes, presence, typing) as they happen, to the streams allowed to see them. */
+  private onInbox = (e: InboxEvent): void => {
+    const data = `event: inbox\ndata: ${JSON.stringify(e)}\n\n`;
+    for (const w of this.watchers) {
+      const p = w.principal;
+      const visible = e.type === 'presence' ? !p.accounts || e.accounts === '*' || p.accounts.some((k) => e.accounts.includes(k)) : canSee(p, e.channel, e.account);
+      if (visible) w.res.write(data);
+    }
+  };
 
   /** Streams server-sent events to `res` until the client goes away or its session ends. */
   async watch(principal: Principal, res: Response, token: string, ended: SessionCheck): Promise<void> {
@@ -65,6 +78,11 @@ export class LiveFeed {
       if (this.watchers.size === 0) this.pause();
     });
     this.timer ??= setInterval(() => void this.poll(), this.everyMs);
+    this.unsubscribe ??= this.bus?.on(this.onInbox).catch((err) => {
+      this.logger.warn({ err }, 'live feed: inbox events not subscribed (redis unavailable): the app polls instead');
+      this.unsubscribe = undefined;
+      return () => undefined;
+    });
   }
 
   /** Ends the streams of a session that signed out here. */
@@ -87,6 +105,8 @@ export class LiveFeed {
   stop(): void {
     for (const w of this.watchers) w.res.end();
     this.pause();
+    void this.unsubscribe?.then((off) => off());
+    this.bus?.close();
   }
 
   private async poll(): Promise<void> {

@@ -34,5 +34,5 @@ function page(file: string): express.Router {
 
 /** `/admin`: the conversation viewer and agent console. */
 export const adminUi = () => page('index.html');
-/** `/emulator`: a Messenger user's chat page (dev mode and tests). */
+/** `/emulator`: a chat page playing users of every channel served by a built-in fake (dev mode and tests). */
 export const emulatorUi = () => page('emulator.html');

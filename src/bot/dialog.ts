@@ -82,6 +82,21 @@ export class Dialog {
     return text ? nluOf(await this.d.nlu.understand(text)) : undefined;
   }
 
+  /**
+   * The NLU's best answer to a message, as a draft for an agent (human mode): the intent's
+   * answer from the corpus with the known slots filled. Nothing is sent, no action runs, the
+   * state is not changed. Undefined when there is nothing worth suggesting.
+   */
+  async draft(e: InboundEvent, s: DialogState): Promise<{ text: string; intent: string; score: number } | undefined> {
+    const text = e.kind === 'text' || e.kind === 'quick_reply' ? e.text : undefined;
+    if (!text) return undefined;
+    const u = await this.d.nlu.understand(text);
+    if (u.intent === NONE || u.intent === HANDOFF_INTENT || !this.known(u.intent)) return undefined;
+    const usable = this.d.nlu.model.answers(u.intent).filter((a) => missing(a, s.slots).length === 0);
+    if (!usable.length) return undefined;
+    return { text: render(pick(usable, e.id), s.slots), intent: u.intent, score: u.score };
+  }
+
   async respond(e: InboundEvent, s: DialogState, io: TurnIO): Promise<DialogResult> {
     switch (e.kind) {
       case 'text':

@@ -2,7 +2,8 @@
  * The bot seam: the worker hands it one event at a time, in order, and sends what it
  * returns. `ConversationBot` (handoff + dialog) and `EchoBot` stand behind it.
  */
-import type { InboundEvent } from '../channels/event';
+import { isAnswered, type InboundEvent } from '../channels/event';
+import type { ChatlogRecord } from '../chatlog/records';
 import type { Author, Reply } from '../channels/reply';
 
 export interface TurnNlu {
@@ -23,6 +24,8 @@ export interface BotTurn {
   actionMs?: number;
   /** The conversation switched mode during this event. */
   mode?: { to: 'bot' | 'human'; cause: string };
+  /** Chatlog records of this event besides its messages (inbox status changes, a CSAT answer); when set, `mode` makes no record of its own. */
+  records?: ChatlogRecord[];
 }
 
 /** What a bot may do besides replying: sender actions, best effort. */
@@ -47,7 +50,7 @@ export function agentReply(e: InboundEvent): Reply {
 export class EchoBot implements BotHandler {
   async turn(e: InboundEvent): Promise<BotTurn> {
     if (e.kind === 'agent') return { replies: [agentReply(e)], author: 'agent' };
-    if (e.kind === 'takeover' || e.kind === 'release') return { replies: [] };
+    if (!isAnswered(e)) return { replies: [] }; // takeover, release, the inbox's own events
     return { replies: this.replies(e) };
   }
 

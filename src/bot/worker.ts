@@ -276,7 +276,8 @@ export class Worker {
     const rendering = channel.render(turn.replies, { channel: e.channel, account: e.account, user: e.user }, author);
     if (rendering.adjustments.length) logger.info({ ...log, adjustments: rendering.adjustments }, 'replies adjusted to the platform\'s limits');
     const records: ChatlogRecord[] = [];
-    if (turn.mode) records.push({ t: 'status', channel: e.channel, account: e.account, user: e.user, status: turn.mode.to, cause: turn.mode.cause, at: e.timestamp, ...(e.agent ? { agent: e.agent } : {}) });
+    if (turn.records) records.push(...turn.records);
+    else if (turn.mode) records.push({ t: 'status', channel: e.channel, account: e.account, user: e.user, status: turn.mode.to, cause: turn.mode.cause, at: e.timestamp, ...(e.agent ? { agent: e.agent } : {}) });
     const delivery = await this.ledger.deliver({ conversation, lock, channel, event: e, peeked: r, messages: rendering.messages, author });
     if (delivery.kind !== 'done') return delivery;
     records.push(...delivery.records);

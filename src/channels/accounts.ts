@@ -10,6 +10,17 @@ export interface Account {
   channel: string;
   id: string;
   name?: string;
+  /** How the agent inbox treats the account (CHANNELS_FILE fields). */
+  inbox?: AccountInbox;
+}
+
+export interface AccountInbox {
+  /** This account's handoff alerts go here instead of HANDOFF_WEBHOOK_URL. */
+  handoffWebhookUrl?: string;
+  /** Messenger's Handover Protocol: a conversation that goes to a person is passed to this app (the Page Inbox: 263902037430900). */
+  pageInboxAppId?: string;
+  /** A message the page sends from elsewhere (not through us) puts the conversation in a person's hands. */
+  staffEchoes?: boolean;
 }
 
 export class AccountDirectory {

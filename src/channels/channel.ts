@@ -71,6 +71,20 @@ export interface Channel<Body = unknown> {
    * identical message never passes for this one (src/queue/lua/reply-2.lua). Deterministic.
    */
   confirmationKey?(message: Rendered<Body>, to: ConversationRef): string | undefined;
+  /** Who the user is, from the platform's profile API (cached by the caller); undefined when the platform tells nothing. */
+  profile?(to: ConversationRef): Promise<UserProfile | undefined>;
+  /**
+   * Messenger's Handover Protocol: pass the thread to another app (`targetAppId`, e.g. the Page
+   * Inbox) or take it back. Rejects with a SendError; taking a thread we own, or passing one we
+   * no longer own, is reported as `already` rather than an error.
+   */
+  threadControl?(to: ConversationRef, op: 'pass' | 'take', o: { targetAppId?: string; metadata?: string }): Promise<'done' | 'already'>;
+}
+
+export interface UserProfile {
+  name?: string;
+  firstName?: string;
+  avatarUrl?: string;
 }
 
 /** A platform that calls us over HTTP: where, and how its requests are checked and read. */

@@ -23,14 +23,25 @@ export type EventKind =
   | 'deleted' | 'edit'
   /** Receipts of our own messages: they update outbound rows, they add none. */
   | 'delivery' | 'read' | 'failed'
-  | AgentKind;
+  /** Messenger's Handover Protocol: thread control passed to us, taken from us, requested by another app. */
+  | 'pass_thread_control' | 'take_thread_control' | 'request_thread_control'
+  | AgentKind
+  | InternalKind;
 
 /** Not from a platform: put in a conversation's queue by the admin API, so an agent's actions keep their place among the user's messages. */
 export type AgentKind = 'agent' | 'takeover' | 'release';
-export const AGENT_KINDS: ReadonlySet<string> = new Set<AgentKind>(['agent', 'takeover', 'release']);
+/**
+ * Not from a platform either: queued by the inbox itself in the conversation's order — the
+ * "nobody claimed it yet" notice, a Handover Protocol call, the satisfaction survey.
+ */
+export type InternalKind = 'notice' | 'handover' | 'csat';
+/** Every kind that is not from a platform: handled in order, never logged as the user's message. */
+export const AGENT_KINDS: ReadonlySet<string> = new Set<AgentKind | InternalKind>(['agent', 'takeover', 'release', 'notice', 'handover', 'csat']);
+/** Platform events the inbox acts on without answering: the page's own messages from elsewhere, thread control. */
+export const INBOX_KINDS: ReadonlySet<string> = new Set<EventKind>(['echo', 'pass_thread_control', 'take_thread_control', 'request_thread_control']);
 
 /** Recorded, never answered. */
-const RECORD_ONLY: ReadonlySet<string> = new Set<EventKind>(['reaction', 'optin', 'echo', 'deleted', 'edit', 'delivery', 'read', 'failed']);
+const RECORD_ONLY: ReadonlySet<string> = new Set<EventKind>(['reaction', 'optin', 'echo', 'deleted', 'edit', 'delivery', 'read', 'failed', 'pass_thread_control', 'take_thread_control', 'request_thread_control']);
 
 export interface Attachment {
   type: string;
@@ -79,6 +90,8 @@ export interface InboundEvent {
   appId?: number;
   /** Agent events only: who did it. */
   agent?: string;
+  /** Handover Protocol events: the apps involved (ids as strings) and the caller's metadata. */
+  thread?: { newOwner?: string; previousOwner?: string; requestedOwner?: string; metadata?: string };
   /** The user's display name, when the webhook carries it (WhatsApp contacts). */
   profileName?: string;
   receivedAt: number;
@@ -90,9 +103,9 @@ export function isAnswered(e: InboundEvent): boolean {
   return !e.standby && !RECORD_ONLY.has(e.kind) && !AGENT_KINDS.has(e.kind);
 }
 
-/** Events the bot handles: what users send, and what agents do. */
+/** Events the bot handles: what users send, what agents do, and what the inbox acts on (echoes from elsewhere, thread control). */
 export function isHandled(e: InboundEvent): boolean {
-  return isAnswered(e) || AGENT_KINDS.has(e.kind);
+  return isAnswered(e) || AGENT_KINDS.has(e.kind) || INBOX_KINDS.has(e.kind);
 }
 
 /**

@@ -36,6 +36,15 @@ export class HttpJsonClient {
 
   /** One POST of a JSON body; resolves with the parsed 2xx answer, rejects with a Failure. */
   post(url: URL, body: string, headers: Record<string, string>, timeoutMs: number): Promise<JsonAnswer> {
+    return this.exchange('POST', url, body, headers, timeoutMs);
+  }
+
+  /** One GET (profile look-ups); the same answers and failures as `post`. */
+  get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<JsonAnswer> {
+    return this.exchange('GET', url, undefined, headers, timeoutMs);
+  }
+
+  private exchange(method: 'GET' | 'POST', url: URL, body: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<JsonAnswer> {
     return new Promise((resolve, reject) => {
       let done = false;
       const fail = (f: Failure) => {
@@ -45,7 +54,7 @@ export class HttpJsonClient {
         reject(f);
       };
       const req = this.transport.request(
-        { protocol: url.protocol, hostname: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
+        { protocol: url.protocol, hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, agent: this.agent, headers: body === undefined ? headers : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -20,7 +20,7 @@ import { LineChannel } from './line/channel';
 import { LineIngress, type LineIngressObserver } from './line/ingress';
 import { GraphClient } from './meta/graph';
 import { MetaIngress, type ObjectParser } from './meta/ingress';
-import { checkMessengerEntry, MessengerChannel, pageAccountOf, parseMessengerWebhook, type PageAccount } from './messenger/channel';
+import { checkMessengerEntry, MessengerChannel, messengerInbox, pageAccountOf, parseMessengerWebhook, type PageAccount } from './messenger/channel';
 import { checkWhatsAppEntry, DEV_WHATSAPP_NUMBER, WhatsAppChannel, whatsAppNumberOf, type WhatsAppNumber } from './whatsapp/channel';
 import { parseWhatsAppWebhook } from './whatsapp/parse';
 
@@ -88,6 +88,13 @@ export function loadChannels(config: Config): LoadedChannels {
     ...listed('messenger', settings.messenger.pages), ...listed('instagram', settings.instagram.accounts),
     ...listed('whatsapp', settings.whatsapp.numbers), ...listed('line', settings.line.accounts),
   ];
+  // The inbox's per-account settings (handoff alerts; Messenger: Handover Protocol, staff echoes).
+  const entryOf = new Map(entries.map((e) => [`${e.type}:${e.id}`, e]));
+  for (const a of accounts) {
+    const e = entryOf.get(`${a.channel}:${a.id}`);
+    const inbox = { ...(a.channel === 'messenger' ? (e ? messengerInbox(e) : { staffEchoes: true }) : {}), ...(typeof e?.fields.handoffWebhookUrl === 'string' ? { handoffWebhookUrl: e.fields.handoffWebhookUrl } : {}) };
+    if (Object.keys(inbox).length) a.inbox = inbox;
+  }
   return { settings, accounts: new AccountDirectory(accounts, new Set(open ? ['messenger'] : [])) };
 }
 

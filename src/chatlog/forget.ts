@@ -52,10 +52,17 @@ export async function eraseConversations(db: SqlClient, refs: readonly Conversat
     )).map((r) => String(r.id));
     if (ids.length === 0) return { conversations: 0, messages: 0, notes: 0 };
     const notes = await tx.query('DELETE FROM notes WHERE conversation_id = ANY($1::bigint[]) RETURNING id', [ids]);
+    await deleteInboxRows(tx, ids);
     const messages = await tx.query('DELETE FROM messages WHERE conversation_id = ANY($1::bigint[]) RETURNING id', [ids]);
     const conversations = await tx.query('DELETE FROM conversations WHERE id = ANY($1::bigint[]) RETURNING id', [ids]);
     return { conversations: conversations.length, messages: messages.length, notes: notes.length };
   });
+}
+
+/** The inbox's rows of conversations (status history, CSAT answers): erased with them. */
+async function deleteInboxRows(tx: SqlRunner, ids: readonly string[]): Promise<void> {
+  await tx.query('DELETE FROM status_events WHERE conversation_id = ANY($1::bigint[])', [ids]);
+  await tx.query('DELETE FROM csat_answers WHERE conversation_id = ANY($1::bigint[])', [ids]);
 }
 
 /** When each of these conversations was last forgotten (key `<channel>\0<account>\0<user>`), for the writer's tombstone check. */
@@ -121,6 +128,7 @@ export async function purgeBefore(db: SqlClient, cutoff: Date, batch = 5_000, ma
     if (ids.length === 0) break;
     await db.transaction(async (tx) => {
       await tx.query('DELETE FROM notes WHERE conversation_id = ANY($1::bigint[])', [ids]);
+      await deleteInboxRows(tx, ids);
       await tx.query('DELETE FROM conversations WHERE id = ANY($1::bigint[])', [ids]);
     });
     conversations += ids.length;

@@ -16,7 +16,10 @@ export interface ConversationFilter {
   channel?: string;
   /** One account, as an account key `<channel>:<id>`. */
   account?: string;
-  status?: 'bot' | 'human';
+  /** An inbox status, or `human` (waiting, assigned or snoozed). */
+  status?: string;
+  /** Conversations held by this agent. */
+  agent?: string;
   intent?: string;
   /** Full-text search over message texts (words, any order). */
   q?: string;
@@ -44,6 +47,10 @@ export interface ConversationSummary {
   lastIntent: string | null;
   statusChangedAt: Date | null;
   agent: string | null;
+  waitingSince: Date | null;
+  /** Who the user is (the platform's profile), when known. */
+  name: string | null;
+  avatarUrl: string | null;
 }
 
 const AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
@@ -65,6 +72,9 @@ function toSummary(r: Record<string, unknown>): ConversationSummary {
     lastIntent: (r.last_intent as string | null) ?? null,
     statusChangedAt: r.status_changed_at ? new Date(r.status_changed_at as string) : null,
     agent: (r.agent as string | null) ?? null,
+    waitingSince: r.waiting_since ? new Date(r.waiting_since as string) : null,
+    name: (r.display_name as string | null) ?? null,
+    avatarUrl: (r.avatar_url as string | null) ?? null,
   };
 }
 
@@ -100,12 +110,14 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
   const [cAt, cId] = f.cursor ? decodeCursor(f.cursor) : [null, null];
   const rows = await db.query<Record<string, unknown>>(
     `SELECT c.id, c.channel, c.account_id, c.user_id, c.status, c.first_message_at, c.last_message_at, c.last_message_at::text AS at_text,
-            c.messages_in, c.messages_out, c.last_text, c.last_intent, c.status_changed_at, c.agent
+            c.messages_in, c.messages_out, c.last_text, c.last_intent, c.status_changed_at, c.agent,
+            c.waiting_since, c.display_name, c.avatar_url
      FROM conversations c
      WHERE ${inScope('c', 1)}
        AND ($2::text IS NULL OR (c.channel || ':' || c.account_id) = $2)
        AND ($12::text IS NULL OR c.channel = $12)
-       AND ($3::text IS NULL OR c.status = $3)
+       AND ($3::text IS NULL OR c.status = $3 OR ($3 = 'human' AND c.status IN ('waiting', 'assigned', 'snoozed')))
+       AND ($13::text IS NULL OR c.agent = $13)
        AND ($4::timestamptz IS NULL OR c.last_message_at >= $4)
        AND ($5::timestamptz IS NULL OR c.first_message_at < $5)
        AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND coalesce(m.corrected_intent, m.intent) = $6))
@@ -114,7 +126,7 @@ export async function listConversations(db: SqlRunner, f: ConversationFilter): P
        AND ($11::real IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND m.corrected_intent IS NULL AND (m.intent = 'None' OR m.score < $11)))
      ORDER BY c.last_message_at DESC, c.id DESC
      LIMIT $10`,
-    [f.scope ? [...f.scope] : null, f.account ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1, f.lowConfidenceBelow ?? null, f.channel ?? null],
+    [f.scope ? [...f.scope] : null, f.account ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.intent ?? null, f.q?.trim() || null, cAt, cId, limit + 1, f.lowConfidenceBelow ?? null, f.channel ?? null, f.agent ?? null],
   );
   const items = rows.slice(0, limit).map(toSummary);
   const last = rows[limit - 1];

@@ -50,16 +50,47 @@ export interface ReceiptRecord extends ConversationRef {
   error?: string;
 }
 
-/** The conversation changed hands (bot ↔ human): updates `conversations.status`. */
+/** A conversation's inbox status (src/inbox/state.ts); `human` is what versions before the inbox recorded. */
+export type RecordedStatus = 'bot' | 'waiting' | 'assigned' | 'resolved' | 'snoozed' | 'human';
+
+/**
+ * The conversation's status changed (or its thread moved): updates `conversations.status` and,
+ * with an `id`, adds a `status_events` row (the id makes a record written twice one row).
+ */
 export interface StatusRecord extends ConversationRef {
   t: 'status';
-  status: 'bot' | 'human';
+  status: RecordedStatus;
   cause: string;
+  /** Who holds it after the change. */
+  agent?: string;
+  at: number;
+  id?: string;
+  from?: RecordedStatus;
+  /** Who made the change: an agent's name, 'bot' or 'system'. */
+  by?: string;
+  waitingSince?: number;
+  snoozedUntil?: number;
+}
+
+/** An answer to the satisfaction survey (1-5). */
+export interface CsatRecord extends ConversationRef {
+  t: 'csat';
+  id: string;
+  score: number;
   agent?: string;
   at: number;
 }
 
-export type ChatlogRecord = MessageRecord | ReceiptRecord | StatusRecord;
+/** Who the user is, from the platform's profile API (or the webhook): shown instead of the raw id. */
+export interface ProfileRecord extends ConversationRef {
+  t: 'profile';
+  name?: string;
+  firstName?: string;
+  avatarUrl?: string;
+  at: number;
+}
+
+export type ChatlogRecord = MessageRecord | ReceiptRecord | StatusRecord | CsatRecord | ProfileRecord;
 
 /** The record of an inbound event (or a receipt), with what the worker measured. */
 export function recordOfEvent(e: InboundEvent, measured: Partial<MessageRecord> = {}): ChatlogRecord {

@@ -17,6 +17,13 @@ export interface SqlClient extends SqlRunner {
   readonly kind: 'postgres' | 'pglite';
 }
 
+/**
+ * JSON for PostgreSQL: a NUL character is valid JSON (`\u0000`) but PostgreSQL's text and
+ * jsonb refuse it, and one message carrying it would fail its batch for ever. It becomes
+ * U+FFFD (only a real escape: an even run of backslashes before `u0000` is literal text).
+ */
+export const pgJson = (v: unknown): string => JSON.stringify(v).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+
 export function postgresClient(url: string, onErrorLog: (err: Error) => void): SqlClient {
   const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   pool.on('error', onErrorLog); // an idle client lost its connection (server restart): the pool replaces it

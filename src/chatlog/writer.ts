@@ -6,8 +6,9 @@
  */
 import { upgradeLegacy } from '../channels/conversation';
 import { ERASURE_LOCK, forgottenAt } from './forget';
-import type { ChatlogRecord, MessageRecord, ReceiptRecord, StatusRecord } from './records';
-import type { SqlClient, SqlRunner } from './sql';
+import { writeCsat, writeProfiles, writeStatuses } from './inbox-writer';
+import type { ChatlogRecord, CsatRecord, MessageRecord, ProfileRecord, ReceiptRecord, StatusRecord } from './records';
+import { pgJson, type SqlClient, type SqlRunner } from './sql';
 
 export interface WriteResult {
   inserted: number;
@@ -113,16 +114,6 @@ UPDATE messages m SET
 FROM r
 WHERE m.channel = r.channel AND m.account_id = r.account_id AND m.mid = r.mid AND m.direction = 'out'`;
 
-// The latest change per conversation wins; an older record delivered late changes nothing.
-const APPLY_STATUS = `
-INSERT INTO conversations (channel, account_id, user_id, status, status_changed_at, status_cause, agent)
-SELECT DISTINCT ON (channel, account_id, user_id) channel, account_id, user_id, status, to_timestamp(at / 1000.0), cause, agent
-FROM jsonb_to_recordset($1::jsonb) AS s(channel text, account_id text, user_id text, status text, at float8, cause text, agent text)
-ORDER BY channel, account_id, user_id, at DESC
-ON CONFLICT (channel, account_id, user_id) DO UPDATE SET status = excluded.status, status_changed_at = excluded.status_changed_at,
-  status_cause = excluded.status_cause, agent = excluded.agent
-WHERE conversations.status_changed_at IS NULL OR conversations.status_changed_at <= excluded.status_changed_at`;
-
 /** Merges records of the same message (worker and echo) so one statement touches each row once. */
 function mergeMessages(records: MessageRecord[]): MessageRecord[] {
   const byKey = new Map<string, MessageRecord>();
@@ -164,7 +155,7 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
     JSON.stringify(messages.map((m) => ({ ...conv(m), at: timeOf(m) }))),
   ]);
   // pg returns bigint as a string, PGlite as a number: keys are strings here.
-  const result = await tx.query<{ conversation_id: string | number; direction: string; inserted: boolean }>(INSERT_MESSAGES, [JSON.stringify(messages.map(row))]);
+  const result = await tx.query<{ conversation_id: string | number; direction: string; inserted: boolean }>(INSERT_MESSAGES, [pgJson(messages.map(row))]);
   const counters = new Map<string, { id: string; n_in: number; n_out: number }>();
   let inserted = 0;
   for (const r of result) {
@@ -188,13 +179,13 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
       const l = latest.get(`${c.channel}\u0000${c.account_id}\u0000${c.user_id}`);
       return { ...counters.get(String(c.id))!, last_text: l?.text?.slice(0, 500) ?? null, last_intent: l?.intent ?? null };
     });
-    await tx.query(UPDATE_COUNTERS, [JSON.stringify(updates)]);
+    await tx.query(UPDATE_COUNTERS, [pgJson(updates)]);
   }
   return { inserted, updated: result.length - inserted };
 }
 
 /** When a record happened, as far as erasure is concerned (a record made before its conversation was forgotten is dropped). */
-const whenOf = (r: ChatlogRecord): number => (r.t === 'msg' ? timeOf(r) : r.t === 'status' ? r.at : (r.at ?? r.watermark ?? Date.now()));
+const whenOf = (r: ChatlogRecord): number => (r.t === 'msg' ? timeOf(r) : r.t === 'receipt' ? (r.at ?? r.watermark ?? Date.now()) : r.at);
 
 export async function writeBatch(db: SqlClient, batch: readonly ChatlogRecord[]): Promise<WriteResult> {
   const upgraded = batch.map((r) => upgradeLegacy(r as ChatlogRecord & { pageId?: string; userId?: string }) as ChatlogRecord);
@@ -207,13 +198,21 @@ export async function writeBatch(db: SqlClient, batch: readonly ChatlogRecord[])
     const messages = mergeMessages(records.filter((r): r is MessageRecord => r.t === 'msg'));
     const receipts = records.filter((r): r is ReceiptRecord => r.t === 'receipt');
     const statuses = records.filter((r): r is StatusRecord => r.t === 'status');
+    const csat = records.filter((r): r is CsatRecord => r.t === 'csat');
+    const profiles = records.filter((r): r is ProfileRecord => r.t === 'profile');
     const watermarks = receipts.filter((r) => r.watermark !== undefined);
     const byMessage = receipts.filter((r) => r.watermark === undefined).flatMap((r) => (r.mids ?? []).map((mid) => ({ channel: r.channel, account_id: r.account, mid, kind: r.kind, at: r.at ?? Date.now(), error: r.error ?? null })));
     const m = messages.length ? await writeMessages(tx, messages) : { inserted: 0, updated: 0 };
     if (statuses.length) {
       await ensureAccounts(tx, statuses);
-      await tx.query(APPLY_STATUS, [JSON.stringify(statuses.map((r) => ({ ...conv(r), status: r.status, at: r.at, cause: r.cause, agent: r.agent ?? null })))]);
+      await writeStatuses(tx, statuses);
     }
+    if (profiles.length) {
+      await ensureAccounts(tx, profiles);
+      await writeProfiles(tx, profiles);
+    }
+    // After the messages and statuses of the batch: the answer's conversation exists by then.
+    if (csat.length) await writeCsat(tx, csat);
     if (watermarks.length) await tx.query(APPLY_WATERMARKS, [JSON.stringify(watermarks.map((r) => ({ ...conv(r), kind: r.kind, watermark: r.watermark })))]);
     if (byMessage.length) await tx.query(APPLY_MESSAGE_RECEIPTS, [JSON.stringify(byMessage)]);
     return { ...m, receipts: receipts.length, statuses: statuses.length, forgotten: upgraded.length - records.length };

@@ -5,6 +5,7 @@
  * prints the deletion request's confirmation code and what was erased, as JSON. The admin
  * app's action and Meta's data-deletion callback do the same (src/privacy/forgetter.ts).
  */
+import os from 'node:os';
 import { isIdPart } from '../channels/conversation';
 import { postgresClient } from '../chatlog/sql';
 import { ConfigError, loadConfig } from '../config';
@@ -24,7 +25,7 @@ dialog context and channel caches in Redis; messages, notes and conversations in
   --user ID       the user's id on the platform (PSID, WhatsApp number, LINE user id, web chat visitor id)
   --channel TYPE  only this channel (messenger, instagram, whatsapp, line, webchat); default: every channel
   --account ID    only this account (page, Instagram account, phone number id, LINE bot, site); needs --channel
-  --by NAME       who asks, for the log and the deletion record (default: cli:$USER)
+  --by NAME       who asks, for the log and the deletion record (default: cli:<the OS user>)
   -h, --help      this text
 
 Needs DATABASE_URL (the chatlog) and the deployment's Redis (REDIS_URL / REDIS_CLUSTER_NODES;
@@ -39,14 +40,14 @@ export interface ForgetArgs {
   by: string;
 }
 
-export function forgetArgs(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ForgetArgs {
+export function forgetArgs(values: Record<string, unknown>): ForgetArgs {
   const { user, channel, account, by } = values as { user?: string; channel?: string; account?: string; by?: string };
   if (!user) throw new UsageError('--user is required');
   if (!isIdPart(user)) throw new UsageError(`--user ${JSON.stringify(user)} is not a user id`);
   if (channel !== undefined && !/^[a-z][a-z0-9_-]{0,31}$/.test(channel)) throw new UsageError(`--channel ${JSON.stringify(channel)} is not a channel type`);
   if (account !== undefined && channel === undefined) throw new UsageError('--account needs --channel');
   if (account !== undefined && !isIdPart(account)) throw new UsageError(`--account ${JSON.stringify(account)} is not an account id`);
-  return { user, ...(channel ? { channel } : {}), ...(account ? { account } : {}), by: by ?? `cli:${env.USER ?? 'unknown'}` };
+  return { user, ...(channel ? { channel } : {}), ...(account ? { account } : {}), by: by ?? `cli:${os.userInfo().username}` };
 }
 
 async function run(argv: readonly string[]): Promise<number> {

@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { encodeLikeFacebook, sign } from '../channels/meta/signature';
+import { PAGE_INBOX_APP_ID, Threads } from './fake-graph-handover';
 
 export interface RecordedCall {
   pageId: string;
@@ -35,6 +36,8 @@ export interface FakeGraphOptions {
   latencyMs?: number;
   /** Post signed echoes of delivered messages to this webhook. */
   echo?: { webhookUrl: string; appSecret: string; appId?: number };
+  /** Our app's id (the primary receiver of the Handover Protocol, and the echoes' app_id). */
+  appId?: number;
 }
 
 /** Another product on the same `/me/messages` for its tokens (Instagram): the account a token sends as, its refusals (code 100), its echo and where that goes. */
@@ -78,8 +81,36 @@ export class FakeGraph {
   /** Chaos: share of calls that fail with a transient 5xx (Graph code 2), and that never get an answer. */
   randomFaults = { errorRate: 0, timeoutRate: 0 };
 
+  /** Thread ownership (Handover Protocol) and user profiles. */
+  readonly threads: Threads;
+
   constructor(private readonly opts: FakeGraphOptions = {}) {
     this.latencyMs = opts.latencyMs ?? 0;
+    this.threads = new Threads(String(opts.appId ?? opts.echo?.appId ?? 1));
+  }
+
+  /** The page's staff answer from Facebook's Page Inbox: Facebook sends our app the echo (the Page Inbox's app id, no metadata). */
+  async staffReply(pageId: string, userId: string, text: string): Promise<number> {
+    return this.deliver(Threads.staffEcho(pageId, userId, text));
+  }
+
+  /** The staff mark the conversation done in the Page Inbox: the thread comes back to us, with a `pass_thread_control` event. */
+  async inboxPassesBack(pageId: string, userId: string): Promise<number> {
+    this.threads.setOwner(pageId, userId, this.threads.ourAppId);
+    return this.deliver(Threads.webhook(pageId, userId, { pass_thread_control: { previous_owner_app_id: PAGE_INBOX_APP_ID, new_owner_app_id: this.threads.ourAppId, metadata: 'done in the Page Inbox' } }));
+  }
+
+  /** Another app (the Page Inbox by default) asks us for the thread: a `request_thread_control` event. */
+  async requestThread(pageId: string, userId: string, appId = PAGE_INBOX_APP_ID): Promise<number> {
+    return this.deliver(Threads.webhook(pageId, userId, { request_thread_control: { requested_owner_app_id: appId, metadata: 'a person wants to answer' } }));
+  }
+
+  /** A signed webhook POST to our gateway (the echo URL), as Facebook sends it. */
+  private async deliver(body: unknown): Promise<number> {
+    const echo = this.opts.echo;
+    if (!echo) throw new Error('FakeGraph: no webhook to deliver to (setEcho first)');
+    const raw = encodeLikeFacebook(body);
+    return this.postWebhook(echo.webhookUrl, raw, { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, echo.appSecret) });
   }
 
   /** Where to post echoes (known only once the gateway listens). */
@@ -130,6 +161,15 @@ export class FakeGraph {
       };
       step();
     });
+    for (const op of ['pass_thread_control', 'take_thread_control'] as const) {
+      r.post(`/:version/me/${op}`, express.json({ limit: '1mb' }), (req, res) => {
+        const err = (status: number, code: number, message: string) => this.error({ body: req.body, token: req.query.access_token, reply: (st, json) => res.status(st).json(json), destroy: () => req.socket.destroy() }, status, code, message);
+        const page = this.pageOf(req.query.access_token);
+        if (page === undefined) return err(400, 190, ERRORS[190]!);
+        this.threads.handle(op, page, (req.body ?? {}) as Record<string, unknown>, (status, json) => res.status(status).json(json), err);
+      });
+    }
+    r.use(this.threads.router((t) => this.pageOf(t), (res, status, code, message) => this.error({ body: {}, token: '', reply: (st, json) => res.status(st).json(json), destroy: () => res.socket?.destroy() }, status, code, message)));
     r.post('/:version/me/messages', express.json({ limit: '1mb' }), (req, res) =>
       void this.handle({ body: req.body, token: req.query.access_token, reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy() }),
     );
@@ -207,6 +247,11 @@ export class FakeGraph {
     return undefined;
   }
 
+  private pageOf(token: unknown): string | undefined {
+    if (typeof token !== 'string' || token === '') return undefined;
+    return this.flavors.find((f) => f.accountOf(token) !== undefined)?.accountOf(token) ?? this.opts.tokens?.get(token) ?? this.opts.anyTokenPage;
+  }
+
   private error(x: Exchange, status: number, code: number, message?: string, subcode?: number): void {
     x.reply(status, {
       error: { message: message ?? ERRORS[code] ?? 'Error', type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
@@ -250,6 +295,8 @@ export class FakeGraph {
       if (body.messaging_type === 'MESSAGE_TAG' && typeof body.tag !== 'string') return this.error(x, 400, 100, '(#100) Tag is required for MESSAGE_TAG messaging type.');
       const refused = flavor?.refuse(body);
       if (refused) return this.error(x, 400, 100, refused.message, refused.subcode);
+      const notOwner = flavor ? undefined : this.threads.refuseSend(pageId, recipient.id);
+      if (notOwner) return this.error(x, 400, 10, notOwner);
       const qr = this.checkQuickReplies(message.quick_replies);
       if (qr) return this.error(x, 400, 100, qr);
       if (message.text === undefined && message.attachment === undefined) return this.error(x, 400, 100, '(#100) Must send either text or attachment');
@@ -283,7 +330,7 @@ export class FakeGraph {
     const now = Date.now();
     const raw = encodeLikeFacebook(flavor ? flavor.echo(pageId, userId, mid, message, now) : {
       object: 'page',
-      entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: echo.appId ?? 1, mid, text: message.text, metadata: message.metadata } }] }],
+      entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: Number(this.threads.ourAppId), mid, text: message.text, metadata: message.metadata } }] }],
     });
     // Facebook retries a failed delivery (for hours); here for about 40 s, so an echo outlives
     // a gateway answering 503 through a Redis failover.

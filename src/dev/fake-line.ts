@@ -124,6 +124,15 @@ export class FakeLine {
       const sent = await this.sendUserMessage({ user: b.user, ...(typeof b.text === 'string' ? { text: b.text } : {}), ...(typeof b.postback === 'string' ? { postback: b.postback } : {}), attempts: 1 });
       res.status(sent.status >= 200 && sent.status < 300 ? 200 : 502).json({ webhookStatus: sent.status, webhookEventId: sent.event.webhookEventId });
     });
+    // Get profile (developers.line.biz Messaging API reference, "Get profile"): a friend's display
+    // name and picture; 404 for a user who is not a friend of the account.
+    r.get('/v2/bot/profile/:userId', (req, res) => {
+      const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+      if (!m || !this.byToken.has(m[1]!)) return void res.status(401).json({ message: ERRORS[401] });
+      const user = String(req.params.userId);
+      if (!TO.test(user)) return void res.status(404).json({ message: 'Not found' });
+      res.json({ userId: user, displayName: `LINE user ${user.slice(-4)}`, pictureUrl: `https://profile.line-scdn.net/${user.slice(-8)}`, language: 'en' });
+    });
     r.use((req, res, next) => (req.method === 'POST' ? this.receive(req, res) : next()));
     return r;
   }

@@ -77,7 +77,14 @@ function createHttpApp(deps: HttpDeps): express.Express {
         logger.warn({ err }, 'queue gauges not refreshed: redis unavailable');
       }
     }
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    // An async express 4 handler's rejection is nobody's: it would end the process.
+    metrics.registry.metrics().then(
+      (text) => res.type(metrics.registry.contentType).send(text),
+      (err) => {
+        logger.error({ err }, 'metrics not rendered');
+        res.status(500).json({ error: 'metrics could not be rendered' });
+      },
+    );
   });
 
   if (queue) {

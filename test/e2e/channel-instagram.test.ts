@@ -6,22 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { connectRedis, masters } from '../../src/queue/redis';
 import { redisTargets } from '../helpers/env';
 import { postRaw } from '../helpers/fb';
 import { IG_ACCOUNTS, instagramDriver, startInstagramPipeline } from '../helpers/instagram';
-import { audit, messengerDriver, PAGES, problems, sendLoad, waitForReplies, type LoadMessage, type Pipeline } from '../helpers/pipeline';
+import { audit, messengerDriver, PAGES, problems, sendLoad, waitForReplies, type LoadMessage, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
-async function leftovers(p: Pipeline, target: { url?: string; clusterNodes?: { host: string; port: number }[] }): Promise<string[]> {
-  const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined);
-  try {
-    const found = await Promise.all(masters(redis).flatMap((m) => [m.keys(`${p.prefix}:{*}:q`), m.keys(`${p.prefix}:{*}:lock`)]));
-    return found.flat();
-  } finally {
-    redis.disconnect();
-  }
-}
 
 const counter = async (url: string, pattern: RegExp): Promise<number> => Number((await (await fetch(`${url}/metrics`)).text()).match(pattern)?.[1] ?? 0);
 

@@ -8,20 +8,11 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { lineRetryKey } from '../../src/channels/line/retry-key';
 import { FakeLine } from '../../src/dev/fake-line';
-import { connectRedis, masters } from '../../src/queue/redis';
 import { redisTargets, tmpDir } from '../helpers/env';
 import { fixtures, LINE_BOT, LINE_CHANNELS, lineBody, lineChannelsFile, lineDriver, lineUser, postLine } from '../helpers/line';
-import { audit, problems, sendLoad, startPipeline, type Pipeline } from '../helpers/pipeline';
+import { audit, problems, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
-async function leftovers(p: Pipeline, target: { url?: string; clusterNodes?: { host: string; port: number }[] }): Promise<string[]> {
-  const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined);
-  try {
-    return (await Promise.all(masters(redis).flatMap((m) => [m.keys(`${p.prefix}:{line:*}:q`), m.keys(`${p.prefix}:{line:*}:lock`)]))).flat();
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function startLine(label: string, redisEnv: Record<string, string>, workers = 2): Promise<{ p: Pipeline; fake: FakeLine }> {
   const fake = new FakeLine({ channels: LINE_CHANNELS });
@@ -68,7 +59,7 @@ for (const target of redisTargets()) {
       assert.equal(fake.pushes.length, users * perUser, 'LINE accepted each reply once');
       assert.deepEqual(fake.refused, [], 'LINE refused nothing');
       assert.ok(fake.conflicts.every((c) => c.sameBody), 'a resend is always the same request');
-      assert.deepEqual(await leftovers(p, target), [], 'queues drained and locks released');
+      assert.deepEqual(await leftovers(p, target, 'line:*'), [], 'queues drained and locks released');
       const redeliveries = (await (await fetch(`${p.gateway.url}/metrics`)).text()).match(/cb_webhook_redeliveries_total\{channel="line"\} (\d+)/)?.[1];
       assert.ok(Number(redeliveries) >= load.redelivered, `the gateway counted LINE's redeliveries (${redeliveries})`);
     });

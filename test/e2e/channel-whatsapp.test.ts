@@ -6,25 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { connectRedis, masters } from '../../src/queue/redis';
 import { redisTargets } from '../helpers/env';
-import { audit, problems, sendLoad, type Pipeline } from '../helpers/pipeline';
+import { audit, problems, sendLoad, type Pipeline, leftovers } from '../helpers/pipeline';
 import { startWhatsAppPipeline, WA_USER_PREFIX } from '../helpers/whatsapp';
 import { sleep, waitUntil } from '../helpers/wait';
 
 /** Logs and counters of the roles still running (a SIGKILLed worker has none to give). */
 const report = (p: Pipeline) => problems({ ...p, workers: p.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null) });
 
-async function leftovers(p: Pipeline, target: { url?: string; clusterNodes?: { host: string; port: number }[] }): Promise<string[]> {
-  const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined);
-  try {
-    const found = await Promise.all(masters(redis).map((m) => m.keys(`${p.prefix}:{*}:q`)));
-    const locks = await Promise.all(masters(redis).map((m) => m.keys(`${p.prefix}:{*}:lock`)));
-    return [...found.flat(), ...locks.flat()];
-  } finally {
-    redis.disconnect();
-  }
-}
 
 for (const target of redisTargets()) {
   describe(`whatsapp pipeline on ${target.name} redis`, { timeout: 240_000 }, () => {

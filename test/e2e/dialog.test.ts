@@ -132,7 +132,7 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
         return r.length >= 6 ? r : undefined;
       }, 20_000);
       assert.deepEqual(rows!.map((r) => r.author), ['user', 'bot', 'user', 'agent', 'user', 'bot']);
-      const conv = await waitUntil('status back to bot', async () => (await db.query<{ status: string; status_cause: string }>(`SELECT status, status_cause FROM conversations WHERE user_id = 'dan'`)).find((c) => c.status === 'bot' && c.status_cause === 'agent'), 20_000);
+      const conv = await waitUntil('status back to bot', async () => (await db.query<{ status: string; status_cause: string }>(`SELECT status, status_cause FROM conversations WHERE user_id = 'dan'`)).find((c) => c.status === 'bot' && c.status_cause === 'release'), 20_000);
       assert.ok(conv);
     } finally {
       await db.close();

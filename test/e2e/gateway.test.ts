@@ -101,8 +101,9 @@ for (const target of redisTargets()) {
       assert.equal((await post(app.url, body([text('101', 'gone', 2, 'm-after-gone', 'next')]))).status, 200, 'still serving');
     });
 
+    // (Handover Protocol events are known since the agent inbox; app_roles is still not acted on.)
     test('unknown event kinds are counted and logged, never fatal', async () => {
-      const r = await post(app.url, { object: 'page', entry: [{ id: '101', time: 1, messaging: [{ sender: { id: 'uk' }, recipient: { id: '101' }, timestamp: 1, pass_thread_control: { new_owner_app_id: 9 } }, text('101', 'uk', 2, 'm-uk', 'hi')] }] });
+      const r = await post(app.url, { object: 'page', entry: [{ id: '101', time: 1, messaging: [{ sender: { id: 'uk' }, recipient: { id: '101' }, timestamp: 1, app_roles: { 9: ['primary_receiver'] } }, text('101', 'uk', 2, 'm-uk', 'hi')] }] });
       assert.deepEqual([r.status, r.body.queued, r.body.ignored], [200, 1, 1]);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       assert.match(metrics, /cb_webhook_events_total\{channel="unknown",kind="unknown",outcome="ignored"\} 1/);

@@ -4,21 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { connectRedis, masters } from '../../src/queue/redis';
 import { redisTargets } from '../helpers/env';
-import { audit, sendLoad, startPipeline, type Pipeline } from '../helpers/pipeline';
+import { audit, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
-async function leftovers(p: Pipeline, target: { url?: string; clusterNodes?: { host: string; port: number }[] }): Promise<string[]> {
-  const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined);
-  try {
-    const found = await Promise.all(masters(redis).map((m) => m.keys(`${p.prefix}:{*}:q`)));
-    const locks = await Promise.all(masters(redis).map((m) => m.keys(`${p.prefix}:{*}:lock`)));
-    return [...found.flat(), ...locks.flat()];
-  } finally {
-    redis.disconnect();
-  }
-}
 
 for (const target of redisTargets()) {
   describe(`pipeline on ${target.name} redis`, { timeout: 240_000 }, () => {

@@ -54,6 +54,8 @@ const PLAUSIBLE: Record<string, fc.Arbitrary<string>> = {
 const READS: Record<string, string[]> = {
   'GET /conversations': ['q', 'page', 'account', 'channel', 'status', 'intent', 'lowConfidence', 'from', 'to', 'cursor', 'limit'],
   'GET /stats': ['from', 'to', 'page', 'account', 'channel'],
+  'GET /kpis': ['from', 'to', 'account'],
+  'GET /canned': ['account'],
   'GET /export': ['from', 'to', 'page', 'page', 'account', 'channel', 'min-score', 'max-score', 'corrected-only', 'intent', 'intent', 'direction', 'dedupe', 'raw-ids', 'redact'],
 };
 /** Repeated names, name[] and name[key], names no route reads, raw or encoded values. */
@@ -92,6 +94,13 @@ const BODIES: Record<string, fc.Arbitrary<unknown>> = {
     fc.record({ intent: near(fc.constantFrom('order.status', 'None', 'shipping.time'), fc.constantFrom('secret102.intent', 'x'.repeat(65), 'a b')) }),
     fc.record({ correct: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: bodyValue }) }),
   ),
+  'POST /inbox/presence': fc.record({ status: near(fc.constantFrom('online', 'away'), fc.constantFrom('offline', 'ONLINE', '')) }),
+  'POST /conversations/:id/assign': fc.record({ agent: agentName }),
+  'POST /conversations/:id/snooze': fc.oneof(
+    fc.record({ minutes: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 600 }) }, { weight: 2, arbitrary: fc.constantFrom(0, -5, 1.5, 1e9) }, { weight: 1, arbitrary: odd }) as fc.Arbitrary<unknown> }),
+    fc.record({ until: near(fc.date({ min: new Date(Date.now() + 3_600_000), max: new Date(Date.now() + 86_400_000), noInvalidDate: true }).map((d) => d.toISOString()), fc.constantFrom('2000-01-01T00:00:00Z', 'soon', '9999-01-01')) as fc.Arbitrary<unknown> }),
+  ),
+  'POST /canned': fc.record({ account: near(fc.constantFrom('messenger:101', 'messenger:102'), fc.constantFrom('whatsapp:101', '101', '')) as fc.Arbitrary<unknown>, title: text, text }),
   'POST /session': fc.record({ user: fc.oneof(fc.constantFrom('ann', 'root', 'nobody'), bodyValue), password: bodyValue, token: bodyValue }, { requiredKeys: [] }),
 };
 const anyObject = fc.record(
@@ -109,7 +118,13 @@ const wildBody = fc.oneof(
   }),
   fc.constant(undefined),
 );
+/** An upload: bytes under a content type an agent may attach, or one it may not. */
+const upload = fc.record({
+  type: fc.constantFrom('image/png', 'application/pdf', 'text/plain', 'text/html', 'application/x-msdownload', 'image/svg+xml'),
+  data: fc.string({ minLength: 1, maxLength: 300 }),
+});
 export const bodyFor = (route: string) => {
+  if (route === 'POST /conversations/:id/attachments') return fc.oneof({ weight: 3, arbitrary: upload }, { weight: 1, arbitrary: wildBody });
   const own = BODIES[route];
   const plausible = own ? own.map((v) => ({ type: 'application/json', data: JSON.stringify(v) })) : fc.constant(undefined);
   return fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 1, arbitrary: wildBody });

@@ -14,6 +14,7 @@ export const USERS = [
   { name: 'ann', role: 'agent', pages: ['101'] },
   { name: 'vic', role: 'viewer', pages: ['101'] },
   { name: 'bob', role: 'agent', pages: ['102'] },
+  { name: 'cat', role: 'agent', pages: ['101'] },
 ];
 
 export async function startAdminApp(label: string, env: Record<string, string> = {}) {

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FakeGraph } from '../../src/dev/fake-graph';
+import { connectRedis, masters } from '../../src/queue/redis';
 import { encodeLikeFacebook, sign } from '../../src/channels/meta/signature';
 import { conversationKey } from '../../src/channels/conversation';
 import { APP_SECRET, VERIFY_TOKEN, body, postRaw, text } from './fb';
@@ -238,4 +239,14 @@ export async function problems(p: Pipeline, max = 25): Promise<string> {
     }),
   );
   return [...logs, ...counters].join('\n');
+}
+
+/** Queues and locks still in Redis after a run (`tag`: a glob of the conversations to look at): a clean drain leaves none. */
+export async function leftovers(p: Pipeline, target: { url?: string; clusterNodes?: { host: string; port: number }[] }, tag = '*'): Promise<string[]> {
+  const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined);
+  try {
+    return (await Promise.all(masters(redis).flatMap((m) => [m.keys(`${p.prefix}:{${tag}}:q`), m.keys(`${p.prefix}:{${tag}}:lock`)]))).flat();
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -75,7 +75,7 @@ describe('admin API', () => {
     assert.ok(!(await app.api('/conversations?lowConfidence=1')).json.items.some((c: { key: string }) => c.key === '101:a0'));
     assert.equal((await app.api('/conversations?from=2999-01-01')).json.items.length, 0);
     assert.equal((await app.api('/conversations?cursor=garbage')).status, 400);
-    assert.match((await app.api('/conversations?status=robot')).json.error, /bot or human/);
+    assert.match((await app.api('/conversations?status=robot')).json.error, /status must be one of bot, waiting, assigned, resolved, snoozed/);
     assert.match((await app.api('/conversations?from=yesterday')).json.error, /from must be a date/);
     assert.equal((await app.api('/conversations/nocolon')).status, 400);
   });

@@ -134,24 +134,34 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
   /** Runs of each route: a minute or two for the whole set. */
   const RUNS: Record<string, number> = { 'POST /session': 40, 'DELETE /session': 20, 'GET /live': 25, 'POST /models/retrain': 40, 'POST /models/rollback': 40 };
   const DEFAULT_RUNS = 150;
+  /** The agent inbox's routes (test/helpers/admin-fuzz.ts has their inputs): fewer runs each, there are many. */
+  const INBOX_ROUTES = ['GET /inbox/waiting', 'GET /inbox/agents', 'POST /inbox/presence', 'GET /conversations/:id/inbox', 'POST /conversations/:id/claim', 'POST /conversations/:id/assign',
+    'POST /conversations/:id/unassign', 'POST /conversations/:id/resolve', 'POST /conversations/:id/snooze', 'POST /conversations/:id/typing', 'GET /conversations/:id/suggestion',
+    'GET /canned', 'POST /canned', 'DELETE /canned/:cid', 'GET /conversations/:id/canned', 'POST /conversations/:id/attachments', 'GET /kpis'];
+  for (const r of INBOX_ROUTES) RUNS[r] = 60;
+  // Its body has two forms and a valid one must also hit a conversation of page 101 as an agent: more runs.
+  RUNS['POST /conversations/:id/snooze'] = 120;
 
   test('the fuzzers below cover every route of the admin router', () => {
     assert.deepEqual(adminRoutes().sort(), [
-      'DELETE /session', 'GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/',
-      'GET /stats', 'POST /conversations/:id/forget', 'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/takeover',
+      'DELETE /canned/:cid', 'DELETE /session', 'GET /canned', 'GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/canned', 'GET /conversations/:id/inbox',
+      'GET /conversations/:id/state', 'GET /conversations/:id/suggestion', 'GET /export', 'GET /inbox/agents', 'GET /inbox/waiting', 'GET /kpis', 'GET /live', 'GET /me', 'GET /models/',
+      'GET /stats', 'POST /canned', 'POST /conversations/:id/assign', 'POST /conversations/:id/attachments', 'POST /conversations/:id/claim', 'POST /conversations/:id/forget',
+      'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/resolve', 'POST /conversations/:id/snooze',
+      'POST /conversations/:id/takeover', 'POST /conversations/:id/typing', 'POST /conversations/:id/unassign', 'POST /inbox/presence',
       'POST /messages/:mid/label', 'POST /models/retrain', 'POST /models/rollback', 'POST /session',
     ]);
   });
 
   for (const route of ['GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/', 'GET /stats',
     'POST /conversations/:id/forget', 'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/takeover', 'POST /messages/:mid/label',
-    'POST /models/retrain', 'POST /models/rollback']) {
+    'POST /models/retrain', 'POST /models/rollback', ...INBOX_ROUTES]) {
     test(`${route}: any query, id and body, as a user of page 101: no 500, nothing of page 102`, async () => {
       const [method, template] = route.split(' ') as [string, string];
       await fc.assert(
         fc.asyncProperty(queryFor(route), pathId, messageId, bodyFor(route), fc.nat(3), async (query, id, mid, b, who) => {
           const asViewer = who === 0; // mostly the agent, who may do more
-          const c: Call = { method, path: template.replace(':id', id).replace(':mid', mid).replace(/\/$/, ''), query, token: asViewer ? vic : ann, body: b };
+          const c: Call = { method, path: template.replace(':id', id).replace(':mid', mid).replace(':cid', mid).replace(/\/$/, ''), query, token: asViewer ? vic : ann, body: b };
           check(c, await send(c), route);
         }),
         { numRuns: RUNS[route] ?? DEFAULT_RUNS },
@@ -203,7 +213,7 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     // rollback and erasure need an admin: test/integration/privacy.test.ts erases as one;
     // a guessed password never signs in).
     for (const [route, seen] of statuses) {
-      if (['POST /models/retrain', 'POST /models/rollback', 'POST /conversations/:id/forget', 'POST /session'].includes(route)) continue;
+      if (['POST /models/retrain', 'POST /models/rollback', 'POST /conversations/:id/forget', 'POST /session', 'POST /canned', 'DELETE /canned/:cid'].includes(route)) continue;
       assert.ok([...seen.keys()].some((st) => st < 300), `${route} never succeeded: ${JSON.stringify(Object.fromEntries(seen))}`);
     }
     assert.equal((await app.api('/me', { token: ann })).json.name, 'ann');

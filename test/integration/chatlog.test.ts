@@ -67,6 +67,14 @@ for (const backend of backends) {
       assert.equal(new Date(c!.first_message_at as string).getTime(), T0);
     });
 
+    test('a NUL character in a user\'s text (valid JSON, refused by PostgreSQL) does not block the chatlog: the row is written with it replaced', async () => {
+      const poison = inbound('pN', 'uN', 'nul-1', T0, { text: 'a\u0000b', payload: 'P\u0000', entities: [{ entity: 'x', value: '\u0000' }] });
+      const r = await writeBatch(db, [poison, inbound('pN', 'uN', 'nul-2', T0 + 1)]);
+      assert.equal(r.inserted, 2, 'the batch, and the message behind it, are written');
+      const [row] = await db.query<{ text: string; payload: string; entities: unknown }>("SELECT text, payload, entities FROM messages WHERE mid = 'nul-1'");
+      assert.deepEqual([row!.text, row!.payload, row!.entities], ['a\uFFFDb', 'P\uFFFD', [{ entity: 'x', value: '\uFFFD' }]]);
+    });
+
     test("a reply's echo and the worker's record make one row, with what each knew", async () => {
       const echo = reply('p2', 'u1', 'out-e', 'in-e', T0, { startedAt: undefined, sendMs: undefined, repliedAt: undefined, platformTs: T0 + 15 });
       await writeBatch(db, [inbound('p2', 'u1', 'in-e', T0 - 100), echo]);

@@ -9,6 +9,8 @@ import type { Reply } from '../../src/channels/reply';
 import { ActionRunner, type ActionSpec } from '../../src/bot/actions';
 import { ContextStore } from '../../src/bot/context';
 import { ConversationBot } from '../../src/bot/conversation';
+import { Inbox } from '../../src/inbox/service';
+import { InboxStore } from '../../src/inbox/state';
 import { Dialog, GET_STARTED } from '../../src/bot/dialog';
 import type { BotTurn } from '../../src/bot/handler';
 import { FakeCommerce, orderStatusAction } from '../../src/dev/fake-commerce';
@@ -39,8 +41,10 @@ describe('dialog', () => {
   /** One simulated user talking to a fresh bot; `say` returns the texts the bot sent. */
   function user(actionOverrides: Partial<ActionSpec> = {}, handoffIdleMs = HOUR) {
     const actions = new Map([['order.status', { ...orderStatusAction(shopUrl), ...actionOverrides }]]);
-    const contexts = new ContextStore(redis, uniquePrefix('dialog'), HOUR);
-    const bot = new ConversationBot(new Dialog({ nlu, actions, runner: new ActionRunner(), logger }), contexts, { handoffIdleMs }, logger);
+    const prefix = uniquePrefix('dialog');
+    const contexts = new ContextStore(redis, prefix, HOUR);
+    const inbox = new Inbox(new InboxStore(redis, prefix), { logger });
+    const bot = new ConversationBot(new Dialog({ nlu, actions, runner: new ActionRunner(), logger }), contexts, { handoffIdleMs }, logger, undefined, { inbox, logger });
     const typing: number[] = [];
     let n = 0;
     let clock = Date.now();
@@ -52,6 +56,7 @@ describe('dialog', () => {
     return {
       typing,
       contexts,
+      inbox,
       turn,
       say: (text: string) => turn({ text }),
       tap: (payload: string, title = 'button') => turn({ kind: 'postback', payload, title }),
@@ -160,7 +165,7 @@ describe('dialog', () => {
     const u = user();
     await u.say('xqzv plorf wibble'); // one fallback so far
     const e: InboundEvent = { id: 'replayed', kind: 'text', channel: 'messenger', account: 'p1', user: 'u1', timestamp: Date.now() + 60_000, receivedAt: Date.now(), text: 'blorp zzkt frob' };
-    const bot = new ConversationBot(new Dialog({ nlu, actions: new Map(), runner: new ActionRunner(), logger }), u.contexts, { handoffIdleMs: HOUR }, logger);
+    const bot = new ConversationBot(new Dialog({ nlu, actions: new Map(), runner: new ActionRunner(), logger }), u.contexts, { handoffIdleMs: HOUR }, logger, undefined, { inbox: u.inbox, logger });
     const io = { typing: async () => undefined };
     const a = await bot.turn(e, io);
     const b = await bot.turn(e, io); // the worker died before the ack: same event again

@@ -79,9 +79,10 @@ test('events without a mid get a stable id; different events get different ids',
 });
 
 test('unknown kinds are reported, not fatal; known events of the same POST still come through', () => {
-  const r = parseWebhook(wrap({ ...base, pass_thread_control: { new_owner_app_id: 1 } }, { ...base, message: { mid: 'm9', text: 'ok' } }));
+  // (Handover Protocol events are known since the agent inbox: test/unit/handover.test.ts.)
+  const r = parseWebhook(wrap({ ...base, app_roles: { 1: ['primary_receiver'] } }, { ...base, message: { mid: 'm9', text: 'ok' } }));
   assert.equal(r.events.length, 1);
-  assert.deepEqual(r.unknown.map((u) => u.keys), [['pass_thread_control']]);
+  assert.deepEqual(r.unknown.map((u) => u.keys), [['app_roles']]);
 });
 
 test('bad input is rejected with a message naming the problem', () => {

@@ -92,6 +92,7 @@ async function start() {
   const accounts = $('#filters [name=account]');
   accounts.replaceChildren(el('option', { value: '', text: 'All accounts' }), ...state.me.pickableAccounts.map((a) => el('option', { value: a.key, text: `${CHANNEL_NAMES[a.channel] || a.channel}: ${a.name || a.id}` })));
   show('conversations');
+  inboxStart();
   await loadList(true);
   watchLive();
 }
@@ -123,15 +124,16 @@ async function loadList(reset) {
 
 function listItem(c) {
   const unread = new Date(c.lastMessageAt).getTime() > (state.seen[c.key] || 0);
-  const li = el('li', { 'data-key': c.key, 'data-testid': 'conversation', class: state.open === c.key ? 'active' : '' },
+  const li = el('li', { 'data-key': c.key, 'data-testid': 'conversation', class: state.open === c.key ? 'active' : '', tabindex: 0, 'aria-label': `${c.name || c.userId}, ${c.status}` },
     el('div', { class: 'top' },
-      el('strong', { text: c.userId }),
+      el('strong', { text: c.name ? `${c.name} (${c.userId})` : c.userId }),
       el('span', {},
         state.fresh.has(c.key) ? el('span', { class: 'badge new', text: 'new' }) : unread ? el('span', { class: 'badge unread', 'data-testid': 'unread', text: 'unread' }) : null,
         ' ', el('span', { class: `badge ${c.status}`, text: c.status }))),
     el('div', { class: 'muted', text: `${accountLabel(c)} · ${new Date(c.lastMessageAt).toLocaleString()} · ${c.lastIntent || ''}` }),
     el('div', { text: c.lastText || '' }));
   li.addEventListener('click', () => openConversation(c.key));
+  li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); openConversation(c.key); } });
   return li;
 }
 
@@ -207,15 +209,19 @@ function renderConversation(key, v) {
   const human = v.mode === 'human';
   const canAct = state.me.role !== 'viewer';
   const head = el('div', { class: 'chat-head' },
-    el('h2', { text: `${c.userId} on ${accountLabel(c)}` }),
+    c.avatarUrl && /^https:\/\//.test(c.avatarUrl) ? el('img', { class: 'avatar', src: c.avatarUrl, alt: '', referrerpolicy: 'no-referrer', onerror: (e) => e.target.remove() }) : null,
+    el('h2', { text: `${c.name || c.userId} on ${accountLabel(c)}` }),
+    c.name ? el('details', { class: 'raw-id' }, el('summary', { text: 'id' }), el('code', { 'data-testid': 'raw-id', text: c.userId })) : null,
     el('span', { class: `badge ${human ? 'human' : 'bot'}`, 'data-testid': 'mode', text: human ? `human${v.agent ? ` (${v.agent})` : ''}` : 'bot' }),
     canAct ? el('button', { 'data-testid': human ? 'release' : 'takeover', onclick: () => act(key, human ? 'release' : 'takeover') , text: human ? 'Hand back to the bot' : 'Take over' }) : null);
-  const bubbles = el('div', { class: 'bubbles', 'data-testid': 'bubbles' }, v.messages.map((m) => bubble(m, v.lowConfidenceBelow)));
+  head.append(...inboxControls(key, v));
+  const bubbles = el('div', { class: 'bubbles', 'data-testid': 'bubbles', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' }, v.messages.map((m) => bubble(m, v.lowConfidenceBelow)));
   const parts = [head, bubbles];
   if (canAct) {
-    const reply = el('textarea', { 'data-testid': 'reply-text', placeholder: 'Reply as an agent' });
-    const note = el('textarea', { 'data-testid': 'note-text', placeholder: 'Private note (never sent)' });
+    const reply = el('textarea', { 'data-testid': 'reply-text', placeholder: 'Reply as an agent', 'aria-label': 'Reply as an agent' });
+    const note = el('textarea', { 'data-testid': 'note-text', placeholder: 'Private note (never sent)', 'aria-label': 'Private note (never sent)' });
     parts.push(el('div', { class: 'console' },
+      ...inboxTools(key, v, reply),
       reply, el('button', { class: 'primary', 'data-testid': 'reply-send', onclick: async () => { if (reply.value.trim()) { await act(key, 'reply', { text: reply.value, id: `ui-${crypto.randomUUID()}` }); reply.value = ''; } }, text: 'Send reply' }),
       el('h3', { text: 'Notes' }), ...v.notes.map((n) => el('div', { class: 'note', 'data-testid': 'note' }, el('strong', { text: `${n.author}: ` }), el('span', { text: n.text }))),
       note, el('button', { 'data-testid': 'note-add', onclick: async () => { if (note.value.trim()) { await api(`/conversations/${encodeURIComponent(key)}/notes`, { body: { text: note.value } }); openConversation(key); } }, text: 'Add note' })));
@@ -259,7 +265,8 @@ async function watchLive() {
           buf = buf.slice(i + 2);
           const data = chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
           if (chunk.startsWith('event: ended')) return signedOut(JSON.parse(data).error);
-          if (data) onLive(JSON.parse(data));
+          if (chunk.startsWith('event: inbox')) onInbox(JSON.parse(data));
+          else if (data) onLive(JSON.parse(data));
         }
       }
     } catch (err) {
@@ -295,10 +302,10 @@ function svg(tag, attrs = {}, ...children) {
   return e;
 }
 
-function barChart(rows, { width = 340, label, value, color = '#0866ff' }) {
+function barChart(rows, { width = 340, label, value, color = '#0866ff', name }) {
   const max = Math.max(1, ...rows.map(value));
   const h = 18;
-  return svg('svg', { width, height: rows.length * h + 4, role: 'img' }, ...rows.map((r, i) =>
+  return svg('svg', { width, height: rows.length * h + 4, role: 'img', 'aria-label': name || 'bar chart' }, svg('title', {}, name || 'bar chart'), ...rows.map((r, i) =>
     svg('g', { transform: `translate(0 ${i * h})` },
       svg('text', { x: 0, y: 12 }, label(r)),
       svg('rect', { x: 130, y: 3, height: 12, width: Math.max(1, ((width - 180) * value(r)) / max), fill: color }),
@@ -308,7 +315,7 @@ function barChart(rows, { width = 340, label, value, color = '#0866ff' }) {
 function timeChart(points, width = 340, height = 120) {
   const max = Math.max(1, ...points.map((p) => p.in + p.out));
   const w = points.length ? (width - 30) / points.length : 0;
-  return svg('svg', { width, height: height + 16, role: 'img' },
+  return svg('svg', { width, height: height + 16, role: 'img', 'aria-label': 'Messages per minute, in and out' }, svg('title', {}, 'Messages per minute, in and out'),
     svg('text', { x: 0, y: 10 }, max),
     ...points.map((p, i) => svg('g', {},
       svg('rect', { x: 30 + i * w, y: height - (height * p.in) / max, width: Math.max(1, w - 1), height: (height * p.in) / max, fill: '#0866ff' }),
@@ -325,12 +332,13 @@ async function loadStats() {
   $('#stats-body').replaceChildren(
     el('section', { 'data-testid': 'chart-messages' }, el('h3', { text: 'Messages per minute (in / out)' }), timeChart(s.perMinute)),
     el('section', { 'data-testid': 'chart-processing' }, el('h3', { text: `Processing time (${s.processing.count} messages)` }),
-      barChart([['p50', s.processing.p50Ms], ['p95', s.processing.p95Ms], ['p99', s.processing.p99Ms], ['avg', s.processing.avgMs], ['queue wait p99', s.queueWait.p99Ms]].map(([k, v]) => ({ k, v: Math.round(v || 0) })), { label: (r) => r.k, value: (r) => r.v, color: '#f7b928' }),
+      barChart([['p50', s.processing.p50Ms], ['p95', s.processing.p95Ms], ['p99', s.processing.p99Ms], ['avg', s.processing.avgMs], ['queue wait p99', s.queueWait.p99Ms]].map(([k, v]) => ({ k, v: Math.round(v || 0) })), { label: (r) => r.k, value: (r) => r.v, color: '#f7b928', name: 'Processing time percentiles (ms)' }),
       el('p', { text: `p50 ${ms(s.processing.p50Ms)} · p95 ${ms(s.processing.p95Ms)} · p99 ${ms(s.processing.p99Ms)}` })),
-    el('section', { 'data-testid': 'chart-intents' }, el('h3', { text: 'Intents' }), barChart(s.intents.slice(0, 20), { label: (r) => r.intent, value: (r) => r.count })),
+    el('section', { 'data-testid': 'chart-intents' }, el('h3', { text: 'Intents' }), barChart(s.intents.slice(0, 20), { label: (r) => r.intent, value: (r) => r.count, name: 'Messages per intent' })),
     el('section', { 'data-testid': 'rates' }, el('h3', { text: 'Rates' }),
       el('p', { 'data-testid': 'fallback-rate', text: `Fallback rate (intent None): ${pct(s.fallbackRate)}` }),
       el('p', { 'data-testid': 'send-failures', text: `Send API failures: ${pct(s.sendFailureRate)}` })));
+  await loadKpis(hours);
 }
 
 // ---- export ----

@@ -9,7 +9,7 @@
  * replies answer within the 24-hour window. docs/channel-instagram.md says what this
  * guarantees.
  */
-import type { Channel, ChannelPolicy, SendContext, SendResult, SenderAction } from '../channel';
+import type { Channel, ChannelPolicy, SendContext, SendResult, SenderAction, UserProfile } from '../channel';
 import type { ConversationRef } from '../conversation';
 import type { InboundEvent } from '../event';
 import type { GraphClient } from '../meta/graph';
@@ -51,6 +51,15 @@ export class InstagramChannel implements Channel<SendMessage> {
 
   confirmationKey(message: Rendered<SendMessage>): string | undefined {
     return sentKey(message.body);
+  }
+
+  /** Instagram's User Profile API: `GET /{IGSID}?fields=name,username,profile_pic`. */
+  async profile(to: ConversationRef): Promise<UserProfile | undefined> {
+    const token = this.o.accounts.get(to.account)?.accessToken;
+    const b = (await this.o.graph.get(`/${encodeURIComponent(to.user)}`, token, { fields: 'name,username,profile_pic' }, { ...to, channel: this.type })) as Record<string, unknown>;
+    const name = typeof b.name === 'string' && b.name ? b.name : typeof b.username === 'string' ? b.username : undefined;
+    const pic = typeof b.profile_pic === 'string' && /^https:\/\//.test(b.profile_pic) ? b.profile_pic : undefined;
+    return name || pic ? { ...(name ? { name, firstName: name.split(' ')[0]! } : {}), ...(pic ? { avatarUrl: pic } : {}) } : undefined;
   }
 
   async send(m: Rendered<SendMessage>, ctx: SendContext): Promise<SendResult> {

@@ -114,6 +114,15 @@ export class LineApi {
     }
   }
 
+  /** `GET /v2/bot/profile/{userId}`: displayName and pictureUrl of a user who is a friend of the account. */
+  async profile(token: string, t: LineTarget): Promise<{ displayName?: string; pictureUrl?: string }> {
+    try {
+      return (await this.http.get(new URL(`${this.http.base}/v2/bot/profile/${encodeURIComponent(t.user)}`), { authorization: `Bearer ${token}` }, Math.min(this.opts.timeoutMs, 3_000))).body as { displayName?: string; pictureUrl?: string };
+    } catch (err) {
+      throw classifyLine(err as Failure, 1, t);
+    }
+  }
+
   close(): void {
     this.http.close();
   }

@@ -8,7 +8,7 @@
  * monthly quota). Reply tokens (free) are not used: single use, valid for about a minute and
  * without a retry key, a reply token cannot be resent safely after a crash.
  */
-import type { Channel, ChannelPolicy, SendContext, SendResult, SenderAction } from '../channel';
+import type { Channel, ChannelPolicy, SendContext, SendResult, SenderAction, UserProfile } from '../channel';
 import { SendError } from '../channel';
 import type { ConversationRef } from '../conversation';
 import type { InboundEvent } from '../event';
@@ -60,5 +60,13 @@ export class LineChannel implements Channel<LinePush> {
   async senderAction(to: ConversationRef, action: SenderAction, _about: InboundEvent): Promise<void> {
     if (action !== 'typing') return;
     await this.o.api.loading(this.token(to), to, LOADING_SECONDS);
+  }
+
+  /** LINE's profile of a user who added the account as a friend. */
+  async profile(to: ConversationRef): Promise<UserProfile | undefined> {
+    const p = await this.o.api.profile(this.token(to), to);
+    const name = typeof p.displayName === 'string' && p.displayName ? p.displayName : undefined;
+    const pic = typeof p.pictureUrl === 'string' && /^https:\/\//.test(p.pictureUrl) ? p.pictureUrl : undefined;
+    return name || pic ? { ...(name ? { name, firstName: name.split(' ')[0]! } : {}), ...(pic ? { avatarUrl: pic } : {}) } : undefined;
   }
 }

@@ -108,6 +108,18 @@ export class GraphClient {
     return { body: answer.body, attempts };
   }
 
+  /** One GET with the token in the query (profile look-ups: one short attempt, never worth retrying). */
+  async get(path: string, token: string | undefined, query: Record<string, string>, t: GraphTarget): Promise<unknown> {
+    if (!token) throw new SendError(`no access token for ${t.channel} account ${t.account}`, { ...t, code: 'no_token', retryable: false, notSent: true, attempts: 0 });
+    const url = new URL(`${this.http.base}${path}`);
+    for (const [k, v] of Object.entries({ ...query, access_token: token })) url.searchParams.set(k, v);
+    try {
+      return (await this.http.get(url, {}, Math.min(this.opts.timeoutMs, 3_000))).body;
+    } catch (err) {
+      throw classifyGraph(err as Failure, 1, t);
+    }
+  }
+
   close(): void {
     this.http.close();
   }

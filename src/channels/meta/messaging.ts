@@ -101,6 +101,13 @@ function otherFields(ev: Obj, optin: Obj | undefined): Reading | undefined {
     const mids = Array.isArray(ev.delivery.mids) ? ev.delivery.mids.filter((m): m is string => typeof m === 'string') : undefined;
     return { kind: 'delivery', fields: { watermark: num(ev.delivery.watermark), mids } };
   }
+  for (const kind of ['pass_thread_control', 'take_thread_control', 'request_thread_control'] as const) {
+    const t = ev[kind];
+    if (!isObj(t)) continue;
+    const app = (v: unknown) => (typeof v === 'number' ? String(v) : str(v));
+    const thread = compact({ newOwner: app(t.new_owner_app_id), previousOwner: app(t.previous_owner_app_id), requestedOwner: app(t.requested_owner_app_id), metadata: str(t.metadata) });
+    return { kind, fields: { thread } };
+  }
   if (isObj(ev.read)) return { kind: 'read', fields: { watermark: num(ev.read.watermark), ...(str(ev.read.mid) ? { mids: [str(ev.read.mid)!] } : {}) } };
   return undefined;
 }
