@@ -71,16 +71,6 @@ export interface Taken extends Claim {
   first: NextResult;
 }
 
-/** A reply-2 mark: 'begin' is fenced by the lock value; `key` the confirmation key ('' = none). */
-interface ReplyMark {
-  conversation: string;
-  lockValue: string;
-  id: string;
-  op: 'begin' | 'done' | 'abort';
-  index: number;
-  key: string;
-}
-
 /** One conversation's events of a webhook POST, for ingest-n. */
 export interface IngestEntry {
   conversation: string;
@@ -329,29 +319,17 @@ export class ConversationQueue {
    * whose confirmations name content rather than a reply (reply-2 counts them).
    */
   async beginReply(conversation: string, lockValue: string, id: string, index: number, key?: string): Promise<void> {
-    const code = await this.replyMark({ conversation, lockValue, id, op: 'begin', index, key: key ?? '' });
+    const k = this.keys.conversation(conversation);
+    const code = int(await this.redis.cbReply(k.sent, k.lock, lockValue, id, 'begin', index, this.opts.dedupeTtlMs, ...(key ? [key] : [])), 'reply-2');
     const err = errorForCode(code, { script: 'reply-2', conversation, mid: id });
     if (err) throw err;
   }
 
   /** Records that reply `index` of event `id` went out ('done'), or certainly did not ('abort'). */
   async replyDone(conversation: string, id: string, index: number, outcome: 'done' | 'abort' = 'done'): Promise<void> {
-    await this.replyMark({ conversation, lockValue: '', id, op: outcome, index, key: '' });
+    const k = this.keys.conversation(conversation);
+    await this.redis.cbReply(k.sent, k.lock, '', id, outcome, index, this.opts.dedupeTtlMs);
   }
-
-  /** One reply-2 mark; on one server with the marks of other conversations written in the same turn, in one reply-n call. */
-  private async replyMark(m: ReplyMark): Promise<number> {
-    if (this.oneServer) return this.marking.submit(m);
-    const k = this.keys.conversation(m.conversation);
-    return int(await this.redis.cbReply(k.sent, k.lock, m.lockValue, m.id, m.op, m.index, this.opts.dedupeTtlMs, ...(m.key ? [m.key] : [])), 'reply-2');
-  }
-
-  private readonly marking = new Batcher<ReplyMark, number>(async (marks) => {
-    const keys = marks.flatMap((m) => [this.keys.conversation(m.conversation).sent, this.keys.conversation(m.conversation).lock]);
-    const reply = await this.redis.cbReplies(keys.length, ...keys, this.opts.dedupeTtlMs, ...marks.flatMap((m) => [m.lockValue, m.id, m.op, m.index, m.key]));
-    if (!Array.isArray(reply) || reply.length !== marks.length) throw new ScriptReplyError({ script: 'reply-n', reply });
-    return reply.map((c) => int(c, 'reply-n'));
-  });
 
   /** Conversations with work and the age of the oldest ready one, for the metrics. */
   async pendingStats(): Promise<{ conversations: number; oldestMs: number }> {

@@ -28,8 +28,6 @@ declare module 'ioredis' {
     cbClaimPeek(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
     /** ingest-n (one server): 7 keys per conversation entry and the stream shards, then the enqueue arguments, each entry's events, each shard's records. */
     cbIngest(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
-    /** reply-n (one server): sent and lock keys per mark, then the ttl and 5 arguments per mark. */
-    cbReplies(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[], Context>;
     /** inbox-n: the inbox hash, then (one server only) the waiting and snoozed sets; see the script's header. */
     cbInbox(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
     cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
@@ -51,7 +49,6 @@ const COMMANDS: Record<string, string> = {
   'finish-n': 'cbFinish',
   'claim-peek-n': 'cbClaimPeek',
   'ingest-n': 'cbIngest',
-  'reply-n': 'cbReplies',
   'inbox-n': 'cbInbox',
 };
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ChatlogStream } from '../../src/chatlog/stream';
-import { LockLostError, ScriptCode } from '../../src/queue/errors';
+import { ScriptCode } from '../../src/queue/errors';
 import type { Claim, ConversationQueue } from '../../src/queue/queue';
 import { redisTargets } from '../helpers/env';
 import { conversationId, idOf, openQueue, textEvent } from '../helpers/queue';
@@ -159,32 +159,6 @@ describe('queue batch scripts on standalone redis', () => {
     const c = conversationId('pb', 'i4');
     const [r] = await q.ingest([{ conversation: c, events: [1, 2, 3].map((i) => textEvent('pb', 'i4', `o${i}`, i)) }], []);
     assert.deepEqual([r!.codes, r!.depth, r!.overflow], [[1, 3, 5], 1, 1]);
-  });
-
-  test('reply marks of several conversations written in the same turn share one reply-n call; only a stale holder\'s begin is fenced', async () => {
-    const q = await open('marks');
-    const convs = ['r1', 'r2', 'r3'].map((u) => conversationId('pb', u));
-    for (const c of convs) await q.redis.set(q.keys.conversation(c).lock, `w1/${c}`, 'PX', 10_000);
-    let calls = 0;
-    const original = q.redis.cbReplies.bind(q.redis);
-    q.redis.cbReplies = ((...args: Parameters<typeof original>) => {
-      calls++;
-      return original(...args);
-    }) as typeof original;
-    const results = await Promise.allSettled([
-      q.beginReply(convs[0]!, `w1/${convs[0]}`, 'm1', 0),
-      q.beginReply(convs[1]!, 'w1/stale', 'm2', 0),
-      q.beginReply(convs[2]!, `w1/${convs[2]}`, 'm3', 0, 'content-key'),
-    ]);
-    assert.equal(calls, 1);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-    assert.ok(results[1]!.status === 'rejected' && (results[1] as PromiseRejectedResult).reason instanceof LockLostError);
-    assert.match(String(await q.redis.hget(q.keys.conversation(convs[0]!).sent, 'p:m1')), /^0:\d+$/, 'reply 0 is being sent, since Redis ms');
-    assert.match(String(await q.redis.hget(q.keys.conversation(convs[2]!).sent, 'p:m3')), /^0:\d+:content-key$/, 'with its confirmation key');
-    assert.equal(await q.redis.hget(q.keys.conversation(convs[1]!).sent, 'p:m2'), null, 'the stale holder marked nothing');
-    await Promise.all([q.replyDone(convs[0]!, 'm1', 0), q.replyDone(convs[2]!, 'm3', 0, 'abort')]);
-    assert.deepEqual(await q.redis.hgetall(q.keys.conversation(convs[0]!).sent), { 'c:m1': '1' }, 'done: one reply confirmed, nothing pending');
-    assert.deepEqual(await q.redis.hgetall(q.keys.conversation(convs[2]!).sent), {}, 'abort: nothing pending');
   });
 
   test('claim-peek-n leases a round of conversations, takes each lock and peeks each first event in one call', async () => {
