@@ -26,6 +26,17 @@ async function held(q: ConversationQueue, user: string, mids: string[]): Promise
   return { c, claim, member: first.code === ScriptCode.Ok ? first.member : '' };
 }
 
+/** Counts the calls of one batch script from now on (they still run). */
+function countCalls(q: ConversationQueue, script: 'cbFinish' | 'cbIngest'): { n: number } {
+  const calls = { n: 0 };
+  const original = q.redis[script].bind(q.redis) as (...args: unknown[]) => unknown;
+  (q.redis as unknown as Record<string, unknown>)[script] = (...args: unknown[]) => {
+    calls.n++;
+    return original(...args);
+  };
+  return calls;
+}
+
 describe('queue batch scripts on standalone redis', () => {
   const opened: ConversationQueue[] = [];
   const open = async (label: string) => {
@@ -107,15 +118,10 @@ describe('queue batch scripts on standalone redis', () => {
     const users = ['b1', 'b2', 'b3'];
     const all = [];
     for (const u of users) all.push({ u, ...(await held(q, u, [`${u}-a`, `${u}-b`])) });
-    let calls = 0;
-    const original = q.redis.cbFinish.bind(q.redis);
-    q.redis.cbFinish = ((...args: Parameters<typeof original>) => {
-      calls++;
-      return original(...args);
-    }) as typeof original;
+    const calls = countCalls(q, 'cbFinish');
     const ref = (u: string) => ({ channel: 'messenger', account: 'pb', user: u });
     const results = await Promise.all(all.map((x) => q.finish({ claim: x.claim, lockValue: `w1/${x.u}`, ack: { member: x.member, id: `${x.u}-a`, sent: 1 }, records: log.entriesOf(ref(x.u), []) })));
-    assert.equal(calls, 1, 'one call for the three');
+    assert.equal(calls.n, 1, 'one call for the three');
     assert.deepEqual(results.map((r) => (r.code === ScriptCode.Ok ? idOf(r.payload) : r.code)), ['b1-b', 'b2-b', 'b3-b']);
   });
 
@@ -141,15 +147,10 @@ describe('queue batch scripts on standalone redis', () => {
 
   test('POSTs ingested in the same turn of the event loop share one ingest-n call, each getting its own answer', async () => {
     const q = await open('ingestbatch');
-    let calls = 0;
-    const original = q.redis.cbIngest.bind(q.redis);
-    q.redis.cbIngest = ((...args: Parameters<typeof original>) => {
-      calls++;
-      return original(...args);
-    }) as typeof original;
+    const calls = countCalls(q, 'cbIngest');
     const c = conversationId('pb', 'i3');
     const posts = await Promise.all(['x1', 'x2', 'x1'].map((m, i) => q.ingest([{ conversation: c, events: [textEvent('pb', 'i3', m, i + 1)] }], [])));
-    assert.equal(calls, 1);
+    assert.equal(calls.n, 1);
     assert.deepEqual(posts.map((p) => p[0]!.codes), [[1], [1], [2]], 'entries run in the order they came: the third is a duplicate of the first');
   });
 
