@@ -22,6 +22,7 @@ import { protocolCeiling } from './protocol-ceiling';
 import { chartSvg } from './chart';
 import { workerKill } from './recovery';
 import { channelLine } from './channel-line';
+import { webchat } from './channel-webchat';
 import { machine, startServers, type BenchServers } from './env';
 
 type Scenario = (servers: BenchServers, quick: boolean, before: Record<string, Record<string, number>>) => Promise<Record<string, number>>;
@@ -48,6 +49,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string; needs?: string[
   'channel-line': { run: channelLine, target: 'LINE end to end through its fake: 0 violations (audit by retry key)' },
   'channel-whatsapp': { run: channelWhatsApp, target: 'WhatsApp e2e through the Cloud API fake (statuses on): messages/s, p50/p99; 0 violations' },
   'channel-instagram': { run: channelInstagram, target: 'Instagram e2e beside Messenger, same load: 0 violations; ratio_to_messenger ≥ 0.4 (each Instagram echo is a worker pass)' },
+  'channel-webchat': { run: webchat, target: 'sockets held per gateway, memory per socket; e2e p50/p99 per message at a steady rate; 0 violations' },
 };
 
 async function main(): Promise<void> {

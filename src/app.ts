@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { buildChannels, buildIngresses, loadChannels } from './channels/registry';
+import { buildChannels, buildIngresses, buildWebchat, loadChannels } from './channels/registry';
 import type { Config } from './config';
 import type express from 'express';
 import { EchoBot, type BotHandler } from './bot/handler';
@@ -17,7 +17,8 @@ import { adminRouter } from './admin/api';
 import { adminUi } from './admin/ui';
 import { LiveFeed } from './admin/live';
 import { Sessions } from './admin/session';
-import { watchUsersFile } from './admin/users';
+import { canSee, watchUsersFile } from './admin/users';
+import { conversationKey } from './channels/conversation';
 import { FakeCommerce, orderStatusAction } from './dev/fake-commerce';
 import { initialModel, NluService } from './nlu/service';
 import { BUNDLED_CORPUS, mergeCorpora, readCorpus } from './nlu/corpus';
@@ -30,6 +31,7 @@ import type { FakeLine } from './dev/fake-line';
 import type { FakeWhatsApp } from './dev/fake-whatsapp';
 import type { FakeInstagram } from './dev/fake-instagram';
 import { startRedis, type RedisProcess } from './dev/redis-server';
+import { ingest } from './gateway/ingest';
 import { createHttpHandler } from './gateway/server';
 import { listen } from './gateway/http-server';
 import type { Logger } from './log';
@@ -71,6 +73,8 @@ export interface App {
   nlu?: NluService;
   /** The admin token in force (generated in dev mode when ADMIN_TOKEN is unset). */
   adminToken?: string;
+  /** Gateway role with a web chat site: its sockets. */
+  webchat?: NonNullable<ReturnType<typeof buildWebchat>>['gateway'];
   stop(): Promise<void>;
 }
 
@@ -156,6 +160,13 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let intentsOfCorpus: string[] | undefined;
   const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
   const mounts: [string, express.Router][] = [];
+  // Web chat: widget files and sockets, on the gateway; its messages take the webhooks' path (ingest).
+  const durability = config.redis.waitReplicas > 0 ? { durability: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } } : {};
+  const webchat = gateway ? buildWebchat(loaded, config, { redis, logger, metrics, ingest: (p) => ingest(p, { queue, chatlog, accounts, logger, metrics, ...durability }), record: (r) => chatlog.append(r) }) : undefined;
+  if (webchat) {
+    await webchat.gateway.start();
+    mounts.push(['/webchat', webchat.router]);
+  }
   let users: ReturnType<typeof watchUsersFile> | undefined;
   if (gateway) {
     users = config.adminUsers && config.adminUsersFile ? watchUsersFile(config.adminUsersFile, new Map(config.adminUsers), logger, metrics) : undefined;
@@ -166,7 +177,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
       ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
       inbox: inbox.admin({ users: () => users?.current, port: () => port }),
+      ...(webchat ? { presence: webchat.gateway } : {}),
     })]);
+    // Web chat visitors coming, going and typing stream to the admin app with the messages.
+    webchat?.gateway.subscribe((c) => live?.broadcast('presence', { ...c, key: conversationKey(c) }, (p) => canSee(p, c.channel, c.account)));
     mounts.push(['/files', filesRouter(inbox.files)]);
     mounts.push(['/admin', adminUi()]);
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger })]);
@@ -178,6 +192,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
   });
   const port = http.port;
+  http.server.on('upgrade', (req, socket, head) => {
+    if (!webchat?.gateway.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   dev.listening(port, gateway);
 
   let worker: Worker | undefined;
@@ -188,6 +205,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (workerRole || gateway) {
     sending = buildChannels(loaded, config, {
       ...dev.urls,
+      webchat: { redis, logger, metrics },
       onAlreadyAccepted: (channel, ctx) => {
         metrics.alreadyAccepted.inc({ channel });
         logger.info({ channel, account: ctx.to.account, mid: ctx.ref.event, reply: ctx.ref.index }, 'the platform had already accepted this send (a resend after a crash or a lost answer): counted as sent, not sent twice');
@@ -239,11 +257,13 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ...(fakeCommerce ? { fakeCommerce } : {}),
     ...(nlu ? { nlu } : {}),
     ...(adminToken ? { adminToken } : {}),
+    ...(webchat ? { webchat: webchat.gateway } : {}),
     async stop() {
       nlu?.stop();
       live?.stop();
       users?.stop();
-      // Stop taking webhooks first (POSTs that arrived whole finish), then drain the workers.
+      // Stop taking webhooks first (POSTs that arrived whole finish; web chat widgets are told to reconnect elsewhere), then drain the workers.
+      await webchat?.gateway.stop();
       // The heartbeat goes on while the worker drains: a draining worker is not dead.
       await Promise.all([http.close(), worker?.stop().then(() => liveness?.stop()), sweeper?.stop()]);
       await inbox.stop();

@@ -83,6 +83,12 @@ export function createMetrics() {
     handoffAlerts: new client.Counter({ name: 'cb_handoff_alerts_total', help: 'Handoff alerts POSTed to HANDOFF_WEBHOOK_URL, by result (sent, retried, failed)', labelNames: ['result'] as const, ...reg }),
     threadControl: new client.Counter({ name: 'cb_thread_control_total', help: 'Handover Protocol calls (pass_thread_control, take_thread_control) by result', labelNames: ['op', 'result'] as const, ...reg }),
     profiles: new client.Counter({ name: 'cb_profile_fetches_total', help: 'User profile look-ups by channel and result (ok, none, error)', labelNames: ['channel', 'result'] as const, ...reg }),
+    webchatSockets: new client.Gauge({ name: 'cb_webchat_sockets', help: 'Web chat sockets open on this gateway (after hello)', ...reg }),
+    webchatConnections: new client.Counter({ name: 'cb_webchat_connections_total', help: 'Web chat connection attempts by result (ok, unauthorized, origin, too_many, unknown_site, bad_request, draining)', labelNames: ['result'] as const, ...reg }),
+    webchatFrames: new client.Counter({ name: 'cb_webchat_frames_total', help: 'Web chat frames from widgets by type and outcome (ok, duplicate, rate_limited, bad_frame, unavailable, queue_full)', labelNames: ['type', 'outcome'] as const, ...reg }),
+    webchatPushed: new client.Counter({ name: 'cb_webchat_entries_pushed_total', help: 'Transcript entries pushed to web chat sockets', ...reg }),
+    webchatOutbox: new client.Counter({ name: 'cb_webchat_outbox_total', help: 'Replies written to web chat outboxes by result (appended, duplicate = a resend the outbox dropped)', labelNames: ['result'] as const, ...reg }),
+    webchatNotifications: new client.Counter({ name: 'cb_webchat_notifications_total', help: 'Away notifications to web chat sites by result (sent, failed)', labelNames: ['result'] as const, ...reg }),
   };
 }
 

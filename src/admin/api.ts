@@ -26,8 +26,11 @@ import { STATUSES } from '../inbox/state';
 import type { LiveFeed } from './live';
 import { modelsRouter } from './models';
 import { privacyRouter } from './privacy';
+import { OPENAPI } from './openapi';
 import type { Forgetter } from '../privacy/forgetter';
 import { nulFreeBody, plainQuery } from './plain-input';
+import type { PresenceSource } from '../channels/presence';
+import { presenceRouter } from './presence';
 import { EXPORT_FORMATS, ExportInputError, checkExport, exportMessages, parseExportFilters, parseExportFormat } from '../chatlog/export';
 import type { ModelStore } from '../nlu/store';
 import { SignInError, type Sessions } from './session';
@@ -59,6 +62,8 @@ export interface AdminDeps {
   metrics?: Pick<Metrics, 'overflow' | 'overflowRefused' | 'inboxClaims'>;
   /** The agent inbox (statuses, claims, presence, tools); its routes answer 503 without it. */
   inbox?: Omit<InboxApiDeps, 'queue' | 'accounts' | 'db' | 'logger'> & Omit<ToolsApiDeps, 'accounts' | 'db' | 'logger' | 'profiles'>;
+  /** Online and typing of the user, for channels that have it (web chat). */
+  presence?: PresenceSource;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -70,6 +75,8 @@ export { HttpError };
 
 export function adminRouter(d: AdminDeps): express.Router {
   const r = express.Router();
+  // Public, like sign-in (it holds no secret), and before any parsing: it reads no input.
+  r.get('/openapi.json', (_req, res) => void res.set('cache-control', 'no-store').json(OPENAPI));
   r.use(express.json({ limit: '64kb', strict: true }));
   r.use((_req, res, next) => {
     res.set('cache-control', 'no-store');
@@ -82,7 +89,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     return d.db;
   };
 
-  // Sign-in is the one route without a bearer token.
+  // Sign-in is the one route without a bearer token (but /openapi.json, above).
   r.post('/session', route(async (req, res) => {
     if (!d.sessions) throw new HttpError(503, 'admin API disabled: set ADMIN_TOKEN or ADMIN_USERS_FILE');
     try {
@@ -224,6 +231,7 @@ export function adminRouter(d: AdminDeps): express.Router {
   r.use(inboxRouter(d.inbox && { ...d.inbox, queue: d.queue, accounts: d.accounts, logger: d.logger, ...(d.db ? { db: d.db } : {}), ...(d.metrics ? { metrics: d.metrics } : {}) }));
   r.use(toolsRouter(d.inbox && { ...d.inbox, accounts: d.accounts, logger: d.logger, ...(d.db ? { db: d.db } : {}) }));
   r.use(privacyRouter({ ...(d.forgetter ? { forgetter: d.forgetter } : {}), accounts: d.accounts, logger: d.logger }));
+  r.use(presenceRouter({ ...(d.presence ? { presence: d.presence } : {}), accounts: d.accounts, logger: d.logger }));
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
   // Streams the export: constant memory whatever the size; the caller's pages bound it.

@@ -95,6 +95,12 @@ export class LiveFeed {
     w.res.end();
   }
 
+  /** Streams an event of another kind (`presence`) to every open stream whose user may see it. */
+  broadcast(event: string, data: unknown, visible: (p: Principal) => boolean): void {
+    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const w of this.watchers) if (visible(w.principal)) w.res.write(text);
+  }
+
   private pause(): void {
     clearInterval(this.timer);
     this.timer = undefined;

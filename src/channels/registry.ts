@@ -4,11 +4,14 @@
  * the channels (what workers send through). The core never imports this file; `app.ts` does.
  * Adding a channel: an adapter folder, then its lines here (docs/channels.md).
  */
+import type express from 'express';
+import type { ReceiptRecord } from '../chatlog/records';
 import type { Config } from '../config';
 import { ConfigError, DEFAULT_LINE_API_URL } from '../config';
 import type { ChannelEntry } from '../config-channels';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { RedisClient } from '../queue/redis';
 import { AccountDirectory, type Account } from './accounts';
 import type { Channel, Ingress, SendContext, SendError } from './channel';
 import { checkInstagramEntry, DEV_INSTAGRAM, instagramAccountOf } from './instagram/account';
@@ -23,6 +26,13 @@ import { MetaIngress, type ObjectParser } from './meta/ingress';
 import { checkMessengerEntry, MessengerChannel, messengerInbox, pageAccountOf, parseMessengerWebhook, type PageAccount } from './messenger/channel';
 import { checkWhatsAppEntry, DEV_WHATSAPP_NUMBER, WhatsAppChannel, whatsAppNumberOf, type WhatsAppNumber } from './whatsapp/channel';
 import { parseWhatsAppWebhook } from './whatsapp/parse';
+import type { ParseResult } from './event';
+import { WebchatChannel } from './webchat/channel';
+import { WebchatGateway } from './webchat/gateway';
+import { Notifier } from './webchat/notify';
+import { webchatRouter } from './webchat/routes';
+import { checkWebchatEntry, DEV_SITE, siteOf, type WebchatSite } from './webchat/sites';
+import { WebchatStore } from './webchat/store';
 
 export { DEV_INSTAGRAM, DEV_LINE_ACCOUNT, DEV_WHATSAPP_NUMBER };
 
@@ -33,6 +43,7 @@ export interface ChannelSettings {
   whatsapp: { numbers: Map<string, WhatsAppNumber> };
   /** By bot user id (the webhooks' `destination`). */
   line: { accounts: Map<string, LineAccount> };
+  webchat: { sites: Map<string, WebchatSite> };
 }
 
 export interface LoadedChannels {
@@ -46,6 +57,7 @@ const ENTRY_CHECKS: Record<string, (e: ChannelEntry) => string[]> = {
   instagram: checkInstagramEntry,
   whatsapp: checkWhatsAppEntry,
   line: checkLineEntry,
+  webchat: checkWebchatEntry,
 };
 
 const byId = <T extends { id: string }>(entries: readonly ChannelEntry[], type: string, of: (e: ChannelEntry) => T) => new Map(entries.filter((e) => e.type === type).map((e) => [e.id, of(e)]));
@@ -70,6 +82,7 @@ export function loadChannels(config: Config): LoadedChannels {
     instagram: { accounts: byId(entries, 'instagram', instagramAccountOf) },
     whatsapp: { numbers: byId(entries, 'whatsapp', whatsAppNumberOf) },
     line: { accounts: byId(entries, 'line', lineAccountOf) },
+    webchat: { sites: byId(entries, 'webchat', siteOf) },
   };
   // Neither CHANNELS_FILE nor PAGES_FILE: every page is served (with FB_PAGE_ACCESS_TOKEN), as before channels.
   const open = config.channels === undefined && config.fb.pages === undefined;
@@ -78,6 +91,8 @@ export function loadChannels(config: Config): LoadedChannels {
   // (Meta's through the Graph API emulator, so only without GRAPH_API_URL).
   if (!config.production && config.channels === undefined) {
     settings.line.accounts.set(DEV_LINE_ACCOUNT.id, DEV_LINE_ACCOUNT);
+    // A web chat site any page of this machine can embed (/webchat/demo does).
+    settings.webchat.sites.set(DEV_SITE.id, DEV_SITE);
     if (open && config.fb.graphApiUrl === undefined) {
       settings.instagram.accounts.set(DEV_INSTAGRAM.id, DEV_INSTAGRAM);
       settings.whatsapp.numbers.set(DEV_WHATSAPP_NUMBER.id, DEV_WHATSAPP_NUMBER);
@@ -86,7 +101,7 @@ export function loadChannels(config: Config): LoadedChannels {
   const listed = (channel: string, m: Map<string, { id: string; name?: string }>): Account[] => [...m.values()].map((a) => ({ channel, id: a.id, ...(a.name ? { name: a.name } : {}) }));
   const accounts = [
     ...listed('messenger', settings.messenger.pages), ...listed('instagram', settings.instagram.accounts),
-    ...listed('whatsapp', settings.whatsapp.numbers), ...listed('line', settings.line.accounts),
+    ...listed('whatsapp', settings.whatsapp.numbers), ...listed('line', settings.line.accounts), ...listed('webchat', settings.webchat.sites),
   ];
   // The inbox's per-account settings (handoff alerts; Messenger: Handover Protocol, staff echoes).
   const entryOf = new Map(entries.map((e) => [`${e.type}:${e.id}`, e]));
@@ -135,6 +150,8 @@ export interface SendSetup {
   onRetry: (err: SendError, delayMs: number) => void;
   /** A send the platform had already accepted (LINE's 409 for a retry key): a resend after a crash or a lost answer. */
   onAlreadyAccepted?: (channel: string, ctx: SendContext) => void;
+  /** What web chat's channel needs (it writes replies to its outboxes in Redis); without it there is no web chat channel. */
+  webchat?: { redis: RedisClient; logger: Logger; metrics: Metrics };
 }
 
 /** What workers send through (worker role). */
@@ -149,11 +166,39 @@ export function buildChannels(loaded: LoadedChannels, config: Config, setup: Sen
   if (instagram.accounts.size) channels.set('instagram', new InstagramChannel({ graph, accounts: instagram.accounts }) as Channel);
   const lineApi = line.accounts.size ? new LineApi({ baseUrl: config.lineApiUrl ?? setup.lineApiUrl ?? DEFAULT_LINE_API_URL, ...retry }) : undefined;
   if (lineApi) channels.set('line', new LineChannel({ api: lineApi, accounts: line.accounts, ...(setup.onAlreadyAccepted ? { onAlreadyAccepted: (ctx) => setup.onAlreadyAccepted!('line', ctx) } : {}) }) as Channel);
+  const sites = loaded.settings.webchat.sites;
+  const wc = setup.webchat;
+  if (sites.size && wc) {
+    const notifier = new Notifier(sites, wc.logger, (result) => wc.metrics.webchatNotifications.inc({ result }));
+    channels.set('webchat', new WebchatChannel({ store: webchatStore(wc.redis, config), notifier, logger: wc.logger, metrics: wc.metrics }) as Channel);
+  }
   return {
     channels,
     close: () => {
       graph.close();
       lineApi?.close();
     },
+  };
+}
+
+const webchatStore = (redis: RedisClient, config: Config) => new WebchatStore(redis, config.redis.prefix, config.queue.dedupeTtlMs);
+
+export interface SocketSetup {
+  redis: RedisClient;
+  logger: Logger;
+  metrics: Metrics;
+  /** The gateway's ingest: queues parsed events durably. */
+  ingest(parsed: ParseResult): Promise<unknown>;
+  /** Appends records (receipts) to the chatlog stream. */
+  record(receipts: ReceiptRecord[]): Promise<void>;
+}
+
+/** Web chat's sockets and widget files (gateway role), when there is a site. */
+export function buildWebchat(loaded: LoadedChannels, config: Config, setup: SocketSetup): { gateway: WebchatGateway; router: express.Router } | undefined {
+  const sites = loaded.settings.webchat.sites;
+  if (!sites.size) return undefined;
+  return {
+    gateway: new WebchatGateway({ sites, store: webchatStore(setup.redis, config), logger: setup.logger, metrics: setup.metrics, ingest: setup.ingest, record: setup.record }),
+    router: webchatRouter(sites, { demo: sites.has(DEV_SITE.id) && !config.production }),
   };
 }

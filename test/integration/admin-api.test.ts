@@ -1,4 +1,4 @@
-/** The admin API on real Redis and PostgreSQL: auth, page scoping, paging, filters, corrections, notes, agent replies, live updates. */
+/** The admin API on real Redis and PostgreSQL: auth, its OpenAPI document, page scoping, paging, filters, corrections, notes, agent replies, live updates. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -37,6 +37,21 @@ describe('admin API', () => {
     assert.equal((await app.api('/session', { token: '', json: { user: 'ann', password: 'correct horse battery staple' } })).status, 201, 'other accounts are not slowed down');
     await sleep(Number(waits.headers.get('retry-after')) * 1000);
     assert.equal((await right()).status, 201, 'slowed down, not locked out: after the wait the owner gets in');
+  });
+
+  test('the API describes itself at /admin/api/openapi.json, without a token; each route it marks as signed-in refuses a request without one', async () => {
+    const res = await fetch(`${app.url}/admin/api/openapi.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[] }>> };
+    assert.equal(doc.openapi, '3.1.0');
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (op.security?.length === 0) continue;
+        const url = `${app.url}/admin/api${path.replace('{id}', '101:a1').replace(/\{\w+\}/g, '1')}`;
+        assert.equal((await fetch(url, { method: method.toUpperCase() })).status, 401, `${method} ${path}`);
+      }
+    }
   });
 
   test('page scoping: a user of page 101 never sees page 102, whatever the route or id', async () => {

@@ -213,7 +213,9 @@ function renderConversation(key, v) {
     el('h2', { text: `${c.name || c.userId} on ${accountLabel(c)}` }),
     c.name ? el('details', { class: 'raw-id' }, el('summary', { text: 'id' }), el('code', { 'data-testid': 'raw-id', text: c.userId })) : null,
     el('span', { class: `badge ${human ? 'human' : 'bot'}`, 'data-testid': 'mode', text: human ? `human${v.agent ? ` (${v.agent})` : ''}` : 'bot' }),
+    HAS_PRESENCE.has(c.channel) ? el('span', { class: 'badge presence', 'data-testid': 'presence', text: presenceText(state.presence[key]) }) : null,
     canAct ? el('button', { 'data-testid': human ? 'release' : 'takeover', onclick: () => act(key, human ? 'release' : 'takeover') , text: human ? 'Hand back to the bot' : 'Take over' }) : null);
+  if (HAS_PRESENCE.has(c.channel)) api(`/conversations/${encodeURIComponent(key)}/presence`).then((p) => showPresence(key, p)).catch(() => null);
   head.append(...inboxControls(key, v));
   const bubbles = el('div', { class: 'bubbles', 'data-testid': 'bubbles', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' }, v.messages.map((m) => bubble(m, v.lowConfidenceBelow)));
   const parts = [head, bubbles];
@@ -231,6 +233,24 @@ function renderConversation(key, v) {
   if (kept.note) $('[data-testid=note-text]').value = kept.note;
   if (kept.focus) $(`[data-testid=${kept.focus}]`)?.focus();
   if (!sameKey) bubbles.lastElementChild?.scrollIntoView({ block: 'end' });
+}
+
+// ---- presence (channels with a live connection to the user: web chat) ----
+
+const HAS_PRESENCE = new Set(['webchat']);
+state.presence = {};
+
+function presenceText(p) {
+  return !p ? '…' : p.typing ? 'typing…' : p.online ? 'online' : 'offline';
+}
+
+function showPresence(key, p) {
+  state.presence[key] = p;
+  const badge = $('[data-testid=presence]');
+  if (badge && $('#chat').dataset.key === key) {
+    badge.textContent = presenceText(p);
+    badge.classList.toggle('online', p.online);
+  }
 }
 
 async function act(key, what, body = {}) {
@@ -266,7 +286,10 @@ async function watchLive() {
           const data = chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
           if (chunk.startsWith('event: ended')) return signedOut(JSON.parse(data).error);
           if (chunk.startsWith('event: inbox')) onInbox(JSON.parse(data));
-          else if (data) onLive(JSON.parse(data));
+          else if (chunk.startsWith('event: presence')) {
+            const p = JSON.parse(data);
+            showPresence(p.key, p);
+          } else if (data) onLive(JSON.parse(data));
         }
       }
     } catch (err) {
