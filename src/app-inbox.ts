@@ -6,7 +6,7 @@
  */
 import type { AccountDirectory } from './channels/accounts';
 import type { Channel } from './channels/channel';
-import type { ConversationRef } from './channels/conversation';
+import { conversationKey, type ConversationRef } from './channels/conversation';
 import type { ChatlogStream } from './chatlog/stream';
 import type { Config } from './config';
 import type { AdminDeps } from './admin/api';
@@ -15,6 +15,7 @@ import { HandoffAlerts } from './inbox/alerts';
 import { InboxBus } from './inbox/events';
 import { FileStore } from './inbox/files';
 import { InboxJanitor } from './inbox/janitor';
+import { LatestInbound } from './inbox/latest-inbound';
 import { Presence } from './inbox/presence';
 import { ProfileService } from './inbox/profiles';
 import { Inbox } from './inbox/service';
@@ -27,6 +28,7 @@ import type { RedisClient } from './queue/redis';
 
 export interface InboxParts {
   inbox: Inbox;
+  latest: LatestInbound;
   bus: InboxBus;
   presence: Presence;
   suggestions: SuggestionStore;
@@ -55,6 +57,7 @@ export function composeInbox(config: Config, d: { redis: RedisClient; chatlog: C
   const channels = () => d.channels() ?? new Map<string, Channel>();
   const profiles = new ProfileService(redis, prefix, channels, chatlog, logger, metrics);
   const files = new FileStore(redis, prefix);
+  const latest = new LatestInbound(redis, prefix);
   let janitor: InboxJanitor | undefined;
 
   // The waiting gauges, read from Redis when Prometheus scrapes (the same value in every role).
@@ -70,14 +73,18 @@ export function composeInbox(config: Config, d: { redis: RedisClient; chatlog: C
     },
   });
 
+  // An agent's typing: where the channel's indicator names a message (WhatsApp), the user's latest.
   const typing = async (c: ConversationRef) => {
     const channel = channels().get(c.channel);
+    if (!channel?.senderAction) return;
+    const replyTo = channel.typingNamesMessage ? await latest.get(conversationKey(c)) : undefined;
+    if (channel.typingNamesMessage && !replyTo) return;
     const now = Date.now();
-    await channel?.senderAction?.(c, 'typing', { ...c, id: `typing:${now}`, kind: 'agent', timestamp: now, receivedAt: now });
+    await channel.senderAction(c, 'typing', { ...c, id: `typing:${now}`, kind: 'agent', timestamp: now, receivedAt: now, ...(replyTo ? { replyTo } : {}) });
   };
 
   return {
-    inbox, bus, presence, suggestions, profiles, files, alerts,
+    inbox, bus, presence, suggestions, profiles, files, alerts, latest,
     admin: (o) => ({
       inbox, presence, suggestions, profiles, bus, files, csat: config.inbox.csat, users: o.users, typing,
       publicUrl: () => config.inbox.publicUrl ?? (config.production ? undefined : `http://127.0.0.1:${o.port()}`),

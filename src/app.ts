@@ -13,6 +13,7 @@ import { ActionRunner, type ActionSpec } from './bot/actions';
 import { ContextStore } from './bot/context';
 import { ConversationBot } from './bot/conversation';
 import { Dialog } from './bot/dialog';
+import { SentContents } from './bot/sent-contents';
 import { adminRouter } from './admin/api';
 import { adminUi } from './admin/ui';
 import { LiveFeed } from './admin/live';
@@ -225,6 +226,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       const dialog = new Dialog({ nlu, actions, runner: new ActionRunner(), logger, metrics });
       bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics, {
         inbox: inbox.inbox, accounts, channels: () => sending!.channels, queue, logger, metrics, profiles: inbox.profiles, suggestions: inbox.suggestions,
+        contents: new SentContents(redis, config.redis.prefix), latest: inbox.latest,
       });
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');

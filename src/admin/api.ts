@@ -109,7 +109,7 @@ export function adminRouter(d: AdminDeps): express.Router {
     d.live?.endSession(bearer(req)!);
     res.status(204).end();
   }));
-  r.get('/me', (req, res) => {
+  r.get('/me', (_req, res) => {
     const p = principalOf(res);
     // The accounts this user can pick in filters: their own, or every account this deployment lists.
     const all = d.accounts.list();

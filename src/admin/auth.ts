@@ -39,7 +39,7 @@ export function requireAuth(sessions: Sessions | undefined) {
 }
 
 /** Agents and admins may act on conversations; viewers only read. */
-export function requireAgent(req: Request, res: Response, next: NextFunction): void {
+export function requireAgent(_req: Request, res: Response, next: NextFunction): void {
   if (canAct(principalOf(res))) return next();
   res.status(403).json({ error: 'this needs the agent or admin role' });
 }

@@ -49,7 +49,7 @@ export function toolsRouter(deps?: ToolsApiDeps): express.Router {
   };
 
   r.get('/canned', route(async (req, res) => {
-    const d = D();
+    D(); // 503 without the inbox
     const account = (req.query as Record<string, string | undefined>).account || undefined;
     if (account !== undefined && !ACCOUNT_KEY.test(account)) throw new HttpError(400, 'account must be <channel>:<account id>, e.g. messenger:1234');
     res.json({ items: await cannedReplies(db(), principalOf(res).accounts, account) });
@@ -71,7 +71,7 @@ export function toolsRouter(deps?: ToolsApiDeps): express.Router {
   }));
 
   r.delete('/canned/:cid', route(async (req, res) => {
-    const d = D();
+    D(); // 503 without the inbox
     admin(res);
     if (!(await deleteCanned(db(), String(req.params.cid), principalOf(res).accounts))) throw new HttpError(404, 'no such canned reply');
     res.status(204).end();
@@ -105,7 +105,7 @@ export function toolsRouter(deps?: ToolsApiDeps): express.Router {
   }));
 
   r.get('/kpis', route(async (req, res) => {
-    const d = D();
+    D(); // 503 without the inbox
     const q = req.query as Record<string, string | undefined>;
     const to = q.to ? new Date(q.to) : new Date();
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - 7 * 24 * 3_600_000);

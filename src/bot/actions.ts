@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance } from 'axios';
+import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import { missing, render, type Vars } from './template';
 import { jsonSection } from '../config-reader';
 

@@ -8,8 +8,9 @@
  * event processed twice decides the same way.
  */
 import { conversationKey } from '../channels/conversation';
-import type { InboundEvent } from '../channels/event';
+import { isAnswered, type InboundEvent } from '../channels/event';
 import { PAGE_INBOX } from '../inbox/state';
+import type { LatestInbound } from '../inbox/latest-inbound';
 import type { ProfileService } from '../inbox/profiles';
 import type { SuggestionStore } from '../inbox/suggestions';
 import type { Logger } from '../log';
@@ -29,6 +30,8 @@ export interface ConversationBotOptions {
 export interface ConversationInbox extends InboxTurnDeps {
   profiles?: ProfileService;
   suggestions?: SuggestionStore;
+  /** The user's latest message id, where an agent's typing indicator names it (WhatsApp). */
+  latest?: LatestInbound;
 }
 
 export const NOTICE_TEXT = 'Thanks for waiting. Everyone on our team is busy right now; a person will answer you here as soon as one is free, usually within the hour.';
@@ -45,8 +48,9 @@ export class ConversationBot implements BotHandler {
 
   async turn(e: InboundEvent, io: TurnIO): Promise<BotTurn> {
     const conversation = conversationKey(e);
-    // Both reads go out together (one round trip's wait).
-    const [before, state] = await Promise.all([this.contexts.load(conversation, e.id), this.inbox.inbox.store.read(conversation)]);
+    // Both reads (and the note of a user's message id for the agents' typing) go out together: one round trip's wait.
+    const notes = e.mid && isAnswered(e) && this.inbox.latest && this.inbox.channels?.().get(e.channel)?.typingNamesMessage;
+    const [before, state] = await Promise.all([this.contexts.load(conversation, e.id), this.inbox.inbox.store.read(conversation), notes ? this.inbox.latest!.note(conversation, e.mid!) : undefined]);
     const s: DialogState = structuredClone(before);
     const t = new TurnInbox(this.inbox, e, state);
     // A conversation in human mode before the inbox existed keeps its person.

@@ -119,7 +119,7 @@ export class Dialog {
     let intent: string | undefined;
     let nlu: TurnNlu | undefined;
     let u: Understanding | undefined;
-    let provided: string[] = [];
+    const provided: string[] = [];
     if (payload === GET_STARTED) {
       s.awaiting = undefined;
       s.fallbacks = 0;

@@ -17,6 +17,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { ConversationQueue } from '../queue/queue';
 import type { BotTurn } from './handler';
+import type { SentContents } from './sent-contents';
 
 export interface InboxTurnDeps {
   inbox: Inbox;
@@ -27,6 +28,8 @@ export interface InboxTurnDeps {
   queue?: ConversationQueue;
   logger: Logger;
   metrics?: Pick<Metrics, 'threadControl'>;
+  /** Our keyed sends (Instagram), to tell the echoes of our replies from the account's people's messages. */
+  contents?: SentContents;
 }
 
 export type Mode = BotTurn['mode'];
@@ -41,7 +44,7 @@ export class TurnInbox {
   constructor(private readonly d: InboxTurnDeps, readonly e: InboundEvent, public state: InboxState) {
     this.ref = conversationOf(e);
     const account = d.accounts?.get(e.channel, e.account);
-    this.settings = account?.inbox ?? (e.channel === 'messenger' ? { staffEchoes: true } : {});
+    this.settings = account?.inbox ?? (e.channel === 'messenger' || e.channel === 'instagram' ? { staffEchoes: true } : {});
   }
 
   get human(): boolean {
@@ -56,6 +59,16 @@ export class TurnInbox {
     if (c.record) this.records.push(c.record);
     if (c.changed && wasHuman !== this.human) this.mode = { to: this.human ? 'human' : 'bot', cause };
     return c.changed;
+  }
+
+  /**
+   * Whether this echo is of a reply of ours. Messenger's are never queued (our metadata confirms
+   * them); an echo that names only its content (Instagram) is ours while a send of that content
+   * is owed an echo (sent-contents.ts).
+   */
+  async ownEcho(): Promise<boolean> {
+    if (this.e.contentKey === undefined || !this.d.contents) return false;
+    return this.d.contents.isOurs(conversationKey(this.ref), this.e.id, this.e.contentKey);
   }
 
   /** Handover Protocol: pass the thread (to the Page Inbox) or take it back, if the account uses it. */
@@ -112,7 +125,7 @@ export async function inboxEventTurn(t: TurnInbox): Promise<BotTurn | undefined>
     }
     case 'echo':
       // A message the page sent from elsewhere (the Page Inbox, the Pages app): a person is at work.
-      if (t.settings.staffEchoes) await t.change('staff', PAGE_INBOX, 'page_echo', { actor: PAGE_INBOX });
+      if (t.settings.staffEchoes && !(await t.ownEcho())) await t.change('staff', PAGE_INBOX, 'page_echo', { actor: PAGE_INBOX });
       return { replies: [] };
     case 'take_thread_control':
       // Another app took the thread from us: its people answer now.

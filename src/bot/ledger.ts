@@ -21,9 +21,10 @@ import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { waitForReplicas } from '../queue/durability';
-import { LockLostError, ScriptCode } from '../queue/errors';
+import { LockLostError, type ScriptCode } from '../queue/errors';
 import type { ConversationQueue, NextResult } from '../queue/queue';
 import type { ConversationLock } from './lock';
+import { SentContents } from './sent-contents';
 
 export type Peeked = Extract<NextResult, { code: ScriptCode.Ok }>;
 
@@ -54,8 +55,12 @@ export interface Sending {
 export class ReplyLedger {
   /** Replies sent but not recorded (conversation|event -> count and their records). Bounded, oldest dropped. */
   private readonly unrecorded = new Map<string, { sent: number; records: MessageRecord[] }>();
+  /** Keyed sends (contents) this conversation owes an echo, so the inbox tells our echoes from staff messages. */
+  private readonly contents: SentContents;
 
-  constructor(private readonly queue: ConversationQueue, private readonly opts: LedgerOptions, private readonly logger: Logger, private readonly metrics: Metrics) {}
+  constructor(private readonly queue: ConversationQueue, private readonly opts: LedgerOptions, private readonly logger: Logger, private readonly metrics: Metrics) {
+    this.contents = new SentContents(queue.redis, queue.keys.prefix);
+  }
 
   /** Sends what is left of an event's replies, in order, each recorded before and after. */
   async deliver(s: Sending): Promise<Delivery> {
@@ -106,7 +111,8 @@ export class ReplyLedger {
       // A channel whose confirmations name content, not replies, marks the send with its key.
       const key = channel.confirmationKey?.(messages[i]!, to);
       try {
-        await this.queue.beginReply(conversation, lock.value, e.id, i, key);
+        // The content is counted before the send too, in the same round trip's wait.
+        await Promise.all([this.queue.beginReply(conversation, lock.value, e.id, i, key), key ? this.contents.sending(conversation, key) : undefined]);
       } catch (err) {
         if (!(err instanceof LockLostError)) throw err;
         this.metrics.fenced.inc();
@@ -128,7 +134,7 @@ export class ReplyLedger {
         // are the new holder's to settle; touching them (an abort) could undo its own send.
         if (lock.lost) return { kind: 'lost' };
         // Nothing went out: the next attempt need not wait for a confirmation that will never come.
-        if (err.definitelyNotSent) await this.queue.replyDone(conversation, e.id, i, 'abort');
+        if (err.definitelyNotSent) await Promise.all([this.queue.replyDone(conversation, e.id, i, 'abort'), key ? this.contents.notSent(conversation, key) : undefined]);
         if (err.uncertain) {
           if (channel.confirmation === 'idempotent') return { kind: 'defer', ms: Math.min(this.opts.retryLaterMs, 1_000) };
           // Maybe delivered: restart the pending mark's clock and let the confirmation decide.

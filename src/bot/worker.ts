@@ -71,7 +71,7 @@ export class Worker {
   }
 
   private async loop(): Promise<void> {
-    const { queue, config } = this.d;
+    const { config } = this.d;
     const shards = config.queue.shards;
     let probed = 0;
     let failures = 0;

@@ -61,8 +61,14 @@ export interface Channel<Body = unknown> {
   render(replies: readonly Reply[], to: ConversationRef, author: Author): Rendering<Body>;
   /** Sends one rendered message; rejects with a `SendError`. */
   send(message: Rendered<Body>, ctx: SendContext): Promise<SendResult>;
-  /** Best effort, one attempt, short timeout: cosmetic, never worth delaying a reply. */
+  /**
+   * Best effort, one attempt, short timeout: cosmetic, never worth delaying a reply. An agent's
+   * typing (`about` of kind `agent`) names the user's latest message in `about.replyTo` where the
+   * channel needs one (`typingNamesMessage`).
+   */
   senderAction?(to: ConversationRef, action: SenderAction, about: InboundEvent): Promise<void>;
+  /** The typing indicator names a message of the user's (WhatsApp's marks it read): the inbox keeps the latest's id. */
+  readonly typingNamesMessage?: boolean;
   /**
    * For an `echo` channel whose confirmations cannot carry `ctx.token` (Instagram's echo has no
    * metadata): the key of this message's content that its confirmation will also yield

@@ -88,6 +88,8 @@ export interface InboundEvent {
   /** Echoes: the metadata the sender attached, and the sending app. */
   metadata?: string;
   appId?: number;
+  /** Echoes that name no sender (Instagram): the channel's confirmation key of their content (ours or a person's?). */
+  contentKey?: string;
   /** Agent events only: who did it. */
   agent?: string;
   /** Handover Protocol events: the apps involved (ids as strings) and the caller's metadata. */

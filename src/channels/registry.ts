@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics';
 import type { RedisClient } from '../queue/redis';
 import { AccountDirectory, type Account } from './accounts';
 import type { Channel, Ingress, SendContext, SendError } from './channel';
-import { checkInstagramEntry, DEV_INSTAGRAM, instagramAccountOf } from './instagram/account';
+import { checkInstagramEntry, DEV_INSTAGRAM, instagramAccountOf, instagramInbox } from './instagram/account';
 import { InstagramChannel, type InstagramAccount } from './instagram/channel';
 import { parseInstagramWebhook } from './instagram/parse';
 import { checkLineEntry, DEV_LINE_ACCOUNT, lineAccountOf, type LineAccount } from './line/account';
@@ -103,11 +103,12 @@ export function loadChannels(config: Config): LoadedChannels {
     ...listed('messenger', settings.messenger.pages), ...listed('instagram', settings.instagram.accounts),
     ...listed('whatsapp', settings.whatsapp.numbers), ...listed('line', settings.line.accounts), ...listed('webchat', settings.webchat.sites),
   ];
-  // The inbox's per-account settings (handoff alerts; Messenger: Handover Protocol, staff echoes).
+  // The inbox's per-account settings (handoff alerts; Messenger: Handover Protocol; Messenger, Instagram: staff echoes).
   const entryOf = new Map(entries.map((e) => [`${e.type}:${e.id}`, e]));
   for (const a of accounts) {
     const e = entryOf.get(`${a.channel}:${a.id}`);
-    const inbox = { ...(a.channel === 'messenger' ? (e ? messengerInbox(e) : { staffEchoes: true }) : {}), ...(typeof e?.fields.handoffWebhookUrl === 'string' ? { handoffWebhookUrl: e.fields.handoffWebhookUrl } : {}) };
+    const staff = a.channel === 'messenger' ? (e ? messengerInbox(e) : { staffEchoes: true }) : a.channel === 'instagram' ? instagramInbox(e) : {};
+    const inbox = { ...staff, ...(typeof e?.fields.handoffWebhookUrl === 'string' ? { handoffWebhookUrl: e.fields.handoffWebhookUrl } : {}) };
     if (Object.keys(inbox).length) a.inbox = inbox;
   }
   return { settings, accounts: new AccountDirectory(accounts, new Set(open ? ['messenger'] : [])) };

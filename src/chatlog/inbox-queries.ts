@@ -5,7 +5,7 @@
  * queries.ts does, applied in SQL.
  */
 import { inScope, isRowId } from './queries';
-import type { SqlRunner } from './sql';
+import type { SqlClient, SqlRunner } from './sql';
 
 export interface StatusEvent {
   from: string | null;
@@ -65,18 +65,34 @@ export interface SupportKpis {
   agents: { agent: string; resolved: number; firstReplies: number; firstReplyAvgMs: number | null; resolutionAvgMs: number | null; csatCount: number; csatAverage: number | null }[];
 }
 
+type Rows = Record<string, unknown>[];
+
 const MSG_AT = 'coalesce(m.received_at, m.replied_at, m.platform_ts)';
 const HUMAN = "('waiting', 'assigned')";
 
-export async function supportKpis(db: SqlRunner, range: { from: Date; to: Date; scope?: readonly string[] }): Promise<SupportKpis> {
+/**
+ * The KPIs of one moment: every figure read in one read-only snapshot (one transaction,
+ * REPEATABLE READ). Read as separate statements on the pool's connections, a row committed
+ * meanwhile (a CSAT answer, a resolve) would be counted by one figure and not by another:
+ * the answer in the CSAT count, but not yet in its agent's average.
+ */
+export async function supportKpis(db: SqlClient, range: { from: Date; to: Date; scope?: readonly string[] }): Promise<SupportKpis> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return kpisIn(tx, range);
+  });
+}
+
+async function kpisIn(db: SqlRunner, range: { from: Date; to: Date; scope?: readonly string[] }): Promise<SupportKpis> {
   const p = [range.from, range.to, range.scope ? [...range.scope] : null];
   const scoped = (alias: string) => `${inScope(alias, 3)}`;
-  const [volume, first, resolution, csat, perAgentCsat] = await Promise.all([
-    db.query<Record<string, unknown>>(
+  // One after the other: the statements of one transaction share its connection.
+  const queries: (() => Promise<Record<string, unknown>[]>)[] = [
+    () => db.query<Record<string, unknown>>(
       `SELECT count(*) AS n, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM status_events e WHERE e.conversation_id = c.id AND e.to_status IN ${HUMAN} AND e.at >= $1 AND e.at < $2)) AS handed
        FROM conversations c WHERE ${scoped('c')} AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND ${MSG_AT} >= $1 AND ${MSG_AT} < $2)`, p),
     // Each wait (a change into waiting) and the first agent message after it, attributed to the agent holding the conversation then.
-    db.query<Record<string, unknown>>(
+    () => db.query<Record<string, unknown>>(
       `SELECT f.agent, extract(epoch from (f.reply_at - w.at)) * 1000 AS ms
        FROM status_events w JOIN conversations c ON c.id = w.conversation_id
        CROSS JOIN LATERAL (
@@ -84,15 +100,18 @@ export async function supportKpis(db: SqlRunner, range: { from: Date; to: Date; 
          FROM messages m WHERE m.conversation_id = w.conversation_id AND m.author = 'agent' AND ${MSG_AT} >= w.at ORDER BY ${MSG_AT} LIMIT 1) f
        WHERE w.to_status = 'waiting' AND coalesce(w.from_status, 'bot') NOT IN ${HUMAN} AND w.at >= $1 AND w.at < $2 AND ${scoped('c')}`, p),
     // Each resolve and the start of the episode it ends (the last change from the bot into a person's hands before it).
-    db.query<Record<string, unknown>>(
+    () => db.query<Record<string, unknown>>(
       `SELECT r.by AS agent, extract(epoch from (r.at - s.at)) * 1000 AS ms
        FROM status_events r JOIN conversations c ON c.id = r.conversation_id
        CROSS JOIN LATERAL (SELECT e.at FROM status_events e WHERE e.conversation_id = r.conversation_id AND e.at <= r.at AND e.to_status IN ${HUMAN}
          AND coalesce(e.from_status, 'bot') IN ('bot', 'resolved') ORDER BY e.at DESC, e.id DESC LIMIT 1) s
        WHERE r.to_status = 'resolved' AND r.at >= $1 AND r.at < $2 AND ${scoped('c')}`, p),
-    db.query<Record<string, unknown>>(`SELECT a.score, count(*) AS n FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.score`, p),
-    db.query<Record<string, unknown>>(`SELECT a.agent, count(*) AS n, avg(a.score) AS avg FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.agent IS NOT NULL AND a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.agent`, p),
-  ]);
+    () => db.query<Record<string, unknown>>(`SELECT a.score, count(*) AS n FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.score`, p),
+    () => db.query<Record<string, unknown>>(`SELECT a.agent, count(*) AS n, avg(a.score) AS avg FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.agent IS NOT NULL AND a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.agent`, p),
+  ];
+  const rows: Record<string, unknown>[][] = [];
+  for (const q of queries) rows.push(await q());
+  const [volume, first, resolution, csat, perAgentCsat] = rows as [Rows, Rows, Rows, Rows, Rows];
   const n = Number(volume[0]?.n ?? 0);
   const handed = Number(volume[0]?.handed ?? 0);
   const times = (rows: Record<string, unknown>[]) => rows.map((r) => Number(r.ms)).filter((x) => Number.isFinite(x) && x >= 0);

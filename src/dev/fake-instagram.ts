@@ -114,6 +114,21 @@ export class FakeInstagram implements SendFlavor {
     return { mid, status: res.status };
   }
 
+  /**
+   * The account's people write to a user from elsewhere (the Instagram app, Meta Business
+   * Suite): Instagram posts our app the echo, shaped like the echo of our own sends (no
+   * metadata, no app id: nothing tells them apart but the content).
+   */
+  async staffSends(account: string, user: string, text: string): Promise<number> {
+    const target = this.webhook;
+    if (!target) throw new Error('FakeInstagram has no webhook to post to: setWebhook() first');
+    const mid = `aWdfZAG1f${crypto.randomBytes(18).toString('base64url')}`;
+    const raw = encodeLikeFacebook(this.echo(account, user, mid, { text }, Date.now()));
+    const res = await fetch(target.webhookUrl, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, target.appSecret) } });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
   /** What the bot sent a user of one of these accounts (messages, not sender actions), oldest first. */
   sentTo(user: string): RecordedCall[] {
     const mine = new Set(this.accounts.values());

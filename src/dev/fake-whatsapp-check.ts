@@ -100,6 +100,8 @@ export function checkSend(body: Obj): Refusal | undefined {
   if (body.status !== undefined) {
     if (body.status !== 'read') return { code: 100, details: 'status must be "read"' };
     if (body.typing_indicator !== undefined && !(isObj(body.typing_indicator) && body.typing_indicator.type === 'text')) return { code: 100, details: 'typing_indicator.type must be "text"' };
+    // The id of a message the user sent (the `messages[].id` of a webhook): a wamid, nothing else.
+    if (typeof body.message_id !== 'string' || !body.message_id.startsWith('wamid.')) return { code: 100, details: 'The parameter message_id is required and must be the WhatsApp message id (wamid) of a received message' };
     return length(body.message_id, 'The parameter message_id', 1, 512);
   }
   if (typeof body.to !== 'string' || !/^\+?[0-9]{5,20}$/.test(body.to)) return { code: 100, details: 'The parameter to is required and must be a phone number or WhatsApp id' };

@@ -97,18 +97,32 @@ export class InboxJanitor {
     }
   }
 
+  /**
+   * Each waiting conversation (oldest first) goes to the online agent who may see its account
+   * and was handed one longest ago (their turn, kept in Redis, so a new leader continues it).
+   * `pick` assigns only a conversation still waiting: an entry the set kept after a crash, or one
+   * a second leader (a lock that expired mid-round) or an agent took meanwhile, is left alone.
+   */
   private async roundRobin(waiting: { conversation: string; since: number }[], now: number): Promise<void> {
     const online = (await this.presence.list(now)).filter((p) => p.status === 'online');
     if (!online.length) return;
+    const turnsKey = `${this.store.prefix}:{inbox}:round-robin`;
+    const turns = new Map(Object.entries(await this.store.redis.hgetall(turnsKey)).map(([k, v]) => [k, Number(v)]));
     for (const w of waiting) {
       const ref = parseConversationKey(w.conversation);
-      if (!ref) continue;
+      if (!ref || !this.o.serves(ref.channel, ref.account)) continue;
       const fit = online.filter((p) => presenceSees(p, accountKey(ref.channel, ref.account)));
       if (!fit.length) continue;
-      const turn = await this.store.redis.incr(`${this.store.prefix}:{inbox}:round-robin`);
-      const agent = fit[turn % fit.length]!.name;
-      const c = await this.inbox.change(ref, 'claim', { now, actor: agent, guard: agent, by: 'system', cause: 'round_robin' });
-      if (c.code === 'ok' && c.changed) await this.enqueue(ref, w.conversation, { id: `takeover:rr:${w.since}`, kind: 'takeover', agent, timestamp: now });
+      const agent = fit.reduce((a, b) => ((turns.get(b.name) ?? 0) < (turns.get(a.name) ?? 0) ? b : a)).name;
+      const c = await this.inbox.change(ref, 'pick', { now, actor: agent, by: 'system', cause: 'round_robin' });
+      if (!c.changed) {
+        if (c.state.status !== 'waiting') await this.store.syncSets(w.conversation, c.state);
+        continue;
+      }
+      const seq = await this.store.redis.hincrby(turnsKey, '#', 1);
+      turns.set(agent, seq);
+      await this.store.redis.hset(turnsKey, agent, seq);
+      await this.enqueue(ref, w.conversation, { id: `takeover:rr:${w.since}`, kind: 'takeover', agent, timestamp: now });
     }
   }
 

@@ -18,7 +18,7 @@ export const HUMAN: ReadonlySet<InboxStatus> = new Set(['waiting', 'assigned', '
 /** The agent name of the page's staff answering from Facebook's Page Inbox (no sign-in name has a space). */
 export const PAGE_INBOX = 'page inbox';
 
-export type InboxOp = 'claim' | 'assign' | 'unassign' | 'resolve' | 'snooze' | 'release' | 'handoff' | 'agent' | 'staff' | 'user' | 'wake' | 'thread' | 'adopt' | 'peek';
+export type InboxOp = 'claim' | 'pick' | 'assign' | 'unassign' | 'resolve' | 'snooze' | 'release' | 'handoff' | 'agent' | 'staff' | 'user' | 'wake' | 'thread' | 'adopt' | 'peek';
 
 export interface InboxState {
   status: InboxStatus;

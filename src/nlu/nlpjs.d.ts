@@ -12,7 +12,6 @@ declare module '@nlpjs/lang-en' {
 }
 
 declare module '@nlpjs/nlp' {
-  import type { Container } from '@nlpjs/core';
   export interface NlpEntity {
     entity: string;
     type: string;

@@ -31,7 +31,7 @@ async function scanAll(queue: ConversationQueue, pattern: string): Promise<strin
 /** Conversation keys in Redis whose last part (the user) is `user`. */
 export async function conversationsOfUser(queue: ConversationQueue, user: string): Promise<string[]> {
   const keys = await scanAll(queue, `${glob(queue.keys.prefix)}:{*:${glob(user)}}:*`);
-  const tags = keys.map((k) => /\{([^}]+)\}/.exec(k)?.[1]).filter((t): t is string => t !== undefined && t.endsWith(`:${user}`));
+  const tags = keys.map((k) => /\{([^}]+)\}/.exec(k)?.[1]).filter((t): t is string => t?.endsWith(`:${user}`) === true);
   return [...new Set(tags)];
 }
 

@@ -4,7 +4,7 @@
  * Payloads are opaque strings: the queue orders, dedupes and fences, it never reads them.
  */
 import { Batcher } from './batch';
-import { EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
+import { type EnqueueCode, errorForCode, ScriptCode, ScriptReplyError } from './errors';
 import { Keys } from './keys';
 import { oneServer, type RedisClient } from './redis';
 

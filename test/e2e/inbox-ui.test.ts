@@ -83,6 +83,7 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     await a.getByTestId('waiting-item').first().getByTestId('waiting-claim').click();
     await a.getByTestId('inbox-status').filter({ hasText: 'assigned · ann' }).waitFor({ timeout: 10_000 });
     await b.getByTestId('conversation').filter({ hasText: 'zoe' }).first().click();
+    await b.locator('#chat[data-key$=":zoe"]').waitFor({ timeout: 10_000 });
     await b.getByTestId('claim').click();
     await b.getByTestId('inbox-error').filter({ hasText: 'ann holds this conversation' }).waitFor({ timeout: 10_000 });
     assert.equal(await b.getByTestId('waiting-item').count(), 0, 'no longer in the waiting queue');
@@ -135,6 +136,8 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
 
   test('resolve sends the survey; the answer shows in the KPIs; axe-core finds no serious problem', async () => {
     await a.getByTestId('conversation').filter({ hasText: 'zoe' }).first().click();
+    // The previous test left yan's conversation open: its Resolve button is yan's until zoe's view is shown.
+    await a.locator('#chat[data-key$=":zoe"]').waitFor({ timeout: 10_000 });
     await a.getByTestId('resolve').click();
     await waitUntil('the survey', () => sent('zoe').some((c) => /rate the help/.test(c.text ?? '')), 15_000);
     await say('zoe', '4 ★★★★', { quick_reply: { payload: 'CSAT:4' } });

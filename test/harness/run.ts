@@ -37,6 +37,13 @@ async function main(): Promise<number> {
       return 1;
     }
     process.stderr.write('[test] type check passed\n');
+    // And lints (Biome, biome.json): one config, well under a second.
+    const lint = spawnSync(process.execPath, [require.resolve('@biomejs/biome/bin/biome'), 'lint', '--error-on-warnings', root], { cwd: root, stdio: 'inherit' });
+    if (lint.status !== 0) {
+      process.stderr.write('[test] lint failed (npm run lint)\n');
+      return 1;
+    }
+    process.stderr.write('[test] lint passed\n');
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-test-'));
   const postgres = await startPostgres(path.join(tmp, 'postgres'));

@@ -68,7 +68,7 @@ export function parseWa(body: unknown, receivedAt = Date.now()): ParseResult {
   return ingress.accept(raw, (name) => headers[name], receivedAt);
 }
 
-/** WhatsApp through the fake: users' messages batched per POST (one change per number), replies named by their callback data. */
+/** WhatsApp through the fake: users' messages batched per POST (one change per number, ids are wamids as WhatsApp's are), replies named by their callback data. */
 export function whatsappDriver(wa: FakeWhatsApp, accounts: readonly string[] = WA_NUMBERS, batch = 10): LoadDriver {
   return {
     channel: 'whatsapp',
@@ -79,7 +79,7 @@ export function whatsappDriver(wa: FakeWhatsApp, accounts: readonly string[] = W
         const byNumber = new Map<string, Obj[]>();
         const names: Record<string, Record<string, string>> = {};
         for (const m of messages.slice(i, i + batch)) {
-          byNumber.set(m.account, [...(byNumber.get(m.account) ?? []), { from: m.user, id: m.id, timestamp: String(Math.floor(m.ts / 1000)), text: { body: m.text }, type: 'text' }]);
+          byNumber.set(m.account, [...(byNumber.get(m.account) ?? []), { from: m.user, id: `wamid.${m.id}`, timestamp: String(Math.floor(m.ts / 1000)), text: { body: m.text }, type: 'text' }]);
           (names[m.account] ??= {})[m.user] = `User ${m.user}`;
         }
         const raw = encodeLikeFacebook(waBody(...[...byNumber].map(([phone, msgs]) => waChange(phone, { messages: msgs, names: names[phone]! }))));
@@ -92,7 +92,7 @@ export function whatsappDriver(wa: FakeWhatsApp, accounts: readonly string[] = W
       for (const m of wa.sent) {
         if (!m.token?.mid) continue;
         const key = conversationKey({ channel: 'whatsapp', account: m.phoneNumberId, user: m.to });
-        got.set(key, [...(got.get(key) ?? []), { event: m.token.mid, index: m.token.i ?? 0 }]);
+        got.set(key, [...(got.get(key) ?? []), { event: m.token.mid.replace(/^wamid\./, ''), index: m.token.i ?? 0 }]);
       }
       return got;
     },

@@ -19,7 +19,7 @@ import { sleep } from '../helpers/wait';
 const adminRoutes = () => routesOf(adminRouter({} as AdminDeps));
 
 /** Percent-decoded, leniently (a stray `%` stays): what the server read from a URL. */
-const unescape = (s: string) => querystring.unescape(s.replace(/\+/g, ' '));
+const decoded = (s: string) => querystring.unescape(s.replace(/\+/g, ' '));
 
 /** What page 102 holds: none of it may reach a user of page 101. */
 const SECRET = ['ZEBRA102', 'u102a', 'u102b', 'secret102.intent', 'NOTE102'];
@@ -108,7 +108,7 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     statuses.set(route, seen.set(r.status, (seen.get(r.status) ?? 0) + 1));
     const what = `${c.method} ${c.path}?${c.query.slice(0, 300)} ${c.body ? `${c.body.type}: ${c.body.data.slice(0, 300)}` : ''} -> ${r.status} ${r.text.slice(0, 300)}`;
     assert.ok(r.status < 500, `server error: ${what}`);
-    assert.deepEqual(leaks(r.text, `${unescape(c.path)} ${unescape(c.query)} ${c.body?.data ?? ''}`), [], `page 102 leaked: ${what}`);
+    assert.deepEqual(leaks(r.text, `${decoded(c.path)} ${decoded(c.query)} ${c.body?.data ?? ''}`), [], `page 102 leaked: ${what}`);
     if (r.status >= 400) assert.ok(typeof JSON.parse(r.text).error === 'string' && JSON.parse(r.text).error.length > 0, `a clear error: ${what}`);
   };
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SentContents } from '../../src/bot/sent-contents';
 import { InboxJanitor } from '../../src/inbox/janitor';
 import { Presence } from '../../src/inbox/presence';
 import { Inbox } from '../../src/inbox/service';
@@ -62,6 +63,69 @@ for (const target of redisTargets()) {
       await inbox.change(ref('p'), 'staff', { now, actor: 'page inbox', by: 'page inbox', cause: 'page_echo' });
       const c = await inbox.change(ref('p'), 'claim', { now: now + 1, actor: 'ann', guard: 'ann', by: 'ann', cause: 'claim' });
       assert.deepEqual([c.code, c.state.agent], ['ok', 'ann']);
+    });
+
+    test('round-robin hands waiting conversations to online agents who may see them, in turn, once', async () => {
+      const prefix = uniquePrefix('rr');
+      const rrStore = new InboxStore(redis, prefix);
+      const records: { key: string; agent?: string; cause: string }[] = [];
+      const chatlog = { append: async (rs: { account: string; user: string; agent?: string; cause: string }[]) => void records.push(...rs.map((r) => ({ key: `${r.account}:${r.user}`, agent: r.agent, cause: r.cause }))) };
+      const rrInbox = new Inbox(rrStore, { logger, chatlog: chatlog as never });
+      const queue = new ConversationQueue(redis, { prefix, shards: 4, dedupeTtlMs: 3_600_000, maxPerConversation: 100 });
+      const presence = new Presence(redis, prefix);
+      const now = Date.now();
+      await presence.beat('ann', 'online', ['messenger:101'], now);
+      await presence.beat('bob', 'online', ['messenger:101', 'messenger:202'], now);
+      await presence.beat('cat', 'away', ['messenger:101'], now);
+      await presence.beat('dan', 'online', ['messenger:202'], now); // another account only
+      await presence.beat('eve', 'online', ['messenger:101'], now - 60_000); // silent for a minute: offline
+      const users = ['r1', 'r2', 'r3', 'r4'];
+      for (const [i, u] of users.entries()) await rrInbox.change(ref(u), 'handoff', { now: now + i, by: 'bot', cause: 'intent' });
+      await rrInbox.change({ channel: 'messenger', account: '303', user: 'x' }, 'handoff', { now, by: 'bot', cause: 'intent' });
+      // Stale entries (a crash between the script and the set on a cluster): a conversation back with
+      // the bot, and one the Page Inbox's staff hold. Neither is waiting: round-robin leaves them.
+      await rrInbox.change(ref('r5'), 'release', { now, by: 'system', cause: 'release' });
+      await rrInbox.change(ref('r6'), 'staff', { now, actor: 'page inbox', by: 'page inbox', cause: 'page_echo' });
+      await redis.zadd(rrStore.waitingKey, now - 10, '101:r5', now - 10, '101:r6');
+      const janitor = () => new InboxJanitor(rrInbox, queue, presence, { noticeMs: 0, roundRobin: true, serves: () => true }, logger);
+      await janitor().tick(now + 10);
+
+      const agents = await Promise.all(users.map(async (u) => (await rrStore.read(`101:${u}`)).agent));
+      assert.ok(agents.every((a) => a === 'ann' || a === 'bob'), `only ann and bob are online and see account 101: ${agents.join(',')}`);
+      for (let i = 1; i < agents.length; i++) assert.notEqual(agents[i], agents[i - 1], `in turn: ${agents.join(',')}`);
+      assert.equal((await rrStore.read('101:r5')).status, 'bot', 'a conversation back with the bot is not assigned');
+      assert.equal((await rrStore.read('101:r6')).agent, 'page inbox', 'the staff keep theirs');
+      assert.equal((await rrStore.read('303:x')).status, 'waiting', 'nobody online sees account 303');
+
+      // Two janitors at once (a leader lock that expired mid-round): each conversation is assigned once.
+      records.length = 0;
+      const more = ['s1', 's2', 's3', 's4', 's5', 's6'];
+      for (const [i, u] of more.entries()) await rrInbox.change(ref(u), 'handoff', { now: now + 100 + i, by: 'bot', cause: 'intent' });
+      records.length = 0;
+      await Promise.all([janitor().tick(now + 200), janitor().tick(now + 200)]);
+      for (const u of more) {
+        const rr = records.filter((r) => r.key === `101:${u}` && r.cause === 'round_robin');
+        assert.equal(rr.length, 1, `101:${u} assigned once: ${JSON.stringify(rr)}`);
+        assert.equal((await rrStore.read(`101:${u}`)).agent, rr[0]!.agent);
+        assert.equal(await redis.zcard(queue.keys.conversation(`101:${u}`).q), 1, 'one takeover queued');
+      }
+      assert.deepEqual((await rrStore.waiting()).map((w) => w.conversation), ['303:x']);
+    });
+
+    test('Instagram echoes: ours while a begun send of that content is owed one; an echo processed again after a crash answers the same', async () => {
+      const contents = new SentContents(redis, uniquePrefix('contents'));
+      const c = 'instagram:1:u';
+      await contents.sending(c, 'K');
+      await contents.sending(c, 'K'); // the same reply sent again after a timeout
+      assert.equal(await contents.isOurs(c, 'e1', 'K'), true);
+      assert.equal(await contents.isOurs(c, 'e1', 'K'), true, 'replayed: the same answer…');
+      assert.equal(await contents.isOurs(c, 'e2', 'K'), true, '…and one count taken, not two: the late echo is ours too');
+      assert.equal(await contents.isOurs(c, 'e3', 'K'), false, 'a third echo of that content is a person\'s');
+      assert.equal(await contents.isOurs(c, 'e3', 'K'), false);
+      await contents.sending(c, 'L');
+      await contents.notSent(c, 'L');
+      assert.equal(await contents.isOurs(c, 'e4', 'L'), false, 'a send the Send API refused is owed no echo');
+      assert.equal(await contents.isOurs(c, 'e5', undefined), false);
     });
 
     test('the janitor repairs the sets from the conversations', async () => {

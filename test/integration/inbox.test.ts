@@ -19,9 +19,14 @@ import { PAGE_INBOX_APP_ID } from '../../src/dev/fake-graph-handover';
 import { startAdminApp } from '../helpers/admin';
 import { tmpDir } from '../helpers/env';
 import { alertReceiver, liveEvents } from '../helpers/inbox';
-import { waitUntil } from '../helpers/wait';
+import { post } from '../helpers/fb';
+import { igBody, igEcho } from '../helpers/instagram';
+import { sleep, waitUntil } from '../helpers/wait';
 
 const SECRET = 'handoff-secret-0123456789';
+const IG = '17841400000000201';
+const IG_QUIET = '17841400000000202';
+const WA = '106540352242301';
 
 describe('agent inbox API', { timeout: 240_000 }, () => {
   let app: Awaited<ReturnType<typeof startAdminApp>>;
@@ -35,8 +40,13 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     fs.writeFileSync(channels, JSON.stringify({ channels: [
       { type: 'messenger', id: '101', name: 'Shop', accessToken: 'token-101', pageInbox: true },
       { type: 'messenger', id: '102', accessToken: 'token-102' },
+      { type: 'instagram', id: IG, accessToken: 'ig-token-201' },
+      { type: 'instagram', id: IG_QUIET, accessToken: 'ig-token-202', staffEchoes: false },
+      { type: 'whatsapp', id: WA, accessToken: 'wa-token-301' },
     ] }));
-    app = await startAdminApp('inboxapi', { CHANNELS_FILE: channels, PAGES_FILE: '', HANDOFF_WEBHOOK_URL: hook.url, HANDOFF_WEBHOOK_SECRET: SECRET, HANDOFF_NOTICE_MINUTES: '10' });
+    app = await startAdminApp('inboxapi', {
+      CHANNELS_FILE: channels, PAGES_FILE: '', HANDOFF_WEBHOOK_URL: hook.url, HANDOFF_WEBHOOK_SECRET: SECRET, HANDOFF_NOTICE_MINUTES: '10', SEND_TIMEOUT_MS: '400', SEND_ECHO_GRACE_MS: '400',
+    });
     [ann, cat] = await Promise.all([app.signIn('ann'), app.signIn('cat')]);
   });
   after(async () => {
@@ -139,5 +149,66 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     await waitUntil('the notice', () => calls('u-late').some((t) => /Thanks for waiting/.test(t)), 10_000);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(calls('u-late').filter((t) => /Thanks for waiting/.test(t)).length, 1, 'sent once');
+  });
+
+  test('only agents and admins are present (round-robin candidates): a viewer\'s heartbeat is refused', async () => {
+    const vic = await app.signIn('vic');
+    assert.equal((await app.api('/inbox/presence', { token: vic, json: { status: 'online' } })).status, 403);
+    assert.equal((await app.api('/inbox/presence', { token: ann, json: { status: 'online' } })).status, 200);
+    const names = (await app.api('/inbox/agents', { token: ann })).json.items.map((a: { name: string }) => a.name);
+    assert.ok(names.includes('ann') && !names.includes('vic'), names.join(','));
+  });
+
+  test('Instagram: a message the account\'s people send from the Instagram app puts the conversation in a person\'s hands; the echoes of our own replies, also after a send retried, never do', async () => {
+    const ig = app.fakeInstagram!;
+    const inboxOf = async (account: string, user: string) => (await app.api(`/conversations/instagram:${account}:${user}/inbox`)).json;
+    const replies = (user: string) => ig.sentTo(user).map((c) => c.text);
+    // The bot's first reply: Instagram never answers the first try (nothing went out), the worker
+    // sends it again; then the first try's echo comes late after all, as if it had gone out too.
+    app.fakeGraph!.failNext(1, { kind: 'timeout' });
+    await ig.sendAsUser(IG, 'ig-u', 'hello');
+    await waitUntil('the reply sent again', () => replies('ig-u').length === 1, 15_000);
+    const reply = replies('ig-u')[0]!;
+    await sleep(500); // its echo
+    assert.equal((await post(app.url, igBody([igEcho(IG, 'ig-u', Date.now() - 1_000, 'm-late-echo', reply)]))).status, 200);
+    await ig.sendAsUser(IG, 'ig-u', 'what are your hours?');
+    await waitUntil('the bot answers on', () => replies('ig-u').length === 2, 10_000);
+    assert.equal((await inboxOf(IG, 'ig-u')).status, 'bot', 'the echoes of our replies, the late one included, are ours');
+
+    // The same text as the bot's, but from a person: the bot sent it once and its echo came.
+    await ig.staffSends(IG, 'ig-u', reply);
+    await waitUntil('assigned to the account\'s people', async () => (await inboxOf(IG, 'ig-u')).agent === 'page inbox', 10_000);
+    await ig.sendAsUser(IG, 'ig-u', 'thanks, and where is my order?');
+    await sleep(1_500);
+    assert.equal(replies('ig-u').length, 2, 'the bot did not talk over the person');
+
+    // "staffEchoes": false: the account's people's messages change nothing.
+    await ig.sendAsUser(IG_QUIET, 'ig-q', 'hello');
+    await waitUntil('the bot answers', () => replies('ig-q').length === 1, 10_000);
+    await ig.staffSends(IG_QUIET, 'ig-q', 'Hi, Pat here');
+    await ig.sendAsUser(IG_QUIET, 'ig-q', 'hi Pat');
+    await waitUntil('the bot answers on', () => replies('ig-q').length === 2, 10_000);
+    assert.equal((await inboxOf(IG_QUIET, 'ig-q')).status, 'bot');
+  });
+
+  test('WhatsApp: an agent typing in the inbox shows the typing indicator, sent with marking the user\'s latest message read; erased with the conversation', async () => {
+    const wa = app.fakeWhatsApp!;
+    const key = `whatsapp:${WA}:4915100000301`;
+    const typingReads = () => wa.reads.filter((r) => r.typing && r.phoneNumberId === WA);
+    await wa.sendUserMessage({ phoneNumberId: WA, user: '4915100000301', text: 'hello' });
+    await waitUntil('the bot answers', () => wa.messagesTo('4915100000301').length === 1, 10_000);
+    const { wamid } = await wa.sendUserMessage({ phoneNumberId: WA, user: '4915100000301', text: 'what are your hours?' });
+    await waitUntil('the bot answers again', () => wa.messagesTo('4915100000301').length === 2, 10_000);
+    const before = typingReads().length;
+    assert.equal((await app.api(`/conversations/${key}/typing`, { json: {} })).status, 202);
+    await waitUntil('the typing indicator', () => typingReads().length > before, 5_000);
+    assert.deepEqual(typingReads().slice(before).map((r) => r.messageId), [wamid], 'about the user\'s latest message');
+
+    assert.equal((await app.api(`/conversations/${key}/forget`, { json: {} })).status, 200);
+    assert.equal(await app.redis.exists(`${app.prefix}:{${key}}:latest-in`), 0, 'erased with the conversation');
+    await sleep(3_100); // past the typing throttle
+    assert.equal((await app.api(`/conversations/${key}/typing`, { json: {} })).status, 202);
+    await sleep(500);
+    assert.equal(typingReads().length, before + 1, 'no message of the user\'s left to name: nothing sent');
   });
 });

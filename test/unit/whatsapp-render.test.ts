@@ -113,6 +113,16 @@ test('the fake refuses what WhatsApp refuses: 4 reply buttons, a 21-character ti
   assert.equal(checkSend({ messaging_product: 'sms', to: '1' })?.code, 100);
 });
 
+test('the fake takes mark-as-read with the typing indicator only as Meta documents it: status read, a received message\'s wamid, typing_indicator {type: text}', () => {
+  const read = { messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA', typing_indicator: { type: 'text' } };
+  assert.equal(checkSend(read), undefined);
+  assert.equal(checkSend({ ...read, message_id: 'typing:1764450000000' })?.code, 100, 'not a message id');
+  assert.equal(checkSend({ ...read, message_id: undefined })?.code, 100);
+  assert.equal(checkSend({ ...read, typing_indicator: { type: 'audio' } })?.code, 100);
+  assert.equal(checkSend({ ...read, status: 'typing' })?.code, 100);
+  assert.equal(checkSend({ ...read, messaging_product: undefined })?.code, 100);
+});
+
 test('a CHANNELS_FILE whatsapp entry needs the phone number id (digits) and a token; every problem is named', () => {
   const entry = (fields: Record<string, unknown>) => ({ type: 'whatsapp', id: String(fields.id), fields, where: 'CHANNELS_FILE c.json channels[1]' });
   assert.deepEqual(checkWhatsAppEntry(entry({ id: '106540352242922', accessToken: 'EAAG-long-token' })), []);

@@ -29,14 +29,14 @@ async function api(path, opts = {}) {
   if (res.status === 401 && path !== '/session') return signedOut(await endedWhy(res));
   if (opts.raw) return res;
   const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new Error((body && body.error) || `HTTP ${res.status}`);
+  if (!res.ok) throw new Error(body?.error || `HTTP ${res.status}`);
   return body;
 }
 
 // The server says why a session ended (signed out, user removed or changed, token rotated).
 async function endedWhy(res) {
   const body = await res.json().catch(() => null);
-  return (body && body.error) || 'Your session ended: sign in again.';
+  return body?.error || 'Your session ended: sign in again.';
 }
 
 function show(id) {

@@ -141,10 +141,24 @@ function claim(key) {
   return inboxAct(key, 'claim');
 }
 
+/**
+ * Who may write to the user, when it is not us: Facebook's Page Inbox holding the thread
+ * (Handover Protocol: only the thread's owner may send), or the page's staff answering from
+ * elsewhere. Undefined when nothing needs saying.
+ */
+function holderNotice(s) {
+  const text = s.thread === 'inbox'
+    ? "Facebook's Page Inbox holds this conversation: the page's staff answer it there, and the bot stays quiet. Claiming it or replying here takes the thread back first."
+    : s.agent === 'page inbox' ? "The page's staff are answering this conversation from outside this app (the Page Inbox, the Instagram app or Meta Business Suite): the bot stays quiet." : '';
+  return text ? el('p', { class: 'notice', role: 'status', 'data-testid': 'page-inbox-notice', text }) : undefined;
+}
+
 /** Status, holder and the actions of the open conversation, for its header. */
 function inboxControls(key, v) {
   const s = v.inbox || { status: 'bot' };
   const parts = [el('span', { class: `badge ${s.status}`, 'data-testid': 'inbox-status', text: `${STATUS_LABELS[s.status] || s.status}${s.agent ? ` · ${s.agent}` : ''}` })];
+  const notice = holderNotice(s);
+  if (notice) parts.push(notice);
   if (state.me.role === 'viewer') return parts;
   const mine = s.agent === state.me.name;
   if (s.status !== 'assigned' || !mine) parts.push(el('button', { 'data-testid': 'claim', onclick: () => inboxAct(key, 'claim'), text: 'Claim' }));
@@ -187,7 +201,7 @@ function inboxTools(key, v, reply) {
   canned.addEventListener('change', () => { if (canned.value) { reply.value = canned.value; reply.focus(); } });
   const file = el('input', { type: 'file', 'data-testid': 'attach-file', 'aria-label': 'Attach a file' });
   const attach = el('button', { 'data-testid': 'attach-send', text: 'Send file', onclick: async () => {
-    const f = file.files && file.files[0];
+    const f = file.files?.[0];
     if (!f) return;
     try {
       const res = await fetch(`${API}/conversations/${encodeURIComponent(key)}/attachments?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers: { authorization: `Bearer ${state.token}`, 'content-type': f.type || 'application/octet-stream' }, body: f });

@@ -26,7 +26,8 @@ function message(m: Obj, common: Reading | undefined, path: string, echo: boolea
   }
   if (echo) {
     const confirmsKey = echoKey(m);
-    return common && { kind: common.kind, fields: { ...common.fields, ...(confirmsKey ? { confirmsKey } : {}) } };
+    // The key twice: the ledger's count (confirmsKey) and, on the event, the inbox's question "ours or a person's?".
+    return common && { kind: common.kind, fields: { ...common.fields, ...(confirmsKey ? { confirmsKey, contentKey: confirmsKey } : {}) } };
   }
   if (m.is_unsupported === true && !common) return { kind: 'unsupported', fields: mid ? { mid } : {} };
   if (!common) return undefined;

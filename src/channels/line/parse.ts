@@ -8,7 +8,7 @@
  * is queued: one malformed event rejects the POST with the path of the problem.
  */
 import { isIdPart } from '../conversation';
-import { WebhookInputError, type Attachment, type EventKind, type InboundEvent, type ParsedEvent, type ParseResult } from '../event';
+import { WebhookInputError, type EventKind, type InboundEvent, type ParsedEvent, type ParseResult } from '../event';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -33,6 +33,7 @@ export interface WhatsAppOptions {
 export class WhatsAppChannel implements Channel<WaMessage> {
   readonly type = 'whatsapp';
   readonly confirmation = 'echo' as const;
+  readonly typingNamesMessage = true;
   readonly policy: ChannelPolicy = { replyWindowMs: WHATSAPP_WINDOW_MS, maxTextLength: WHATSAPP_LIMITS.maxText, maxQuickReplies: WHATSAPP_LIMITS.maxRows, maxButtons: WHATSAPP_LIMITS.maxButtons };
 
   constructor(private readonly o: WhatsAppOptions) {}
@@ -48,11 +49,16 @@ export class WhatsAppChannel implements Channel<WaMessage> {
     return { attempts: r.attempts, ...(typeof id === 'string' ? { messageId: id } : {}) };
   }
 
-  /** Marks the user's message read; `typing` adds the typing indicator (shown until we answer, 25 s at most). */
+  /**
+   * Marks the user's message read; `typing` adds the typing indicator (shown until we answer, 25 s
+   * at most). An agent's typing names the user's latest message (`about.replyTo`): without one
+   * there is nothing to mark, so nothing is sent.
+   */
   async senderAction(to: ConversationRef, action: SenderAction, about: InboundEvent): Promise<void> {
-    // Only a user's message has a wamid to mark; an agent's action has none.
-    if (AGENT_KINDS.has(about.kind) || about.channel !== this.type) return;
-    const body = { messaging_product: 'whatsapp', status: 'read', message_id: about.mid ?? about.id, ...(action === 'typing' ? { typing_indicator: { type: 'text' } } : {}) };
+    if (about.channel !== this.type) return;
+    const messageId = AGENT_KINDS.has(about.kind) ? about.replyTo : about.mid ?? about.id;
+    if (!messageId) return;
+    const body = { messaging_product: 'whatsapp', status: 'read', message_id: messageId, ...(action === 'typing' ? { typing_indicator: { type: 'text' } } : {}) };
     await this.o.graph.post(`/${to.account}/messages`, this.o.numbers.get(to.account)?.accessToken, body, { ...to, channel: this.type }, { bearer: true, once: true });
   }
 }

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { postgresClient, type SqlClient, type SqlRunner } from '../sql';
-import { ExportInputError, redactDeep, redactText, type ExportCounts, type ExportFilters, type ExportFormat, type ExportOptions, ExportAbortedError } from './filters';
+import { ExportInputError, redactDeep, redactText, type ExportCounts, type ExportFilters, type ExportFormat, type ExportOptions } from './filters';
 import { FORMATS, Output, TextSet, checkExport, type ExportRow } from './formats';
 
 export * from './filters';

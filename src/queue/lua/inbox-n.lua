@@ -4,9 +4,9 @@ KEYS[2] (one server only) the waiting sorted set (member: conversation, score: w
 KEYS[3] (one server only) the snoozed sorted set (member: conversation, score: snoozed until)
    On a cluster those two live in other slots: the caller updates them after the script, and a
    leader job repairs them from the hashes (src/inbox/janitor.ts).
-ARGV[1] op: claim | assign | unassign | resolve | snooze | release | handoff | agent | staff | user | wake | thread | adopt | peek
+ARGV[1] op: claim | pick | assign | unassign | resolve | snooze | release | handoff | agent | staff | user | wake | thread | adopt | peek
 ARGV[2] now (ms; the event's time for the worker's ops, so a replayed event decides the same)
-ARGV[3] actor: the agent the op names (claim, assign's target, agent, staff)
+ARGV[3] actor: the agent the op names (claim, pick, assign's target, agent, staff)
 ARGV[4] guard: '*', or the agent who may hold the conversation already (claim and the admin ops
         fail with a conflict when someone else holds it; 'page inbox' never blocks them)
 ARGV[5] arg: snooze until (ms) | idle ms (user) | thread owner (thread) | status (adopt)
@@ -39,6 +39,8 @@ local function reply(code, changed)
   return {code, status, s.status, s.agent, tonumber(s.since) or 0, tonumber(s.waitingSince) or 0, tonumber(s.snoozeUntil) or 0, changed, s.thread, s.lastAgent}
 end
 if op == 'peek' then return reply(0, 0) end
+-- pick (round-robin): a claim of a conversation that is still waiting, and nothing else
+if op == 'pick' and status ~= 'waiting' then return reply(0, 0) end
 if (op == 'claim' or op == 'assign' or op == 'unassign' or op == 'resolve' or op == 'snooze' or op == 'release') and held() then
   return reply(1, 0)
 end
@@ -53,7 +55,7 @@ end
 local function back() -- a snoozed conversation the user (or the clock) wakes goes back to its agent, else to the queue
   if agent ~= '' then to('assigned', agent) else to('waiting') end
 end
-if op == 'claim' or op == 'agent' then
+if op == 'claim' or op == 'pick' or op == 'agent' then
   if not (op == 'agent' and status == 'assigned' and agent ~= '' and agent ~= actor) then to('assigned', actor) end
   s.agentAt = tostring(now)
 elseif op == 'assign' then to('assigned', actor); s.agentAt = tostring(now)
