@@ -7,43 +7,17 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Session } from 'node:inspector';
 import path from 'node:path';
-import Redis from 'ioredis';
 import { RoleProcess } from '../test/helpers/procs';
-import { audit, PAGES, problems, startPipeline, waitForReplies, type Pipeline } from '../test/helpers/pipeline';
+import { PAGES, problems, startPipeline, type Pipeline } from '../test/helpers/pipeline';
 import { chatlogCompleteness } from './chatlog';
 import type { BenchServers } from './env';
 import { flame } from './flame';
 import { addChurn, churnCounters } from './recovery';
 import { closedLoop, openLoop, quantiles, Users, type LoadResult } from './load';
+import { cpuMeter as meterOf, prefix, redisMeter, replyFigures, type Result } from './meters';
 
-type Result = Record<string, number>;
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuOf(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU per role over a run, to report CPU per message and see where it goes. */
-function cpuMeter(p: Pipeline, redisPid: number | undefined) {
-  const roles = { gateway: [p.gateway.child.pid], workers: p.workers.map((w) => w.child.pid), redis: [redisPid] };
-  const sample = () => Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce<number>((a, pid) => a + cpuOf(pid), 0)])) as Record<string, number>;
-  const t0 = sample();
-  const self0 = process.cpuUsage();
-  return (messages: number): Result => {
-    const t1 = sample();
-    const self = process.cpuUsage(self0);
-    const used: Record<string, number> = Object.fromEntries(Object.keys(t1).map((k) => [k, t1[k]! - t0[k]!]));
-    used.loadgen_and_fake = (self.user + self.system) / 1e6;
-    const total = Object.values(used).reduce((a, b) => a + b, 0);
-    return { cpu_ms_per_message: Number(((total * 1000) / messages).toFixed(2)), ...Object.fromEntries(Object.entries(used).map(([k, v]) => [`cpu_ms_per_message_${k}`, Number(((v * 1000) / messages).toFixed(2))])) };
-  };
-}
+/** CPU per role of a pipeline: gateway, workers, Redis (and the harness, this process). */
+export const cpuMeter = (p: Pipeline, redisPid: number | undefined) => meterOf({ gateway: [p.gateway.child.pid], workers: p.workers.map((w) => w.child.pid), redis: [redisPid] });
 
 async function bare(): Promise<RoleProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bare.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,48 +35,9 @@ export async function httpCeiling(_s: BenchServers, quick: boolean): Promise<Res
   }
 }
 
-const prefix = (p: string, o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
-
-async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false, databaseUrl?: string): Promise<Pipeline> {
+export async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false, databaseUrl?: string): Promise<Pipeline> {
   const nodeArgs = profile && s.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(s.profileDir, label)}`] : [];
   return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env, ...s.env }, ...(databaseUrl ? { databaseUrl } : {}) });
-}
-
-/** This machine's TCP listen-queue overflows so far (SYNs dropped: each stalls a connection for 1 s or more). */
-function listenOverflows(): number {
-  const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
-  const [names, values] = lines.map((l) => l.split(/\s+/));
-  const i = names?.indexOf('ListenOverflows') ?? -1;
-  return i > 0 ? Number(values?.[i] ?? 0) : 0;
-}
-
-/** Redis commands (scripts' inner calls included) and socket reads (≈ round trips) per message, and listen overflows during the run. */
-async function redisMeter(url: string) {
-  const redis = new Redis(url);
-  const stats = async () => {
-    const info = await redis.info('stats');
-    const field = (k: string) => Number(new RegExp(`${k}:(\\d+)`).exec(info)?.[1] ?? 0);
-    return { commands: field('total_commands_processed'), reads: field('total_reads_processed') };
-  };
-  const commandStats = async () => {
-    const info = await redis.info('commandstats');
-    return new Map([...info.matchAll(/cmdstat_(\S+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
-  };
-  const t0 = await stats();
-  const c0 = await commandStats();
-  const o0 = listenOverflows();
-  return async (messages: number): Promise<Result> => {
-    const t1 = await stats();
-    const c1 = await commandStats();
-    const perMessage = [...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / messages] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
-    process.stderr.write(`[bench] redis commands per message: ${perMessage.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
-    redis.disconnect();
-    return {
-      redis_commands_per_message: Number(((t1.commands - t0.commands) / messages).toFixed(1)),
-      redis_reads_per_message: Number(((t1.reads - t0.reads) / messages).toFixed(1)),
-      listen_overflows_machine_wide: listenOverflows() - o0,
-    };
-  };
 }
 
 /** Profiles this process (load generator and Graph API fake) with the inspector while `run` runs. */
@@ -171,31 +106,14 @@ async function serverAck(p: Pipeline): Promise<Result> {
   return count ? { server_ack_within_5ms: Number((bucket('0.005') / count).toFixed(3)), server_ack_within_20ms: Number((bucket('0.02') / count).toFixed(3)) } : {};
 }
 
-/** Replies' end-to-end latency (POST sent → Send API call received) and the invariants. */
-async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise<Result> {
-  const expected = new Map<string, string[]>();
-  const sentAt = new Map<string, number>();
-  for (const x of load.sent) {
-    expected.set(x.key, [...(expected.get(x.key) ?? []), x.mid]);
-    sentAt.set(x.mid, x.at);
-  }
-  await waitForReplies(p.graph, expected, timeoutMs);
-  await new Promise((r) => setTimeout(r, 1_000)); // late duplicates show up here
-  const a = audit(p.graph, expected);
-  if (a.outOfOrder + a.duplicates + a.lost > 0) process.stderr.write(`[bench] promises broken: ${JSON.stringify(a)}\n${await problems(p, 40)}\n`);
-  const latencies = p.graph.calls.filter((c) => c.metadata?.mid && sentAt.has(c.metadata.mid)).map((c) => c.at - sentAt.get(c.metadata!.mid!)!);
-  const first = Math.min(...load.sent.map((x) => x.at));
-  const last = Math.max(...p.graph.messages.map((c) => c.at));
+/** Replies' end-to-end latency (POST sent → Send API call received), the invariants, and lock churn. */
+export async function settle(p: Pipeline, load: LoadResult, timeoutMs: number): Promise<Result> {
+  const figures = await replyFigures(p.graph, load, timeoutMs, async (a) => void process.stderr.write(`[bench] promises broken: ${JSON.stringify(a)}\n${await problems(p, 40)}\n`));
   // Lock churn under load: locks lost by a live holder, workers presumed dead while alive.
   const churn: Record<string, number> = {};
   for (const w of p.workers) addChurn(churn, await churnCounters(w));
   return {
-    messages: load.sent.length,
-    messages_per_s: Math.round(load.sent.length / ((last - first) / 1000)),
-    ...prefix('e2e_ms_', quantiles(latencies)),
-    order_violations: a.outOfOrder,
-    duplicates: a.duplicates,
-    lost: a.lost,
+    ...figures,
     locks_lost: churn.cb_lock_lost_total ?? 0,
     fenced: churn.cb_fenced_total ?? 0,
     lock_contention: churn.cb_lock_contention_total ?? 0,
@@ -221,19 +139,20 @@ export async function e2eMax(s: BenchServers, quick: boolean, before: Record<str
       window = { from, to: Number(process.hrtime.bigint() / 1000n) - 1_000_000 }; // settle's last second waits for late duplicates
       return { ...settled, ...cpu(total), ...(await rstats(total)) };
     });
-    const ceiling = before['http-ceiling']?.requests_per_s;
-    return { ...r, ...(ceiling ? { ratio_to_half_http_ceiling: Number((r.messages_per_s! / (ceiling / 2)).toFixed(2)) } : {}) };
+    // The protocol ceiling does a message's HTTP work and nothing else (bench/protocol.ts).
+    const ceiling = before['protocol-ceiling']?.messages_per_s;
+    return { ...r, ...(ceiling ? { ratio_to_protocol_ceiling: Number((r.messages_per_s! / ceiling).toFixed(2)) } : {}) };
   } finally {
     await p.stop();
     if (dir && window) renderProfiles(dir, 'e2e-max', p, window);
   }
 }
 
-async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Result> {
+async function steady(s: BenchServers, quick: boolean, rate: number, name: string): Promise<Result> {
   const label = `steady${rate}`;
-  // Below saturation the chatlog role runs too (into the durable PostgreSQL): every message
-  // and reply must get exactly one row. Its CPU is not in the per-message figures.
-  const withChatlog = rate <= 200;
+  // In e2e-light the chatlog role runs too (into the durable PostgreSQL): every message and
+  // reply must get exactly one row. Its CPU is not in the per-message figures.
+  const withChatlog = name === 'e2e-light';
   const dbUrl = withChatlog ? await s.pg.createDatabase(`bench_${label}_${Date.now() % 100000}`) : undefined;
   const p = await pipeline(s, label, 2, {}, true, dbUrl);
   const dir = s.profileDir && path.join(s.profileDir, label);
@@ -255,12 +174,22 @@ async function steady(s: BenchServers, quick: boolean, rate: number): Promise<Re
     });
   } finally {
     await p.stop();
-    if (dir && window) renderProfiles(dir, `e2e-${rate === 200 ? 'light' : 'steady'}`, p, window);
+    if (dir && window) renderProfiles(dir, name, p, window);
   }
 }
 
-export const e2eSteady = (s: BenchServers, quick: boolean) => steady(s, quick, 1_000);
-export const e2eLight = (s: BenchServers, quick: boolean) => steady(s, quick, 200);
+export const e2eSteady = (s: BenchServers, quick: boolean) => steady(s, quick, 1_000, 'e2e-steady');
+export const e2eLight = (s: BenchServers, quick: boolean) => steady(s, quick, 200, 'e2e-light');
+
+/**
+ * `e2e-50`, `e2e-80`: the latency a user sees under real load rather than at saturation — a
+ * fixed rate at that share of the e2e-max measured in the same run (run first when needed).
+ */
+export const e2eAt = (share: number) => async (s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> => {
+  const max = before['e2e-max']?.messages_per_s;
+  if (!max) throw new Error(`e2e-${share * 100} runs at a share of e2e-max, measured in the same run`);
+  return { share_of_e2e_max: share, ...(await steady(s, quick, Math.round(max * share), `e2e-${share * 100}`)) };
+};
 
 export async function burst(s: BenchServers, quick: boolean): Promise<Result> {
   const p = await pipeline(s, 'burst', 2);

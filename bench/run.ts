@@ -16,7 +16,9 @@ import { channelInstagram } from './channel-instagram';
 import { chatlogIngest, chatlogLag } from './chatlog';
 import { chatlogMemory } from './chatlog-memory';
 import { nlu } from './nlu';
-import { burst, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
+import { burst, e2eAt, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
+import { peer } from './peer';
+import { protocolCeiling } from './protocol-ceiling';
 import { chartSvg } from './chart';
 import { workerKill } from './recovery';
 import { channelLine } from './channel-line';
@@ -25,10 +27,15 @@ import { machine, startServers, type BenchServers } from './env';
 
 type Scenario = (servers: BenchServers, quick: boolean, before: Record<string, Record<string, number>>) => Promise<Record<string, number>>;
 
-const SCENARIOS: Record<string, { run: Scenario; target: string }> = {
+/** `needs`: scenarios whose figures this one is measured against, run first (in the same run) when not asked for. */
+const SCENARIOS: Record<string, { run: Scenario; target: string; needs?: string[] }> = {
   'http-ceiling': { run: httpCeiling, target: 'baseline: bare express, same load generator' },
+  'protocol-ceiling': { run: protocolCeiling, target: "baseline: a message's HTTP work alone (signed POST in, mark_seen + Send API call, echo POST in) on bare node:http, same generator and fake" },
   ingest: { run: ingest, target: '≥ 70% of the ceiling; p99 ack ≤ 20 ms at half that load' },
-  'e2e-max': { run: e2eMax, target: '≥ 2,000 messages/s and ≥ 60% of ceiling ÷ 2; 0 violations' },
+  'e2e-max': { run: e2eMax, target: '≥ 60% of the protocol ceiling; product CPU ≤ 1.0 ms per message; 0 violations', needs: ['protocol-ceiling'] },
+  'e2e-50': { run: e2eAt(0.5), target: 'p99 ≤ 100 ms at 50% of e2e-max; 0 violations', needs: ['e2e-max'] },
+  'e2e-80': { run: e2eAt(0.8), target: 'e2e p50/p99 at 80% of e2e-max; 0 violations', needs: ['e2e-max'] },
+  peer: { run: peer, target: 'Bottender 1.5.5 echo bot, same generator and fake: e2e-max ≥ 1.5× its messages/s; its order audited too', needs: ['e2e-max'] },
   'e2e-steady': { run: e2eSteady, target: 'p99 ≤ 100 ms at 1,000 messages/s; 0 violations' },
   'e2e-light': { run: e2eLight, target: 'latency at 200 messages/s, below saturation; 0 violations; chatlog: one row per message and reply' },
   burst: { run: burst, target: '20 users × 50 messages at once: in order, 0 violations' },
@@ -52,6 +59,14 @@ async function main(): Promise<void> {
   const names = args.filter((a) => !a.startsWith('--') && !/^[A-Z_]+=/.test(a));
   const unknown = names.filter((n) => !SCENARIOS[n]);
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  // A scenario measured against another runs after it, in the same run.
+  const order: string[] = [];
+  const add = (n: string): void => {
+    if (order.includes(n)) return;
+    for (const need of SCENARIOS[n]!.needs ?? []) add(need);
+    order.push(n);
+  };
+  for (const n of names.length ? names : Object.keys(SCENARIOS)) add(n);
   const servers = await startServers();
   servers.env = env;
   if (args.includes('--profile')) {
@@ -60,7 +75,7 @@ async function main(): Promise<void> {
   }
   const results: Record<string, Record<string, number> & { target?: string }> = {};
   try {
-    for (const name of names.length ? names : Object.keys(SCENARIOS)) {
+    for (const name of order) {
       process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}…\n`);
       results[name] = await SCENARIOS[name]!.run(servers, quick, results);
       process.stderr.write(`[bench] ${name}: ${JSON.stringify(results[name])}\n`);

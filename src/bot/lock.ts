@@ -3,8 +3,9 @@
  *
  * The lock is a plain Redis string, `…:{conversation}:lock`, holding `<worker id>/<random>`
  * with a PX TTL (LOCK_TTL_MS). Several parts rely on that shape, and a replacement must keep it:
- * - next-6.lua takes it (SET NX PX) in the call that peeks a conversation's first event, and
- *   releases it (compare-and-DEL) in the ack that finds the queue empty;
+ * - next-6.lua takes it (SET NX PX) in the call that peeks a conversation's first event
+ *   (claim-peek-n.lua, on one server, in the call that claims it), and releases it
+ *   (compare-and-DEL) in the ack that finds the queue empty (finish-n.lua on one server);
  * - next-6.lua and reply-2.lua fence acks and sends with it (GET == the caller's value);
  * - this module extends it (compare-and-PEXPIRE, every third of the TTL) and releases it;
  * - the reaper (src/queue/liveness.ts) breaks it (compare-prefix-and-DEL) when the worker
@@ -43,13 +44,24 @@ export class ConversationLocks {
     this.redlock.on('error', () => undefined); // every failure is handled where it happens
   }
 
+  /** Random bytes of this process and a round counter: lock values unique per visit without drawing random bytes each polling round. */
+  private readonly secret = crypto.randomBytes(12).toString('hex');
+  private rounds = 0;
+
+  /**
+   * A prefix for the lock values of one polling round of claim-peek-n, which takes the locks
+   * itself and appends ':<n>' for each: unique per visit, known only to this worker.
+   */
+  roundPrefix(): string {
+    return `${lockValuePrefix(this.worker)}${this.secret}.${(this.rounds++).toString(36)}`;
+  }
+
   /**
    * A lock on `key` with a fresh value, for the caller to take with next-6 (`acquireMs` =
-   * `ttlMs`) right after `startedAt`. It is extended from then on until it is released or
+   * `ttlMs`) right after `startedAt` — or with `value`, the one claim-peek-n took it with. It is extended from then on until it is released or
    * forgotten; the expiry accounts for clock drift the way redlock's own acquire does.
    */
-  adopt(key: string, conversation: string, startedAt = Date.now()): ConversationLock {
-    const value = `${lockValuePrefix(this.worker)}${crypto.randomBytes(16).toString('hex')}`;
+  adopt(key: string, conversation: string, startedAt = Date.now(), value = `${lockValuePrefix(this.worker)}${crypto.randomBytes(16).toString('hex')}`): ConversationLock {
     const drift = Math.round(this.redlock.settings.driftFactor * this.ttlMs) + 2;
     const lock = new Lock(this.redlock, [key], value, [], startedAt + this.ttlMs - drift);
     return new ConversationLock(lock, this.ttlMs, this.logger, this.metrics, conversation);

@@ -13,7 +13,7 @@ import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { ScriptCode } from '../queue/errors';
-import type { Ack, Claim, ConversationQueue, NextResult } from '../queue/queue';
+import type { Ack, Claim, ConversationQueue, NextResult, Taken } from '../queue/queue';
 import type { BotHandler } from './handler';
 import { ReplyLedger, type Peeked } from './ledger';
 import type { ConversationLock, ConversationLocks } from './lock';
@@ -35,7 +35,8 @@ export interface WorkerDeps {
 }
 
 type Outcome = { kind: 'done'; sent: number; records: ChatlogRecord[] } | { kind: 'defer'; ms: number } | { kind: 'lost' };
-type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'none' };
+/** What is left to do with a claim once its visit ends: `settled`, handed back already (finish-n); `none`, the conversation is another worker's. */
+type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'settled' } | { mode: 'none' };
 
 const since = (t: number) => (Date.now() - t) / 1000;
 
@@ -70,7 +71,7 @@ export class Worker {
   }
 
   private async loop(): Promise<void> {
-    const { queue, config } = this.d;
+    const { config } = this.d;
     const shards = config.queue.shards;
     let probed = 0;
     let failures = 0;
@@ -84,7 +85,8 @@ export class Worker {
       // batch of calls, and shares the free slots among them: never more claims than slots.
       const n = Math.min(shards, free);
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
-      const { claims, error } = await queue.claimShards(plan, config.queue.lockTtlMs, this.d.locks.worker);
+      const startedAt = Date.now();
+      const { claims, error } = await this.claimRound(plan);
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {
@@ -95,7 +97,12 @@ export class Worker {
       this.shard = (this.shard + n) % shards;
       probed += n;
       for (const claim of claims) {
-        const p = this.runConversation(claim).finally(() => this.active.delete(p));
+        if ('first' in claim && claim.first.code !== ScriptCode.Ok) {
+          // claim-peek-n handed it back already: its lock was busy, or its queue empty.
+          if (claim.first.code === ScriptCode.Busy) this.d.metrics.lockContention.inc();
+          continue;
+        }
+        const p = this.runConversation(claim, startedAt).finally(() => this.active.delete(p));
         this.active.add(p);
       }
       // Another round at once only if a shard gave all it was asked for (more may be ready
@@ -111,6 +118,20 @@ export class Worker {
     await Promise.allSettled([...this.active]);
   }
 
+  /**
+   * Claims conversations from the shards of `plan`. On one server one claim-peek-n call also
+   * takes each one's lock and peeks its first event (the visit's first round trip saved).
+   */
+  private async claimRound(plan: { shard: number; max: number }[]): Promise<{ claims: (Claim | Taken)[]; error?: unknown }> {
+    const { queue, config, locks } = this.d;
+    if (!queue.oneServer) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker);
+    try {
+      return { claims: await queue.claimAndPeek(plan, config.queue.lockTtlMs, locks.worker, { lockPrefix: locks.roundPrefix(), lockTtlMs: locks.ttlMs, busyDelayMs: config.queue.contentionDelayMs }) };
+    } catch (error) {
+      return { claims: [], error };
+    }
+  }
+
   private warnRedis(err: unknown, msg: string): void {
     if (Date.now() - this.lastRedisWarning > 5_000) {
       this.lastRedisWarning = Date.now();
@@ -118,23 +139,31 @@ export class Worker {
     }
   }
 
-  private async runConversation(claim: Claim): Promise<void> {
+  /** One visit of a claimed conversation; `startedAt`: when its claim call was sent (a claim-peek-n lock's expiry counts from it). */
+  private async runConversation(claim: Claim | Taken, startedAt: number): Promise<void> {
     const { queue, locks, config, logger, metrics } = this.d;
     const conversation = claim.conversation;
     let settlement: Settlement;
     let lock: ConversationLock | null = null;
     try {
-      // The lock is taken by the first next-6 call (one round trip for lock and peek) and
-      // extended by lock.ts from then on. Adopted before the call so that an error in flight
-      // still releases it if it was taken.
-      lock = locks.adopt(queue.keys.conversation(conversation).lock, conversation);
-      const first = await queue.next(conversation, lock.value, undefined, { acquireMs: locks.ttlMs, releaseIfEmpty: true });
-      if (first.code === ScriptCode.Busy) {
-        lock.forget();
-        metrics.lockContention.inc();
-        settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
+      const key = queue.keys.conversation(conversation).lock;
+      if ('first' in claim) {
+        // claim-peek-n took the lock and peeked already.
+        lock = locks.adopt(key, conversation, startedAt, claim.lockValue);
+        settlement = await this.drain(claim, lock, claim.first);
       } else {
-        settlement = await this.drain(conversation, lock, first);
+        // The lock is taken by the first next-6 call (one round trip for lock and peek) and
+        // extended by lock.ts from then on. Adopted before the call so that an error in flight
+        // still releases it if it was taken.
+        lock = locks.adopt(key, conversation);
+        const first = await queue.next(conversation, lock.value, undefined, { acquireMs: locks.ttlMs, releaseIfEmpty: true });
+        if (first.code === ScriptCode.Busy) {
+          lock.forget();
+          metrics.lockContention.inc();
+          settlement = { mode: 'requeue', delayMs: config.queue.contentionDelayMs };
+        } else {
+          settlement = await this.drain(claim, lock, first);
+        }
       }
     } catch (err) {
       logger.error({ err, conversation }, 'conversation processing failed; it will be retried');
@@ -142,7 +171,7 @@ export class Worker {
     } finally {
       await lock?.release();
     }
-    if (settlement.mode === 'none') return;
+    if (settlement.mode === 'none' || settlement.mode === 'settled') return;
     try {
       await queue.settle(claim, settlement.mode, settlement.mode === 'requeue' ? settlement.delayMs : 0);
     } catch (err) {
@@ -152,31 +181,20 @@ export class Worker {
   }
 
   /** Processes up to one batch of the conversation's events, in order, starting with what `first` peeked. */
-  private async drain(conversation: string, lock: ConversationLock, first: NextResult): Promise<Settlement> {
-    const { queue, config, metrics, logger } = this.d;
-    let ack: Ack | undefined;
-    let acked: ChatlogRecord[] = [];
+  private async drain(claim: Claim, lock: ConversationLock, first: NextResult): Promise<Settlement> {
+    const { config, metrics, logger } = this.d;
+    const conversation = claim.conversation;
     let seen = false;
     let r = first;
     for (let processed = 0; ; processed++) {
-      if (ack) {
-        const a = ack;
-        // An empty queue releases the lock in the same script: no separate release call.
-        r = await this.ledger.recording(conversation, lock, () => queue.next(conversation, lock.value, a, { releaseIfEmpty: true })).catch((err) => {
-          this.ledger.remember(conversation, a.id, a.sent, acked);
-          throw err;
-        });
-        this.ledger.recorded(conversation, a.id);
-      }
-      ack = undefined;
       if (r.code === ScriptCode.Fenced || r.code === ScriptCode.Busy) {
         metrics.fenced.inc();
         logger.warn({ conversation }, 'lock lost before the ack: another worker owns the conversation now');
         return { mode: 'none' };
       }
       if (r.code === ScriptCode.Empty) {
-        lock.forget(); // released by next-6
-        return { mode: 'remove' };
+        lock.forget(); // released by the script that found the queue empty
+        return r.handedBack === undefined ? { mode: 'remove' } : { mode: 'settled' };
       }
       // Fairness: yield after a bounded batch so one chatty user cannot hold a worker slot.
       if (processed >= config.queue.batchSize || this.stopping || lock.lost) return { mode: 'requeue', delayMs: 0 };
@@ -189,15 +207,36 @@ export class Worker {
       const outcome = await this.handle(conversation, r, event, channel, lock);
       if (outcome.kind === 'lost') return { mode: 'none' };
       if (outcome.kind === 'defer') return { mode: 'requeue', delayMs: outcome.ms };
-      // Recorded before the ack: a crash in between re-records the event, which the chatlog dedupes.
-      const replyRecords = outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out');
-      await this.ledger.recording(conversation, lock, () => this.d.chatlog.append(outcome.records)).catch((err) => {
-        this.ledger.remember(conversation, event.id, outcome.sent, replyRecords);
-        throw err;
-      });
-      this.d.metrics.chatlogAppended.inc(outcome.records.length);
-      acked = replyRecords;
-      ack = { member: r.member, id: event.id, sent: outcome.sent };
+      r = await this.advance(claim, lock, r, event, outcome);
+    }
+  }
+
+  /**
+   * Records an event's outcome, acknowledges it (fenced) and peeks the next. The records go
+   * first: a crash in between records the event again, which the chatlog dedupes. On one server
+   * that is one finish-n call, which also hands an emptied conversation back; on a cluster a
+   * chatlog append, then next-6. Retried while the lock holds (ReplyLedger.recording).
+   */
+  private async advance(claim: Claim, lock: ConversationLock, peeked: Peeked, event: InboundEvent, outcome: { sent: number; records: ChatlogRecord[] }): Promise<NextResult> {
+    const { queue, chatlog, metrics } = this.d;
+    const conversation = claim.conversation;
+    const ack: Ack = { member: peeked.member, id: event.id, sent: outcome.sent };
+    try {
+      let r: NextResult;
+      if (queue.oneServer) {
+        const records = chatlog.entriesOf(event, outcome.records);
+        r = await this.ledger.recording(conversation, lock, () => queue.finish({ claim, lockValue: lock.value, ack, records }));
+      } else {
+        await this.ledger.recording(conversation, lock, () => chatlog.append(outcome.records));
+        // An empty queue releases the lock in the same script: no separate release call.
+        r = await this.ledger.recording(conversation, lock, () => queue.next(conversation, lock.value, ack, { releaseIfEmpty: true }));
+      }
+      metrics.chatlogAppended.inc(outcome.records.length);
+      this.ledger.recorded(conversation, event.id);
+      return r;
+    } catch (err) {
+      this.ledger.remember(conversation, event.id, outcome.sent, outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out'));
+      throw err;
     }
   }
 

@@ -38,6 +38,26 @@ export class ChatlogStream {
     return shards.reduce((a, b) => ({ entries: a.entries + b.entries, bytes: a.bytes + b.bytes }), { entries: 0, bytes: 0 });
   }
 
+  /**
+   * One conversation's records as a queue script appends them itself (finish-n, on one server):
+   * the conversation's stream shard and the encoded entries, in order.
+   */
+  entriesOf(conversation: { channel: string; account: string; user: string }, records: readonly ChatlogRecord[]): { key: string; values: string[] } {
+    const shard = this.shardOf(conversation);
+    if (records.some((r) => this.shardOf(r) !== shard)) throw new Error('records of another conversation cannot go with this one');
+    return { key: this.key(shard), values: records.map((r) => JSON.stringify(r)) };
+  }
+
+  /** Records encoded by stream shard, for a queue script that appends them itself (ingest-n, on one server). */
+  entries(records: readonly ChatlogRecord[]): { key: string; values: string[] }[] {
+    const byKey = new Map<string, string[]>();
+    for (const r of records) {
+      const key = this.key(this.shardOf(r));
+      byKey.set(key, [...(byKey.get(key) ?? []), JSON.stringify(r)]);
+    }
+    return [...byKey].map(([key, values]) => ({ key, values }));
+  }
+
   /** Appends records (one round trip per shard touched). */
   async append(records: readonly ChatlogRecord[]): Promise<void> {
     if (records.length === 0) return;

@@ -1,10 +1,11 @@
 /**
  * Where parsed events of any channel become queued events: drop those of accounts this
- * deployment does not serve, group by conversation (keeping arrival order), enqueue each
- * conversation in one script call, and mark the conversations ready (behind the enqueue on
- * one server, after it on a cluster). Resolves only when every event is in Redis; rejects if
- * any part failed (the caller answers 503 and the platform redelivers — the dedupe makes
- * that safe).
+ * deployment does not serve, group by conversation (keeping arrival order), enqueue them,
+ * append the chatlog rows the gateway writes, and mark the conversations left with work ready.
+ * On one server that is one ingest-n call, shared with the POSTs that arrived in the same turn
+ * of the event loop; on a cluster a call per conversation, then the marks. Resolves only when
+ * every event is in Redis; rejects if any part failed (the caller answers 503 and the platform
+ * redelivers — the dedupe makes that safe).
  */
 import type { AccountDirectory } from '../channels/accounts';
 import { conversationKey } from '../channels/conversation';
@@ -15,8 +16,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { requireReplicas, type Durability } from '../queue/durability';
 import { EnqueueCode, QueueFullError } from '../queue/errors';
-import type { ConversationQueue } from '../queue/queue';
-import { oneServer } from '../queue/redis';
+import type { ConversationQueue, EnqueueResult, QueueItem } from '../queue/queue';
 
 export interface IngestSummary {
   queued: number;
@@ -90,25 +90,13 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // Receipts an adapter does not queue (WhatsApp statuses: no worker needed) are recorded here,
   // behind the confirmation rows of the same POST: same shard, so the row is there before them.
   recorded.push(...entries.flatMap(([, events]) => events.filter((p) => !p.queue && isReceipt(p.event)).map((p) => recordOfEvent(p.event))));
-  const enqueued = Promise.all(
-    entries.map(([conversation, events]) =>
-      queue.enqueue(conversation, events.map((p) => {
-        p.event.enqueuedAt = enqueuedAt;
-        return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : p.confirmsKey ? { confirmsKey: p.confirmsKey } : {}) };
-      })),
-    ),
-  );
-  // On one server, which runs commands in the order written, the conversations this POST
-  // queues events for are marked ready right behind their enqueue, without waiting for it:
-  // one round trip for a POST of user messages. On a cluster the ready shards live on other
-  // nodes, so a mark could overtake its enqueue (and a worker claiming in between would find
-  // the queue empty and drop the conversation): there, marks wait for the enqueues.
-  const early = oneServer(queue.redis) ? new Set(entries.filter(([, events]) => events.some((p) => p.queue)).map(([c]) => c)) : new Set<string>();
-  const [results] = await Promise.all([enqueued, queue.markReady(early), chatlog.append(recorded)]);
-  // Then every other conversation that has work, duplicates and confirmations included: if a
-  // gateway died between enqueue and mark, the platform's redelivery lands here as a duplicate
-  // and heals the index; a confirmation wakes a conversation whose worker waits for it.
-  await queue.markReady(results.filter((r) => r.depth + r.overflow > 0 && !early.has(r.conversation)).map((r) => r.conversation));
+  const items = (events: ParsedEvent[]) => events.map((p) => {
+    p.event.enqueuedAt = enqueuedAt;
+    return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : p.confirmsKey ? { confirmsKey: p.confirmsKey } : {}) };
+  });
+  const results = entries.length === 0 ? [] : queue.oneServer
+    ? await queue.ingest(entries.map(([conversation, events]) => ({ conversation, events: items(events) })), chatlog.entries(recorded))
+    : await enqueueApart(entries.map(([conversation, events]) => [conversation, items(events)]), recorded, deps);
   metrics.chatlogAppended.inc(recorded.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.
@@ -122,6 +110,21 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   const full = results.filter((r) => r.codes.includes(EnqueueCode.Refused)).map((r) => r.conversation);
   if (full.length) throw new QueueFullError({ conversations: full, refused: summary.refused });
   return summary;
+}
+
+/**
+ * On a cluster (ingest-n's keys span slots): each conversation's enqueue-6 and the records'
+ * append at once, then the marks of every conversation left with work, after its enqueue (the
+ * ready shards live on other nodes, so a mark could overtake its enqueue, and a worker claiming
+ * in between would find the queue empty and drop the conversation). Duplicates and
+ * confirmations included: if a gateway died between enqueue and mark, the platform's
+ * redelivery lands here as a duplicate and heals the index; a confirmation wakes a
+ * conversation whose worker waits for it.
+ */
+async function enqueueApart(entries: [string, QueueItem[]][], recorded: ChatlogRecord[], { queue, chatlog }: IngestDeps): Promise<EnqueueResult[]> {
+  const [results] = await Promise.all([Promise.all(entries.map(([conversation, items]) => queue.enqueue(conversation, items))), chatlog.append(recorded)]);
+  await queue.markReady(results.filter((r) => r.depth + r.overflow > 0).map((r) => r.conversation));
+  return results;
 }
 
 function count(results: { conversation: string; codes: EnqueueCode[]; depth: number; overflow: number }[], groups: Map<string, ParsedEvent[]>, summary: IngestSummary, { logger, metrics }: IngestDeps): void {

@@ -35,6 +35,7 @@ export function fnv1a(s: string): number {
 export class Keys {
   constructor(readonly prefix: string, readonly shards: number) {}
 
+  /** A conversation's keys (claim-peek-n.lua names the same ones from the prefix: change both together). */
   conversation(id: string): ConversationKeys {
     const base = `${this.prefix}:{${id}}`;
     return { q: `${base}:q`, ev: `${base}:ev`, seen: `${base}:seen`, sent: `${base}:sent`, seq: `${base}:seq`, overflow: `${base}:overflow`, lock: `${base}:lock` };

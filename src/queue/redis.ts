@@ -22,6 +22,12 @@ declare module 'ioredis' {
     cbBeat(workers: string, worker: string, deadAfterMs: number, max: number): Result<(string | number)[], Context>;
     cbReap(ready: string, owners: string, worker: string, leaseMs: number, ...conversations: string[]): Result<string[], Context>;
     cbUnlock(lock: string, prefix: string): Result<number, Context>;
+    /** finish-n (one server): 9 keys per conversation, then the ttl, the cap and each conversation's arguments and records. */
+    cbFinish(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
+    /** claim-peek-n (one server): claim-n's keys and arguments, then the key prefix, the lock value prefix, the lock ttl, the ttl, the cap and the busy delay. */
+    cbClaimPeek(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
+    /** ingest-n (one server): 7 keys per conversation entry and the stream shards, then the enqueue arguments, each entry's events, each shard's records. */
+    cbIngest(numKeys: number, ...keysThenArgs: (string | number)[]): Result<unknown[], Context>;
     /** inbox-n: the inbox hash, then (one server only) the waiting and snoozed sets; see the script's header. */
     cbInbox(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;
     cbThrottle(throttle: string, op: 'take' | 'give', free: number, baseMs: number, capMs: number, memoryMs: number): Result<[number, number], Context>;
@@ -40,13 +46,26 @@ const COMMANDS: Record<string, string> = {
   'reap-2': 'cbReap',
   'unlock-1': 'cbUnlock',
   'throttle-1': 'cbThrottle',
+  'finish-n': 'cbFinish',
+  'claim-peek-n': 'cbClaimPeek',
+  'ingest-n': 'cbIngest',
   'inbox-n': 'cbInbox',
 };
+
+/**
+ * A script's text, its `--@include <name>` lines replaced by lua/include/<name>.lua: functions
+ * shared by several scripts (next-6's acknowledge-and-peek, settle-2's hand-back) are written
+ * once, and a script that does several steps in one round trip calls the same code as the
+ * scripts that do one each.
+ */
+export function scriptText(file: string): string {
+  return fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8').replace(/^--@include (\S+)$/gm, (_, name: string) => fs.readFileSync(path.join(LUA_DIR, 'include', `${name}.lua`), 'utf8'));
+}
 
 export function defineScripts(client: RedisClient): void {
   for (const [file, name] of Object.entries(COMMANDS)) {
     const keys = file.split('-').pop();
-    const lua = fs.readFileSync(path.join(LUA_DIR, `${file}.lua`), 'utf8');
+    const lua = scriptText(file);
     // '-n': the caller passes the number of keys first.
     client.defineCommand(name, keys === 'n' ? { lua } : { numberOfKeys: Number(keys), lua });
   }

@@ -9,22 +9,18 @@ ARGV[2] the claiming worker's id ('' = not recorded)
 ARGV[3..n+2] max conversations to claim from KEYS[1..n]
 Returns: flat array of triples: conversation id, lease score (the token settle-2 compares), ms it waited
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--@include clock
+--@include claim
+local now = now_ms()
 local lease = now + tonumber(ARGV[1])
 local n = #KEYS / 2
 local out = {}
 for k = 1, n do
-  local max = tonumber(ARGV[k + 2])
-  if max > 0 then
-    local due = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', now, 'WITHSCORES', 'LIMIT', 0, max)
-    for i = 1, #due, 2 do
-      redis.call('ZADD', KEYS[k], lease, due[i])
-      if ARGV[2] ~= '' then redis.call('HSET', KEYS[n + k], due[i], ARGV[2]) end
-      out[#out + 1] = due[i]
-      out[#out + 1] = lease
-      out[#out + 1] = now - tonumber(due[i + 1])
-    end
+  local due = claim_due(KEYS[k], KEYS[n + k], tonumber(ARGV[k + 2]), lease, ARGV[2], now)
+  for i = 1, #due, 2 do
+    out[#out + 1] = due[i]
+    out[#out + 1] = lease
+    out[#out + 1] = due[i + 1]
   end
 end
 return out

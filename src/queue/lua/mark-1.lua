@@ -7,16 +7,9 @@ It stays unclaimable while its holder works — no other worker spins on the bus
 and the holder's settle-2 sees the flag and leaves the conversation ready.
 Returns: how many conversations were added
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--@include clock
+--@include mark
+local now = now_ms()
 local added = 0
-for i = 1, #ARGV do
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  local s = score and tonumber(score)
-  if s and s > now then
-    if s == math.floor(s) then redis.call('ZADD', KEYS[1], s - 0.5, ARGV[i]) end
-  else
-    added = added + redis.call('ZADD', KEYS[1], 'LT', now, ARGV[i])
-  end
-end
+for i = 1, #ARGV do added = added + mark_ready(KEYS[1], ARGV[i], now) end
 return added

@@ -9,26 +9,6 @@ after our lease ran out (or the reaper handed it over), and the entry is theirs.
 (requeue only) added back.
 Returns: 1 settled as asked, 0 not (kept for new work, or left to its new holder)
 ]]
-if ARGV[5] ~= '' and redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[5] then redis.call('HDEL', KEYS[2], ARGV[1]) end
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local s = score and tonumber(score)
-local token = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if s == token - 0.5 then
-  local delay = ARGV[3] == 'requeue' and tonumber(ARGV[4]) or 0
-  redis.call('ZADD', KEYS[1], now + delay, ARGV[1])
-  return ARGV[3] == 'requeue' and 1 or 0
-end
-if ARGV[3] == 'remove' then
-  if s == token then
-    redis.call('ZREM', KEYS[1], ARGV[1])
-    return 1
-  end
-  return 0
-end
-if s == token or not score then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
-  return 1
-end
-return 0
+--@include clock
+--@include settle
+return settle_claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], now_ms())
