@@ -15,7 +15,23 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
-const KEYS = ['messages_per_s', 'cpu_ms_per_message_product', 'cpu_ms_per_message_gateway', 'cpu_ms_per_message_workers', 'cpu_ms_per_message_redis', 'cpu_ms_per_message_loadgen_and_fake', 'writes_per_message_product', 'writes_per_message_gateway', 'writes_per_message_workers', 'writes_per_message_redis', 'redis_commands_per_message', 'redis_scripts_per_message', 'redis_reads_per_message', 'e2e_ms_p50', 'e2e_ms_p99'];
+const KEYS = [
+  'messages_per_s',
+  'cpu_ms_per_message_product',
+  'cpu_ms_per_message_gateway',
+  'cpu_ms_per_message_workers',
+  'cpu_ms_per_message_redis',
+  'cpu_ms_per_message_loadgen_and_fake',
+  'writes_per_message_product',
+  'writes_per_message_gateway',
+  'writes_per_message_workers',
+  'writes_per_message_redis',
+  'redis_commands_per_message',
+  'redis_scripts_per_message',
+  'redis_reads_per_message',
+  'e2e_ms_p50',
+  'e2e_ms_p99',
+];
 const BROKEN = ['order_violations', 'duplicates', 'lost'];
 
 type Figures = Record<string, Record<string, number>>;
@@ -65,7 +81,16 @@ function main(): void {
         const at = new Date().toISOString().slice(11, 19);
         const figures = runOnce(dirs[side], args);
         runs.push({ side, figures, at });
-        process.stderr.write(`[ab] ${side} ${at} ${Object.entries(figures).map(([s, f]) => `${s}: ${KEYS.filter((k) => f[k] !== undefined).map((k) => `${k}=${f[k]}`).join(' ')}`).join(' | ')}\n`);
+        process.stderr.write(
+          `[ab] ${side} ${at} ${Object.entries(figures)
+            .map(
+              ([s, f]) =>
+                `${s}: ${KEYS.filter((k) => f[k] !== undefined)
+                  .map((k) => `${k}=${f[k]}`)
+                  .join(' ')}`,
+            )
+            .join(' | ')}\n`,
+        );
       }
     }
   } finally {
@@ -75,7 +100,11 @@ function main(): void {
   for (const scenario of Object.keys(runs[0]!.figures)) {
     out.push(`${scenario}:`, '', '| figure | A runs | B runs | A median | B median | B ÷ A |', '|---|---|---|---|---|---|');
     for (const k of [...KEYS, ...BROKEN]) {
-      const of = (side: string) => runs.filter((r) => r.side === side).map((r) => r.figures[scenario]?.[k]).filter((v): v is number => v !== undefined);
+      const of = (side: string) =>
+        runs
+          .filter((r) => r.side === side)
+          .map((r) => r.figures[scenario]?.[k])
+          .filter((v): v is number => v !== undefined);
       const [xa, xb] = [of('A'), of('B')];
       if (!xa.length || !xb.length) continue;
       const [ma, mb] = [median(xa), median(xb)];

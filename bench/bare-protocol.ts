@@ -35,7 +35,14 @@ if (cluster.isPrimary) {
   const call = (page: string, body: unknown): void => {
     const raw = JSON.stringify(body);
     const req = http.request(
-      { hostname: graph.hostname, port: graph.port, path: `${graph.pathname}/me/messages?access_token=${encodeURIComponent(tokens[page] ?? '')}`, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw) } },
+      {
+        hostname: graph.hostname,
+        port: graph.port,
+        path: `${graph.pathname}/me/messages?access_token=${encodeURIComponent(tokens[page] ?? '')}`,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw) },
+      },
       (res) => res.resume(),
     );
     req.on('error', () => undefined);

@@ -34,9 +34,15 @@ class WhatsAppUsers extends Users {
 }
 
 export async function channelWhatsApp(s: BenchServers, quick: boolean, before: Record<string, Record<string, number>>): Promise<Record<string, number>> {
-  const { p, wa, driver } = await startWhatsAppPipeline('bench-whatsapp', { REDIS_URL: s.redis.url }, {
-    workers: 2, dir: path.join(s.tmp, 'whatsapp'), env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5' },
-  });
+  const { p, wa, driver } = await startWhatsAppPipeline(
+    'bench-whatsapp',
+    { REDIS_URL: s.redis.url },
+    {
+      workers: 2,
+      dir: path.join(s.tmp, 'whatsapp'),
+      env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5' },
+    },
+  );
   try {
     const total = quick ? 2_000 : 6_000;
     const load = await closedLoop(p.gateway.url, { clients: 32, total, users: new WhatsAppUsers(1_000) });
@@ -59,10 +65,14 @@ export async function channelWhatsApp(s: BenchServers, quick: boolean, before: R
       messages: load.sent.length,
       messages_per_s: rate,
       ...(messenger ? { ratio_to_messenger_e2e_max: Number((rate / messenger).toFixed(2)) } : {}),
-      e2e_ms_p50: q.p50, e2e_ms_p95: q.p95, e2e_ms_p99: q.p99,
+      e2e_ms_p50: q.p50,
+      e2e_ms_p95: q.p95,
+      e2e_ms_p99: q.p99,
       ack_ms_p99: quantiles(load.ackMs).p99,
       statuses_per_message: Number((wa.statusesPosted / load.sent.length).toFixed(2)),
-      order_violations: a.outOfOrder, duplicates: a.duplicates, lost: a.lost,
+      order_violations: a.outOfOrder,
+      duplicates: a.duplicates,
+      lost: a.lost,
     };
   } finally {
     await p.stop();

@@ -21,18 +21,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const overrides = Object.fromEntries(process.argv.slice(2).filter((a) => /^[A-Z_]+=/.test(a)).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+  const overrides = Object.fromEntries(
+    process.argv
+      .slice(2)
+      .filter((a) => /^[A-Z_]+=/.test(a))
+      .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+  );
   const seconds = quick ? 60 : 120;
   const rate = 100;
   const servers = await startServers();
   const dbUrl = await servers.pg.createDatabase('chaos');
   // The lease, lock TTL and heartbeat are the product's defaults (the test pipeline's short
   // LOCK_TTL_MS is put back): recovery is measured as shipped.
-  const p = await startPipeline('chaos', { REDIS_URL: servers.redis.url }, {
-    dir: path.join(servers.tmp, 'chaos'),
-    databaseUrl: dbUrl,
-    env: { SEND_TIMEOUT_MS: '2000', SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', SEND_MAX_ATTEMPTS: '3', SEND_RETRY_LATER_MS: '1000', ...overrides },
-  });
+  const p = await startPipeline(
+    'chaos',
+    { REDIS_URL: servers.redis.url },
+    {
+      dir: path.join(servers.tmp, 'chaos'),
+      databaseUrl: dbUrl,
+      env: { SEND_TIMEOUT_MS: '2000', SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', SEND_MAX_ATTEMPTS: '3', SEND_RETRY_LATER_MS: '1000', ...overrides },
+    },
+  );
   const probe = new KillProbe(servers.redis.url, p.prefix);
   const kills: KillRecord[] = [];
   const churn: Record<string, number> = {};
@@ -98,16 +107,18 @@ async function main(): Promise<void> {
   for (const w of p.workers.filter((x) => x.child.exitCode === null && x.child.signalCode === null)) await count(w);
   // Replies that went out while each other fault lasted, and how soon after its end they flowed again.
   const replyTimes = p.graph.messages.map((c) => c.at - t0).sort((x, y) => x - y);
-  const recovery = faults.filter((f) => !f.what.startsWith('SIGKILL')).map((f) => {
-    const end = f.endedAt ?? f.at;
-    return {
-      fault: f.what,
-      at_ms: f.at,
-      lasted_ms: end - f.at,
-      replies_during: replyTimes.filter((t) => t >= f.at && t <= end).length,
-      next_reply_after_end_ms: (replyTimes.find((t) => t > end) ?? NaN) - end,
-    };
-  });
+  const recovery = faults
+    .filter((f) => !f.what.startsWith('SIGKILL'))
+    .map((f) => {
+      const end = f.endedAt ?? f.at;
+      return {
+        fault: f.what,
+        at_ms: f.at,
+        lasted_ms: end - f.at,
+        replies_during: replyTimes.filter((t) => t >= f.at && t <= end).length,
+        next_reply_after_end_ms: (replyTimes.find((t) => t > end) ?? NaN) - end,
+      };
+    });
   const log = await chatlogCompleteness(dbUrl, 2 * load.sent.length, 120_000);
   await probe.stop();
   await p.stop();
@@ -121,7 +132,9 @@ async function main(): Promise<void> {
     duplicates: a.duplicates,
     order_violations: a.outOfOrder,
     ...log,
-    webhook_non_200_retried: Object.entries(load.statuses).filter(([k]) => k !== '200').reduce((s, [, v]) => s + v, 0),
+    webhook_non_200_retried: Object.entries(load.statuses)
+      .filter(([k]) => k !== '200')
+      .reduce((s, [, v]) => s + v, 0),
     e2e_ms: latency,
     env: overrides,
     churn,
@@ -134,7 +147,13 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, 'chaos.json'), `${JSON.stringify(result, null, 2)}\n`);
   const ms = (x: number) => (x ? `${(x / 1000).toFixed(2)} s` : '—');
   const md = [
-    `Machine: ${result.machine.cpu}, ${result.machine.cores} cores; ${result.machine.date}; ${seconds} s at ${rate} messages/s${quick ? ' (--quick)' : ''}${Object.keys(overrides).length ? `; ${Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
+    `Machine: ${result.machine.cpu}, ${result.machine.cores} cores; ${result.machine.date}; ${seconds} s at ${rate} messages/s${quick ? ' (--quick)' : ''}${
+      Object.keys(overrides).length
+        ? `; ${Object.entries(overrides)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }`,
     '',
     `| messages | lost | duplicates | out of order | chatlog rows missing | duplicate reply rows | webhook POSTs refused and retried | reply latency p50 / p99 / max |`,
     `|---|---|---|---|---|---|---|---|`,
@@ -144,9 +163,14 @@ async function main(): Promise<void> {
     '',
     '| kill | at | conversations held | handed over by the reaper | resumed on another worker (median / max) | reply owed, first sent (max) | mid-send at the kill: count, first reply (max) |',
     '|---|---|---|---|---|---|---|',
-    ...killed.map((k) => `| ${k.fault} | ${(k.at_ms / 1000).toFixed(1)} s | ${k.held} | ${ms(k.handed_over_ms)} | ${ms(k.resumed_median_ms)} / ${ms(k.resumed_max_ms)}${k.not_resumed ? ` (${k.not_resumed} never)` : ''} | ${ms(k.reply_max_ms)} | ${k.mid_send}, ${ms(k.mid_send_reply_max_ms)} |`),
+    ...killed.map(
+      (k) =>
+        `| ${k.fault} | ${(k.at_ms / 1000).toFixed(1)} s | ${k.held} | ${ms(k.handed_over_ms)} | ${ms(k.resumed_median_ms)} / ${ms(k.resumed_max_ms)}${k.not_resumed ? ` (${k.not_resumed} never)` : ''} | ${ms(k.reply_max_ms)} | ${k.mid_send}, ${ms(k.mid_send_reply_max_ms)} |`,
+    ),
     '',
-    `Lock churn, summed over every worker: ${Object.entries(churn).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `Lock churn, summed over every worker: ${Object.entries(churn)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     '',
     '| fault | at | lasted | replies sent meanwhile | next reply after it ended |',
     '|---|---|---|---|---|',

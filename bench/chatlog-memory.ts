@@ -58,8 +58,18 @@ export async function chatlogMemory(servers: BenchServers, quick: boolean): Prom
   const graph = new FakeGraph({ tokens: new Map([['token-bench-page', PAGE]]) });
   const prefix = `mem${Date.now() % 100000}`;
   const env = {
-    NODE_ENV: 'test', BOT: 'dialog', BOT_MARK_SEEN: 'false', FB_APP_SECRET: APP_SECRET, FB_VERIFY_TOKEN: VERIFY_TOKEN, PAGES_FILE: pagesFile,
-    GRAPH_API_URL: await graph.listen(), REDIS_URL: servers.redis.url, REDIS_PREFIX: prefix, CHATLOG_SHARDS: String(SHARDS), WORKER_POLL_MS: '5', LOG_LEVEL: 'warn',
+    NODE_ENV: 'test',
+    BOT: 'dialog',
+    BOT_MARK_SEEN: 'false',
+    FB_APP_SECRET: APP_SECRET,
+    FB_VERIFY_TOKEN: VERIFY_TOKEN,
+    PAGES_FILE: pagesFile,
+    GRAPH_API_URL: await graph.listen(),
+    REDIS_URL: servers.redis.url,
+    REDIS_PREFIX: prefix,
+    CHATLOG_SHARDS: String(SHARDS),
+    WORKER_POLL_MS: '5',
+    LOG_LEVEL: 'warn',
   };
   const gateway = await startRole('mem-gateway', { ...env, ROLE: 'gateway', LOG_LEVEL: 'info' }).ready();
   const worker = await startRole('mem-worker', { ...env, ROLE: 'worker', LOG_LEVEL: 'info' }).ready(120_000);
@@ -81,10 +91,12 @@ export async function chatlogMemory(servers: BenchServers, quick: boolean): Prom
     for (let k = 0; k < perUser; k++) {
       for (let i = 0; i < users.length; i += 10) {
         const watermark = Date.now();
-        await post(users.slice(i, i + 10).flatMap((u) => [
-          { sender: { id: u }, recipient: { id: PAGE }, timestamp: watermark, delivery: { watermark } },
-          { sender: { id: u }, recipient: { id: PAGE }, timestamp: watermark, read: { watermark } },
-        ]));
+        await post(
+          users.slice(i, i + 10).flatMap((u) => [
+            { sender: { id: u }, recipient: { id: PAGE }, timestamp: watermark, delivery: { watermark } },
+            { sender: { id: u }, recipient: { id: PAGE }, timestamp: watermark, read: { watermark } },
+          ]),
+        );
       }
     }
     await settled(redis, prefix, b.entries + messages * 2);

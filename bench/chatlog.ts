@@ -21,8 +21,38 @@ function records(count: number, offset: number, conversations: number): MessageR
   const t = Date.now();
   for (let i = offset; i < offset + count; i += 2) {
     const user = `u${i % conversations}`;
-    out.push({ t: 'msg', channel: 'messenger', account: 'bench', user, mid: `in-${i}`, direction: 'in', kind: 'text', text: `message number ${i} about my order`, platformTs: t, receivedAt: t, enqueuedAt: t + 1, startedAt: t + 2, sendMs: 3, repliedAt: t + 5 });
-    out.push({ t: 'msg', channel: 'messenger', account: 'bench', user, mid: `out-${i}`, direction: 'out', kind: 'text', text: `You said: message number ${i}`, replyToMid: `in-${i}`, replyIndex: 0, startedAt: t + 2, sendMs: 3, repliedAt: t + 5, platformTs: t + 5 });
+    out.push({
+      t: 'msg',
+      channel: 'messenger',
+      account: 'bench',
+      user,
+      mid: `in-${i}`,
+      direction: 'in',
+      kind: 'text',
+      text: `message number ${i} about my order`,
+      platformTs: t,
+      receivedAt: t,
+      enqueuedAt: t + 1,
+      startedAt: t + 2,
+      sendMs: 3,
+      repliedAt: t + 5,
+    });
+    out.push({
+      t: 'msg',
+      channel: 'messenger',
+      account: 'bench',
+      user,
+      mid: `out-${i}`,
+      direction: 'out',
+      kind: 'text',
+      text: `You said: message number ${i}`,
+      replyToMid: `in-${i}`,
+      replyIndex: 0,
+      startedAt: t + 2,
+      sendMs: 3,
+      repliedAt: t + 5,
+      platformTs: t + 5,
+    });
   }
   return out;
 }

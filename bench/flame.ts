@@ -53,7 +53,12 @@ function owner(cf: CallFrame): string {
     const rest = url.slice(nm + 13).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  if (url.includes('/src/')) return url.slice(url.indexOf('/src/') + 1).split('/').slice(0, 2).join('/');
+  if (url.includes('/src/'))
+    return url
+      .slice(url.indexOf('/src/') + 1)
+      .split('/')
+      .slice(0, 2)
+      .join('/');
   if (url.includes('/bench/')) return 'bench';
   if (url.startsWith('node:')) return /^node:(internal\/)?(_http|http)/.test(url) ? 'node:http' : /^node:(internal\/)?(net|stream|streams)/.test(url) ? 'node:net+streams' : 'node:other';
   if (url === '') return cf.functionName.startsWith('(') ? cf.functionName : 'native';
@@ -143,7 +148,9 @@ function svg(root: Frame, title: string, subtitle: string): string {
     const y = H - 20 - (d + 1) * ROW;
     const pct = ((100 * f.total) / root.total).toFixed(2);
     const label = w > 40 ? esc(f.name.slice(0, Math.floor(w / 6.5))) : '';
-    rects.push(`<g><title>${esc(f.name)} — ${pct}% (self ${((100 * f.self) / root.total).toFixed(2)}%)</title><rect x="${(10 + x).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${ROW - 1}" fill="${d === 0 ? '#ccc' : colour(f.name)}" rx="1"/>${label ? `<text x="${(13 + x).toFixed(1)}" y="${y + 12}">${label}</text>` : ''}</g>`);
+    rects.push(
+      `<g><title>${esc(f.name)} — ${pct}% (self ${((100 * f.self) / root.total).toFixed(2)}%)</title><rect x="${(10 + x).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${ROW - 1}" fill="${d === 0 ? '#ccc' : colour(f.name)}" rx="1"/>${label ? `<text x="${(13 + x).toFixed(1)}" y="${y + 12}">${label}</text>` : ''}</g>`,
+    );
     let cx = x;
     for (const c of [...f.children.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       draw(c, cx, d + 1);
@@ -174,7 +181,11 @@ export function flame(files: string[], opts: { from?: number; to?: number; title
   const subtitle = `${files.length} profile(s), ${busy} busy samples (${((100 * busy) / Math.max(1, busy + idle)).toFixed(0)}% of the window busy); hover a box for its share`;
   fs.writeFileSync(opts.out, svg(root, opts.title ?? path.basename(opts.out), subtitle));
   const pct = (n: number) => `${((100 * n) / Math.max(1, busy)).toFixed(1).padStart(5)}%`;
-  const inclusive = [...owners].filter(([o]) => o !== 'node:other' && o !== 'native').sort((a, b) => b[1] - a[1]).slice(0, 16).map(([o, n]) => `${o} ${pct(n).trim()}`);
+  const inclusive = [...owners]
+    .filter(([o]) => o !== 'node:other' && o !== 'native')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 16)
+    .map(([o, n]) => `${o} ${pct(n).trim()}`);
   return [`${opts.title ?? opts.out}: ${subtitle}`, `inclusive (a sample counts for every owner on its stack): ${inclusive.join(', ')}`, 'self time:', ...top.map(([name, n]) => `${pct(n)}  ${name}`)].join('\n');
 }
 

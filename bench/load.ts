@@ -28,7 +28,14 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 function post(url: URL, raw: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, path: '/webhook', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw), 'x-hub-signature-256': sign(raw, APP_SECRET), 'x-hub-signature': sign(raw, APP_SECRET, 'sha1') } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/webhook',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw), 'x-hub-signature-256': sign(raw, APP_SECRET), 'x-hub-signature': sign(raw, APP_SECRET, 'sha1') },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -42,7 +49,10 @@ function post(url: URL, raw: string): Promise<number> {
 export class Users {
   private readonly next: number[];
   readonly base = Date.now();
-  constructor(readonly count: number, readonly pages: string[]) {
+  constructor(
+    readonly count: number,
+    readonly pages: string[],
+  ) {
     this.next = new Array(count).fill(0);
   }
   /** The body of user u's next message, and what was sent. */

@@ -65,7 +65,10 @@ export function cpuMeter(roles: Record<string, readonly (number | undefined)[]>)
 
 /** This machine's TCP listen-queue overflows so far (SYNs dropped: each stalls a connection for 1 s or more). */
 export function listenOverflows(): number {
-  const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const lines = fs
+    .readFileSync('/proc/net/netstat', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('TcpExt:'));
   const [names, values] = lines.map((l) => l.split(/\s+/));
   const i = names?.indexOf('ListenOverflows') ?? -1;
   return i > 0 ? Number(values?.[i] ?? 0) : 0;
@@ -89,12 +92,20 @@ export async function redisMeter(url: string) {
   return async (messages: number): Promise<Result> => {
     const t1 = await stats();
     const c1 = await commandStats();
-    const perMessage = [...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / messages] as const).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]);
+    const perMessage = [...c1]
+      .map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / messages] as const)
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1]);
     process.stderr.write(`[bench] redis commands per message: ${perMessage.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
     redis.disconnect();
     return {
       redis_commands_per_message: Number(((t1.commands - t0.commands) / messages).toFixed(1)),
-      redis_scripts_per_message: Number((perMessage.filter(([k]) => k === 'evalsha' || k === 'eval').reduce((a, [, v]) => a + v, 0)).toFixed(2)),
+      redis_scripts_per_message: Number(
+        perMessage
+          .filter(([k]) => k === 'evalsha' || k === 'eval')
+          .reduce((a, [, v]) => a + v, 0)
+          .toFixed(2),
+      ),
       redis_reads_per_message: Number(((t1.reads - t0.reads) / messages).toFixed(1)),
       listen_overflows_machine_wide: listenOverflows() - o0,
     };

@@ -111,7 +111,9 @@ export async function peer(_s: BenchServers, quick: boolean, before: Record<stri
     return {
       ...figures,
       ...cpu(total),
-      non_200: Object.entries(load.statuses).filter(([k]) => k !== '200').reduce((a, [, v]) => a + v, 0),
+      non_200: Object.entries(load.statuses)
+        .filter(([k]) => k !== '200')
+        .reduce((a, [, v]) => a + v, 0),
       ...(ours ? { e2e_max_to_peer: Number((ours / figures.messages_per_s!).toFixed(2)) } : {}),
     };
   } finally {

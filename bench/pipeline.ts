@@ -37,7 +37,11 @@ export async function httpCeiling(_s: BenchServers, quick: boolean): Promise<Res
 
 export async function pipeline(s: BenchServers, label: string, workers: number, env: Record<string, string> = {}, profile = false, databaseUrl?: string): Promise<Pipeline> {
   const nodeArgs = profile && s.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(s.profileDir, label)}`] : [];
-  return startPipeline(`bench-${label}`, { REDIS_URL: s.redis.url }, { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env, ...s.env }, ...(databaseUrl ? { databaseUrl } : {}) });
+  return startPipeline(
+    `bench-${label}`,
+    { REDIS_URL: s.redis.url },
+    { workers, dir: path.join(s.tmp, label), nodeArgs, env: { SEND_ECHO_GRACE_MS: '5000', LOCK_TTL_MS: '10000', WORKER_POLL_MS: '5', ...env, ...s.env }, ...(databaseUrl ? { databaseUrl } : {}) },
+  );
 }
 
 /** Profiles this process (load generator and Graph API fake) with the inspector while `run` runs. */
@@ -91,7 +95,9 @@ export async function ingest(s: BenchServers, quick: boolean, before: Record<str
       ...prefix('ack_ms_', quantiles(r.ackMs)),
       half_load_rate: Math.round(rps / 2),
       ...prefix('half_load_ack_ms_', quantiles(half.ackMs)),
-      non_200: Object.entries({ ...r.statuses, ...half.statuses }).filter(([k]) => k !== '200').reduce((a, [, v]) => a + v, 0),
+      non_200: Object.entries({ ...r.statuses, ...half.statuses })
+        .filter(([k]) => k !== '200')
+        .reduce((a, [, v]) => a + v, 0),
     };
   } finally {
     await p.stop();
@@ -185,11 +191,13 @@ export const e2eLight = (s: BenchServers, quick: boolean) => steady(s, quick, 20
  * `e2e-50`, `e2e-80`: the latency a user sees under real load rather than at saturation — a
  * fixed rate at that share of the e2e-max measured in the same run (run first when needed).
  */
-export const e2eAt = (share: number) => async (s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> => {
-  const max = before['e2e-max']?.messages_per_s;
-  if (!max) throw new Error(`e2e-${share * 100} runs at a share of e2e-max, measured in the same run`);
-  return { share_of_e2e_max: share, ...(await steady(s, quick, Math.round(max * share), `e2e-${share * 100}`)) };
-};
+export const e2eAt =
+  (share: number) =>
+  async (s: BenchServers, quick: boolean, before: Record<string, Result>): Promise<Result> => {
+    const max = before['e2e-max']?.messages_per_s;
+    if (!max) throw new Error(`e2e-${share * 100} runs at a share of e2e-max, measured in the same run`);
+    return { share_of_e2e_max: share, ...(await steady(s, quick, Math.round(max * share), `e2e-${share * 100}`)) };
+  };
 
 export async function burst(s: BenchServers, quick: boolean): Promise<Result> {
   const p = await pipeline(s, 'burst', 2);

@@ -64,7 +64,10 @@ export class KillProbe {
   /** Kills whose victim no reaper has taken out of the worker registry yet. */
   private readonly pending = new Set<KillRecord>();
 
-  constructor(url: string, private readonly prefix: string) {
+  constructor(
+    url: string,
+    private readonly prefix: string,
+  ) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 1 });
     this.sub = new Redis(url);
     this.redis.on('error', () => undefined);
@@ -168,7 +171,9 @@ const COUNTERS = ['cb_lock_lost_total', 'cb_fenced_total', 'cb_lock_contention_t
  * the longest event-loop stall since the last scrape (the whole run, when scraped once).
  */
 export async function churnCounters(role: RoleProcess): Promise<Record<string, number>> {
-  const text = await fetch(`${role.url}/metrics`).then((r) => r.text()).catch(() => '');
+  const text = await fetch(`${role.url}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
   const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
   const gaps = value(/^cb_worker_heartbeat_gap_seconds_count (\S+)/m);
   return {

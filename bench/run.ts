@@ -91,11 +91,18 @@ async function main(): Promise<void> {
   const base = !quick && names.length === 0 && Object.keys(env).length === 0 ? 'latest' : 'partial';
   fs.writeFileSync(path.join(dir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const md = [
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; Redis ${m.redis}; ${m.postgres}; ${m.date}${quick ? ' (--quick)' : ''}${Object.entries(env).map(([k, v]) => `; ${k}=${v}`).join('')}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; Redis ${m.redis}; ${m.postgres}; ${m.date}${quick ? ' (--quick)' : ''}${Object.entries(env)
+      .map(([k, v]) => `; ${k}=${v}`)
+      .join('')}`,
     '',
     '| scenario | target | result |',
     '|---|---|---|',
-    ...Object.entries(results).map(([name, r]) => `| ${name} | ${SCENARIOS[name]!.target} | ${Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')} |`),
+    ...Object.entries(results).map(
+      ([name, r]) =>
+        `| ${name} | ${SCENARIOS[name]!.target} | ${Object.entries(r)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} |`,
+    ),
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, `${base}.md`), md);

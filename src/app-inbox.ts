@@ -46,11 +46,16 @@ export function composeInbox(config: Config, d: { redis: RedisClient; chatlog: C
   const prefix = config.redis.prefix;
   const store = new InboxStore(redis, prefix);
   const bus = new InboxBus(redis, prefix, logger);
-  const alerts = new HandoffAlerts({
-    ...(config.inbox.webhookUrl ? { url: config.inbox.webhookUrl } : {}), ...(config.inbox.webhookSecret ? { secret: config.inbox.webhookSecret } : {}),
-    ...(config.inbox.publicUrl ? { adminUrl: config.inbox.publicUrl } : {}),
-    urlOf: (channel, account) => accounts.get(channel, account)?.inbox?.handoffWebhookUrl,
-  }, logger, metrics);
+  const alerts = new HandoffAlerts(
+    {
+      ...(config.inbox.webhookUrl ? { url: config.inbox.webhookUrl } : {}),
+      ...(config.inbox.webhookSecret ? { secret: config.inbox.webhookSecret } : {}),
+      ...(config.inbox.publicUrl ? { adminUrl: config.inbox.publicUrl } : {}),
+      urlOf: (channel, account) => accounts.get(channel, account)?.inbox?.handoffWebhookUrl,
+    },
+    logger,
+    metrics,
+  );
   const inbox = new Inbox(store, { bus, alerts, chatlog, logger, metrics, accountName: (channel, account) => accounts.get(channel, account)?.name });
   const presence = new Presence(redis, prefix);
   const suggestions = new SuggestionStore(redis, prefix);
@@ -84,16 +89,39 @@ export function composeInbox(config: Config, d: { redis: RedisClient; chatlog: C
   };
 
   return {
-    inbox, bus, presence, suggestions, profiles, files, alerts, latest,
+    inbox,
+    bus,
+    presence,
+    suggestions,
+    profiles,
+    files,
+    alerts,
+    latest,
     admin: (o) => ({
-      inbox, presence, suggestions, profiles, bus, files, csat: config.inbox.csat, users: o.users, typing,
+      inbox,
+      presence,
+      suggestions,
+      profiles,
+      bus,
+      files,
+      csat: config.inbox.csat,
+      users: o.users,
+      typing,
       publicUrl: () => config.inbox.publicUrl ?? (config.production ? undefined : `http://127.0.0.1:${o.port()}`),
       maxBytes: config.inbox.attachmentMaxBytes,
     }),
     startJanitor(queue) {
-      janitor = new InboxJanitor(inbox, queue, presence, {
-        noticeMs: config.inbox.noticeMinutes * 60_000, roundRobin: config.inbox.autoAssign === 'round-robin', serves: (c, a) => accounts.serves(c, a),
-      }, logger);
+      janitor = new InboxJanitor(
+        inbox,
+        queue,
+        presence,
+        {
+          noticeMs: config.inbox.noticeMinutes * 60_000,
+          roundRobin: config.inbox.autoAssign === 'round-robin',
+          serves: (c, a) => accounts.serves(c, a),
+        },
+        logger,
+      );
       janitor.start();
     },
     async stop() {

@@ -125,9 +125,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   let consumer: ChatlogConsumer | undefined;
   let retention: Retention | undefined;
   if (config.role === 'chatlog' || (config.role === 'all' && config.chatlog.enabled)) {
-    db = config.databaseUrl
-      ? postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error'))
-      : await pgliteClient(path.join(config.dataDir, 'pglite'));
+    db = config.databaseUrl ? postgresClient(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'postgres connection error')) : await pgliteClient(path.join(config.dataDir, 'pglite'));
     const applied = await migrate(db);
     logger.info({ applied, database: db.kind }, applied.length ? 'chatlog migrations applied' : 'chatlog schema up to date');
     consumer = new ChatlogConsumer(chatlog, db, config.chatlog, logger, metrics);
@@ -161,7 +159,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const live = gateway && readDb ? new LiveFeed(readDb, logger, undefined, undefined, inbox.bus) : undefined;
   // A gateway without the NLU still offers the corpus's intents for label correction.
   let intentsOfCorpus: string[] | undefined;
-  const corpusIntents = () => (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus)).data.map((d) => d.intent).sort());
+  const corpusIntents = () =>
+    (intentsOfCorpus ??= mergeCorpora((config.nlu.corpus?.split(',') ?? [BUNDLED_CORPUS]).map(readCorpus))
+      .data.map((d) => d.intent)
+      .sort());
   const mounts: [string, express.Router][] = [];
   // Web chat: widget files and sockets, on the gateway; its messages take the webhooks' path (ingest).
   const durability = config.redis.waitReplicas > 0 ? { durability: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs } } : {};
@@ -176,30 +177,50 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     users = config.adminUsers && config.adminUsersFile ? watchUsersFile(config.adminUsersFile, new Map(config.adminUsers), logger, metrics) : undefined;
     users?.start();
     const sessions = adminToken || users ? new Sessions(redis, config.redis.prefix, adminToken, () => users?.current, metrics) : undefined;
-    mounts.push(['/admin/api', adminRouter({
-      ...(sessions ? { sessions } : {}), queue, contexts, accounts, logger, ...(readDb ? { db: readDb } : {}), ...(live ? { live } : {}),
-      threshold: config.nlu.threshold, intents: () => nlu?.model.meta.intents ?? corpusIntents(), models, ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}), ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}), metrics,
-      ...(forgetter ? { forgetter } : {}), ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
-      inbox: inbox.admin({ users: () => users?.current, port: () => port }),
-      ...(webchat ? { presence: webchat.gateway } : {}),
-    })]);
+    mounts.push([
+      '/admin/api',
+      adminRouter({
+        ...(sessions ? { sessions } : {}),
+        queue,
+        contexts,
+        accounts,
+        logger,
+        ...(readDb ? { db: readDb } : {}),
+        ...(live ? { live } : {}),
+        threshold: config.nlu.threshold,
+        intents: () => nlu?.model.meta.intents ?? corpusIntents(),
+        models,
+        ...(config.nlu.corpus ? { corpus: config.nlu.corpus } : {}),
+        ...(config.exportIdSecret ? { exportIdSecret: config.exportIdSecret } : {}),
+        metrics,
+        ...(forgetter ? { forgetter } : {}),
+        ...(config.chatlog.retentionDays ? { retentionDays: config.chatlog.retentionDays } : {}),
+        inbox: inbox.admin({ users: () => users?.current, port: () => port }),
+        ...(webchat ? { presence: webchat.gateway } : {}),
+      }),
+    ]);
     // Web chat visitors coming, going and typing stream to the admin app with the messages.
     webchat?.gateway.subscribe((c) => live?.broadcast('presence', { ...c, key: conversationKey(c) }, (p) => canSee(p, c.channel, c.account)));
     mounts.push(['/files', filesRouter(inbox.files)]);
     mounts.push(['/admin', adminUi()]);
     // With FB_APP_ID, Meta's app-scoped user id is resolved to the user's page-scoped ids (a client made on first use: dev mode's emulator URL needs the port).
     const appId = config.fb.appId;
-    const messenger = appId ? {
-      pageScopedIds: (asid: string) => idsForPages((idsGraph ??= new GraphClient({ baseUrl: dev.urls.graphApiUrl, timeoutMs: config.send.timeoutMs, maxAttempts: 1, backoffBaseMs: 0, backoffMaxMs: 0 })), { id: appId, secret: config.fb.appSecret }, asid),
-      serves: (page: string) => accounts.serves('messenger', page),
-    } : undefined;
+    const messenger = appId
+      ? {
+          pageScopedIds: (asid: string) =>
+            idsForPages((idsGraph ??= new GraphClient({ baseUrl: dev.urls.graphApiUrl, timeoutMs: config.send.timeoutMs, maxAttempts: 1, backoffBaseMs: 0, backoffMaxMs: 0 })), { id: appId, secret: config.fb.appSecret }, asid),
+          serves: (page: string) => accounts.serves('messenger', page),
+        }
+      : undefined;
     mounts.push(['/facebook/data-deletion', dataDeletionRouter({ appSecret: config.fb.appSecret, ...(forgetter ? { forgetter } : {}), ...(readDb ? { db: readDb } : {}), logger, ...(messenger ? { messenger } : {}) })]);
   }
   mounts.push(...dev.mounts(gateway));
   if (fakeCommerce) mounts.push(['/_dev/shop', fakeCommerce.router()]);
   const ingresses = gateway ? buildIngresses(loaded, config, { metrics, logger }) : [];
   const http = await listen(createHttpHandler({ config, logger, metrics, redis, accounts, ingresses, chatlog, ...(gateway ? { queue } : {}), mounts }), {
-    port: config.port, host: config.host, requestTimeoutMs: config.http.requestTimeoutMs,
+    port: config.port,
+    host: config.host,
+    requestTimeoutMs: config.http.requestTimeoutMs,
   });
   const port = http.port;
   http.server.on('upgrade', (req, socket, head) => {
@@ -234,8 +255,16 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       const actions: ReadonlyMap<string, ActionSpec> = config.bot.actions ?? new Map(fakeCommerce ? [['order.status', orderStatusAction(`http://127.0.0.1:${port}/_dev/shop`)]] : []);
       const dialog = new Dialog({ nlu, actions, runner: new ActionRunner(), logger, metrics });
       bot = new ConversationBot(dialog, contexts, config.bot, logger, metrics, {
-        inbox: inbox.inbox, accounts, channels: () => sending!.channels, queue, logger, metrics, profiles: inbox.profiles, suggestions: inbox.suggestions,
-        contents: new SentContents(redis, config.redis.prefix), latest: inbox.latest,
+        inbox: inbox.inbox,
+        accounts,
+        channels: () => sending!.channels,
+        queue,
+        logger,
+        metrics,
+        profiles: inbox.profiles,
+        suggestions: inbox.suggestions,
+        contents: new SentContents(redis, config.redis.prefix),
+        latest: inbox.latest,
       });
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');

@@ -40,7 +40,8 @@ export function parseChannelsFile(text: string, where: string): { entries?: Chan
     if (!TYPE.test(type)) problems.push(`${at}.type must be a channel type such as "messenger", "instagram", "whatsapp", "line" or "webchat"`);
     if (!ID.test(id)) problems.push(`${at}.id must be the account's id (1-128 letters, digits, _ . @ + = or -)`);
     if (e.name !== undefined && typeof e.name !== 'string') problems.push(`${at}.name must be a string`);
-    if (e.handoffWebhookUrl !== undefined && (typeof e.handoffWebhookUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(e.handoffWebhookUrl))) problems.push(`${at}.handoffWebhookUrl must be an http(s) URL (where this account's handoff alerts go)`);
+    if (e.handoffWebhookUrl !== undefined && (typeof e.handoffWebhookUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(e.handoffWebhookUrl)))
+      problems.push(`${at}.handoffWebhookUrl must be an http(s) URL (where this account's handoff alerts go)`);
     if (seen.has(`${type}:${id}`)) problems.push(`${at}: ${type} account ${id} is listed twice`);
     seen.add(`${type}:${id}`);
     entries.push({ type, id, ...(typeof e.name === 'string' ? { name: e.name } : {}), fields: e, where: at });

@@ -24,7 +24,10 @@ export interface RedisConfig {
 
 function parseNodes(r: Reader, raw: string): { host: string; port: number }[] {
   const nodes: { host: string; port: number }[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^:\s]+):(\d{1,5})$/.exec(part);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
       r.problems.push(`REDIS_CLUSTER_NODES entry ${JSON.stringify(part)} must be host:port`);
@@ -50,9 +53,7 @@ export function readRedisConfig(r: Reader, production: boolean, cwd: string): Re
   const username = r.str('REDIS_USERNAME');
   const password = r.str('REDIS_PASSWORD');
   const tlsOn = r.oneOf('REDIS_TLS', ['true', 'false'], 'false') === 'true' || url?.startsWith('rediss://') === true;
-  const ca = r.file('REDIS_TLS_CA_FILE', cwd, (text, where) =>
-    /-----BEGIN CERTIFICATE-----/.test(text) ? { problems: [], value: text } : { problems: [`${where} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`] },
-  );
+  const ca = r.file('REDIS_TLS_CA_FILE', cwd, (text, where) => (/-----BEGIN CERTIFICATE-----/.test(text) ? { problems: [], value: text } : { problems: [`${where} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`] }));
   const remote = 'needs REDIS_URL or REDIS_CLUSTER_NODES (the embedded dev server has no password or TLS)';
   if (embedded && (username ?? password) !== undefined) r.problems.push(`REDIS_USERNAME/REDIS_PASSWORD ${remote}`);
   if (embedded && tlsOn) r.problems.push(`REDIS_TLS ${remote}`);

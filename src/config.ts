@@ -172,8 +172,7 @@ export function parsePagesFile(text: string, where: string): { pages?: Map<strin
   list.forEach((p: Record<string, unknown>, i) => {
     const id = typeof p?.id === 'string' ? p.id : typeof p?.id === 'number' ? String(p.id) : '';
     if (!PAGE_ID.test(id)) problems.push(`${where} pages[${i}].id must be a page id (digits, letters, _ or -)`);
-    if (typeof p?.accessToken !== 'string' || p.accessToken.length < 8)
-      problems.push(`${where} pages[${i}].accessToken must be a string of at least 8 characters`);
+    if (typeof p?.accessToken !== 'string' || p.accessToken.length < 8) problems.push(`${where} pages[${i}].accessToken must be a string of at least 8 characters`);
     if (pages.has(id)) problems.push(`${where} pages[${i}].id ${id} is listed twice`);
     if (p?.name !== undefined && typeof p.name !== 'string') problems.push(`${where} pages[${i}].name must be a string`);
     pages.set(id, { id, accessToken: String(p?.accessToken), ...(typeof p?.name === 'string' ? { name: p.name } : {}) });
@@ -195,14 +194,17 @@ function readTrustProxy(r: Reader, warnings: string[]): boolean | number | strin
   const raw = r.str('TRUST_PROXY');
   if (raw === undefined || raw === 'false') return false;
   if (raw === 'true') {
-    warnings.push('TRUST_PROXY=true believes the leftmost X-Forwarded-For entry, which any client can write: per-address sign-in limits can be dodged unless your proxy replaces the header; prefer a hop count or the proxies\' addresses');
+    warnings.push("TRUST_PROXY=true believes the leftmost X-Forwarded-For entry, which any client can write: per-address sign-in limits can be dodged unless your proxy replaces the header; prefer a hop count or the proxies' addresses");
     return true;
   }
   if (/^\d+$/.test(raw)) {
     const hops = Number(raw);
     if (hops >= 1 && hops <= 10) return hops;
   } else {
-    const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = raw
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (list.length && list.every((x) => PROXY_PRESETS.includes(x) || isAddressOrCidr(x))) return list;
   }
   r.problems.push(`TRUST_PROXY=${JSON.stringify(raw)} must be false, true, a number of proxy hops from 1 to 10, or a comma-separated list of proxy addresses or CIDRs (or ${PROXY_PRESETS.join(', ')})`);
@@ -241,7 +243,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const appId = r.str('FB_APP_ID');
   if (appId !== undefined && !/^\d{1,32}$/.test(appId)) r.problems.push(`FB_APP_ID=${JSON.stringify(appId)} must be the Meta app's numeric id (digits only)`);
   else if (appId === undefined && (role === 'all' || role === 'gateway'))
-    warnings.push('FB_APP_ID is not set: Meta\'s data-deletion callback cannot find Messenger users\' page-scoped data (it is sent the app-scoped id, and only FB_APP_ID lets it ask the Graph API for the page-scoped ones)');
+    warnings.push("FB_APP_ID is not set: Meta's data-deletion callback cannot find Messenger users' page-scoped data (it is sent the app-scoped id, and only FB_APP_ID lets it ask the Graph API for the page-scoped ones)");
 
   const pagesFile = r.str('PAGES_FILE');
   const channels = r.file('CHANNELS_FILE', cwd, (text, where) => {
@@ -276,16 +278,23 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const databaseUrl = readDatabaseUrl(r);
   const chatlogEnabled = r.oneOf('CHATLOG_ENABLED', ['true', 'false'], 'true') === 'true';
-  if (production && databaseUrl === undefined && (role === 'chatlog' || (role === 'all' && chatlogEnabled)))
-    r.problems.push('DATABASE_URL is required when NODE_ENV=production for the chatlog role');
+  if (production && databaseUrl === undefined && (role === 'chatlog' || (role === 'all' && chatlogEnabled))) r.problems.push('DATABASE_URL is required when NODE_ENV=production for the chatlog role');
   const adminToken = r.str('ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) r.problems.push('ADMIN_TOKEN must be at least 16 characters');
   const exportIdSecret = r.str('EXPORT_ID_SECRET');
   if (exportIdSecret !== undefined && exportIdSecret.length < 16) r.problems.push('EXPORT_ID_SECRET must be at least 16 characters');
   const nluModel = r.str('NLU_MODEL');
   const nluCorpus = r.str('NLU_CORPUS');
-  const files = (v: string | undefined) => (v ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(cwd, f));
-  for (const [name, v] of [['NLU_MODEL', nluModel], ['NLU_CORPUS', nluCorpus]] as const) {
+  const files = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean)
+      .map((f) => path.resolve(cwd, f));
+  for (const [name, v] of [
+    ['NLU_MODEL', nluModel],
+    ['NLU_CORPUS', nluCorpus],
+  ] as const) {
     for (const f of files(v)) if (!fs.existsSync(f)) r.problems.push(`${name} file ${f} does not exist`);
   }
   const adminUsers = r.file('ADMIN_USERS_FILE', cwd, (text, where) => {
@@ -296,7 +305,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const parsed = parseActionsFile(text, where);
     return { problems: parsed.problems, value: parsed.actions };
   });
-
 
   const inbox = readInbox(r, production, warnings);
   const lockTtlMs = r.int('LOCK_TTL_MS', 10_000, 500, 600_000);

@@ -90,32 +90,41 @@ export function adminRouter(d: AdminDeps): express.Router {
   };
 
   // Sign-in is the one route without a bearer token (but /openapi.json, above).
-  r.post('/session', route(async (req, res) => {
-    if (!d.sessions) throw new HttpError(503, 'admin API disabled: set ADMIN_TOKEN or ADMIN_USERS_FILE');
-    try {
-      const { token, principal } = await d.sessions.signIn(req.ip ?? 'unknown', (req.body ?? {}) as Record<string, unknown>);
-      d.logger.info({ user: principal.name, role: principal.role }, 'admin signed in');
-      res.status(201).json({ token, ...principal, accounts: principal.accounts ?? '*' });
-    } catch (err) {
-      if (!(err instanceof SignInError)) throw err;
-      d.logger.warn({ ip: req.ip, user: typeof req.body?.user === 'string' ? req.body.user : undefined, status: err.status }, 'admin sign-in refused');
-      if (err.retryAfterS) res.set('retry-after', String(err.retryAfterS));
-      res.status(err.status).json({ error: err.message });
-    }
-  }));
+  r.post(
+    '/session',
+    route(async (req, res) => {
+      if (!d.sessions) throw new HttpError(503, 'admin API disabled: set ADMIN_TOKEN or ADMIN_USERS_FILE');
+      try {
+        const { token, principal } = await d.sessions.signIn(req.ip ?? 'unknown', (req.body ?? {}) as Record<string, unknown>);
+        d.logger.info({ user: principal.name, role: principal.role }, 'admin signed in');
+        res.status(201).json({ token, ...principal, accounts: principal.accounts ?? '*' });
+      } catch (err) {
+        if (!(err instanceof SignInError)) throw err;
+        d.logger.warn({ ip: req.ip, user: typeof req.body?.user === 'string' ? req.body.user : undefined, status: err.status }, 'admin sign-in refused');
+        if (err.retryAfterS) res.set('retry-after', String(err.retryAfterS));
+        res.status(err.status).json({ error: err.message });
+      }
+    }),
+  );
   r.use(requireAuth(d.sessions));
-  r.delete('/session', route(async (req, res) => {
-    await d.sessions!.signOut(bearer(req)!);
-    d.live?.endSession(bearer(req)!);
-    res.status(204).end();
-  }));
+  r.delete(
+    '/session',
+    route(async (req, res) => {
+      await d.sessions!.signOut(bearer(req)!);
+      d.live?.endSession(bearer(req)!);
+      res.status(204).end();
+    }),
+  );
   r.get('/me', (_req, res) => {
     const p = principalOf(res);
     // The accounts this user can pick in filters: their own, or every account this deployment lists.
     const all = d.accounts.list();
     const pickable = p.accounts ? all.filter((a) => canSee(p, a.channel, a.id)) : all;
     res.json({
-      name: p.name, role: p.role, accounts: p.accounts ?? '*', intents: d.intents(),
+      name: p.name,
+      role: p.role,
+      accounts: p.accounts ?? '*',
+      intents: d.intents(),
       pickableAccounts: pickable.map((a) => ({ key: `${a.channel}:${a.id}`, channel: a.channel, id: a.id, ...(a.name ? { name: a.name } : {}) })),
       channels: d.accounts.channels(),
     });
@@ -137,96 +146,115 @@ export function adminRouter(d: AdminDeps): express.Router {
     return a || undefined;
   };
 
-  r.get('/conversations', route(async (req, res) => {
-    const q = req.query as Record<string, string | undefined>;
-    const date = (name: string) => {
-      const v = q[name];
-      if (v === undefined || v === '') return undefined;
-      const t = new Date(v);
-      if (Number.isNaN(t.getTime())) throw new HttpError(400, `${name} must be a date (ISO 8601)`);
-      return t;
-    };
-    if (q.status && q.status !== 'human' && !STATUSES.includes(q.status as never)) throw new HttpError(400, `status must be one of ${STATUSES.join(', ')} (or human: waiting, assigned or snoozed)`);
-    const limit = q.limit === undefined ? undefined : Number(q.limit);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 200)) throw new HttpError(400, 'limit must be an integer from 1 to 200');
-    const from = date('from');
-    const to = date('to');
-    const account = accountFilter(q);
-    const list = await listConversations(db(), {
-      ...(scope(req) ? { scope: scope(req) } : {}),
-      ...(account ? { account } : {}),
-      ...(q.channel ? { channel: q.channel } : {}),
-      ...(q.status ? { status: q.status } : {}),
-      ...(q.agent ? { agent: q.agent } : {}),
-      ...(q.intent ? { intent: q.intent } : {}),
-      ...(q.q ? { q: q.q } : {}),
-      ...(q.lowConfidence === '1' || q.lowConfidence === 'true' ? { lowConfidenceBelow: d.threshold } : {}),
-      ...(from ? { from } : {}),
-      ...(to ? { to } : {}),
-      ...(q.cursor ? { cursor: q.cursor } : {}),
-      ...(limit ? { limit } : {}),
-    });
-    res.json(list);
-  }));
+  r.get(
+    '/conversations',
+    route(async (req, res) => {
+      const q = req.query as Record<string, string | undefined>;
+      const date = (name: string) => {
+        const v = q[name];
+        if (v === undefined || v === '') return undefined;
+        const t = new Date(v);
+        if (Number.isNaN(t.getTime())) throw new HttpError(400, `${name} must be a date (ISO 8601)`);
+        return t;
+      };
+      if (q.status && q.status !== 'human' && !STATUSES.includes(q.status as never)) throw new HttpError(400, `status must be one of ${STATUSES.join(', ')} (or human: waiting, assigned or snoozed)`);
+      const limit = q.limit === undefined ? undefined : Number(q.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 200)) throw new HttpError(400, 'limit must be an integer from 1 to 200');
+      const from = date('from');
+      const to = date('to');
+      const account = accountFilter(q);
+      const list = await listConversations(db(), {
+        ...(scope(req) ? { scope: scope(req) } : {}),
+        ...(account ? { account } : {}),
+        ...(q.channel ? { channel: q.channel } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.agent ? { agent: q.agent } : {}),
+        ...(q.intent ? { intent: q.intent } : {}),
+        ...(q.q ? { q: q.q } : {}),
+        ...(q.lowConfidence === '1' || q.lowConfidence === 'true' ? { lowConfidenceBelow: d.threshold } : {}),
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+        ...(limit ? { limit } : {}),
+      });
+      res.json(list);
+    }),
+  );
 
-  r.get('/conversations/:id', route(async (req, res) => {
-    const c = conversationOf(req);
-    const key = c.key;
-    const id = await conversationIdOf(db(), c, scope(req));
-    if (!id) throw new HttpError(404, 'no such conversation');
-    const view = await conversationMessages(db(), id, scope(req));
-    if (!view) throw new HttpError(404, 'no such conversation');
-    const p = principalOf(res);
-    const state = await d.contexts.peek(key).catch(() => undefined);
-    const inbox = await d.inbox?.inbox.store.read(key).catch(() => undefined);
-    res.json({
-      ...view,
-      ...(inbox ? { inbox: { status: inbox.status, ...(inbox.agent ? { agent: inbox.agent } : {}), since: new Date(inbox.since || Date.now()).toISOString(), ...(inbox.thread ? { thread: inbox.thread } : {}) } } : {}),
-      // Notes are for the team: viewers (read-only access) do not get them.
-      notes: canAct(p) ? await notesOf(db(), id) : [],
-      ...(state ? { mode: state.mode, ...(state.agent ? { agent: state.agent } : {}) } : {}),
-      lowConfidenceBelow: d.threshold,
-    });
-  }));
+  r.get(
+    '/conversations/:id',
+    route(async (req, res) => {
+      const c = conversationOf(req);
+      const key = c.key;
+      const id = await conversationIdOf(db(), c, scope(req));
+      if (!id) throw new HttpError(404, 'no such conversation');
+      const view = await conversationMessages(db(), id, scope(req));
+      if (!view) throw new HttpError(404, 'no such conversation');
+      const p = principalOf(res);
+      const state = await d.contexts.peek(key).catch(() => undefined);
+      const inbox = await d.inbox?.inbox.store.read(key).catch(() => undefined);
+      res.json({
+        ...view,
+        ...(inbox ? { inbox: { status: inbox.status, ...(inbox.agent ? { agent: inbox.agent } : {}), since: new Date(inbox.since || Date.now()).toISOString(), ...(inbox.thread ? { thread: inbox.thread } : {}) } } : {}),
+        // Notes are for the team: viewers (read-only access) do not get them.
+        notes: canAct(p) ? await notesOf(db(), id) : [],
+        ...(state ? { mode: state.mode, ...(state.agent ? { agent: state.agent } : {}) } : {}),
+        lowConfidenceBelow: d.threshold,
+      });
+    }),
+  );
 
-  r.get('/conversations/:id/state', route(async (req, res) => {
-    const s = await d.contexts.peek(conversationOf(req).key);
-    res.json({ mode: s.mode, ...(s.agent ? { agent: s.agent } : {}), ...(s.humanSince ? { humanSince: new Date(s.humanSince).toISOString() } : {}), slots: s.slots });
-  }));
+  r.get(
+    '/conversations/:id/state',
+    route(async (req, res) => {
+      const s = await d.contexts.peek(conversationOf(req).key);
+      res.json({ mode: s.mode, ...(s.agent ? { agent: s.agent } : {}), ...(s.humanSince ? { humanSince: new Date(s.humanSince).toISOString() } : {}), slots: s.slots });
+    }),
+  );
 
-  r.post('/conversations/:id/notes', requireAgent, route(async (req, res) => {
-    const c = conversationOf(req);
-    const text = (req.body as { text?: unknown } | undefined)?.text;
-    if (typeof text !== 'string' || !text.trim() || text.length > 5_000) throw new HttpError(400, '"text" must be a non-empty string of at most 5000 characters');
-    const id = await conversationIdOf(db(), c, scope(req));
-    if (!id) throw new HttpError(404, 'no such conversation');
-    res.status(201).json(await addNote(db(), id, principalOf(res).name, text));
-  }));
+  r.post(
+    '/conversations/:id/notes',
+    requireAgent,
+    route(async (req, res) => {
+      const c = conversationOf(req);
+      const text = (req.body as { text?: unknown } | undefined)?.text;
+      if (typeof text !== 'string' || !text.trim() || text.length > 5_000) throw new HttpError(400, '"text" must be a non-empty string of at most 5000 characters');
+      const id = await conversationIdOf(db(), c, scope(req));
+      if (!id) throw new HttpError(404, 'no such conversation');
+      res.status(201).json(await addNote(db(), id, principalOf(res).name, text));
+    }),
+  );
 
-  r.post('/messages/:mid/label', requireAgent, route(async (req, res) => {
-    const body = (req.body ?? {}) as { intent?: unknown; correct?: unknown };
-    let intent: string | null;
-    if (body.correct === true) intent = null; // "the prediction was right": clears any correction
-    else if (typeof body.intent === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(body.intent)) intent = body.intent;
-    else throw new HttpError(400, 'send {"intent": "<intent name>"} or {"correct": true}');
-    // Marking correct stores the predicted intent as the label, so it counts as reviewed.
-    const ok = intent === null
-      ? await confirm(db(), String(req.params.mid), principalOf(res).name, scope(req))
-      : await correctIntent(db(), String(req.params.mid), intent, principalOf(res).name, scope(req));
-    if (!ok) throw new HttpError(404, 'no such inbound message');
-    res.json({ id: String(req.params.mid), correctedIntent: intent ?? 'predicted' });
-  }));
+  r.post(
+    '/messages/:mid/label',
+    requireAgent,
+    route(async (req, res) => {
+      const body = (req.body ?? {}) as { intent?: unknown; correct?: unknown };
+      let intent: string | null;
+      if (body.correct === true)
+        intent = null; // "the prediction was right": clears any correction
+      else if (typeof body.intent === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(body.intent)) intent = body.intent;
+      else throw new HttpError(400, 'send {"intent": "<intent name>"} or {"correct": true}');
+      // Marking correct stores the predicted intent as the label, so it counts as reviewed.
+      const ok = intent === null ? await confirm(db(), String(req.params.mid), principalOf(res).name, scope(req)) : await correctIntent(db(), String(req.params.mid), intent, principalOf(res).name, scope(req));
+      if (!ok) throw new HttpError(404, 'no such inbound message');
+      res.json({ id: String(req.params.mid), correctedIntent: intent ?? 'predicted' });
+    }),
+  );
 
-  r.get('/stats', route(async (req, res) => {
-    const q = req.query as Record<string, string | undefined>;
-    const to = q.to ? new Date(q.to) : new Date();
-    const from = q.from ? new Date(q.from) : new Date(to.getTime() - 24 * 3_600_000);
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new HttpError(400, 'from and to must be dates (ISO 8601)');
-    const account = accountFilter(q);
-    const p = principalOf(res);
-    const accounts = account ? (canSee(p, account.slice(0, account.indexOf(':')), account.slice(account.indexOf(':') + 1)) ? [account] : []) : scope(req);
-    res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
-  }));
+  r.get(
+    '/stats',
+    route(async (req, res) => {
+      const q = req.query as Record<string, string | undefined>;
+      const to = q.to ? new Date(q.to) : new Date();
+      const from = q.from ? new Date(q.from) : new Date(to.getTime() - 24 * 3_600_000);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new HttpError(400, 'from and to must be dates (ISO 8601)');
+      const account = accountFilter(q);
+      const p = principalOf(res);
+      const accounts = account ? (canSee(p, account.slice(0, account.indexOf(':')), account.slice(account.indexOf(':') + 1)) ? [account] : []) : scope(req);
+      res.json(await stats(db(), { from, to, ...(accounts ? { scope: accounts } : {}), ...(q.channel ? { channel: q.channel } : {}) }));
+    }),
+  );
 
   r.use(inboxRouter(d.inbox && { ...d.inbox, queue: d.queue, accounts: d.accounts, logger: d.logger, ...(d.db ? { db: d.db } : {}), ...(d.metrics ? { metrics: d.metrics } : {}) }));
   r.use(toolsRouter(d.inbox && { ...d.inbox, accounts: d.accounts, logger: d.logger, ...(d.db ? { db: d.db } : {}) }));
@@ -235,32 +263,41 @@ export function adminRouter(d: AdminDeps): express.Router {
   r.use('/models', modelsRouter({ store: d.models, ...(d.db ? { db: d.db } : {}), ...(d.corpus ? { corpus: d.corpus } : {}), logger: d.logger }));
 
   // Streams the export: constant memory whatever the size; the caller's pages bound it.
-  r.get('/export', route(async (req, res) => {
-    const { format: rawFormat, ...query } = req.query as Record<string, unknown>;
-    let format;
-    let filters;
-    try {
-      format = parseExportFormat(rawFormat);
-      filters = parseExportFilters(query);
-      checkExport(filters, format);
-    } catch (err) {
-      if (err instanceof ExportInputError) throw new HttpError(400, err.message);
-      throw err;
-    }
-    const database = db();
-    const f = EXPORT_FORMATS[format];
-    res.status(200).set({ 'content-type': f.contentType, 'content-disposition': `attachment; filename="chatlog-export.${f.extension}"` });
-    const counts = await exportMessages(database, filters, format, res, { ...(scope(req) ? { scope: scope(req) } : {}), ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}), ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}) });
-    d.logger.info({ by: principalOf(res).name, format, ...counts }, 'chatlog exported');
-  }));
+  r.get(
+    '/export',
+    route(async (req, res) => {
+      const { format: rawFormat, ...query } = req.query as Record<string, unknown>;
+      let format;
+      let filters;
+      try {
+        format = parseExportFormat(rawFormat);
+        filters = parseExportFilters(query);
+        checkExport(filters, format);
+      } catch (err) {
+        if (err instanceof ExportInputError) throw new HttpError(400, err.message);
+        throw err;
+      }
+      const database = db();
+      const f = EXPORT_FORMATS[format];
+      res.status(200).set({ 'content-type': f.contentType, 'content-disposition': `attachment; filename="chatlog-export.${f.extension}"` });
+      const counts = await exportMessages(database, filters, format, res, {
+        ...(scope(req) ? { scope: scope(req) } : {}),
+        ...(d.exportIdSecret ? { secret: d.exportIdSecret } : {}),
+        ...(d.retentionDays ? { retentionDays: d.retentionDays } : {}),
+      });
+      d.logger.info({ by: principalOf(res).name, format, ...counts }, 'chatlog exported');
+    }),
+  );
 
   r.get('/live', (req, res) => {
     if (!d.live) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
     const token = bearer(req)!;
-    d.live.watch(principalOf(res), res, token, () => d.sessions!.ended(token)).catch((err) => {
-      d.logger.warn({ err }, 'live stream not started: chatlog unavailable');
-      if (!res.headersSent) res.status(503).json({ error: 'the chatlog is unavailable, retry later' });
-    });
+    d.live
+      .watch(principalOf(res), res, token, () => d.sessions!.ended(token))
+      .catch((err) => {
+        d.logger.warn({ err }, 'live stream not started: chatlog unavailable');
+        if (!res.headersSent) res.status(503).json({ error: 'the chatlog is unavailable, retry later' });
+      });
   });
 
   const enqueue = async (req: Request, res: Response, kind: AgentKind, fields: Partial<InboundEvent> = {}, before?: () => Promise<unknown>) => {
@@ -277,7 +314,16 @@ export function adminRouter(d: AdminDeps): express.Router {
     await before?.();
     const now = Date.now();
     const event: InboundEvent = {
-      id: `${kind}:${clientId ?? crypto.randomUUID()}`, kind, channel: c.channel, account: c.account, user: c.user, timestamp: now, agent, receivedAt: now, enqueuedAt: now, ...fields,
+      id: `${kind}:${clientId ?? crypto.randomUUID()}`,
+      kind,
+      channel: c.channel,
+      account: c.account,
+      user: c.user,
+      timestamp: now,
+      agent,
+      receivedAt: now,
+      enqueuedAt: now,
+      ...fields,
     };
     const key = c.key;
     let result;
@@ -302,22 +348,34 @@ export function adminRouter(d: AdminDeps): express.Router {
   const claimed = async (req: Request, res: Response, cause: string) => {
     if (d.inbox) await claim(d.inbox.inbox, conversationOf(req), principalOf(res), cause, d.metrics);
   };
-  r.post('/conversations/:id/takeover', requireAgent, route(async (req, res) => {
-    await enqueue(req, res, 'takeover', {}, () => claimed(req, res, 'takeover'));
-  }));
-  r.post('/conversations/:id/release', requireAgent, route(async (req, res) => {
-    await enqueue(req, res, 'release', {}, async () => d.inbox && act(d.inbox.inbox, conversationOf(req), principalOf(res), 'release', 'release'));
-  }));
-  r.post('/conversations/:id/reply', requireAgent, route(async (req, res) => {
-    const b = (req.body ?? {}) as { text?: unknown; attachment?: unknown };
-    const attachment = b.attachment === undefined ? undefined : attachmentOf(b.attachment, conversationOf(req).key, d.inbox?.publicUrl());
-    const text = b.text;
-    if (text !== undefined || !attachment) {
-      if (typeof text !== 'string' || text.trim() === '') throw new HttpError(400, '"text" must be a non-empty string (or send an "attachment")');
-      if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters`);
-    }
-    await enqueue(req, res, 'agent', { ...(typeof text === 'string' ? { text } : {}), ...(attachment ? { attachments: [attachment] } : {}) }, () => claimed(req, res, 'agent_reply'));
-  }));
+  r.post(
+    '/conversations/:id/takeover',
+    requireAgent,
+    route(async (req, res) => {
+      await enqueue(req, res, 'takeover', {}, () => claimed(req, res, 'takeover'));
+    }),
+  );
+  r.post(
+    '/conversations/:id/release',
+    requireAgent,
+    route(async (req, res) => {
+      await enqueue(req, res, 'release', {}, async () => d.inbox && act(d.inbox.inbox, conversationOf(req), principalOf(res), 'release', 'release'));
+    }),
+  );
+  r.post(
+    '/conversations/:id/reply',
+    requireAgent,
+    route(async (req, res) => {
+      const b = (req.body ?? {}) as { text?: unknown; attachment?: unknown };
+      const attachment = b.attachment === undefined ? undefined : attachmentOf(b.attachment, conversationOf(req).key, d.inbox?.publicUrl());
+      const text = b.text;
+      if (text !== undefined || !attachment) {
+        if (typeof text !== 'string' || text.trim() === '') throw new HttpError(400, '"text" must be a non-empty string (or send an "attachment")');
+        if (text.length > MAX_TEXT) throw new HttpError(400, `"text" must be at most ${MAX_TEXT} characters`);
+      }
+      await enqueue(req, res, 'agent', { ...(typeof text === 'string' ? { text } : {}), ...(attachment ? { attachments: [attachment] } : {}) }, () => claimed(req, res, 'agent_reply'));
+    }),
+  );
   return r;
 }
 
@@ -325,7 +383,8 @@ export function adminRouter(d: AdminDeps): express.Router {
 function attachmentOf(v: unknown, key: string, base: string | undefined): { type: string; url: string; title?: string } {
   const a = (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
   const prefix = base ? `${base}/files/${encodeURIComponent(key)}/` : undefined;
-  if (typeof a.url !== 'string' || !prefix || !a.url.startsWith(prefix) || !/^[A-Za-z0-9_-]{32}$/.test(a.url.slice(prefix.length))) throw new HttpError(400, '"attachment.url" must be the url of a file uploaded to this conversation (POST …/attachments)');
+  if (typeof a.url !== 'string' || !prefix || !a.url.startsWith(prefix) || !/^[A-Za-z0-9_-]{32}$/.test(a.url.slice(prefix.length)))
+    throw new HttpError(400, '"attachment.url" must be the url of a file uploaded to this conversation (POST …/attachments)');
   if (!['image', 'video', 'audio', 'file'].includes(String(a.type))) throw new HttpError(400, '"attachment.type" must be image, video, audio or file');
   if (a.name !== undefined && (typeof a.name !== 'string' || a.name.length > 100)) throw new HttpError(400, '"attachment.name" must be a string of at most 100 characters');
   return { type: String(a.type), url: a.url, ...(typeof a.name === 'string' ? { title: a.name } : {}) };

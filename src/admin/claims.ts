@@ -55,7 +55,10 @@ export async function queueEvent(queue: ConversationQueue, c: Scoped, kind: Inbo
 }
 
 export const stateJson = (s: Change['state']) => ({
-  status: s.status, ...(s.agent ? { agent: s.agent } : {}), since: new Date(s.since || Date.now()).toISOString(),
-  ...(s.waitingSince ? { waitingSince: new Date(s.waitingSince).toISOString() } : {}), ...(s.snoozeUntil ? { snoozeUntil: new Date(s.snoozeUntil).toISOString() } : {}),
+  status: s.status,
+  ...(s.agent ? { agent: s.agent } : {}),
+  since: new Date(s.since || Date.now()).toISOString(),
+  ...(s.waitingSince ? { waitingSince: new Date(s.waitingSince).toISOString() } : {}),
+  ...(s.snoozeUntil ? { snoozeUntil: new Date(s.snoozeUntil).toISOString() } : {}),
   ...(s.thread ? { thread: s.thread } : {}),
 });

@@ -11,7 +11,11 @@ import { principalOf } from './auth';
 import { canSee } from './users';
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly extra?: Record<string, unknown>) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra?: Record<string, unknown>,
+  ) {
     super(message);
   }
 }

@@ -30,7 +30,10 @@ const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export class AuthLimits {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   private addressKey(address: string): string {
     return `${this.prefix}:{admin}:auth-fail:${sha(address)}`;

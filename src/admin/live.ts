@@ -45,7 +45,13 @@ export class LiveFeed {
 
   private unsubscribe?: Promise<() => void>;
 
-  constructor(private readonly db: SqlRunner, private readonly logger: Logger, private readonly everyMs = 1_000, private readonly keepAliveMs = KEEPALIVE_MS, private readonly bus?: InboxBus) {}
+  constructor(
+    private readonly db: SqlRunner,
+    private readonly logger: Logger,
+    private readonly everyMs = 1_000,
+    private readonly keepAliveMs = KEEPALIVE_MS,
+    private readonly bus?: InboxBus,
+  ) {}
 
   /** Inbox events (status changes, presence, typing) as they happen, to the streams allowed to see them. */
   private onInbox = (e: InboxEvent): void => {

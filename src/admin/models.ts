@@ -52,48 +52,57 @@ export function modelsRouter(d: ModelsDeps): express.Router {
     return true;
   };
 
-  r.get('/', handle(async (_req, res) => {
-    const [current, history] = await Promise.all([d.store.currentVersion(), d.store.history()]);
-    res.json({ current, history, training: training !== undefined });
-  }));
+  r.get(
+    '/',
+    handle(async (_req, res) => {
+      const [current, history] = await Promise.all([d.store.currentVersion(), d.store.history()]);
+      res.json({ current, history, training: training !== undefined });
+    }),
+  );
 
-  r.post('/retrain', handle(async (_req, res) => {
-    if (!adminOfAll(res)) return;
-    if (training) return void res.status(409).json({ error: 'a training is already running' });
-    if (!d.db) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
-    const started = Date.now();
-    const run = (async () => {
-      const files = d.corpus ? d.corpus.split(',') : [BUNDLED_CORPUS];
-      const base = mergeCorpora(files.map(readCorpus));
-      const corrections = await correctionsCorpus(d.db!, base.locale);
-      const merged = corrections.examples ? mergeCorpora([base, corrections.corpus]) : base;
-      const file = await trainInThread(merged);
-      await d.store.publish(file);
-      return { version: file.version, intents: file.intents.length, utterances: file.utterances, corrections: corrections.examples, trainMs: Date.now() - started };
-    })();
-    training = run;
-    try {
-      const out = await run;
-      d.logger.info({ ...out, by: principalOf(res).name }, 'NLU model retrained from the corpus and the corrected labels, and published');
-      res.status(201).json(out);
-    } catch (err) {
-      d.logger.error({ err }, 'retraining failed: the live model is unchanged');
-      res.status(500).json({ error: `retraining failed, the live model is unchanged: ${(err as Error).message}` });
-    } finally {
-      training = undefined;
-    }
-  }));
+  r.post(
+    '/retrain',
+    handle(async (_req, res) => {
+      if (!adminOfAll(res)) return;
+      if (training) return void res.status(409).json({ error: 'a training is already running' });
+      if (!d.db) return void res.status(503).json({ error: 'the chatlog is not available to this process (set DATABASE_URL)' });
+      const started = Date.now();
+      const run = (async () => {
+        const files = d.corpus ? d.corpus.split(',') : [BUNDLED_CORPUS];
+        const base = mergeCorpora(files.map(readCorpus));
+        const corrections = await correctionsCorpus(d.db!, base.locale);
+        const merged = corrections.examples ? mergeCorpora([base, corrections.corpus]) : base;
+        const file = await trainInThread(merged);
+        await d.store.publish(file);
+        return { version: file.version, intents: file.intents.length, utterances: file.utterances, corrections: corrections.examples, trainMs: Date.now() - started };
+      })();
+      training = run;
+      try {
+        const out = await run;
+        d.logger.info({ ...out, by: principalOf(res).name }, 'NLU model retrained from the corpus and the corrected labels, and published');
+        res.status(201).json(out);
+      } catch (err) {
+        d.logger.error({ err }, 'retraining failed: the live model is unchanged');
+        res.status(500).json({ error: `retraining failed, the live model is unchanged: ${(err as Error).message}` });
+      } finally {
+        training = undefined;
+      }
+    }),
+  );
 
-  r.post('/rollback', handle(async (_req, res) => {
-    if (!adminOfAll(res)) return;
-    try {
-      const out = await d.store.rollback();
-      d.logger.info({ ...out, by: principalOf(res).name }, 'NLU model rolled back');
-      res.json(out);
-    } catch (err) {
-      if (err instanceof ModelStoreError) return void res.status(409).json({ error: err.message });
-      throw err;
-    }
-  }));
+  r.post(
+    '/rollback',
+    handle(async (_req, res) => {
+      if (!adminOfAll(res)) return;
+      try {
+        const out = await d.store.rollback();
+        d.logger.info({ ...out, by: principalOf(res).name }, 'NLU model rolled back');
+        res.json(out);
+      } catch (err) {
+        if (err instanceof ModelStoreError) return void res.status(409).json({ error: err.message });
+        throw err;
+      }
+    }),
+  );
   return r;
 }

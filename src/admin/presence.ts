@@ -35,7 +35,11 @@ export function presenceRouter(d: PresenceDeps): express.Router {
   };
   r.get('/conversations/:id/presence', (req, res) => {
     const c = conversation(req, res);
-    if (c) d.presence!.get(c).then((p) => res.json(p), (err) => unavailable(res, err));
+    if (c)
+      d.presence!.get(c).then(
+        (p) => res.json(p),
+        (err) => unavailable(res, err),
+      );
   });
   return r;
 }

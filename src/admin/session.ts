@@ -33,7 +33,11 @@ const STATUS = { invalid: 400, wrong: 401, throttled: 429, limited: 429, busy: 5
 /** Why a sign-in was refused: bad request, wrong credentials, account slowed down, address limited, server busy. */
 export class SignInError extends Error {
   readonly status: (typeof STATUS)[keyof typeof STATUS];
-  constructor(readonly reason: keyof typeof STATUS, message: string, readonly retryAfterS?: number) {
+  constructor(
+    readonly reason: keyof typeof STATUS,
+    message: string,
+    readonly retryAfterS?: number,
+  ) {
     super(message);
     this.status = STATUS[reason];
   }
@@ -163,7 +167,7 @@ export class Sessions {
   async ended(token: string): Promise<string | undefined> {
     if (this.adminToken && safeEqual(token, this.adminToken)) return undefined;
     const s = await this.session(token);
-    return 'principal' in s ? undefined : s.ended ?? 'your session ended: sign in again';
+    return 'principal' in s ? undefined : (s.ended ?? 'your session ended: sign in again');
   }
 
   /**

@@ -46,8 +46,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [kind, salt, key] = stored.split('$');
   if (kind !== 'scrypt' || !salt || !key) return false;
   const want = Buffer.from(key, 'base64url');
-  const got = await new Promise<Buffer>((resolve, reject) =>
-    crypto.scrypt(password, Buffer.from(salt, 'base64url'), want.length, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }, (err, k) => (err ? reject(err) : resolve(k))));
+  const got = await new Promise<Buffer>((resolve, reject) => crypto.scrypt(password, Buffer.from(salt, 'base64url'), want.length, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }, (err, k) => (err ? reject(err) : resolve(k))));
   return crypto.timingSafeEqual(got, want);
 }
 
@@ -97,7 +96,10 @@ export const USERS_CHECK_MS = 2_000;
 
 /** A stamp of everything that grants rights in a user's entry: a session is valid while it matches. */
 export function userStamp(u: AdminUser): string {
-  return crypto.createHash('sha256').update(JSON.stringify(['user', u.name, u.role, u.accounts ?? '*', u.passwordHash])).digest('base64url');
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify(['user', u.name, u.role, u.accounts ?? '*', u.passwordHash]))
+    .digest('base64url');
 }
 
 /** ADMIN_USERS_FILE, applied again whenever it changes; a broken version is refused loudly. */

@@ -55,10 +55,8 @@ export function parseActionsFile(text: string, where: string): { actions?: Map<s
     };
     const timeoutMs = num('timeoutMs', 3_000, 10, 15_000); // well inside the time a user waits
     const retries = num('retries', 1, 0, 5);
-    if (raw.headers !== undefined && (typeof raw.headers !== 'object' || Object.values(raw.headers as object).some((h) => typeof h !== 'string')))
-      problems.push(`${at}.headers must be an object of strings`);
-    for (const k of ['notFound', 'error'] as const)
-      if (raw[k] !== undefined && (typeof raw[k] !== 'string' || !(raw[k] as string).trim())) problems.push(`${at}.${k} must be a non-empty string`);
+    if (raw.headers !== undefined && (typeof raw.headers !== 'object' || Object.values(raw.headers as object).some((h) => typeof h !== 'string'))) problems.push(`${at}.headers must be an object of strings`);
+    for (const k of ['notFound', 'error'] as const) if (raw[k] !== undefined && (typeof raw[k] !== 'string' || !(raw[k] as string).trim())) problems.push(`${at}.${k} must be a non-empty string`);
     actions.set(intent, {
       method: method as ActionSpec['method'],
       url: String(raw.url),
@@ -74,9 +72,7 @@ export function parseActionsFile(text: string, where: string): { actions?: Map<s
   return problems.length ? { problems } : { actions, problems };
 }
 
-export type ActionResult =
-  | { kind: 'ok'; text: string; data: unknown; ms: number; attempts: number }
-  | { kind: 'not_found' | 'error' | 'timeout'; text: string; ms: number; attempts: number; detail: string };
+export type ActionResult = { kind: 'ok'; text: string; data: unknown; ms: number; attempts: number } | { kind: 'not_found' | 'error' | 'timeout'; text: string; ms: number; attempts: number; detail: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -108,7 +104,9 @@ export class ActionRunner {
       const fail = (kind: 'error' | 'timeout' | 'not_found', detail: string) => ({ kind, text: render(kind === 'not_found' ? spec.notFound : spec.error, vars), ms: Date.now() - started, attempts: attempt, detail });
       try {
         const res = await this.http.request({
-          method: spec.method, url, timeout: spec.timeoutMs,
+          method: spec.method,
+          url,
+          timeout: spec.timeoutMs,
           headers: { accept: 'application/json', ...(spec.headers ? (renderDeep(spec.headers, vars) as Record<string, string>) : {}) },
           ...(spec.body !== undefined ? { data: renderDeep(spec.body, vars) } : {}),
         });

@@ -30,7 +30,11 @@ interface Stored {
 export const freshState = (): DialogState => ({ mode: 'bot', slots: {}, fallbacks: 0 });
 
 export class ContextStore {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string, private readonly ttlMs: number) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+  ) {}
 
   key(conversation: string): string {
     return `${this.prefix}:{${conversation}}:ctx`;

@@ -64,11 +64,22 @@ const OFFER_HUMAN = "Sorry, I still don't understand. Would you like to talk to 
 const HANDING_OVER = "I'll get a person from our team to help you. They'll reply here as soon as they can.";
 const MAX_ASKS = 2;
 
-const title = (intent: string) => TITLES[intent] ?? (intent.split('.').pop()!.replace(/[_-]/g, ' ').replace(/^./, (c) => c.toUpperCase())).slice(0, 20);
+const title = (intent: string) =>
+  TITLES[intent] ??
+  intent
+    .split('.')
+    .pop()!
+    .replace(/[_-]/g, ' ')
+    .replace(/^./, (c) => c.toUpperCase())
+    .slice(0, 20);
 
 /** Slot values in one canonical form, so "sh482913" and "SH-482913" are the same order. */
 export function normalizeSlot(entity: string, value: string): string {
-  if (entity === 'orderNumber') return value.toUpperCase().replace(/^#/, '').replace(/^(?:([A-Z]+)[-\s]?)?(\d+)$/, (_, p: string | undefined, n: string) => `${p ?? 'SH'}-${n}`);
+  if (entity === 'orderNumber')
+    return value
+      .toUpperCase()
+      .replace(/^#/, '')
+      .replace(/^(?:([A-Z]+)[-\s]?)?(\d+)$/, (_, p: string | undefined, n: string) => `${p ?? 'SH'}-${n}`);
   if (entity === 'email') return value.toLowerCase();
   return value;
 }

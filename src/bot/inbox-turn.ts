@@ -41,7 +41,11 @@ export class TurnInbox {
   readonly ref: ConversationRef;
   readonly settings: AccountInbox;
 
-  constructor(private readonly d: InboxTurnDeps, readonly e: InboundEvent, public state: InboxState) {
+  constructor(
+    private readonly d: InboxTurnDeps,
+    readonly e: InboundEvent,
+    public state: InboxState,
+  ) {
     this.ref = conversationOf(e);
     const account = d.accounts?.get(e.channel, e.account);
     this.settings = account?.inbox ?? (e.channel === 'messenger' || e.channel === 'instagram' ? { staffEchoes: true } : {});

@@ -29,10 +29,7 @@ import { SentContents } from './sent-contents';
 export type Peeked = Extract<NextResult, { code: ScriptCode.Ok }>;
 
 /** What became of an event's replies. */
-export type Delivery =
-  | { kind: 'done'; sent: number; records: MessageRecord[]; error?: string; sendMs: number }
-  | { kind: 'defer'; ms: number }
-  | { kind: 'lost' };
+export type Delivery = { kind: 'done'; sent: number; records: MessageRecord[]; error?: string; sendMs: number } | { kind: 'defer'; ms: number } | { kind: 'lost' };
 
 export interface LedgerOptions {
   echoGraceMs: number;
@@ -58,7 +55,12 @@ export class ReplyLedger {
   /** Keyed sends (contents) this conversation owes an echo, so the inbox tells our echoes from staff messages. */
   private readonly contents: SentContents;
 
-  constructor(private readonly queue: ConversationQueue, private readonly opts: LedgerOptions, private readonly logger: Logger, private readonly metrics: Metrics) {
+  constructor(
+    private readonly queue: ConversationQueue,
+    private readonly opts: LedgerOptions,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
     this.contents = new SentContents(queue.redis, queue.keys.prefix);
   }
 
@@ -161,8 +163,17 @@ export class ReplyLedger {
     const m = s.messages[i]!;
     const e = s.event;
     return {
-      t: 'msg', channel: e.channel, account: e.account, user: e.user, direction: 'out', author: s.author, kind: m.kind === 'attachment' ? 'attachment' : m.kind === 'buttons' ? 'buttons' : 'text',
-      ...(m.text !== undefined ? { text: m.text } : {}), replyToMid: e.id, replyIndex: i, ...fields,
+      t: 'msg',
+      channel: e.channel,
+      account: e.account,
+      user: e.user,
+      direction: 'out',
+      author: s.author,
+      kind: m.kind === 'attachment' ? 'attachment' : m.kind === 'buttons' ? 'buttons' : 'text',
+      ...(m.text !== undefined ? { text: m.text } : {}),
+      replyToMid: e.id,
+      replyIndex: i,
+      ...fields,
     };
   }
 

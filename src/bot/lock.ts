@@ -39,7 +39,13 @@ export const newWorkerId = (): string => `${os.hostname()}-${process.pid}-${cryp
 export class ConversationLocks {
   private readonly redlock: Redlock;
 
-  constructor(redis: RedisClient, readonly ttlMs: number, private readonly logger: Logger, private readonly metrics: Pick<Metrics, 'lockLost'>, readonly worker: string = newWorkerId()) {
+  constructor(
+    redis: RedisClient,
+    readonly ttlMs: number,
+    private readonly logger: Logger,
+    private readonly metrics: Pick<Metrics, 'lockLost'>,
+    readonly worker: string = newWorkerId(),
+  ) {
     this.redlock = new Redlock([redis], { retryCount: 0 });
     this.redlock.on('error', () => undefined); // every failure is handled where it happens
   }
@@ -75,7 +81,13 @@ export class ConversationLock {
   lost = false;
   private released = false;
 
-  constructor(lock: Lock, private readonly ttlMs: number, private readonly logger: Logger, private readonly metrics: Pick<Metrics, 'lockLost'>, private readonly conversation: string) {
+  constructor(
+    lock: Lock,
+    private readonly ttlMs: number,
+    private readonly logger: Logger,
+    private readonly metrics: Pick<Metrics, 'lockLost'>,
+    private readonly conversation: string,
+  ) {
     this.current = lock;
     this.schedule();
   }

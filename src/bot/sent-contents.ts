@@ -16,7 +16,10 @@ import type { RedisClient } from '../queue/redis';
 const TTL_MS = 48 * 3_600_000;
 
 export class SentContents {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   key(conversation: string): string {
     return `${this.prefix}:{${conversation}}:contents`;
@@ -47,7 +50,10 @@ export class SentContents {
     const m = this.redis.multi();
     if (ours && Number(owed) > 1) m.hset(k, `n:${content}`, Number(owed) - 1);
     else m.hdel(k, `n:${content}`);
-    await m.hset(k, 'last', `${event}|${ours ? 'ours' : 'staff'}`).pexpire(k, TTL_MS).exec();
+    await m
+      .hset(k, 'last', `${event}|${ours ? 'ours' : 'staff'}`)
+      .pexpire(k, TTL_MS)
+      .exec();
     return ours;
   }
 }

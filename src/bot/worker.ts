@@ -50,10 +50,17 @@ export class Worker {
 
   constructor(private readonly d: WorkerDeps) {
     this.shard = Math.floor(Math.random() * d.config.queue.shards);
-    this.ledger = new ReplyLedger(d.queue, {
-      echoGraceMs: d.config.send.echoGraceMs, retryLaterMs: d.config.send.retryLaterMs,
-      waitReplicas: d.config.redis?.waitReplicas ?? 0, waitTimeoutMs: d.config.redis?.waitTimeoutMs ?? 0,
-    }, d.logger, d.metrics);
+    this.ledger = new ReplyLedger(
+      d.queue,
+      {
+        echoGraceMs: d.config.send.echoGraceMs,
+        retryLaterMs: d.config.send.retryLaterMs,
+        waitReplicas: d.config.redis?.waitReplicas ?? 0,
+        waitTimeoutMs: d.config.redis?.waitTimeoutMs ?? 0,
+      },
+      d.logger,
+      d.metrics,
+    );
   }
 
   start(): void {
@@ -235,7 +242,12 @@ export class Worker {
       this.ledger.recorded(conversation, event.id);
       return r;
     } catch (err) {
-      this.ledger.remember(conversation, event.id, outcome.sent, outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out'));
+      this.ledger.remember(
+        conversation,
+        event.id,
+        outcome.sent,
+        outcome.records.filter((x) => x.t === 'msg' && x.direction === 'out'),
+      );
       throw err;
     }
   }
@@ -274,7 +286,7 @@ export class Worker {
     const author = turn.author ?? 'bot';
     metrics.stage.observe({ stage: 'handle' }, since(started));
     const rendering = channel.render(turn.replies, { channel: e.channel, account: e.account, user: e.user }, author);
-    if (rendering.adjustments.length) logger.info({ ...log, adjustments: rendering.adjustments }, 'replies adjusted to the platform\'s limits');
+    if (rendering.adjustments.length) logger.info({ ...log, adjustments: rendering.adjustments }, "replies adjusted to the platform's limits");
     const records: ChatlogRecord[] = [];
     if (turn.records) records.push(...turn.records);
     else if (turn.mode) records.push({ t: 'status', channel: e.channel, account: e.account, user: e.user, status: turn.mode.to, cause: turn.mode.cause, at: e.timestamp, ...(e.agent ? { agent: e.agent } : {}) });
@@ -288,13 +300,15 @@ export class Worker {
     // An agent's action is not a message of the user's: only its replies are logged.
     if (!AGENT_KINDS.has(e.kind)) {
       const n = rendering.messages.length;
-      records.unshift(recordOfEvent(e, {
-        startedAt: started,
-        ...(turn.nlu ? { intent: turn.nlu.intent, score: turn.nlu.score, intents: turn.nlu.intents, entities: turn.nlu.entities, sentiment: turn.nlu.sentiment, nluMs: turn.nlu.ms } : {}),
-        ...(turn.actionMs !== undefined ? { actionMs: turn.actionMs } : {}),
-        ...(n ? { sendMs: delivery.sendMs } : {}),
-        ...(delivery.error ? { error: delivery.error } : n ? { repliedAt: done } : {}),
-      }));
+      records.unshift(
+        recordOfEvent(e, {
+          startedAt: started,
+          ...(turn.nlu ? { intent: turn.nlu.intent, score: turn.nlu.score, intents: turn.nlu.intents, entities: turn.nlu.entities, sentiment: turn.nlu.sentiment, nluMs: turn.nlu.ms } : {}),
+          ...(turn.actionMs !== undefined ? { actionMs: turn.actionMs } : {}),
+          ...(n ? { sendMs: delivery.sendMs } : {}),
+          ...(delivery.error ? { error: delivery.error } : n ? { repliedAt: done } : {}),
+        }),
+      );
     }
     return { kind: 'done', sent: delivery.sent, records };
   }

@@ -26,7 +26,10 @@ export interface AccountInbox {
 export class AccountDirectory {
   private readonly byKey: Map<string, Account>;
 
-  constructor(accounts: readonly Account[], private readonly open: ReadonlySet<string> = new Set()) {
+  constructor(
+    accounts: readonly Account[],
+    private readonly open: ReadonlySet<string> = new Set(),
+  ) {
     this.byKey = new Map(accounts.map((a) => [accountKey(a.channel, a.id), a]));
   }
 

@@ -11,20 +11,40 @@ export type EventKind =
   | 'postback'
   // Attachments (the first one names the kind); `fallback` is a shared link, `template`/`reel`
   // /`ig_reel` are Meta shares: kept so the chatlog's existing kinds keep their meaning.
-  | 'image' | 'video' | 'audio' | 'file' | 'location' | 'sticker' | 'contact' | 'fallback' | 'template' | 'reel' | 'ig_reel'
+  | 'image'
+  | 'video'
+  | 'audio'
+  | 'file'
+  | 'location'
+  | 'sticker'
+  | 'contact'
+  | 'fallback'
+  | 'template'
+  | 'reel'
+  | 'ig_reel'
   // Instagram's shares and story mentions, and media it could not pass on (`is_unsupported`).
-  | 'share' | 'ig_post' | 'ig_story' | 'story' | 'story_mention' | 'unsupported'
+  | 'share'
+  | 'ig_post'
+  | 'ig_story'
+  | 'story'
+  | 'story_mention'
+  | 'unsupported'
   | 'referral'
   | 'reaction'
   | 'optin'
   /** A message the business sent from elsewhere (the platform's own inbox, another app). */
   | 'echo'
   /** The user took back (unsent) or edited a message of theirs: recorded, never answered. */
-  | 'deleted' | 'edit'
+  | 'deleted'
+  | 'edit'
   /** Receipts of our own messages: they update outbound rows, they add none. */
-  | 'delivery' | 'read' | 'failed'
+  | 'delivery'
+  | 'read'
+  | 'failed'
   /** Messenger's Handover Protocol: thread control passed to us, taken from us, requested by another app. */
-  | 'pass_thread_control' | 'take_thread_control' | 'request_thread_control'
+  | 'pass_thread_control'
+  | 'take_thread_control'
+  | 'request_thread_control'
   | AgentKind
   | InternalKind;
 
@@ -160,7 +180,10 @@ export function parseReplyToken(s: string | undefined): ReplyRef | undefined {
 /** Input a channel refused: the message names the offending field; `status` is the HTTP answer. */
 export class WebhookInputError extends Error {
   override readonly name = 'WebhookInputError';
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }

@@ -54,7 +54,15 @@ export class HttpJsonClient {
         reject(f);
       };
       const req = this.transport.request(
-        { protocol: url.protocol, hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, agent: this.agent, headers: body === undefined ? headers : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
+        {
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          method,
+          agent: this.agent,
+          headers: body === undefined ? headers : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -100,8 +100,11 @@ export function loadChannels(config: Config): LoadedChannels {
   }
   const listed = (channel: string, m: Map<string, { id: string; name?: string }>): Account[] => [...m.values()].map((a) => ({ channel, id: a.id, ...(a.name ? { name: a.name } : {}) }));
   const accounts = [
-    ...listed('messenger', settings.messenger.pages), ...listed('instagram', settings.instagram.accounts),
-    ...listed('whatsapp', settings.whatsapp.numbers), ...listed('line', settings.line.accounts), ...listed('webchat', settings.webchat.sites),
+    ...listed('messenger', settings.messenger.pages),
+    ...listed('instagram', settings.instagram.accounts),
+    ...listed('whatsapp', settings.whatsapp.numbers),
+    ...listed('line', settings.line.accounts),
+    ...listed('webchat', settings.webchat.sites),
   ];
   // The inbox's per-account settings (handoff alerts; Messenger: Handover Protocol; Messenger, Instagram: staff echoes).
   const entryOf = new Map(entries.map((e) => [`${e.type}:${e.id}`, e]));
@@ -136,7 +139,11 @@ function lineObserver({ metrics, logger }: IngressDeps): LineIngressObserver {
 
 /** What platforms POST to (gateway role). */
 export function buildIngresses(loaded: LoadedChannels, config: Config, deps?: IngressDeps): Ingress[] {
-  const meta = new Map<string, ObjectParser>([['page', parseMessengerWebhook], ['instagram', parseInstagramWebhook], ['whatsapp_business_account', parseWhatsAppWebhook]]);
+  const meta = new Map<string, ObjectParser>([
+    ['page', parseMessengerWebhook],
+    ['instagram', parseInstagramWebhook],
+    ['whatsapp_business_account', parseWhatsAppWebhook],
+  ]);
   const ingresses: Ingress[] = [new MetaIngress({ appSecret: config.fb.appSecret, verifyToken: config.fb.verifyToken, allowSha1: config.fb.allowSha1, parsers: meta })];
   const line = loaded.settings.line.accounts;
   if (line.size) ingresses.push(new LineIngress(line.values(), deps && lineObserver(deps)));

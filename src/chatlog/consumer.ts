@@ -80,7 +80,10 @@ export class ChatlogConsumer {
     const entries = await this.read();
     if (entries.length === 0) return 0;
     const started = Date.now();
-    const result = await writeBatch(this.db, entries.map((e) => e.record));
+    const result = await writeBatch(
+      this.db,
+      entries.map((e) => e.record),
+    );
     this.afterCommit?.(entries.length);
     await this.ack(entries);
     this.metrics.chatlogRows.inc({ result: 'inserted' }, result.inserted);

@@ -45,11 +45,13 @@ export async function eraseConversations(db: SqlClient, refs: readonly Conversat
        ON CONFLICT (channel, account_id, user_id) DO UPDATE SET forgotten_at = now()`,
       [list],
     );
-    const ids = (await tx.query<{ id: string | number }>(
-      `SELECT c.id FROM conversations c JOIN jsonb_to_recordset($1::jsonb) AS x(channel text, account_id text, user_id text)
+    const ids = (
+      await tx.query<{ id: string | number }>(
+        `SELECT c.id FROM conversations c JOIN jsonb_to_recordset($1::jsonb) AS x(channel text, account_id text, user_id text)
        ON c.channel = x.channel AND c.account_id = x.account_id AND c.user_id = x.user_id`,
-      [list],
-    )).map((r) => String(r.id));
+        [list],
+      )
+    ).map((r) => String(r.id));
     if (ids.length === 0) return { conversations: 0, messages: 0, notes: 0 };
     const notes = await tx.query('DELETE FROM notes WHERE conversation_id = ANY($1::bigint[]) RETURNING id', [ids]);
     await deleteInboxRows(tx, ids);
@@ -100,8 +102,11 @@ export async function deletionRequest(db: SqlRunner, code: string): Promise<Dele
   const r = (await db.query<Record<string, unknown>>('SELECT code, requested_by, requested_at, completed_at, result FROM deletion_requests WHERE code = $1', [code]))[0];
   if (!r) return null;
   return {
-    code: String(r.code), requestedBy: String(r.requested_by), requestedAt: new Date(r.requested_at as string),
-    completedAt: r.completed_at ? new Date(r.completed_at as string) : null, result: (r.result as DeletionRequest['result']) ?? null,
+    code: String(r.code),
+    requestedBy: String(r.requested_by),
+    requestedAt: new Date(r.requested_at as string),
+    completedAt: r.completed_at ? new Date(r.completed_at as string) : null,
+    result: (r.result as DeletionRequest['result']) ?? null,
   };
 }
 
@@ -121,10 +126,9 @@ export async function purgeBefore(db: SqlClient, cutoff: Date, batch = 5_000, ma
   }
   let conversations = 0;
   for (let i = 0; i < maxBatches; i++) {
-    const ids = (await db.query<{ id: string | number }>(
-      'SELECT c.id FROM conversations c WHERE c.last_message_at < $1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) LIMIT $2',
-      [cutoff, batch],
-    )).map((r) => String(r.id));
+    const ids = (await db.query<{ id: string | number }>('SELECT c.id FROM conversations c WHERE c.last_message_at < $1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) LIMIT $2', [cutoff, batch])).map((r) =>
+      String(r.id),
+    );
     if (ids.length === 0) break;
     await db.transaction(async (tx) => {
       await tx.query('DELETE FROM notes WHERE conversation_id = ANY($1::bigint[])', [ids]);

@@ -88,26 +88,39 @@ async function kpisIn(db: SqlRunner, range: { from: Date; to: Date; scope?: read
   const scoped = (alias: string) => `${inScope(alias, 3)}`;
   // One after the other: the statements of one transaction share its connection.
   const queries: (() => Promise<Record<string, unknown>[]>)[] = [
-    () => db.query<Record<string, unknown>>(
-      `SELECT count(*) AS n, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM status_events e WHERE e.conversation_id = c.id AND e.to_status IN ${HUMAN} AND e.at >= $1 AND e.at < $2)) AS handed
-       FROM conversations c WHERE ${scoped('c')} AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND ${MSG_AT} >= $1 AND ${MSG_AT} < $2)`, p),
+    () =>
+      db.query<Record<string, unknown>>(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM status_events e WHERE e.conversation_id = c.id AND e.to_status IN ${HUMAN} AND e.at >= $1 AND e.at < $2)) AS handed
+       FROM conversations c WHERE ${scoped('c')} AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' AND ${MSG_AT} >= $1 AND ${MSG_AT} < $2)`,
+        p,
+      ),
     // Each wait (a change into waiting) and the first agent message after it, attributed to the agent holding the conversation then.
-    () => db.query<Record<string, unknown>>(
-      `SELECT f.agent, extract(epoch from (f.reply_at - w.at)) * 1000 AS ms
+    () =>
+      db.query<Record<string, unknown>>(
+        `SELECT f.agent, extract(epoch from (f.reply_at - w.at)) * 1000 AS ms
        FROM status_events w JOIN conversations c ON c.id = w.conversation_id
        CROSS JOIN LATERAL (
          SELECT ${MSG_AT} AS reply_at, (SELECT a.agent FROM status_events a WHERE a.conversation_id = w.conversation_id AND a.at <= ${MSG_AT} AND a.agent IS NOT NULL ORDER BY a.at DESC, a.id DESC LIMIT 1) AS agent
          FROM messages m WHERE m.conversation_id = w.conversation_id AND m.author = 'agent' AND ${MSG_AT} >= w.at ORDER BY ${MSG_AT} LIMIT 1) f
-       WHERE w.to_status = 'waiting' AND coalesce(w.from_status, 'bot') NOT IN ${HUMAN} AND w.at >= $1 AND w.at < $2 AND ${scoped('c')}`, p),
+       WHERE w.to_status = 'waiting' AND coalesce(w.from_status, 'bot') NOT IN ${HUMAN} AND w.at >= $1 AND w.at < $2 AND ${scoped('c')}`,
+        p,
+      ),
     // Each resolve and the start of the episode it ends (the last change from the bot into a person's hands before it).
-    () => db.query<Record<string, unknown>>(
-      `SELECT r.by AS agent, extract(epoch from (r.at - s.at)) * 1000 AS ms
+    () =>
+      db.query<Record<string, unknown>>(
+        `SELECT r.by AS agent, extract(epoch from (r.at - s.at)) * 1000 AS ms
        FROM status_events r JOIN conversations c ON c.id = r.conversation_id
        CROSS JOIN LATERAL (SELECT e.at FROM status_events e WHERE e.conversation_id = r.conversation_id AND e.at <= r.at AND e.to_status IN ${HUMAN}
          AND coalesce(e.from_status, 'bot') IN ('bot', 'resolved') ORDER BY e.at DESC, e.id DESC LIMIT 1) s
-       WHERE r.to_status = 'resolved' AND r.at >= $1 AND r.at < $2 AND ${scoped('c')}`, p),
+       WHERE r.to_status = 'resolved' AND r.at >= $1 AND r.at < $2 AND ${scoped('c')}`,
+        p,
+      ),
     () => db.query<Record<string, unknown>>(`SELECT a.score, count(*) AS n FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.score`, p),
-    () => db.query<Record<string, unknown>>(`SELECT a.agent, count(*) AS n, avg(a.score) AS avg FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.agent IS NOT NULL AND a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.agent`, p),
+    () =>
+      db.query<Record<string, unknown>>(
+        `SELECT a.agent, count(*) AS n, avg(a.score) AS avg FROM csat_answers a JOIN conversations c ON c.id = a.conversation_id WHERE a.agent IS NOT NULL AND a.at >= $1 AND a.at < $2 AND ${scoped('c')} GROUP BY a.agent`,
+        p,
+      ),
   ];
   const rows: Record<string, unknown>[][] = [];
   for (const q of queries) rows.push(await q());
@@ -115,7 +128,11 @@ async function kpisIn(db: SqlRunner, range: { from: Date; to: Date; scope?: read
   const n = Number(volume[0]?.n ?? 0);
   const handed = Number(volume[0]?.handed ?? 0);
   const times = (rows: Record<string, unknown>[]) => rows.map((r) => Number(r.ms)).filter((x) => Number.isFinite(x) && x >= 0);
-  const summary = (xs: number[]) => ({ count: xs.length, avgMs: xs.length ? Math.round(xs.reduce((a, b) => a + b, 0) / xs.length) : null, p50Ms: xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!) : null });
+  const summary = (xs: number[]) => ({
+    count: xs.length,
+    avgMs: xs.length ? Math.round(xs.reduce((a, b) => a + b, 0) / xs.length) : null,
+    p50Ms: xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!) : null,
+  });
   const distribution: Record<string, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
   for (const r of csat) distribution[String(r.score)] = Number(r.n);
   const answers = Object.values(distribution).reduce((a, b) => a + b, 0);
@@ -134,9 +151,12 @@ async function kpisIn(db: SqlRunner, range: { from: Date; to: Date; scope?: read
   avgBy(resolution, (a, count, avg) => Object.assign(a, { resolved: count, resolutionAvgMs: avg }));
   for (const r of perAgentCsat) Object.assign(agentOf(r.agent as string), { csatCount: Number(r.n), csatAverage: Math.round(Number(r.avg) * 100) / 100 });
   return {
-    conversations: n, handedOver: handed,
-    containment: n ? (n - handed) / n : null, handoffRate: n ? handed / n : null,
-    firstAgentReply: summary(times(first)), resolution: summary(times(resolution)),
+    conversations: n,
+    handedOver: handed,
+    containment: n ? (n - handed) / n : null,
+    handoffRate: n ? handed / n : null,
+    firstAgentReply: summary(times(first)),
+    resolution: summary(times(resolution)),
     csat: { count: answers, average: answers ? Math.round((Object.entries(distribution).reduce((s, [k, v]) => s + Number(k) * v, 0) / answers) * 100) / 100 : null, distribution },
     agents: [...agents.values()].sort((a, b) => a.agent.localeCompare(b.agent)),
   };

@@ -49,10 +49,20 @@ ON CONFLICT (channel, account_id, user_id) DO UPDATE SET display_name = coalesce
 const conv = (r: { channel: string; account: string; user: string }) => ({ channel: r.channel, account_id: r.account, user_id: r.user });
 
 export async function writeStatuses(tx: SqlRunner, statuses: StatusRecord[]): Promise<void> {
-  const rows = pgJson(statuses.map((r) => ({
-    ...conv(r), status: r.status, from_status: r.from ?? null, at: r.at, cause: r.cause, agent: r.agent ?? null, by: r.by ?? null, id: r.id ?? null,
-    waiting_since: r.waitingSince ?? null, snoozed_until: r.snoozedUntil ?? null,
-  })));
+  const rows = pgJson(
+    statuses.map((r) => ({
+      ...conv(r),
+      status: r.status,
+      from_status: r.from ?? null,
+      at: r.at,
+      cause: r.cause,
+      agent: r.agent ?? null,
+      by: r.by ?? null,
+      id: r.id ?? null,
+      waiting_since: r.waitingSince ?? null,
+      snoozed_until: r.snoozedUntil ?? null,
+    })),
+  );
   await tx.query(APPLY_STATUS, [rows]);
   if (statuses.some((r) => r.id)) await tx.query(INSERT_EVENTS, [rows]);
 }

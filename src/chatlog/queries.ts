@@ -220,12 +220,10 @@ async function liveRows(db: SqlRunner, where: string, params: unknown[]): Promis
   return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), k === 'id' || k === 'conversation_id' ? String(v) : v]))) as never;
 }
 
-export const messagesAfter = (db: SqlRunner, afterId: string, limit = 500): Promise<LiveMessage[]> =>
-  liveRows(db, 'WHERE m.id > $1 ORDER BY m.id LIMIT $2', [afterId, limit]);
+export const messagesAfter = (db: SqlRunner, afterId: string, limit = 500): Promise<LiveMessage[]> => liveRows(db, 'WHERE m.id > $1 ORDER BY m.id LIMIT $2', [afterId, limit]);
 
 /** The rows among `ids` that exist (committed) now. */
-export const messagesWithIds = (db: SqlRunner, ids: readonly string[]): Promise<LiveMessage[]> =>
-  liveRows(db, 'WHERE m.id = ANY($1::bigint[]) ORDER BY m.id', [[...ids]]);
+export const messagesWithIds = (db: SqlRunner, ids: readonly string[]): Promise<LiveMessage[]> => liveRows(db, 'WHERE m.id = ANY($1::bigint[]) ORDER BY m.id', [[...ids]]);
 
 export async function lastMessageId(db: SqlRunner): Promise<string> {
   const r = await db.query<{ id: string | number | null }>('SELECT max(id) AS id FROM messages');
@@ -271,7 +269,10 @@ export async function stats(db: SqlRunner, range: { from: Date; to: Date; scope?
   const where = `${AT} >= $1 AND ${AT} < $2 AND ${inScope('m', 3)} AND ($4::text IS NULL OR m.channel = $4)`;
   const params = [range.from, range.to, range.scope ? [...range.scope] : null, range.channel ?? null];
   const [perMinute, timing, intents, sends] = await Promise.all([
-    db.query<Record<string, unknown>>(`SELECT date_trunc('minute', ${AT}) AS minute, count(*) FILTER (WHERE m.direction = 'in') AS n_in, count(*) FILTER (WHERE m.direction = 'out') AS n_out FROM messages m WHERE ${where} GROUP BY 1 ORDER BY 1`, params),
+    db.query<Record<string, unknown>>(
+      `SELECT date_trunc('minute', ${AT}) AS minute, count(*) FILTER (WHERE m.direction = 'in') AS n_in, count(*) FILTER (WHERE m.direction = 'out') AS n_out FROM messages m WHERE ${where} GROUP BY 1 ORDER BY 1`,
+      params,
+    ),
     db.query<Record<string, unknown>>(
       `SELECT count(t.total) AS n, avg(t.total) AS avg_total, percentile_cont(0.5) WITHIN GROUP (ORDER BY t.total) AS p50_total,
               percentile_cont(0.95) WITHIN GROUP (ORDER BY t.total) AS p95_total, percentile_cont(0.99) WITHIN GROUP (ORDER BY t.total) AS p99_total,
@@ -282,7 +283,10 @@ export async function stats(db: SqlRunner, range: { from: Date; to: Date; scope?
              FROM messages m WHERE m.direction = 'in' AND ${where}) t`,
       params,
     ),
-    db.query<Record<string, unknown>>(`SELECT coalesce(m.corrected_intent, m.intent) AS intent, count(*) AS n FROM messages m WHERE m.direction = 'in' AND coalesce(m.corrected_intent, m.intent) IS NOT NULL AND ${where} GROUP BY 1 ORDER BY 2 DESC, 1`, params),
+    db.query<Record<string, unknown>>(
+      `SELECT coalesce(m.corrected_intent, m.intent) AS intent, count(*) AS n FROM messages m WHERE m.direction = 'in' AND coalesce(m.corrected_intent, m.intent) IS NOT NULL AND ${where} GROUP BY 1 ORDER BY 2 DESC, 1`,
+      params,
+    ),
     db.query<Record<string, unknown>>(`SELECT count(*) AS n, count(*) FILTER (WHERE m.error IS NOT NULL) AS failed FROM messages m WHERE m.direction = 'out' AND m.reply_to_mid IS NOT NULL AND ${where}`, params),
   ]);
   const t = timing[0] ?? {};

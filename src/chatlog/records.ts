@@ -97,7 +97,9 @@ export function recordOfEvent(e: InboundEvent, measured: Partial<MessageRecord> 
   const ref = { channel: e.channel, account: e.account, user: e.user };
   if ((e.kind === 'delivery' || e.kind === 'read' || e.kind === 'failed') && (e.watermark !== undefined || e.mids?.length)) {
     return {
-      t: 'receipt', ...ref, kind: e.kind,
+      t: 'receipt',
+      ...ref,
+      kind: e.kind,
       ...(e.watermark !== undefined ? { watermark: e.watermark } : { mids: e.mids!, at: e.timestamp }),
       ...(e.error !== undefined ? { error: e.error } : {}),
     };

@@ -11,7 +11,12 @@ export class Retention {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
 
-  constructor(private readonly db: SqlClient, private readonly days: number, private readonly logger: Logger, private readonly everyMs = 3_600_000) {}
+  constructor(
+    private readonly db: SqlClient,
+    private readonly days: number,
+    private readonly logger: Logger,
+    private readonly everyMs = 3_600_000,
+  ) {}
 
   start(): void {
     this.kick();

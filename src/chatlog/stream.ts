@@ -11,7 +11,11 @@ import type { ChatlogRecord } from './records';
 export const CHATLOG_GROUP = 'chatlog';
 
 export class ChatlogStream {
-  constructor(readonly redis: RedisClient, readonly prefix: string, readonly shards: number) {}
+  constructor(
+    readonly redis: RedisClient,
+    readonly prefix: string,
+    readonly shards: number,
+  ) {}
 
   key(shard: number): string {
     return `${this.prefix}:chatlog:{l${shard}}`;

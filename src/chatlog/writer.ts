@@ -141,19 +141,16 @@ function row(r: MessageRecord): Record<string, unknown> {
 const timeOf = (r: MessageRecord) => r.platformTs ?? r.repliedAt ?? r.receivedAt ?? Date.now();
 
 function ensureAccounts(tx: SqlRunner, records: { channel: string; account: string }[]): Promise<unknown> {
-  return tx.query(
-    'INSERT INTO accounts (channel, id) SELECT DISTINCT channel, id FROM jsonb_to_recordset($1::jsonb) AS x(channel text, id text) ORDER BY 1, 2 ON CONFLICT DO NOTHING',
-    [JSON.stringify(records.map((r) => ({ channel: r.channel, id: r.account })))],
-  );
+  return tx.query('INSERT INTO accounts (channel, id) SELECT DISTINCT channel, id FROM jsonb_to_recordset($1::jsonb) AS x(channel text, id text) ORDER BY 1, 2 ON CONFLICT DO NOTHING', [
+    JSON.stringify(records.map((r) => ({ channel: r.channel, id: r.account }))),
+  ]);
 }
 
 const conv = (r: { channel: string; account: string; user: string }) => ({ channel: r.channel, account_id: r.account, user_id: r.user });
 
 async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<{ inserted: number; updated: number }> {
   await ensureAccounts(tx, messages);
-  const conversations = await tx.query<{ id: string | number; channel: string; account_id: string; user_id: string }>(UPSERT_CONVERSATIONS, [
-    JSON.stringify(messages.map((m) => ({ ...conv(m), at: timeOf(m) }))),
-  ]);
+  const conversations = await tx.query<{ id: string | number; channel: string; account_id: string; user_id: string }>(UPSERT_CONVERSATIONS, [JSON.stringify(messages.map((m) => ({ ...conv(m), at: timeOf(m) })))]);
   // pg returns bigint as a string, PGlite as a number: keys are strings here.
   const result = await tx.query<{ conversation_id: string | number; direction: string; inserted: boolean }>(INSERT_MESSAGES, [pgJson(messages.map(row))]);
   const counters = new Map<string, { id: string; n_in: number; n_out: number }>();
@@ -175,10 +172,12 @@ async function writeMessages(tx: SqlRunner, messages: MessageRecord[]): Promise<
       const k = `${m.channel}\u0000${m.account}\u0000${m.user}`;
       if (!latest.has(k) || timeOf(latest.get(k)!) <= timeOf(m)) latest.set(k, m);
     }
-    const updates = conversations.filter((c) => counters.has(String(c.id))).map((c) => {
-      const l = latest.get(`${c.channel}\u0000${c.account_id}\u0000${c.user_id}`);
-      return { ...counters.get(String(c.id))!, last_text: l?.text?.slice(0, 500) ?? null, last_intent: l?.intent ?? null };
-    });
+    const updates = conversations
+      .filter((c) => counters.has(String(c.id)))
+      .map((c) => {
+        const l = latest.get(`${c.channel}\u0000${c.account_id}\u0000${c.user_id}`);
+        return { ...counters.get(String(c.id))!, last_text: l?.text?.slice(0, 500) ?? null, last_intent: l?.intent ?? null };
+      });
     await tx.query(UPDATE_COUNTERS, [pgJson(updates)]);
   }
   return { inserted, updated: result.length - inserted };

@@ -79,8 +79,7 @@ export function numberOption(values: Parsed['values'], name: string, min: number
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (raw === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
-    throw new UsageError(`--${name} needs ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+  if (raw === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} needs ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   return n;
 }
 

@@ -45,14 +45,18 @@ export interface EvalArgs {
 }
 
 export function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
-  const { values, help } = parseCommandLine(argv, {
-    corpus: { type: 'string', multiple: true },
-    test: { type: 'string' },
-    folds: { type: 'string' },
-    threshold: { type: 'string' },
-    json: { type: 'string' },
-    md: { type: 'string' },
-  }, ['corpus']);
+  const { values, help } = parseCommandLine(
+    argv,
+    {
+      corpus: { type: 'string', multiple: true },
+      test: { type: 'string' },
+      folds: { type: 'string' },
+      threshold: { type: 'string' },
+      json: { type: 'string' },
+      md: { type: 'string' },
+    },
+    ['corpus'],
+  );
   if (help) return 'help';
   const a: EvalArgs = { corpus: (values.corpus as string[] | undefined) ?? [] };
   for (const k of ['test', 'json', 'md'] as const) if (values[k] !== undefined) a[k] = values[k] as string;
@@ -96,8 +100,7 @@ function toText(r: EvalResult & { folds?: number[] }, title: string): string {
   if (r.folds) out.push(`per fold: ${r.folds.map((a) => a.toFixed(3)).join(' ')}`);
   const w = Math.min(40, Math.max(6, ...r.confusion.labels.map((l) => l.length)));
   out.push('', `${pad('intent', w)}  precision  recall     F1  support`);
-  for (const [intent, s] of Object.entries(r.perIntent))
-    out.push(`${pad(intent.slice(0, w), w)}  ${s.precision.toFixed(3).padStart(9)}  ${s.recall.toFixed(3).padStart(6)}  ${s.f1.toFixed(3).padStart(5)}  ${String(s.support).padStart(7)}`);
+  for (const [intent, s] of Object.entries(r.perIntent)) out.push(`${pad(intent.slice(0, w), w)}  ${s.precision.toFixed(3).padStart(9)}  ${s.recall.toFixed(3).padStart(6)}  ${s.f1.toFixed(3).padStart(5)}  ${String(s.support).padStart(7)}`);
   const { labels, matrix } = r.confusion;
   const cw = Math.max(3, ...matrix.flat().map((n) => String(n).length + 1));
   out.push('', 'confusion matrix (rows: the right intent, columns: what the model said, by number)');

@@ -65,8 +65,9 @@ async function run(argv: readonly string[]): Promise<number> {
     throw err;
   }
   if (!config.databaseUrl) throw new CommandError('DATABASE_URL is not set: erasure is recorded in the chatlog database (in dev mode, use the admin app’s erase action while npm start runs)');
-  const redis = await connectRedis(config.redis.embedded ? { url: 'redis://127.0.0.1:6390', commandTimeoutMs: 5_000 } : remoteTarget(config.redis, 5_000), () => undefined, 'cb-forget')
-    .catch((err: Error) => { throw new CommandError(`Redis: ${err.message}`); });
+  const redis = await connectRedis(config.redis.embedded ? { url: 'redis://127.0.0.1:6390', commandTimeoutMs: 5_000 } : remoteTarget(config.redis, 5_000), () => undefined, 'cb-forget').catch((err: Error) => {
+    throw new CommandError(`Redis: ${err.message}`);
+  });
   const db = postgresClient(config.databaseUrl, () => undefined);
   try {
     const queue = new ConversationQueue(redis, { prefix: config.redis.prefix, shards: config.queue.shards, dedupeTtlMs: config.queue.dedupeTtlMs, maxPerConversation: config.queue.maxPerConversation });
@@ -75,7 +76,9 @@ async function run(argv: readonly string[]): Promise<number> {
     const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
     const done = await new Forgetter({ queue, db, logger, lockWaitMs: config.queue.lockTtlMs * 3 })
       .forget({ user: args.user, ...(args.channel ? { channel: args.channel } : {}), ...(args.account ? { account: args.account } : {}) }, args.by)
-      .catch((err: Error) => { throw new CommandError(err.message); });
+      .catch((err: Error) => {
+        throw new CommandError(err.message);
+      });
     console.log(JSON.stringify({ confirmationCode: done.code, conversations: done.conversations, erased: done.erased }));
     return EXIT_OK;
   } finally {

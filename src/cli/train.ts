@@ -36,13 +36,17 @@ export interface TrainArgs {
 }
 
 export function parseTrainArgs(argv: readonly string[]): TrainArgs | 'help' {
-  const { values, help } = parseCommandLine(argv, {
-    corpus: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    publish: { type: 'boolean' },
-    rollback: { type: 'boolean' },
-    list: { type: 'boolean' },
-  }, ['corpus']);
+  const { values, help } = parseCommandLine(
+    argv,
+    {
+      corpus: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      publish: { type: 'boolean' },
+      rollback: { type: 'boolean' },
+      list: { type: 'boolean' },
+    },
+    ['corpus'],
+  );
   if (help) return 'help';
   const a: TrainArgs = { corpus: (values.corpus as string[] | undefined) ?? [], publish: values.publish === true, rollback: values.rollback === true, list: values.list === true };
   if (values.out !== undefined) a.out = values.out as string;

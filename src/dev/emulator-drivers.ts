@@ -39,7 +39,11 @@ export interface EmuDriver {
 
 const hash = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
-type Msg = { text?: string; quick_replies?: { content_type?: string; title?: string; payload?: string }[]; attachment?: { type?: string; payload?: { url?: string; text?: string; buttons?: { type?: string; title?: string; payload?: string; url?: string }[] } } };
+type Msg = {
+  text?: string;
+  quick_replies?: { content_type?: string; title?: string; payload?: string }[];
+  attachment?: { type?: string; payload?: { url?: string; text?: string; buttons?: { type?: string; title?: string; payload?: string; url?: string }[] } };
+};
 
 /** A Send API call (Messenger, Instagram) as the page shows it. */
 function fromGraphCall(c: RecordedCall): EmuItem | undefined {
@@ -62,7 +66,11 @@ export function messengerDriver(graph: FakeGraph, page: string, sign: (user: str
     channel: 'messenger',
     account: page,
     send: sign,
-    replies: (user) => graph.calls.filter((c) => c.recipientId === user && !excluded().has(c.pageId)).map(fromGraphCall).filter((x): x is EmuItem => x !== undefined),
+    replies: (user) =>
+      graph.calls
+        .filter((c) => c.recipientId === user && !excluded().has(c.pageId))
+        .map(fromGraphCall)
+        .filter((x): x is EmuItem => x !== undefined),
   };
 }
 
@@ -75,7 +83,11 @@ export function instagramDriver(ig: FakeInstagram, graph: FakeGraph, account: st
       const event = i.postback ? { postback: { mid, title: i.title ?? i.payload, payload: i.payload } } : { message: { mid, text: i.text ?? '', ...(i.payload ? { quick_reply: { payload: i.payload } } : {}) } };
       return ig.sendAsUser(account, user, i.text ?? '', event);
     },
-    replies: (user) => graph.calls.filter((c) => c.recipientId === user && c.pageId === account).map(fromGraphCall).filter((x): x is EmuItem => x !== undefined),
+    replies: (user) =>
+      graph.calls
+        .filter((c) => c.recipientId === user && c.pageId === account)
+        .map(fromGraphCall)
+        .filter((x): x is EmuItem => x !== undefined),
   };
 }
 
@@ -87,40 +99,56 @@ export function whatsappDriver(wa: FakeWhatsApp, phoneNumberId: string): EmuDriv
     channel: 'whatsapp',
     account: phoneNumberId,
     send: (name, i) => wa.sendUserMessage({ phoneNumberId, user: waUser(name), name: name[0]!.toUpperCase() + name.slice(1), ...(i.payload ? { reply: { id: i.payload, title: i.title ?? i.text ?? i.payload } } : { text: i.text ?? '' }) }),
-    replies: (name) => wa.messagesTo(waUser(name), phoneNumberId).map((m): EmuItem => {
-      const b = m.body as { interactive?: { type: string; action?: { buttons?: { reply: { id: string; title: string } }[]; sections?: { rows: { id: string; title: string }[] }[]; parameters?: { display_text: string; url: string } } }; image?: { link?: string } };
-      const a = b.interactive?.action;
-      const options = [...(a?.buttons?.map((x) => x.reply) ?? []), ...(a?.sections?.flatMap((s) => s.rows) ?? [])].map((o) => ({ title: o.title, payload: o.id }));
-      return {
-        ...(m.text !== undefined ? { text: m.text } : {}),
-        ...(options.length ? { quickReplies: options } : {}),
-        ...(a?.parameters ? { buttons: [{ title: a.parameters.display_text, url: a.parameters.url }] } : {}),
-        ...(b.image?.link ? { image: b.image.link } : {}),
-      };
-    }),
+    replies: (name) =>
+      wa.messagesTo(waUser(name), phoneNumberId).map((m): EmuItem => {
+        const b = m.body as {
+          interactive?: { type: string; action?: { buttons?: { reply: { id: string; title: string } }[]; sections?: { rows: { id: string; title: string }[] }[]; parameters?: { display_text: string; url: string } } };
+          image?: { link?: string };
+        };
+        const a = b.interactive?.action;
+        const options = [...(a?.buttons?.map((x) => x.reply) ?? []), ...(a?.sections?.flatMap((s) => s.rows) ?? [])].map((o) => ({ title: o.title, payload: o.id }));
+        return {
+          ...(m.text !== undefined ? { text: m.text } : {}),
+          ...(options.length ? { quickReplies: options } : {}),
+          ...(a?.parameters ? { buttons: [{ title: a.parameters.display_text, url: a.parameters.url }] } : {}),
+          ...(b.image?.link ? { image: b.image.link } : {}),
+        };
+      }),
   };
 }
 
 /** A LINE user id for a page name: `U` and 32 hex digits, stable. */
 const lineUser = (name: string) => `U${hash(`emulator:${name}`).slice(0, 32)}`;
 
-type LineMsg = { type: string; text?: string; originalContentUrl?: string; quickReply?: { items: { action: { type: string; label?: string; data?: string } }[] }; template?: { text?: string; actions?: { type: string; label?: string; data?: string; uri?: string }[] } };
+type LineMsg = {
+  type: string;
+  text?: string;
+  originalContentUrl?: string;
+  quickReply?: { items: { action: { type: string; label?: string; data?: string } }[] };
+  template?: { text?: string; actions?: { type: string; label?: string; data?: string; uri?: string }[] };
+};
 
 export function lineDriver(line: FakeLine, account: string): EmuDriver {
   return {
     channel: 'line',
     account,
     send: (name, i) => line.sendUserMessage({ account, user: lineUser(name), ...(i.payload ? { postback: i.payload } : { text: i.text ?? '' }), attempts: 1 }),
-    replies: (name) => line.pushesTo(lineUser(name)).filter((p) => p.account === account).flatMap((p) => p.messages.map((raw): EmuItem => {
-      const m = raw as unknown as LineMsg;
-      const quick = m.quickReply?.items.map((q) => ({ title: q.action.label ?? '', payload: q.action.data ?? q.action.label ?? '' }));
-      const buttons = m.template?.actions?.map((a) => ({ title: a.label ?? '', ...(a.data ? { payload: a.data } : {}), ...(a.uri ? { url: a.uri } : {}) }));
-      return {
-        ...(m.text !== undefined ? { text: m.text } : m.template?.text !== undefined ? { text: m.template.text } : {}),
-        ...(m.originalContentUrl ? { image: m.originalContentUrl } : {}),
-        ...(quick?.length ? { quickReplies: quick } : {}),
-        ...(buttons?.length ? { buttons } : {}),
-      };
-    })),
+    replies: (name) =>
+      line
+        .pushesTo(lineUser(name))
+        .filter((p) => p.account === account)
+        .flatMap((p) =>
+          p.messages.map((raw): EmuItem => {
+            const m = raw as unknown as LineMsg;
+            const quick = m.quickReply?.items.map((q) => ({ title: q.action.label ?? '', payload: q.action.data ?? q.action.label ?? '' }));
+            const buttons = m.template?.actions?.map((a) => ({ title: a.label ?? '', ...(a.data ? { payload: a.data } : {}), ...(a.uri ? { url: a.uri } : {}) }));
+            return {
+              ...(m.text !== undefined ? { text: m.text } : m.template?.text !== undefined ? { text: m.template.text } : {}),
+              ...(m.originalContentUrl ? { image: m.originalContentUrl } : {}),
+              ...(quick?.length ? { quickReplies: quick } : {}),
+              ...(buttons?.length ? { buttons } : {}),
+            };
+          }),
+        ),
   };
 }

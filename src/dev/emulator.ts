@@ -24,9 +24,7 @@ export function messengerSender(appSecret: string, pageId: () => string, webhook
     const page = pageId();
     const now = Date.now();
     const mid = `m_emu_${crypto.randomBytes(9).toString('base64url')}`;
-    const event = i.postback
-      ? { postback: { mid, title: i.title ?? i.payload, payload: i.payload } }
-      : { message: { mid, text: i.text ?? '', ...(i.payload !== undefined ? { quick_reply: { payload: i.payload } } : {}) } };
+    const event = i.postback ? { postback: { mid, title: i.title ?? i.payload, payload: i.payload } } : { message: { mid, text: i.text ?? '', ...(i.payload !== undefined ? { quick_reply: { payload: i.payload } } : {}) } };
     const raw = encodeLikeFacebook({ object: 'page', entry: [{ id: page, time: now, messaging: [{ sender: { id: user }, recipient: { id: page }, timestamp: now, ...event }] }] });
     const hook = await fetch(webhookUrl(), { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, appSecret) } });
     await hook.arrayBuffer();
@@ -44,7 +42,13 @@ export function emulatorRouter(d: EmulatorDeps): express.Router {
   r.post('/api/send', async (req, res) => {
     const b = (req.body ?? {}) as { channel?: unknown; user?: unknown; text?: unknown; payload?: unknown; title?: unknown; kind?: unknown };
     const driver = driverOf(b.channel);
-    if (!driver) return void res.status(400).json({ error: `"channel" must be one of ${d.drivers().map((x) => x.channel).join(', ')}` });
+    if (!driver)
+      return void res.status(400).json({
+        error: `"channel" must be one of ${d
+          .drivers()
+          .map((x) => x.channel)
+          .join(', ')}`,
+      });
     if (typeof b.user !== 'string' || !USER.test(b.user)) return void res.status(400).json({ error: '"user" must be 1-64 letters, digits, _ or -' });
     let input: EmuInput;
     if (b.kind === 'postback' && typeof b.payload === 'string') input = { postback: true, payload: b.payload, ...(typeof b.title === 'string' ? { title: b.title } : {}) };
@@ -60,7 +64,13 @@ export function emulatorRouter(d: EmulatorDeps): express.Router {
   // The bot's side of one user's chat, after index `after` (the page polls this).
   r.get('/api/replies', (req, res) => {
     const driver = driverOf(req.query.channel);
-    if (!driver) return void res.status(400).json({ error: `"channel" must be one of ${d.drivers().map((x) => x.channel).join(', ')}` });
+    if (!driver)
+      return void res.status(400).json({
+        error: `"channel" must be one of ${d
+          .drivers()
+          .map((x) => x.channel)
+          .join(', ')}`,
+      });
     const user = String(req.query.user ?? '');
     if (!USER.test(user)) return void res.status(400).json({ error: '"user" must be 1-64 letters, digits, _ or -' });
     const after = Math.max(0, Number(req.query.after) || 0);

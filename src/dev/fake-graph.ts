@@ -68,7 +68,7 @@ const ERRORS: Record<number, string> = {
   100: '(#100) Invalid parameter',
   190: 'Invalid OAuth access token - Cannot parse access token',
   200: '(#200) Permissions error',
-  551: 'This person isn\'t available right now.',
+  551: "This person isn't available right now.",
   613: 'Calls to this api have exceeded the rate limit.',
   1200: 'Temporary send message failure. Please try again later',
 };
@@ -187,30 +187,42 @@ export class FakeGraph {
     });
     for (const op of ['pass_thread_control', 'take_thread_control'] as const) {
       r.post(`/:version/me/${op}`, express.json({ limit: '1mb' }), (req, res) => {
-        const err = (status: number, code: number, message: string) => this.error({ body: req.body, token: req.query.access_token, reply: (st, json) => res.status(st).json(json), destroy: () => req.socket.destroy() }, status, code, message);
+        const err = (status: number, code: number, message: string) =>
+          this.error({ body: req.body, token: req.query.access_token, reply: (st, json) => res.status(st).json(json), destroy: () => req.socket.destroy() }, status, code, message);
         const page = this.pageOf(req.query.access_token);
         if (page === undefined) return err(400, 190, ERRORS[190]!);
         this.threads.handle(op, page, (req.body ?? {}) as Record<string, unknown>, (status, json) => res.status(status).json(json), err);
       });
     }
     r.get('/:version/:asid/ids_for_pages', (req, res) => void this.idsForPagesAnswer(req, res));
-    r.use(this.threads.router((t) => this.pageOf(t), (res, status, code, message) => this.error({ body: {}, token: '', reply: (st, json) => res.status(st).json(json), destroy: () => res.socket?.destroy() }, status, code, message)));
-    r.post('/:version/me/messages', express.json({ limit: '1mb' }), (req, res) =>
-      void this.handle({ body: req.body, token: req.query.access_token, reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy() }),
+    r.use(
+      this.threads.router(
+        (t) => this.pageOf(t),
+        (res, status, code, message) => this.error({ body: {}, token: '', reply: (st, json) => res.status(st).json(json), destroy: () => res.socket?.destroy() }, status, code, message),
+      ),
+    );
+    r.post(
+      '/:version/me/messages',
+      express.json({ limit: '1mb' }),
+      (req, res) => void this.handle({ body: req.body, token: req.query.access_token, reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy() }),
     );
     // What the bot "sent", newest last: how a dev-mode user sees the replies.
     r.get('/calls', (req, res) => {
       const limit = Math.min(1_000, Math.max(1, Number(req.query.limit) || 20));
-      res.json(this.calls.slice(-limit).map((c) => {
-        const m = c.body.message as { quick_replies?: { title?: string }[] } | undefined;
-        return {
-          page: c.pageId, to: c.recipientId,
-          ...(c.body.sender_action ? { action: c.body.sender_action } : { text: c.text }),
-          ...(m?.quick_replies ? { quickReplies: m.quick_replies.map((q) => q.title) } : {}),
-          ...(c.body.tag ? { tag: c.body.tag } : {}),
-          metadata: c.metadata, at: new Date(c.at).toISOString(),
-        };
-      }));
+      res.json(
+        this.calls.slice(-limit).map((c) => {
+          const m = c.body.message as { quick_replies?: { title?: string }[] } | undefined;
+          return {
+            page: c.pageId,
+            to: c.recipientId,
+            ...(c.body.sender_action ? { action: c.body.sender_action } : { text: c.text }),
+            ...(m?.quick_replies ? { quickReplies: m.quick_replies.map((q) => q.title) } : {}),
+            ...(c.body.tag ? { tag: c.body.tag } : {}),
+            metadata: c.metadata,
+            at: new Date(c.at).toISOString(),
+          };
+        }),
+      );
     });
     return r;
   }
@@ -279,7 +291,14 @@ export class FakeGraph {
 
   private error(x: Exchange, status: number, code: number, message?: string, subcode?: number): void {
     x.reply(status, {
-      error: { message: message ?? ERRORS[code] ?? 'Error', type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), ...(code === 2 || code === 1200 ? { is_transient: true } : {}), fbtrace_id: crypto.randomBytes(8).toString('base64url') },
+      error: {
+        message: message ?? ERRORS[code] ?? 'Error',
+        type: 'OAuthException',
+        code,
+        ...(subcode ? { error_subcode: subcode } : {}),
+        ...(code === 2 || code === 1200 ? { is_transient: true } : {}),
+        fbtrace_id: crypto.randomBytes(8).toString('base64url'),
+      },
     });
   }
 
@@ -341,8 +360,7 @@ export class FakeGraph {
     const message = body.message as { text?: unknown; metadata?: unknown; attachment?: unknown; quick_replies?: unknown } | undefined;
     if (!message && typeof body.sender_action !== 'string') return this.error(x, 400, 100, '(#100) Must send either message or sender_action');
     if (message && body.sender_action !== undefined) return this.error(x, 400, 100, '(#100) sender_action cannot be sent with message');
-    if (body.sender_action !== undefined && !['typing_on', 'typing_off', 'mark_seen'].includes(String(body.sender_action)))
-      return this.error(x, 400, 100, '(#100) param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}');
+    if (body.sender_action !== undefined && !['typing_on', 'typing_off', 'mark_seen'].includes(String(body.sender_action))) return this.error(x, 400, 100, '(#100) param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}');
     if (message) {
       if (typeof body.messaging_type !== 'string') return this.error(x, 400, 100, '(#100) The parameter messaging_type is required');
       if (body.messaging_type === 'MESSAGE_TAG' && typeof body.tag !== 'string') return this.error(x, 400, 100, '(#100) Tag is required for MESSAGE_TAG messaging type.');
@@ -381,10 +399,20 @@ export class FakeGraph {
 
   private async postEcho(echo: NonNullable<FakeGraphOptions['echo']>, pageId: string, userId: string, mid: string, message: { text?: unknown; metadata?: unknown }, flavor?: SendFlavor): Promise<void> {
     const now = Date.now();
-    const raw = encodeLikeFacebook(flavor ? flavor.echo(pageId, userId, mid, message, now) : {
-      object: 'page',
-      entry: [{ id: pageId, time: now, messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: Number(this.threads.ourAppId), mid, text: message.text, metadata: message.metadata } }] }],
-    });
+    const raw = encodeLikeFacebook(
+      flavor
+        ? flavor.echo(pageId, userId, mid, message, now)
+        : {
+            object: 'page',
+            entry: [
+              {
+                id: pageId,
+                time: now,
+                messaging: [{ sender: { id: pageId }, recipient: { id: userId }, timestamp: now, message: { is_echo: true, app_id: Number(this.threads.ourAppId), mid, text: message.text, metadata: message.metadata } }],
+              },
+            ],
+          },
+    );
     // Facebook retries a failed delivery (for hours); here for about 40 s, so an echo outlives
     // a gateway answering 503 through a Redis failover.
     for (let attempt = 0; attempt < 12; attempt++) {

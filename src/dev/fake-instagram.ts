@@ -76,7 +76,10 @@ export class FakeInstagram implements SendFlavor {
   webhook?: FakeGraphOptions['echo'];
   private readonly accounts: ReadonlyMap<string, string>;
 
-  constructor(private readonly graph: FakeGraph, o: FakeInstagramOptions) {
+  constructor(
+    private readonly graph: FakeGraph,
+    o: FakeInstagramOptions,
+  ) {
     this.accounts = o.accounts;
     if (o.webhook) this.webhook = o.webhook;
     graph.useFlavor(this);

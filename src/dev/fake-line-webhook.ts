@@ -54,10 +54,15 @@ const token = (n: number) => crypto.randomBytes(n).toString('base64url');
 
 /** A text message event, as LINE delivers a user's message. */
 export function textEvent(user: string, text: string, o: EventOptions & { messageId?: string } = {}): LineEvent {
-  return lineEvent('message', user, {
-    replyToken: crypto.randomBytes(16).toString('hex'),
-    message: { id: o.messageId ?? messageId(), type: 'text', quoteToken: token(24), markAsReadToken: token(16), text },
-  }, o);
+  return lineEvent(
+    'message',
+    user,
+    {
+      replyToken: crypto.randomBytes(16).toString('hex'),
+      message: { id: o.messageId ?? messageId(), type: 'text', quoteToken: token(24), markAsReadToken: token(16), text },
+    },
+    o,
+  );
 }
 
 /** A postback event (a tapped button or quick reply with a postback action). */

@@ -77,8 +77,13 @@ export function nodeWidget(o: VisitorOptions): WidgetClient & { tokens: Map<stri
   }
   const client = new widget.WebchatClient({
     url: `${o.baseUrl.replace(/^http/, 'ws')}/webchat/ws?account=${encodeURIComponent(o.site)}`,
-    origin: o.embeddedIn ?? origin, ...(o.identity ? { identity: o.identity } : {}),
-    tokenStore: mapStore(tokens), outboxStore: mapStore(new Map()), WebSocket: OriginSocket, crypto, ...(o.onChange ? { onChange: o.onChange } : {}),
+    origin: o.embeddedIn ?? origin,
+    ...(o.identity ? { identity: o.identity } : {}),
+    tokenStore: mapStore(tokens),
+    outboxStore: mapStore(new Map()),
+    WebSocket: OriginSocket,
+    crypto,
+    ...(o.onChange ? { onChange: o.onChange } : {}),
   });
   return Object.assign(client, { tokens });
 }
@@ -106,7 +111,7 @@ export class FakeWebchat {
 
   /** What `name`'s widget shows: messages and replies, in order. */
   transcript(name: string): { id: string; from: string; text?: string }[] {
-    return (this.visitors.get(name)?.entries ?? []).map((x) => ({ id: x.id, from: x.e.f, ...(x.e.text ?? x.e.body?.text ? { text: x.e.text ?? x.e.body?.text } : {}) }));
+    return (this.visitors.get(name)?.entries ?? []).map((x) => ({ id: x.id, from: x.e.f, ...((x.e.text ?? x.e.body?.text) ? { text: x.e.text ?? x.e.body?.text } : {}) }));
   }
 
   close(): void {

@@ -41,7 +41,16 @@ function checkButtons(action: Obj): Refusal | undefined {
     if (bad) return bad;
   }
   const replies = buttons.map((b) => (b as { reply: { id: string; title: string } }).reply);
-  return unique(replies.map((r) => r.id), 'Button ids') ?? unique(replies.map((r) => r.title), 'Button titles');
+  return (
+    unique(
+      replies.map((r) => r.id),
+      'Button ids',
+    ) ??
+    unique(
+      replies.map((r) => r.title),
+      'Button titles',
+    )
+  );
 }
 
 function checkList(action: Obj): Refusal | undefined {
@@ -62,7 +71,10 @@ function checkList(action: Obj): Refusal | undefined {
     const b = length(r.id, `Row id (row ${i})`, 1, 200) ?? length(r.title, `Row title (row ${i})`, 1, 24) ?? length(r.description, `Row description (row ${i})`, 0, 72);
     if (b) return b;
   }
-  return unique(rows.map((r) => r.id as string), 'Row ids');
+  return unique(
+    rows.map((r) => r.id as string),
+    'Row ids',
+  );
 }
 
 function checkInteractive(i: unknown): Refusal | undefined {

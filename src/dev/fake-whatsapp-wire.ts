@@ -45,17 +45,22 @@ export interface StatusOf {
 }
 
 const WINDOW_ERROR = {
-  code: 131047, title: 'Re-engagement message', message: 'Re-engagement message',
+  code: 131047,
+  title: 'Re-engagement message',
+  message: 'Re-engagement message',
   error_data: { details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.' },
   href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
 };
 
 export function statusBody(m: StatusOf, status: string, wabaId?: string, atMs = Date.now()): Record<string, unknown> {
   const cb = m.body.biz_opaque_callback_data;
-  const billing = status === 'failed' ? { errors: [WINDOW_ERROR] } : {
-    ...(status === 'read' ? {} : { conversation: { id: `conv-${m.to}`, ...(status === 'sent' ? { expiration_timestamp: seconds(atMs + 24 * 3_600_000) } : {}), origin: { type: 'service' } } }),
-    pricing: { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' },
-  };
+  const billing =
+    status === 'failed'
+      ? { errors: [WINDOW_ERROR] }
+      : {
+          ...(status === 'read' ? {} : { conversation: { id: `conv-${m.to}`, ...(status === 'sent' ? { expiration_timestamp: seconds(atMs + 24 * 3_600_000) } : {}), origin: { type: 'service' } } }),
+          pricing: { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' },
+        };
   return envelope(wabaId, m.phoneNumberId, {
     statuses: [{ id: m.wamid, status, timestamp: seconds(atMs), recipient_id: m.to, ...(typeof cb === 'string' ? { biz_opaque_callback_data: cb } : {}), ...billing }],
   });

@@ -123,10 +123,14 @@ export class FakeWhatsApp {
       '/:version/:phone/messages',
       (req, _res, next) => next(req.params.phone === 'me' ? 'route' : undefined), // Messenger's Send API
       express.raw({ type: () => true, limit: '1mb' }),
-      (req, res) => void this.handle({
-        phone: req.params.phone!, auth: req.headers.authorization, raw: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-        reply: (status, json) => res.status(status).json(json), destroy: () => req.socket.destroy(),
-      }),
+      (req, res) =>
+        void this.handle({
+          phone: req.params.phone!,
+          auth: req.headers.authorization,
+          raw: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+          reply: (status, json) => res.status(status).json(json),
+          destroy: () => req.socket.destroy(),
+        }),
     );
     return r;
   }

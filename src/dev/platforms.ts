@@ -23,7 +23,11 @@ export class DevPlatforms {
   private port = 0;
 
   /** The fakes a worker sends to (only a process with the worker role sends anything). */
-  constructor(private readonly loaded: LoadedChannels, private readonly config: Config, workerRole: boolean) {
+  constructor(
+    private readonly loaded: LoadedChannels,
+    private readonly config: Config,
+    workerRole: boolean,
+  ) {
     const { messenger, instagram, whatsapp, line } = loaded.settings;
     if (!config.fb.graphApiUrl && workerRole) {
       // With FB_APP_ID, the ID Matching API (the data-deletion callback's look-up) accepts this app's token.
@@ -70,7 +74,14 @@ export class DevPlatforms {
     if (this.graph) {
       const page = () => [...messenger.pages.keys(), 'dev-page'][0]!;
       const igAccounts = new Set(instagram.accounts.keys());
-      out.push(messengerDriver(this.graph, page(), messengerSender(this.config.fb.appSecret, page, () => `http://127.0.0.1:${this.port}/webhook`), () => igAccounts));
+      out.push(
+        messengerDriver(
+          this.graph,
+          page(),
+          messengerSender(this.config.fb.appSecret, page, () => `http://127.0.0.1:${this.port}/webhook`),
+          () => igAccounts,
+        ),
+      );
       const ig = [...instagram.accounts.keys()][0];
       if (this.instagram && ig) out.push(instagramDriver(this.instagram, this.graph, ig));
       const wa = [...whatsapp.numbers.keys()][0];

@@ -18,7 +18,10 @@ export class PostgresMissingError extends Error {
 export function postgresBinDir(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!fs.existsSync(base)) return undefined;
-  const versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = fs
+    .readdirSync(base)
+    .filter((v) => fs.existsSync(path.join(base, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? path.join(base, versions[0], 'bin') : undefined;
 }
 
@@ -33,7 +36,12 @@ function run(bin: string, args: string[], label: string): string {
 
 export class PostgresProcess {
   /** durable = false (tests) turns fsync off for speed; the bench runs durable. */
-  constructor(readonly port: number, readonly dataDir: string, private readonly bin: string, private readonly durable = false) {}
+  constructor(
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly bin: string,
+    private readonly durable = false,
+  ) {}
 
   get version(): string {
     return spawnSync(path.join(this.bin, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim();

@@ -16,7 +16,10 @@ export class RedisServerMissingError extends Error {
 
 export function findBinary(name: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/sbin/${name} /usr/local/bin/${name} 2>/dev/null`], { encoding: 'utf8' });
-  const found = r.stdout.split('\n').map((l) => l.trim()).find((l) => l.startsWith('/'));
+  const found = r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('/'));
   return found;
 }
 
@@ -114,7 +117,12 @@ export interface RedisServerOptions {
 export class RedisProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
-  constructor(readonly port: number, readonly dir: string, private readonly args: string[], readonly password?: string) {}
+  constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly args: string[],
+    readonly password?: string,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -159,18 +167,28 @@ export class RedisProcess {
 export async function startRedis(opts: RedisServerOptions): Promise<RedisProcess> {
   const port = opts.port ?? (await freePort());
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', opts.dir,
-    '--appendonly', 'yes',
-    '--appendfsync', 'everysec',
-    '--save', '',
-    '--protected-mode', 'no',
-    '--daemonize', 'no',
-    '--logfile', path.join(opts.dir, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    opts.dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--logfile',
+    path.join(opts.dir, 'redis.log'),
     ...(opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] : []),
     // Replicas sync at once instead of after Redis 7's default 5 s wait for more replicas.
-    '--repl-diskless-sync-delay', '0',
+    '--repl-diskless-sync-delay',
+    '0',
     ...(opts.password !== undefined ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
     ...(opts.extraArgs ?? []),
   ];
@@ -194,7 +212,9 @@ export async function startRedisCluster(opts: { dir: string; masters?: number; r
   const nodes = await Promise.all(ports.map((port, i) => startRedis({ dir: path.join(opts.dir, `node-${i}`), cluster: true, port, ...(pw !== undefined ? { password: pw } : {}) })));
   const cli = findBinary('redis-cli');
   if (!cli) throw new RedisServerMissingError();
-  const create = spawnSync(cli, [...(pw !== undefined ? ['-a', pw, '--no-auth-warning'] : []), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
+  const create = spawnSync(cli, [...(pw !== undefined ? ['-a', pw, '--no-auth-warning'] : []), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
+    encoding: 'utf8',
+  });
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
   await waitFor('cluster_state:ok on every node', 20_000, async () => {
     const infos = await Promise.all(nodes.map((n) => rawCommand(n.port, ['CLUSTER', 'INFO'], 1_000, pw)));

@@ -48,11 +48,21 @@ const OUTCOME: Record<EnqueueCode, keyof IngestSummary> = {
 /** The outbound row a confirmation proves: logged even if the reply's worker died before recording it. */
 function confirmedRecord(e: InboundEvent, confirms: ReplyRef): MessageRecord {
   return {
-    t: 'msg', channel: e.channel, account: e.account, user: e.user, mid: e.mid ?? e.id, direction: 'out', kind: e.attachments ? 'attachment' : 'text',
-    ...(e.text !== undefined ? { text: e.text } : {}), ...(e.attachments ? { attachments: e.attachments } : {}),
+    t: 'msg',
+    channel: e.channel,
+    account: e.account,
+    user: e.user,
+    mid: e.mid ?? e.id,
+    direction: 'out',
+    kind: e.attachments ? 'attachment' : 'text',
+    ...(e.text !== undefined ? { text: e.text } : {}),
+    ...(e.attachments ? { attachments: e.attachments } : {}),
     // The platform's time for the message: when the reply is known only from its
     // confirmation (its worker never saw the answer), this is the best "replied at" there is.
-    replyToMid: confirms.event, replyIndex: confirms.index, platformTs: e.timestamp, repliedAt: e.timestamp,
+    replyToMid: confirms.event,
+    replyIndex: confirms.index,
+    platformTs: e.timestamp,
+    repliedAt: e.timestamp,
   };
 }
 
@@ -90,13 +100,24 @@ export async function ingest(parsed: ParseResult, deps: IngestDeps): Promise<Ing
   // Receipts an adapter does not queue (WhatsApp statuses: no worker needed) are recorded here,
   // behind the confirmation rows of the same POST: same shard, so the row is there before them.
   recorded.push(...entries.flatMap(([, events]) => events.filter((p) => !p.queue && isReceipt(p.event)).map((p) => recordOfEvent(p.event))));
-  const items = (events: ParsedEvent[]) => events.map((p) => {
-    p.event.enqueuedAt = enqueuedAt;
-    return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : p.confirmsKey ? { confirmsKey: p.confirmsKey } : {}) };
-  });
-  const results = entries.length === 0 ? [] : queue.oneServer
-    ? await queue.ingest(entries.map(([conversation, events]) => ({ conversation, events: items(events) })), chatlog.entries(recorded))
-    : await enqueueApart(entries.map(([conversation, events]) => [conversation, items(events)]), recorded, deps);
+  const items = (events: ParsedEvent[]) =>
+    events.map((p) => {
+      p.event.enqueuedAt = enqueuedAt;
+      return { id: p.event.id, timestamp: p.event.timestamp, payload: JSON.stringify(p.event), queue: p.queue, ...(p.confirms ? { confirms: p.confirms } : p.confirmsKey ? { confirmsKey: p.confirmsKey } : {}) };
+    });
+  const results =
+    entries.length === 0
+      ? []
+      : queue.oneServer
+        ? await queue.ingest(
+            entries.map(([conversation, events]) => ({ conversation, events: items(events) })),
+            chatlog.entries(recorded),
+          )
+        : await enqueueApart(
+            entries.map(([conversation, events]) => [conversation, items(events)]),
+            recorded,
+            deps,
+          );
   metrics.chatlogAppended.inc(recorded.length);
   if (deps.durability) {
     // Duplicates too: a redelivery after a 503 here waits for the first delivery's writes.

@@ -31,8 +31,7 @@ export interface HttpDeps {
   mounts?: [string, express.Router][];
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 
 function createHttpApp(deps: HttpDeps): express.Express {
   const { config, logger, metrics, redis, queue } = deps;
@@ -115,7 +114,11 @@ function createHttpApp(deps: HttpDeps): express.Express {
     if (status >= 500) logger.error({ err, path: req.path }, `request failed: ${message}`);
     else logger.warn({ path: req.path, status, error: message }, `request rejected: ${message}`);
     // An oversize body is not read to its end: the connection closes after the answer.
-    if (!res.headersSent) res.status(status).set(status === 413 ? { connection: 'close' } : {}).json({ error: message });
+    if (!res.headersSent)
+      res
+        .status(status)
+        .set(status === 413 ? { connection: 'close' } : {})
+        .json({ error: message });
   });
   return app;
 }
@@ -126,7 +129,12 @@ export function createHttpHandler(deps: HttpDeps): RequestListener {
   const { queue } = deps;
   if (!queue) return app;
   const common = {
-    queue, chatlog: deps.chatlog, accounts: deps.accounts, logger: deps.logger, metrics: deps.metrics, bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
+    queue,
+    chatlog: deps.chatlog,
+    accounts: deps.accounts,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    bodyLimitBytes: deps.config.webhook.bodyLimitBytes,
     ...(deps.config.redis.waitReplicas > 0 ? { durability: { replicas: deps.config.redis.waitReplicas, timeoutMs: deps.config.redis.waitTimeoutMs } } : {}),
   };
   const hooks = new Map(deps.ingresses.map((i) => [i.path, webhookHandler(i, common)]));

@@ -55,7 +55,11 @@ export function alertBody(a: HandoffAlert, adminUrl?: string): string {
 export class HandoffAlerts {
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly o: AlertOptions, private readonly logger: Logger, private readonly metrics?: Pick<Metrics, 'handoffAlerts'>) {}
+  constructor(
+    private readonly o: AlertOptions,
+    private readonly logger: Logger,
+    private readonly metrics?: Pick<Metrics, 'handoffAlerts'>,
+  ) {}
 
   /** Sends in the background; resolves at once. */
   notify(a: HandoffAlert): void {

@@ -19,7 +19,11 @@ export class InboxBus {
   private sub?: RedisClient;
   private readonly handlers = new Set<(e: InboxEvent) => void>();
 
-  constructor(private readonly redis: RedisClient, prefix: string, private readonly logger: Logger) {
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+    private readonly logger: Logger,
+  ) {
     this.channel = `${prefix}:inbox:events`;
   }
 

@@ -9,9 +9,16 @@ import type { RedisClient } from '../queue/redis';
 export const FILE_TTL_MS = 30 * 24 * 3_600_000;
 /** What an agent may attach, and how the reply carries it. */
 export const FILE_TYPES: Record<string, 'image' | 'video' | 'audio' | 'file'> = {
-  'image/png': 'image', 'image/jpeg': 'image', 'image/gif': 'image', 'image/webp': 'image',
-  'video/mp4': 'video', 'audio/mpeg': 'audio', 'audio/mp4': 'audio',
-  'application/pdf': 'file', 'text/plain': 'file', 'text/csv': 'file',
+  'image/png': 'image',
+  'image/jpeg': 'image',
+  'image/gif': 'image',
+  'image/webp': 'image',
+  'video/mp4': 'video',
+  'audio/mpeg': 'audio',
+  'audio/mp4': 'audio',
+  'application/pdf': 'file',
+  'text/plain': 'file',
+  'text/csv': 'file',
 };
 export const TOKEN = /^[A-Za-z0-9_-]{32}$/;
 
@@ -22,7 +29,10 @@ export interface StoredFile {
 }
 
 export class FileStore {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   key(conversation: string, token: string): string {
     return `${this.prefix}:{${conversation}}:file:${token}`;

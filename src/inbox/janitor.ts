@@ -31,7 +31,13 @@ export class InboxJanitor {
   /** Notices queued by this process (`conversation|since`): not queued again every second. */
   private readonly noticed = new Set<string>();
 
-  constructor(private readonly inbox: Inbox, private readonly queue: ConversationQueue, private readonly presence: Presence, private readonly o: JanitorOptions, private readonly logger: Logger) {}
+  constructor(
+    private readonly inbox: Inbox,
+    private readonly queue: ConversationQueue,
+    private readonly presence: Presence,
+    private readonly o: JanitorOptions,
+    private readonly logger: Logger,
+  ) {}
 
   private get store() {
     return this.inbox.store;

@@ -10,7 +10,10 @@ import type { RedisClient } from '../queue/redis';
 const TTL_MS = 24 * 3_600_000;
 
 export class LatestInbound {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   key(conversation: string): string {
     return `${this.prefix}:{${conversation}}:latest-in`;

@@ -20,7 +20,10 @@ export interface AgentPresence {
 }
 
 export class Presence {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   private get seen(): string {
     return `${this.prefix}:{inbox}:presence`;
@@ -49,7 +52,10 @@ export class Presence {
     const names = await this.redis.zrange(this.seen, 0, -1);
     if (!names.length) return [];
     const infos = await this.redis.hmget(this.info, ...names);
-    return infos.map(parse).filter((p): p is AgentPresence => p !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+    return infos
+      .map(parse)
+      .filter((p): p is AgentPresence => p !== undefined)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 }
 

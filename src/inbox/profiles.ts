@@ -42,10 +42,12 @@ export class ProfileService {
     if ((this.seen.get(key) ?? 0) > now - PROFILE_TTL_MS && !e.profileName) return;
     if (this.seen.size >= SEEN_MAX) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(key, now);
-    const p = this.lookUp(ref, key, e.profileName).catch((err) => {
-      this.metrics?.profiles.inc({ channel: ref.channel, result: 'error' });
-      this.logger.debug({ err, conversation: key }, 'profile look-up failed (the raw id is shown)');
-    }).finally(() => this.inflight.delete(p));
+    const p = this.lookUp(ref, key, e.profileName)
+      .catch((err) => {
+        this.metrics?.profiles.inc({ channel: ref.channel, result: 'error' });
+        this.logger.debug({ err, conversation: key }, 'profile look-up failed (the raw id is shown)');
+      })
+      .finally(() => this.inflight.delete(p));
     this.inflight.add(p);
   }
 
@@ -57,7 +59,11 @@ export class ProfileService {
     else profile = await this.channels().get(ref.channel)?.profile?.(ref);
     this.metrics?.profiles.inc({ channel: ref.channel, result: profile ? 'ok' : 'none' });
     const at = Date.now();
-    await this.redis.multi().hset(this.key(key), { at, ...(profile?.name ? { name: profile.name } : {}), ...(profile?.firstName ? { firstName: profile.firstName } : {}), ...(profile?.avatarUrl ? { avatarUrl: profile.avatarUrl } : {}) }).pexpire(this.key(key), PROFILE_TTL_MS).exec();
+    await this.redis
+      .multi()
+      .hset(this.key(key), { at, ...(profile?.name ? { name: profile.name } : {}), ...(profile?.firstName ? { firstName: profile.firstName } : {}), ...(profile?.avatarUrl ? { avatarUrl: profile.avatarUrl } : {}) })
+      .pexpire(this.key(key), PROFILE_TTL_MS)
+      .exec();
     if (profile) await this.chatlog?.append([{ t: 'profile', ...ref, at, ...profile }]);
   }
 

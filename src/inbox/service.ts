@@ -38,7 +38,10 @@ export interface InboxDeps {
 export type Changed = Change & { record?: StatusRecord };
 
 export class Inbox {
-  constructor(readonly store: InboxStore, private readonly d: InboxDeps) {}
+  constructor(
+    readonly store: InboxStore,
+    private readonly d: InboxDeps,
+  ) {}
 
   /**
    * Applies `op`; on a change, makes its status record and tells the app and the team.
@@ -51,15 +54,37 @@ export class Inbox {
     if (!c.changed) return c;
     const s = c.state;
     const record: StatusRecord = {
-      t: 'status', channel: ref.channel, account: ref.account, user: ref.user, status: s.status, from: c.from, cause: o.cause, by: o.by, at: s.since,
-      id: o.id ?? `api:${crypto.randomUUID()}`, ...(s.agent ? { agent: s.agent } : {}), ...(s.waitingSince ? { waitingSince: s.waitingSince } : {}), ...(s.snoozeUntil ? { snoozedUntil: s.snoozeUntil } : {}),
+      t: 'status',
+      channel: ref.channel,
+      account: ref.account,
+      user: ref.user,
+      status: s.status,
+      from: c.from,
+      cause: o.cause,
+      by: o.by,
+      at: s.since,
+      id: o.id ?? `api:${crypto.randomUUID()}`,
+      ...(s.agent ? { agent: s.agent } : {}),
+      ...(s.waitingSince ? { waitingSince: s.waitingSince } : {}),
+      ...(s.snoozeUntil ? { snoozedUntil: s.snoozeUntil } : {}),
     };
     this.d.metrics?.inboxChanges.inc({ to: s.status, cause: o.cause });
     this.d.logger.info({ conversation: key, from: c.from, to: s.status, agent: s.agent, by: o.by, cause: o.cause }, 'inbox status changed');
     if (append) await this.d.chatlog?.append([record]);
     this.d.bus?.publish({
-      type: 'status', key, channel: ref.channel, account: ref.account, user: ref.user, from: c.from, to: s.status, by: o.by, cause: o.cause, at: s.since,
-      ...(s.agent ? { agent: s.agent } : {}), ...(s.waitingSince ? { waitingSince: s.waitingSince } : {}), ...(o.name ? { name: o.name } : {}),
+      type: 'status',
+      key,
+      channel: ref.channel,
+      account: ref.account,
+      user: ref.user,
+      from: c.from,
+      to: s.status,
+      by: o.by,
+      cause: o.cause,
+      at: s.since,
+      ...(s.agent ? { agent: s.agent } : {}),
+      ...(s.waitingSince ? { waitingSince: s.waitingSince } : {}),
+      ...(o.name ? { name: o.name } : {}),
     });
     if (s.status === 'waiting' && c.from !== 'waiting') {
       const accountName = this.d.accountName?.(ref.channel, ref.account);

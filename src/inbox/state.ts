@@ -55,7 +55,11 @@ export interface ApplyOptions {
 const num = (v: unknown): number | undefined => (v === undefined || v === '' || Number(v) === 0 ? undefined : Number(v));
 
 export class InboxStore {
-  constructor(readonly redis: RedisClient, readonly prefix: string, private readonly ttlMs = 30 * 24 * 3_600_000) {}
+  constructor(
+    readonly redis: RedisClient,
+    readonly prefix: string,
+    private readonly ttlMs = 30 * 24 * 3_600_000,
+  ) {}
 
   key(conversation: string): string {
     return `${this.prefix}:{${conversation}}:inbox`;
@@ -127,7 +131,13 @@ export function stateOf(h: Record<string, unknown>): InboxState {
   const snoozeUntil = num(h.snoozeUntil);
   const agentAt = num(h.agentAt);
   return {
-    status, since: Number(h.since ?? 0) || 0, thread: typeof h.thread === 'string' ? h.thread : '',
-    ...(agent ? { agent } : {}), ...(lastAgent ? { lastAgent } : {}), ...(waitingSince ? { waitingSince } : {}), ...(snoozeUntil ? { snoozeUntil } : {}), ...(agentAt ? { agentAt } : {}),
+    status,
+    since: Number(h.since ?? 0) || 0,
+    thread: typeof h.thread === 'string' ? h.thread : '',
+    ...(agent ? { agent } : {}),
+    ...(lastAgent ? { lastAgent } : {}),
+    ...(waitingSince ? { waitingSince } : {}),
+    ...(snoozeUntil ? { snoozeUntil } : {}),
+    ...(agentAt ? { agentAt } : {}),
   };
 }

@@ -17,7 +17,10 @@ export interface Suggestion {
 const TTL_MS = 7 * 24 * 3_600_000;
 
 export class SuggestionStore {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   key(conversation: string): string {
     return `${this.prefix}:{${conversation}}:suggest`;

@@ -7,7 +7,10 @@ export class Semaphore {
   private held = 0;
   private readonly queue: (() => void)[] = [];
 
-  constructor(private readonly max: number, private readonly maxWaiting: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxWaiting: number,
+  ) {}
 
   get running(): number {
     return this.held;
@@ -33,7 +36,8 @@ export class Semaphore {
       if (done) return;
       done = true;
       const next = this.queue.shift();
-      if (next) next(); // the slot passes straight to the next in line
+      if (next)
+        next(); // the slot passes straight to the next in line
       else this.held--;
     };
   }

@@ -31,7 +31,10 @@ export interface Corpus {
 
 export class CorpusError extends Error {
   override readonly name = 'CorpusError';
-  constructor(readonly source: string, readonly problems: readonly string[]) {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
     super(`${source} is not a usable corpus:\n  - ${problems.slice(0, 20).join('\n  - ')}${problems.length > 20 ? `\n  - …and ${problems.length - 20} more` : ''}`);
   }
 }
@@ -80,9 +83,7 @@ export function checkCorpus(doc: unknown, source: string): Corpus {
         }
         if (e.options !== undefined) {
           if (typeof e.options !== 'object' || e.options === null) p.push(`${at}.options must be an object of option → words`);
-          else
-            for (const [opt, words] of Object.entries(e.options as Record<string, unknown>))
-              if (!isStrings(words) || words.length === 0) p.push(`${at}.options.${opt} must be a non-empty array of words`);
+          else for (const [opt, words] of Object.entries(e.options as Record<string, unknown>)) if (!isStrings(words) || words.length === 0) p.push(`${at}.options.${opt} must be a non-empty array of words`);
           out.options = e.options as Record<string, string[]>;
         }
         if (out.regex === undefined && out.options === undefined) p.push(`${at} needs "regex" or "options"`);
@@ -148,12 +149,17 @@ export function mergeCorpora(corpora: readonly Corpus[]): Corpus {
     if (lang(c.locale) !== lang(locale)) throw new CorpusError(c.name ?? 'corpus', [`locale ${c.locale} differs from ${locale}: train one model per language`]);
     for (const it of c.data) {
       const prev = byIntent.get(it.intent);
-      byIntent.set(it.intent, prev ? {
-        intent: it.intent,
-        utterances: union(prev.utterances, it.utterances),
-        ...(prev.answers || it.answers ? { answers: union(prev.answers, it.answers) } : {}),
-        ...(prev.slotFilling || it.slotFilling ? { slotFilling: { ...prev.slotFilling, ...it.slotFilling } } : {}),
-      } : { ...it });
+      byIntent.set(
+        it.intent,
+        prev
+          ? {
+              intent: it.intent,
+              utterances: union(prev.utterances, it.utterances),
+              ...(prev.answers || it.answers ? { answers: union(prev.answers, it.answers) } : {}),
+              ...(prev.slotFilling || it.slotFilling ? { slotFilling: { ...prev.slotFilling, ...it.slotFilling } } : {}),
+            }
+          : { ...it },
+      );
     }
     for (const [name, e] of Object.entries(c.entities ?? {})) {
       const prev = entities[name] ?? {};
@@ -169,11 +175,23 @@ export function mergeCorpora(corpora: readonly Corpus[]): Corpus {
 /** A stable fingerprint of what a model learns from (order of keys and intents does not matter). */
 export function corpusHash(c: Corpus): string {
   const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   const data = [...c.data].sort((a, b) => a.intent.localeCompare(b.intent));
   // `"regex": "/x/"` and `"regex": ["/x/"]` are the same rule.
   const entities = Object.fromEntries(Object.entries(c.entities ?? {}).map(([k, e]) => [k, { ...e, ...(e.regex !== undefined ? { regex: [e.regex].flat() } : {}) }]));
-  return crypto.createHash('sha256').update(JSON.stringify(canon({ locale: c.locale, entities, data }))).digest('hex').slice(0, 12);
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify(canon({ locale: c.locale, entities, data })))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 /**

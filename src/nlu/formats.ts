@@ -90,7 +90,7 @@ export function parseCsv(text: string, source: string): { line: number; fields: 
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
       else if (c === '"') (quoted = false), i++;
-      else (c === '\n' && line++, (field += c), i++);
+      else c === '\n' && line++, (field += c), i++;
       continue;
     }
     if (c === '"') {
@@ -98,12 +98,12 @@ export function parseCsv(text: string, source: string): { line: number; fields: 
       field = '';
       quoted = true;
       i++;
-    } else if (c === ',') (fields.push(field), (field = ''), i++);
+    } else if (c === ',') fields.push(field), (field = ''), i++;
     else if (c === '\r' || c === '\n') {
       endRow();
       i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
       rowLine = ++line;
-    } else field += c, i++;
+    } else (field += c), i++;
   }
   if (quoted) throw new CorpusError(source, [`line ${rowLine}: a quoted field is never closed`]);
   if (field !== '' || fields.length) endRow();
@@ -149,7 +149,11 @@ export function stripAnnotations(s: string): { text: string; entities: Sample['e
 function fromRasaYaml(text: string, source: string, locale?: string): CorpusFile {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
-  if (doc.errors.length) throw new CorpusError(source, doc.errors.map((e) => `line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`));
+  if (doc.errors.length)
+    throw new CorpusError(
+      source,
+      doc.errors.map((e) => `line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`),
+    );
   const lineOf = (n: Node | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 0);
   const nlu = isMap(doc.contents) ? doc.contents.get('nlu', true) : undefined;
   if (!isSeq(nlu)) throw new CorpusError(source, ['not a Rasa NLU file: want a top-level "nlu:" list (or a .csv / .json corpus)']);
@@ -170,7 +174,7 @@ function fromRasaYaml(text: string, source: string, locale?: string): CorpusFile
       const first = lineOf(examples) + 1; // a block scalar's text starts on the line after `|`
       examples.value.split('\n').forEach((l, i) => l.trim() && lines.push({ line: first + i, text: l.trim().replace(/^-\s*/, '') }));
     } else if (isSeq(examples)) {
-      for (const e of examples.items) lines.push({ line: lineOf(e as Node), text: String(isMap(e) ? e.get('text') ?? '' : isScalar(e) ? e.value : '').trim() });
+      for (const e of examples.items) lines.push({ line: lineOf(e as Node), text: String(isMap(e) ? (e.get('text') ?? '') : isScalar(e) ? e.value : '').trim() });
     } else {
       problems.push(`${at}: "examples" must be a block of "- example" lines`);
       continue;
@@ -180,8 +184,18 @@ function fromRasaYaml(text: string, source: string, locale?: string): CorpusFile
       continue;
     }
     if (item.has('intent')) for (const l of lines) samples.push({ at: `line ${l.line}`, intent: name, ...stripAnnotations(l.text) });
-    else if (item.has('regex')) addRegex(entities, name, lines.map((l) => l.text));
-    else if (item.has('lookup')) addOptions(entities, name, lines.map((l) => [l.text, l.text]));
+    else if (item.has('regex'))
+      addRegex(
+        entities,
+        name,
+        lines.map((l) => l.text),
+      );
+    else if (item.has('lookup'))
+      addOptions(
+        entities,
+        name,
+        lines.map((l) => [l.text, l.text]),
+      );
     // synonyms map words to a value, not to an entity: the value's entity comes from annotations below.
     else for (const l of lines) synonyms.set(l.text.toLowerCase(), name);
   }
@@ -191,8 +205,7 @@ function fromRasaYaml(text: string, source: string, locale?: string): CorpusFile
 
 function fromRasaJson(d: Record<string, unknown>, source: string, locale?: string): CorpusFile {
   const data = d.rasa_nlu_data as Record<string, unknown> | null;
-  if (!data || typeof data !== 'object' || !Array.isArray(data.common_examples))
-    throw new CorpusError(source, ['rasa_nlu_data.common_examples must be an array of {text, intent, entities}']);
+  if (!data || typeof data !== 'object' || !Array.isArray(data.common_examples)) throw new CorpusError(source, ['rasa_nlu_data.common_examples must be an array of {text, intent, entities}']);
   const problems: string[] = [];
   const samples: Sample[] = (data.common_examples as Record<string, unknown>[]).map((e, i) => {
     const at = `rasa_nlu_data.common_examples[${i}]`;
@@ -200,18 +213,28 @@ function fromRasaJson(d: Record<string, unknown>, source: string, locale?: strin
     const text = typeof e.text === 'string' ? e.text : '';
     const marked = Array.isArray(e.entities) ? (e.entities as Record<string, unknown>[]) : [];
     return {
-      at, text, intent: typeof e.intent === 'string' ? e.intent : '',
-      entities: marked.filter((m) => typeof m?.entity === 'string' && typeof m.start === 'number' && typeof m.end === 'number').map((m) => ({
-        entity: m.entity as string, text: text.slice(m.start as number, m.end as number), ...(typeof m.value === 'string' ? { value: m.value } : {}),
-      })),
+      at,
+      text,
+      intent: typeof e.intent === 'string' ? e.intent : '',
+      entities: marked
+        .filter((m) => typeof m?.entity === 'string' && typeof m.start === 'number' && typeof m.end === 'number')
+        .map((m) => ({
+          entity: m.entity as string,
+          text: text.slice(m.start as number, m.end as number),
+          ...(typeof m.value === 'string' ? { value: m.value } : {}),
+        })),
     };
   });
   if (problems.length) throw new CorpusError(source, problems);
   const entities: Record<string, CorpusEntity> = {};
-  for (const r of Array.isArray(data.regex_features) ? (data.regex_features as { name?: unknown; pattern?: unknown }[]) : [])
-    if (typeof r?.name === 'string' && typeof r.pattern === 'string') addRegex(entities, r.name, [r.pattern]);
+  for (const r of Array.isArray(data.regex_features) ? (data.regex_features as { name?: unknown; pattern?: unknown }[]) : []) if (typeof r?.name === 'string' && typeof r.pattern === 'string') addRegex(entities, r.name, [r.pattern]);
   for (const t of Array.isArray(data.lookup_tables) ? (data.lookup_tables as { name?: unknown; elements?: unknown }[]) : [])
-    if (typeof t?.name === 'string' && Array.isArray(t.elements)) addOptions(entities, t.name, t.elements.filter((x): x is string => typeof x === 'string').map((x) => [x, x]));
+    if (typeof t?.name === 'string' && Array.isArray(t.elements))
+      addOptions(
+        entities,
+        t.name,
+        t.elements.filter((x): x is string => typeof x === 'string').map((x) => [x, x]),
+      );
   return { format: 'rasa-json', corpus: toCorpus(samples, source, { locale, entities }) };
 }
 
@@ -225,7 +248,9 @@ function fromEvaluationCorpus(d: Record<string, unknown>, source: string, locale
     if (s.training !== undefined && typeof s.training !== 'boolean') return void problems.push(`${at}.training must be true or false`);
     const marked = Array.isArray(s.entities) ? (s.entities as Record<string, unknown>[]) : [];
     const sample: Sample = {
-      at, text: typeof s.text === 'string' ? s.text : '', intent: typeof s.intent === 'string' ? s.intent : '',
+      at,
+      text: typeof s.text === 'string' ? s.text : '',
+      intent: typeof s.intent === 'string' ? s.intent : '',
       entities: marked.filter((m) => typeof m?.entity === 'string' && typeof m.text === 'string').map((m) => ({ entity: m.entity as string, text: m.text as string })),
     };
     if (s.training === false) {
@@ -269,8 +294,7 @@ function toCorpus(samples: Sample[], source: string, o: { locale?: string | unde
     else if (intent.length > MAX_INTENT) problems.push(`${s.at}: the intent name is longer than ${MAX_INTENT} characters`);
     if (!s.text.trim() || !intent) continue;
     byIntent.set(intent, (byIntent.get(intent) ?? new Set()).add(s.text.trim()));
-    for (const e of s.entities)
-      if (!defined.has(e.entity) && e.text.trim()) addOptions(entities, e.entity, [[e.value ?? o.synonyms?.get(e.text.toLowerCase()) ?? e.text, e.text]]);
+    for (const e of s.entities) if (!defined.has(e.entity) && e.text.trim()) addOptions(entities, e.entity, [[e.value ?? o.synonyms?.get(e.text.toLowerCase()) ?? e.text, e.text]]);
   }
   if (samples.length === 0) problems.push('no examples');
   if (problems.length) throw new CorpusError(source, problems);

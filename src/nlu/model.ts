@@ -67,7 +67,10 @@ export class ModelFileError extends Error {
 function container(logger?: Logger): Container {
   const c = containerBootstrap();
   c.use(LangEn);
-  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => logger?.[level === 'info' ? 'debug' : level]({ nlpjs: args.map(String).join(' ') }, 'nlp.js');
+  const log =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      logger?.[level === 'info' ? 'debug' : level]({ nlpjs: args.map(String).join(' ') }, 'nlp.js');
   c.register('logger', { trace: log('debug'), debug: log('debug'), info: log('info'), log: log('info'), warn: log('warn'), error: log('error'), fatal: log('error') }, true);
   return c;
 }
@@ -82,7 +85,10 @@ export function versionOf(date: Date, hash: string): string {
 }
 
 export class NluModel {
-  private constructor(private readonly nlp: Nlp, readonly meta: Omit<ModelFile, 'nlp'>) {}
+  private constructor(
+    private readonly nlp: Nlp,
+    readonly meta: Omit<ModelFile, 'nlp'>,
+  ) {}
 
   get version(): string {
     return this.meta.version;
@@ -98,7 +104,7 @@ export class NluModel {
     const nlp = engine(corpus.locale, opts.logger);
     if (corpus.entities) nlp.addEntities(corpus.entities as Record<string, unknown>, lang);
     let utterances = 0;
-    for (const it of corpus.data) for (const u of it.utterances) (nlp.addDocument(lang, normalize(u, NORMALIZATION), it.intent), utterances++);
+    for (const it of corpus.data) for (const u of it.utterances) nlp.addDocument(lang, normalize(u, NORMALIZATION), it.intent), utterances++;
     await nlp.train();
     const hash = corpusHash(corpus);
     const now = opts.now ?? new Date();
@@ -129,7 +135,11 @@ export class NluModel {
     const nlp = engine(m.locale, logger);
     nlp.import(m.nlp);
     // nlp.js does not serialise regex entity rules: they come back from the corpus definition.
-    const regexOnly = Object.fromEntries(Object.entries(m.entities).filter(([, e]) => e.regex).map(([k, e]) => [k, { regex: e.regex }]));
+    const regexOnly = Object.fromEntries(
+      Object.entries(m.entities)
+        .filter(([, e]) => e.regex)
+        .map(([k, e]) => [k, { regex: e.regex }]),
+    );
     nlp.addEntities(regexOnly, m.locale.slice(0, 2));
     const { nlp: _, ...meta } = m;
     return new NluModel(nlp, meta);
@@ -178,16 +188,26 @@ export class NluModel {
       if (alt.score > out.score || out.intent === NONE) out = alt;
     }
     const sentiment = (await this.nlp.getSentiment(locale, utterance))?.sentiment;
-    const intents = (out.classifications ?? []).filter((c) => c.score > 0).slice(0, 3).map((c) => ({ intent: c.intent, score: round(c.score) }));
+    const intents = (out.classifications ?? [])
+      .filter((c) => c.score > 0)
+      .slice(0, 3)
+      .map((c) => ({ intent: c.intent, score: round(c.score) }));
     const best = intents[0];
     const matched = best && best.intent !== NONE && best.score >= threshold;
     return {
       intent: matched ? best.intent : NONE,
       score: best?.score ?? 0,
       intents,
-      entities: entities.filter((e) => e.entity in this.meta.entities).map((e) => ({
-        entity: e.entity, value: e.option ?? e.sourceText, text: e.utteranceText ?? e.sourceText, start: e.start, end: e.end, type: e.type,
-      })),
+      entities: entities
+        .filter((e) => e.entity in this.meta.entities)
+        .map((e) => ({
+          entity: e.entity,
+          value: e.option ?? e.sourceText,
+          text: e.utteranceText ?? e.sourceText,
+          start: e.start,
+          end: e.end,
+          type: e.type,
+        })),
       sentiment: { score: round(sentiment?.score ?? 0), vote: sentiment?.vote ?? 'neutral' },
       language: locale,
     };

@@ -48,7 +48,12 @@ export async function initialModel(opts: NluOptions, store: ModelStore | undefin
     logger.info({ version: m.version, file: opts.model }, 'NLU model loaded (NLU_MODEL)');
     return m;
   }
-  const files = opts.corpus ? opts.corpus.split(',').map((s) => s.trim()).filter(Boolean) : [BUNDLED_CORPUS];
+  const files = opts.corpus
+    ? opts.corpus
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [BUNDLED_CORPUS];
   const corpus = mergeCorpora(files.map(readCorpus));
   const cached = path.join(opts.cacheDir, `${corpusHash(corpus)}.model.json`);
   if (fs.existsSync(cached)) {

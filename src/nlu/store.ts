@@ -14,7 +14,10 @@ export class ModelStoreError extends Error {
 }
 
 export class ModelStore {
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
 
   private key(part: string): string {
     return `${this.prefix}:{nlu}:${part}`;
@@ -38,7 +41,8 @@ export class ModelStore {
     const file = model instanceof NluModel ? model.toFile() : model;
     const history = await this.history();
     const dropped = history.filter((v) => v !== file.version).slice(KEEP - 1);
-    const tx = this.redis.multi()
+    const tx = this.redis
+      .multi()
       .set(this.key(`model:${file.version}`), JSON.stringify(file))
       .set(this.key('current'), file.version)
       .lrem(this.key('history'), 0, file.version)
@@ -54,7 +58,12 @@ export class ModelStore {
     const [from, to] = await this.history();
     if (!from || !to) throw new ModelStoreError('nothing to roll back to: fewer than two published versions');
     if (!(await this.redis.exists(this.key(`model:${to}`)))) throw new ModelStoreError(`previous version ${to} is no longer stored`);
-    await this.redis.multi().set(this.key('current'), to).lpop(this.key('history')).del(this.key(`model:${from}`)).exec();
+    await this.redis
+      .multi()
+      .set(this.key('current'), to)
+      .lpop(this.key('history'))
+      .del(this.key(`model:${from}`))
+      .exec();
     return { from, to };
   }
 }

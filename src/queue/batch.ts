@@ -39,15 +39,17 @@ export class Batcher<Req, Res> {
         n++;
       }
       const batch = this.pending.splice(0, n);
-      Promise.resolve(batch.map((b) => b.req)).then(this.run).then(
-        (results) =>
-          batch.forEach((b, i) => {
-            const r = results[i];
-            if (r instanceof Error) b.reject(r);
-            else b.resolve(r as Res);
-          }),
-        (err: unknown) => batch.forEach((b) => b.reject(err)),
-      );
+      Promise.resolve(batch.map((b) => b.req))
+        .then(this.run)
+        .then(
+          (results) =>
+            batch.forEach((b, i) => {
+              const r = results[i];
+              if (r instanceof Error) b.reject(r);
+              else b.resolve(r as Res);
+            }),
+          (err: unknown) => batch.forEach((b) => b.reject(err)),
+        );
     }
   }
 }

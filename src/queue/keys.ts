@@ -33,7 +33,10 @@ export function fnv1a(s: string): number {
 }
 
 export class Keys {
-  constructor(readonly prefix: string, readonly shards: number) {}
+  constructor(
+    readonly prefix: string,
+    readonly shards: number,
+  ) {}
 
   /** A conversation's keys (claim-peek-n.lua names the same ones from the prefix: change both together). */
   conversation(id: string): ConversationKeys {

@@ -110,7 +110,10 @@ export class Liveness {
     }
     this.last = now;
     if (this.steadySince === undefined || gap > this.deadAfterMs / 2) this.steadySince = now;
-    const dead = reply.slice(2).map(String).filter((w) => w !== this.worker);
+    const dead = reply
+      .slice(2)
+      .map(String)
+      .filter((w) => w !== this.worker);
     // Judge others only on a view of our own that has been sound for a whole dead-after period.
     if (dead.length > 0 && now - this.steadySince >= this.deadAfterMs) this.reaping ??= this.reapAll(dead).finally(() => (this.reaping = undefined));
   }
@@ -120,7 +123,7 @@ export class Liveness {
       try {
         await this.reap(w);
       } catch (err) {
-        this.logger.warn({ err, worker: w }, 'handing over a dead worker\'s conversations failed: will try again');
+        this.logger.warn({ err, worker: w }, "handing over a dead worker's conversations failed: will try again");
       }
     }
   }
@@ -135,7 +138,13 @@ export class Liveness {
     if ((await redis.zrem(keys.workers, dead)) !== 1) return 0;
     try {
       const shards = Array.from({ length: keys.shards }, (_, s) => s);
-      const owned = await Promise.all(shards.map(async (s) => Object.entries(await redis.hgetall(keys.owners(s))).filter(([, w]) => w === dead).map(([c]) => c)));
+      const owned = await Promise.all(
+        shards.map(async (s) =>
+          Object.entries(await redis.hgetall(keys.owners(s)))
+            .filter(([, w]) => w === dead)
+            .map(([c]) => c),
+        ),
+      );
       // Locks first: a lease made claimable before its lock is broken would only find it busy.
       const prefix = lockValuePrefix(dead);
       await Promise.all(owned.flat().map((c) => redis.cbUnlock(keys.conversation(c).lock, prefix)));

@@ -145,7 +145,10 @@ function peekedOf(r: unknown, script: string, conversation: string): NextResult 
 
 export class ConversationQueue {
   readonly keys: Keys;
-  constructor(readonly redis: RedisClient, readonly opts: QueueOptions) {
+  constructor(
+    readonly redis: RedisClient,
+    readonly opts: QueueOptions,
+  ) {
     this.keys = new Keys(opts.prefix, opts.shards);
   }
 
@@ -270,7 +273,22 @@ export class ConversationQueue {
    */
   async next(conversation: string, lockValue: string, ack?: Ack, opts: { acquireMs?: number; releaseIfEmpty?: boolean } = {}): Promise<NextResult> {
     const k = this.keys.conversation(conversation);
-    const r = await this.redis.cbNext(k.q, k.ev, k.sent, k.lock, k.seq, k.overflow, lockValue, ack?.member ?? '', ack?.id ?? '', ack?.sent ?? 0, this.opts.dedupeTtlMs, opts.acquireMs ?? 0, opts.releaseIfEmpty ? '1' : '0', this.opts.maxPerConversation);
+    const r = await this.redis.cbNext(
+      k.q,
+      k.ev,
+      k.sent,
+      k.lock,
+      k.seq,
+      k.overflow,
+      lockValue,
+      ack?.member ?? '',
+      ack?.id ?? '',
+      ack?.sent ?? 0,
+      this.opts.dedupeTtlMs,
+      opts.acquireMs ?? 0,
+      opts.releaseIfEmpty ? '1' : '0',
+      this.opts.maxPerConversation,
+    );
     return peekedOf(r, 'next-6', conversation);
   }
 

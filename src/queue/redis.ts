@@ -13,7 +13,22 @@ export type RedisClient = Redis | Cluster;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     cbEnqueue(q: string, ev: string, seen: string, sent: string, seq: string, overflow: string, ...argv: (string | number)[]): Result<number[], Context>;
-    cbNext(q: string, ev: string, sent: string, lock: string, seq: string, overflow: string, lockValue: string, ackMember: string, ackId: string, sentCount: number, ttl: number, acquireMs: number, releaseIfEmpty: '0' | '1', cap: number): Result<unknown[], Context>;
+    cbNext(
+      q: string,
+      ev: string,
+      sent: string,
+      lock: string,
+      seq: string,
+      overflow: string,
+      lockValue: string,
+      ackMember: string,
+      ackId: string,
+      sentCount: number,
+      ttl: number,
+      acquireMs: number,
+      releaseIfEmpty: '0' | '1',
+      cap: number,
+    ): Result<unknown[], Context>;
     cbReply(sent: string, lock: string, lockValue: string, id: string, op: 'begin' | 'done' | 'abort', index: number, ttl: number, ...key: string[]): Result<number, Context>;
     /** claim-n takes a variable number of keys: n ready shards and their n owners hashes, then the lease, the worker, one max per shard. */
     cbClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<(string | number)[], Context>;

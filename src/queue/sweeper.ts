@@ -18,7 +18,12 @@ export class Sweeper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<number>;
 
-  constructor(private readonly queue: ConversationQueue, private readonly intervalMs: number, private readonly logger: Logger, private readonly metrics: Metrics) {}
+  constructor(
+    private readonly queue: ConversationQueue,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {

@@ -45,14 +45,25 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     await carol.getByTestId('emu-get-started').click();
     await carol.getByTestId('emu-reply').first().waitFor();
     await carol.getByTestId('emu-quick-reply').filter({ hasText: 'Track my order' }).click();
-    await carol.getByTestId('emu-reply').nth(1).filter({ hasText: /order number/ }).waitFor();
+    await carol
+      .getByTestId('emu-reply')
+      .nth(1)
+      .filter({ hasText: /order number/ })
+      .waitFor();
     await carol.getByTestId('emu-input').fill('SH-482913');
     await carol.getByTestId('emu-send').click();
     await carol.getByTestId('emu-reply').filter({ hasText: 'Order SH-482913 is shipped' }).waitFor();
     await dave.getByTestId('emu-input').fill('what are your opening hours?');
     await dave.getByTestId('emu-send').click();
     await dave.getByTestId('emu-reply').first().waitFor();
-    assert.equal(await carol.getByTestId('emu-reply').filter({ hasText: /opening|hours|open/i }).count(), 0, 'each user sees only their own chat');
+    assert.equal(
+      await carol
+        .getByTestId('emu-reply')
+        .filter({ hasText: /opening|hours|open/i })
+        .count(),
+      0,
+      'each user sees only their own chat',
+    );
     await page.getByTestId('emu-input').first().fill('x'); // the page stays usable
     await page.close();
   });
@@ -82,7 +93,7 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     await bubbles.getByTestId('msg-user').filter({ hasText: 'SH-482913' }).waitFor();
     assert.match(await bubbles.getByTestId('intent').first().innerText(), /greetings\.hello 100%/);
     assert.match(await bubbles.getByTestId('timings').first().innerText(), /wait \d+(\.\d+)? ms · processing \d+(\.\d+)? ms · total/);
-    assert.ok(await bubbles.getByTestId('msg-bot').count() >= 3);
+    assert.ok((await bubbles.getByTestId('msg-bot').count()) >= 3);
     await page.waitForFunction("![...document.querySelectorAll('img.avatar')].some((i) => i.complete && i.naturalWidth === 0)", undefined, { timeout: 5_000 });
 
     // A message sent now shows up in the open conversation without a reload.
@@ -126,11 +137,14 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
 
   test('attachments show as an inline image, a map link and a file link; the export downloads a file', async () => {
     const now = Date.now();
-    await post(app.url, body([
-      { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now, message: { mid: 'm-gina-img', attachments: [{ type: 'image', payload: { url: 'https://cdn.example.com/cat.jpg' } }] } },
-      { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now + 1, message: { mid: 'm-gina-loc', attachments: [{ type: 'location', payload: { coordinates: { lat: 52.52, long: 13.405 } } }] } },
-      { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now + 2, message: { mid: 'm-gina-file', attachments: [{ type: 'file', payload: { url: 'https://cdn.example.com/invoice.pdf' } }] } },
-    ]));
+    await post(
+      app.url,
+      body([
+        { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now, message: { mid: 'm-gina-img', attachments: [{ type: 'image', payload: { url: 'https://cdn.example.com/cat.jpg' } }] } },
+        { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now + 1, message: { mid: 'm-gina-loc', attachments: [{ type: 'location', payload: { coordinates: { lat: 52.52, long: 13.405 } } }] } },
+        { sender: { id: 'gina' }, recipient: { id: '101' }, timestamp: now + 2, message: { mid: 'm-gina-file', attachments: [{ type: 'file', payload: { url: 'https://cdn.example.com/invoice.pdf' } }] } },
+      ]),
+    );
     await waitUntil('gina logged', async () => (await app.db!.query(`SELECT 1 FROM messages WHERE mid LIKE 'm-gina-%'`)).length === 3, 15_000);
     const page = await newPage();
     await page.goto(`${app.url}/admin`);
@@ -170,7 +184,7 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
 
     await page.getByTestId('nav-stats').click();
     await page.getByTestId('chart-intents').locator('svg rect').first().waitFor();
-    assert.ok(await page.getByTestId('chart-messages').locator('svg rect').count() > 0);
+    assert.ok((await page.getByTestId('chart-messages').locator('svg rect').count()) > 0);
     assert.match(await page.getByTestId('fallback-rate').innerText(), /Fallback rate \(intent None\): \d+\.\d%/);
     await page.screenshot({ path: path.join(shots, 'admin-stats.png') });
     await page.close();
@@ -181,12 +195,24 @@ describe('admin app and emulator in Chromium', { timeout: 180_000 }, () => {
     app.writeUsers([...USERS, { name: 'ivy', role: 'agent', pages: ['101'] }]);
     const page = await newPage();
     await page.goto(`${app.url}/admin`);
-    await waitUntil('ivy can sign in', async () => {
-      await page.getByTestId('signin-user').fill('ivy');
-      await page.getByTestId('signin-password').fill(PASSWORD);
-      await page.getByTestId('signin-submit').click();
-      return page.getByTestId('who').filter({ hasText: 'ivy (agent)' }).waitFor({ timeout: 2_000 }).then(() => true, () => false);
-    }, 20_000, 500);
+    await waitUntil(
+      'ivy can sign in',
+      async () => {
+        await page.getByTestId('signin-user').fill('ivy');
+        await page.getByTestId('signin-password').fill(PASSWORD);
+        await page.getByTestId('signin-submit').click();
+        return page
+          .getByTestId('who')
+          .filter({ hasText: 'ivy (agent)' })
+          .waitFor({ timeout: 2_000 })
+          .then(
+            () => true,
+            () => false,
+          );
+      },
+      20_000,
+      500,
+    );
     await page.getByTestId('conversation').first().waitFor();
     app.writeUsers([...USERS]);
     // The live feed's keep-alive finds the session ended and says why.

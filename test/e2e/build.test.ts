@@ -16,10 +16,29 @@ test('the compiled build starts and queues a signed webhook event; the web chat 
   const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr);
   const channels = path.join(tmpDir('build'), 'channels.json');
-  fs.writeFileSync(channels, JSON.stringify({ channels: [{ type: 'messenger', id: '101', accessToken: 'token-101' }, { type: 'webchat', id: 'shop', origins: ['https://shop.example'] }] }));
+  fs.writeFileSync(
+    channels,
+    JSON.stringify({
+      channels: [
+        { type: 'messenger', id: '101', accessToken: 'token-101' },
+        { type: 'webchat', id: 'shop', origins: ['https://shop.example'] },
+      ],
+    }),
+  );
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ROLE: 'gateway', PORT: '0', HOST: '127.0.0.1', FB_APP_SECRET: APP_SECRET, FB_VERIFY_TOKEN: VERIFY_TOKEN, REDIS_URL: redisTargets()[0]!.url!, REDIS_PREFIX: uniquePrefix('build'), CHANNELS_FILE: channels },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      ROLE: 'gateway',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FB_APP_SECRET: APP_SECRET,
+      FB_VERIFY_TOKEN: VERIFY_TOKEN,
+      REDIS_URL: redisTargets()[0]!.url!,
+      REDIS_PREFIX: uniquePrefix('build'),
+      CHANNELS_FILE: channels,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const p = await new RoleProcess('built-gateway', child).ready();
@@ -37,7 +56,10 @@ test('the compiled build starts and queues a signed webhook event; the web chat 
       await waitUntil('online', () => w.status === 'online');
       const cid = w.send('hello from the build')!;
       await waitUntil('acknowledged and shown', () => w.delivered?.[cid] && w.entries.length === 1);
-      assert.deepEqual(w.entries.map((x) => x.e.text), ['hello from the build']);
+      assert.deepEqual(
+        w.entries.map((x) => x.e.text),
+        ['hello from the build'],
+      );
     } finally {
       w.stop();
     }
@@ -46,7 +68,7 @@ test('the compiled build starts and queues a signed webhook event; the web chat 
   }
 });
 
-test('the compiled tools run from dist as the image runs them: ordered-chatbot and every command\'s --help', { timeout: 120_000 }, () => {
+test("the compiled tools run from dist as the image runs them: ordered-chatbot and every command's --help", { timeout: 120_000 }, () => {
   const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr);
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));

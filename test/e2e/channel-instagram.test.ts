@@ -12,7 +12,6 @@ import { IG_ACCOUNTS, instagramDriver, startInstagramPipeline } from '../helpers
 import { audit, messengerDriver, PAGES, problems, sendLoad, waitForReplies, type LoadMessage, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
-
 const counter = async (url: string, pattern: RegExp): Promise<number> => Number((await (await fetch(`${url}/metrics`)).text()).match(pattern)?.[1] ?? 0);
 
 for (const target of redisTargets()) {
@@ -30,7 +29,10 @@ for (const target of redisTargets()) {
       const perUser = 10;
       let killed = false;
       const load = await sendLoad(p.gateway.url, {
-        users, perUser, redeliver: 0.1, driver,
+        users,
+        perUser,
+        redeliver: 0.1,
+        driver,
         onRound: async (k) => {
           if (k === 3 && !killed) {
             killed = true;
@@ -48,7 +50,10 @@ for (const target of redisTargets()) {
       if (a.duplicates || a.lost || a.outOfOrder) console.error(JSON.stringify(a), await problems(p, 60));
       assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
       assert.equal(driver.sent(), users * perUser, 'no reply sent twice');
-      assert.ok(p.graph.messages.every((c) => IG_ACCOUNTS.includes(c.pageId) && (c.body.message as Record<string, unknown>).metadata === undefined), 'sent as the Instagram accounts, no metadata');
+      assert.ok(
+        p.graph.messages.every((c) => IG_ACCOUNTS.includes(c.pageId) && (c.body.message as Record<string, unknown>).metadata === undefined),
+        'sent as the Instagram accounts, no metadata',
+      );
       assert.deepEqual(await leftovers(p, target), [], 'queues drained and locks released');
     });
 
@@ -93,7 +98,11 @@ for (const target of redisTargets()) {
       await waitUntil('Instagram echoes queued for the record', async () => (await counter(p.gateway.url, /cb_webhook_events_total\{channel="instagram",kind="echo",outcome="queued"\} (\d+)/)) === 200, 20_000);
       await waitUntil('Messenger echoes confirming replies', async () => (await counter(p.gateway.url, /cb_webhook_events_total\{channel="messenger",kind="echo",outcome="recorded"\} (\d+)/)) === 200, 20_000);
       const processed = await Promise.all(p.workers.map((w) => counter(w.url, /cb_events_processed_total\{channel="instagram",kind="text"\} (\d+)/)));
-      assert.equal(processed.reduce((a, b) => a + b, 0), 200, 'every Instagram message handled on the instagram channel');
+      assert.equal(
+        processed.reduce((a, b) => a + b, 0),
+        200,
+        'every Instagram message handled on the instagram channel',
+      );
     });
   });
 }

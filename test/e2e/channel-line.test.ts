@@ -13,7 +13,6 @@ import { fixtures, LINE_BOT, LINE_CHANNELS, lineBody, lineChannelsFile, lineDriv
 import { audit, problems, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
-
 async function startLine(label: string, redisEnv: Record<string, string>, workers = 2): Promise<{ p: Pipeline; fake: FakeLine }> {
   const fake = new FakeLine({ channels: LINE_CHANNELS });
   const url = await fake.listen();
@@ -25,10 +24,12 @@ for (const target of redisTargets()) {
   describe(`LINE pipeline on ${target.name} redis`, { timeout: 240_000 }, () => {
     const running: { p: Pipeline; fake: FakeLine }[] = [];
     after(async () => {
-      await Promise.all(running.map(async ({ p, fake }) => {
-        await p.stop();
-        await fake.close();
-      }));
+      await Promise.all(
+        running.map(async ({ p, fake }) => {
+          await p.stop();
+          await fake.close();
+        }),
+      );
     });
 
     test('200 users × 10 messages, 10 % redelivered, a worker SIGKILLed mid-run: every reply once, in order', async () => {
@@ -40,7 +41,10 @@ for (const target of redisTargets()) {
       const driver = lineDriver(fake, LINE_CHANNELS, 5); // 400 POSTs
       let killed = false;
       const load = await sendLoad(p.gateway.url, {
-        users, perUser, redeliver: 0.1, driver,
+        users,
+        perUser,
+        redeliver: 0.1,
+        driver,
         onRound: async (k) => {
           if (k === 4 && !killed) {
             killed = true;
@@ -58,7 +62,10 @@ for (const target of redisTargets()) {
       assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
       assert.equal(fake.pushes.length, users * perUser, 'LINE accepted each reply once');
       assert.deepEqual(fake.refused, [], 'LINE refused nothing');
-      assert.ok(fake.conflicts.every((c) => c.sameBody), 'a resend is always the same request');
+      assert.ok(
+        fake.conflicts.every((c) => c.sameBody),
+        'a resend is always the same request',
+      );
       assert.deepEqual(await leftovers(p, target, 'line:*'), [], 'queues drained and locks released');
       const redeliveries = (await (await fetch(`${p.gateway.url}/metrics`)).text()).match(/cb_webhook_redeliveries_total\{channel="line"\} (\d+)/)?.[1];
       assert.ok(Number(redeliveries) >= load.redelivered, `the gateway counted LINE's redeliveries (${redeliveries})`);
@@ -79,7 +86,10 @@ for (const target of redisTargets()) {
         await waitUntil('both answered', () => fake.pushesTo(u).length === 2, 30_000);
         await sleep(500);
         assert.deepEqual(fake.textsTo(u), ['You said: "hi"', 'You said: "again"'], 'each reply seen once, in order');
-        assert.deepEqual(fake.conflicts.filter((c) => c.to === u).map((c) => [c.retryKey, c.sameBody]), [[lineRetryKey(LINE_BOT, 'ks-1#0'), true]]);
+        assert.deepEqual(
+          fake.conflicts.filter((c) => c.to === u).map((c) => [c.retryKey, c.sameBody]),
+          [[lineRetryKey(LINE_BOT, 'ks-1#0'), true]],
+        );
         const m = await (await fetch(`${next.url}/metrics`)).text();
         assert.match(m, /cb_send_already_accepted_total\{channel="line"\} 1/);
         assert.match(m, /cb_send_unconfirmed_total\{settled="resent"\} 1/);

@@ -39,7 +39,10 @@ describe('web chat in the admin app', { timeout: 180_000 }, () => {
     await waitUntil('in the chatlog', async () => (await app.api(`/conversations?channel=webchat`)).json.items?.some((c: { key: string }) => c.key === key), 15_000);
     const view = await app.api(`/conversations/${encodeURIComponent(key)}`);
     assert.equal(view.status, 200);
-    assert.deepEqual(view.json.messages.slice(0, 2).map((m: { direction: string; text: string }) => m.direction), ['in', 'out']);
+    assert.deepEqual(
+      view.json.messages.slice(0, 2).map((m: { direction: string; text: string }) => m.direction),
+      ['in', 'out'],
+    );
     assert.equal(view.json.messages[0].text, 'hello');
 
     // The widget's acknowledgements become the reply's delivery and read times in the chatlog.
@@ -52,7 +55,7 @@ describe('web chat in the admin app', { timeout: 180_000 }, () => {
 
     assert.deepEqual((await app.api(`/conversations/${encodeURIComponent(key)}/presence`)).json, { online: true, typing: false, connections: 1 });
     const bob = await app.signIn('bob');
-    assert.equal((await app.api(`/conversations/${encodeURIComponent(key)}/presence`, { token: bob })).status, 404, 'another account\'s agent learns nothing');
+    assert.equal((await app.api(`/conversations/${encodeURIComponent(key)}/presence`, { token: bob })).status, 404, "another account's agent learns nothing");
     assert.equal((await app.api('/conversations/101:someone/presence')).status, 404, 'Messenger has no presence');
 
     // The live feed carries presence changes.
@@ -120,7 +123,13 @@ describe('web chat in the admin app', { timeout: 180_000 }, () => {
     w.stop();
     await page.getByTestId('presence').filter({ hasText: 'offline' }).waitFor({ timeout: 10_000 });
     await page.close();
-    assert.deepEqual(auditShown(w.entries.filter((x) => x.e.f !== 'agent'), [first]), { lost: 0, duplicates: 0, outOfOrder: 0, problems: [] });
+    assert.deepEqual(
+      auditShown(
+        w.entries.filter((x) => x.e.f !== 'agent'),
+        [first],
+      ),
+      { lost: 0, duplicates: 0, outOfOrder: 0, problems: [] },
+    );
     assert.deepEqual(errors, []);
   });
 });

@@ -68,7 +68,11 @@ test('the gateway holding the socket is SIGKILLed mid-conversation: the widget g
   const answers = shown.filter((t) => t.startsWith('You said: '));
   const sent = Array.from({ length: n }, (_, i) => `message ${i}`);
   assert.deepEqual(mine, sent, 'each message once, in the order typed');
-  assert.deepEqual(answers, sent.map((m) => `You said: "${m}"`), 'each reply once, in order');
+  assert.deepEqual(
+    answers,
+    sent.map((m) => `You said: "${m}"`),
+    'each reply once, in order',
+  );
   for (const m of sent) assert.ok(shown.indexOf(`You said: "${m}"`) > shown.indexOf(m), `the reply to ${m} after it`);
   assert.equal(await frame.getByTestId('wc-pending').count(), 0, 'nothing left unsent');
   assert.deepEqual(p.proxy.holding(), [second!.port], 'the widget reconnected to the second gateway');

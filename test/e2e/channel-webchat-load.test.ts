@@ -25,10 +25,17 @@ test('1,000 concurrent sockets × 10 messages through two gateways: every messag
   await sleep(500);
   const held = await Promise.all(p.gateways.map(async (g) => Number(/cb_webchat_sockets (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1])));
   assert.equal(held[0]! + held[1]!, 1_000, `sockets held: ${held.join(' + ')}`);
-  assert.ok(held.every((n) => n > 0), `both gateways hold sockets: ${held.join(' + ')}`);
+  assert.ok(
+    held.every((n) => n > 0),
+    `both gateways hold sockets: ${held.join(' + ')}`,
+  );
   const bad = load.chatters.map((c) => auditShown(c.widget.entries, c.sent)).filter((a) => a.lost || a.duplicates || a.outOfOrder);
   assert.deepEqual(bad.slice(0, 3), []);
   assert.deepEqual(audit(webchatDriver(load.chatters), expectedOf(load.chatters)), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
-  assert.equal(load.chatters.reduce((n, c) => n + c.widget.entries.length, 0), 20_000, 'each widget shows its 10 messages and 10 replies');
+  assert.equal(
+    load.chatters.reduce((n, c) => n + c.widget.entries.length, 0),
+    20_000,
+    'each widget shows its 10 messages and 10 replies',
+  );
   for (const c of load.chatters) c.widget.stop();
 });

@@ -100,15 +100,23 @@ describe('web chat widget in Chromium', { timeout: 180_000 }, () => {
 
     await page.keyboard.type(XSS);
     await page.keyboard.press('Enter');
-    await bubbles(frame, 'bot').filter({ hasText: `You said: "${XSS}"` }).waitFor();
+    await bubbles(frame, 'bot')
+      .filter({ hasText: `You said: "${XSS}"` })
+      .waitFor();
     assert.equal(await bubbles(frame, 'visitor').nth(1).locator('.text').innerText(), XSS, 'the markup is shown literally');
     assert.equal(await frame.locator('img[src="x"]').count(), 0, 'no element was made from it');
 
     const user = (await frame.getByTestId('wc-log').getAttribute('data-visitor'))!;
     await botSends(user, 'rich', {
       text: 'Pick one, or see https://shop.example/help for more.',
-      quickReplies: [{ title: 'Track my order', payload: 'TRACK' }, { title: 'Opening hours', payload: 'HOURS' }],
-      buttons: [{ title: 'Talk to a human', payload: 'HUMAN' }, { title: 'Our shop', url: 'https://shop.example/' }],
+      quickReplies: [
+        { title: 'Track my order', payload: 'TRACK' },
+        { title: 'Opening hours', payload: 'HOURS' },
+      ],
+      buttons: [
+        { title: 'Talk to a human', payload: 'HUMAN' },
+        { title: 'Our shop', url: 'https://shop.example/' },
+      ],
       attachment: { type: 'image', url: 'https://shop.example/cat.png', name: 'A cat' },
     });
     const rich = bubbles(frame, 'bot').filter({ hasText: 'Pick one' });

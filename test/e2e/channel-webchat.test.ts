@@ -33,7 +33,10 @@ for (const target of redisTargets()) {
       running.push(p);
       const killed: string[] = [];
       const load = await chatLoad(p.url, {
-        visitors: 200, perVisitor: 10, redeliver: 0.1, cut: 0.05,
+        visitors: 200,
+        perVisitor: 10,
+        redeliver: 0.1,
+        cut: 0.05,
         onRound: async (k) => {
           if (k === 3) {
             await p.workers[0]!.kill('SIGKILL');
@@ -107,7 +110,11 @@ describe('web chat: a worker killed mid-send', () => {
       await waitUntil('the silent one answered', () => visitors.silent!.entries.some((x) => x.e.f === 'bot'), 15_000);
       await sleep(500);
       for (const w of Object.values(visitors)) {
-        assert.deepEqual(w.entries.map((x) => x.e.f), ['visitor', 'bot'], 'one reply each');
+        assert.deepEqual(
+          w.entries.map((x) => x.e.f),
+          ['visitor', 'bot'],
+          'one reply each',
+        );
         assert.deepEqual(auditShown(w.entries, [w.entries[0]!.e.cid!]), { lost: 0, duplicates: 0, outOfOrder: 0, problems: [] });
       }
       assert.match(await worker.metrics.registry.getSingleMetricAsString('cb_send_unconfirmed_total'), /settled="resent"\} 2/, 'both half-sent replies were sent again (the channel is idempotent)');

@@ -64,7 +64,9 @@ describe('whatsapp chatlog end to end', { timeout: 240_000 }, () => {
       wa.enforceWindow = true;
       wa.noteInbound(phone, late, dayAgo);
       const res = await fetch(`${p.gateway.url}/admin/api/conversations/whatsapp:${phone}:${late}/reply`, {
-        method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Sorry for the wait!' }),
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'Sorry for the wait!' }),
       });
       assert.equal(res.status, 202);
       await waitUntil('the refused reply recorded as failed', async () => (await rowsOf(db, late, 'out'))[0]?.failed_at, 30_000, 200);

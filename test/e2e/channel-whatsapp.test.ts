@@ -14,7 +14,6 @@ import { sleep, waitUntil } from '../helpers/wait';
 /** Logs and counters of the roles still running (a SIGKILLed worker has none to give). */
 const report = (p: Pipeline) => problems({ ...p, workers: p.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null) });
 
-
 for (const target of redisTargets()) {
   describe(`whatsapp pipeline on ${target.name} redis`, { timeout: 240_000 }, () => {
     const running: Pipeline[] = [];
@@ -29,7 +28,11 @@ for (const target of redisTargets()) {
       const perUser = 10;
       let killed = false;
       const load = await sendLoad(p.gateway.url, {
-        users, perUser, redeliver: 0.1, driver, userPrefix: WA_USER_PREFIX,
+        users,
+        perUser,
+        redeliver: 0.1,
+        driver,
+        userPrefix: WA_USER_PREFIX,
         onRound: async (k) => {
           if (k === 3 && !killed) {
             killed = true;

@@ -28,13 +28,16 @@ describe('all four channels at once', { timeout: 300_000 }, () => {
   test('Messenger, Instagram, WhatsApp and LINE users at once, 10 % redelivered, a worker SIGKILLed: every reply once, in order, on every channel', async () => {
     const dir = tmpDir('mixed');
     const channelsFile = path.join(dir, 'channels.json');
-    fs.writeFileSync(channelsFile, JSON.stringify({
-      channels: [
-        ...IG_ACCOUNTS.map((id) => ({ type: 'instagram', id, accessToken: igToken(id) })),
-        ...WA_NUMBERS.map((id) => ({ type: 'whatsapp', id, accessToken: waToken(id) })),
-        ...LINE_CHANNELS.map((c) => ({ type: 'line', id: c.id, channelSecret: c.channelSecret, accessToken: c.accessToken })),
-      ],
-    }));
+    fs.writeFileSync(
+      channelsFile,
+      JSON.stringify({
+        channels: [
+          ...IG_ACCOUNTS.map((id) => ({ type: 'instagram', id, accessToken: igToken(id) })),
+          ...WA_NUMBERS.map((id) => ({ type: 'whatsapp', id, accessToken: waToken(id) })),
+          ...LINE_CHANNELS.map((c) => ({ type: 'line', id: c.id, channelSecret: c.channelSecret, accessToken: c.accessToken })),
+        ],
+      }),
+    );
     const line = new FakeLine({ channels: LINE_CHANNELS });
     const lineUrl = await line.listen();
     const p: Pipeline = await startPipeline('mixed', target.env, { dir, workers: 2, env: { CHANNELS_FILE: channelsFile, LINE_API_URL: lineUrl } });
@@ -54,16 +57,25 @@ describe('all four channels at once', { timeout: 300_000 }, () => {
     const perUser = 8;
     const sent = () => drivers.reduce((n, d) => n + d.sent(), 0);
     let killed = false;
-    const loads = await Promise.all(drivers.map((driver, i) => sendLoad(p.gateway.url, {
-      users, perUser, redeliver: 0.1, driver, concurrency: 4, userPrefix: driver.channel === 'whatsapp' ? WA_USER_PREFIX : `${driver.channel[0]}u`,
-      onRound: async (k) => {
-        if (i === 0 && k === 3 && !killed) {
-          killed = true;
-          await waitUntil('replies flowing on every channel', () => drivers.every((d) => d.sent() > users), 60_000);
-          await p.workers[0]!.kill('SIGKILL');
-        }
-      },
-    })));
+    const loads = await Promise.all(
+      drivers.map((driver, i) =>
+        sendLoad(p.gateway.url, {
+          users,
+          perUser,
+          redeliver: 0.1,
+          driver,
+          concurrency: 4,
+          userPrefix: driver.channel === 'whatsapp' ? WA_USER_PREFIX : `${driver.channel[0]}u`,
+          onRound: async (k) => {
+            if (i === 0 && k === 3 && !killed) {
+              killed = true;
+              await waitUntil('replies flowing on every channel', () => drivers.every((d) => d.sent() > users), 60_000);
+              await p.workers[0]!.kill('SIGKILL');
+            }
+          },
+        }),
+      ),
+    );
     assert.ok(killed);
     const total = drivers.length * users * perUser;
     await waitUntil('every message answered', () => drivers.every((d, i) => [...loads[i]!.expected.values()].flat().every((m) => [...d.replies().values()].flat().some((r) => r.event === m))), 180_000);

@@ -83,7 +83,10 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
     const all = p.graph.calls.filter((c) => c.recipientId === 'ann');
     const typing = all.findIndex((c) => c.body.sender_action === 'typing_on');
     assert.ok(typing >= 0 && typing < all.indexOf(answer[0]!), 'typing_on before the answer that needed the shop API');
-    assert.ok(all.some((c) => c.body.sender_action === 'mark_seen'), 'mark_seen on receipt');
+    assert.ok(
+      all.some((c) => c.body.sender_action === 'mark_seen'),
+      'mark_seen on receipt',
+    );
     assert.match((await say('ann', 'and where is my order now'))[0]!.text!, /SH-482913 is shipped/, 'the number is remembered');
   });
 
@@ -126,13 +129,25 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
     // The log shows who wrote what and who has the conversation.
     const db = postgresClient(databaseUrl, () => undefined);
     try {
-      const rows = await waitUntil('the chatlog rows', async () => {
-        const r = await db.query<{ author: string; text: string; direction: string }>(
-          `SELECT m.author, m.text, m.direction FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = 'dan' ORDER BY coalesce(m.received_at, m.replied_at, m.platform_ts), m.id`);
-        return r.length >= 6 ? r : undefined;
-      }, 20_000);
-      assert.deepEqual(rows!.map((r) => r.author), ['user', 'bot', 'user', 'agent', 'user', 'bot']);
-      const conv = await waitUntil('status back to bot', async () => (await db.query<{ status: string; status_cause: string }>(`SELECT status, status_cause FROM conversations WHERE user_id = 'dan'`)).find((c) => c.status === 'bot' && c.status_cause === 'release'), 20_000);
+      const rows = await waitUntil(
+        'the chatlog rows',
+        async () => {
+          const r = await db.query<{ author: string; text: string; direction: string }>(
+            `SELECT m.author, m.text, m.direction FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = 'dan' ORDER BY coalesce(m.received_at, m.replied_at, m.platform_ts), m.id`,
+          );
+          return r.length >= 6 ? r : undefined;
+        },
+        20_000,
+      );
+      assert.deepEqual(
+        rows!.map((r) => r.author),
+        ['user', 'bot', 'user', 'agent', 'user', 'bot'],
+      );
+      const conv = await waitUntil(
+        'status back to bot',
+        async () => (await db.query<{ status: string; status_cause: string }>(`SELECT status, status_cause FROM conversations WHERE user_id = 'dan'`)).find((c) => c.status === 'bot' && c.status_cause === 'release'),
+        20_000,
+      );
       assert.ok(conv);
     } finally {
       await db.close();
@@ -168,7 +183,22 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
   });
 
   test('a newly published model is used without a restart, and no message is dropped while workers switch', async () => {
-    const corpus = mergeCorpora([readCorpus(BUNDLED_CORPUS), checkCorpus({ locale: 'en', data: [{ intent: 'gift.wrap', utterances: ['can you gift wrap it', 'do you offer gift wrapping', 'wrap it as a present please', 'is gift wrap available', 'I want it wrapped as a gift'], answers: ['Yes! Gift wrapping is free at checkout.'] }] }, 'gift')]);
+    const corpus = mergeCorpora([
+      readCorpus(BUNDLED_CORPUS),
+      checkCorpus(
+        {
+          locale: 'en',
+          data: [
+            {
+              intent: 'gift.wrap',
+              utterances: ['can you gift wrap it', 'do you offer gift wrapping', 'wrap it as a present please', 'is gift wrap available', 'I want it wrapped as a gift'],
+              answers: ['Yes! Gift wrapping is free at checkout.'],
+            },
+          ],
+        },
+        'gift',
+      ),
+    ]);
     const next = await NluModel.train(corpus);
     const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined, 'test-publish');
     try {
@@ -177,17 +207,28 @@ describe('dialog bot end to end', { timeout: 180_000 }, () => {
       let publishing: Promise<string> | undefined;
       for (let round = 0; round < 6; round++) {
         if (round === 2) publishing = new ModelStore(redis, p.prefix).publish(next);
-        await Promise.all(users.map(async (u) => {
-          await say(u, round % 2 ? 'thanks' : 'hello');
-          sent++;
-        }));
+        await Promise.all(
+          users.map(async (u) => {
+            await say(u, round % 2 ? 'thanks' : 'hello');
+            sent++;
+          }),
+        );
       }
       await publishing;
-      assert.equal(users.reduce((n, u) => n + messages(u).length, 0), sent, 'every message during the switch was answered once');
-      const gift = await waitUntil('the new intent answered', async () => {
-        const r = await say('gus', 'can you gift wrap it');
-        return /Gift wrapping is free/.test(r[0]!.text!) ? r : undefined;
-      }, 20_000, 100);
+      assert.equal(
+        users.reduce((n, u) => n + messages(u).length, 0),
+        sent,
+        'every message during the switch was answered once',
+      );
+      const gift = await waitUntil(
+        'the new intent answered',
+        async () => {
+          const r = await say('gus', 'can you gift wrap it');
+          return /Gift wrapping is free/.test(r[0]!.text!) ? r : undefined;
+        },
+        20_000,
+        100,
+      );
       assert.ok(gift);
       await waitUntil('each worker switched', () => p.workers.every((w) => w.output.some((l) => l.includes('NLU model switched'))), 10_000);
     } finally {

@@ -16,10 +16,7 @@ describe('the chat emulator, every channel', { timeout: 180_000 }, () => {
   let browser: Browser;
   before(async () => {
     // Dev mode as `npm start` runs it: no pages, channels or platform URLs configured.
-    [app, browser] = await Promise.all([
-      startTestApp('emulator', { ...redisTargets()[0]!.env, BOT: 'dialog', FB_PAGE_ACCESS_TOKEN: '', DATA_DIR: tmpDir('emulator'), BOT_MARK_SEEN: 'false' }),
-      launchChromium(),
-    ]);
+    [app, browser] = await Promise.all([startTestApp('emulator', { ...redisTargets()[0]!.env, BOT: 'dialog', FB_PAGE_ACCESS_TOKEN: '', DATA_DIR: tmpDir('emulator'), BOT_MARK_SEEN: 'false' }), launchChromium()]);
   });
   after(async () => {
     await browser?.close();
@@ -28,21 +25,40 @@ describe('the chat emulator, every channel', { timeout: 180_000 }, () => {
 
   test('the picker lists every channel; each user chats on their own channel, quick replies included', async () => {
     const channels = (await (await fetch(`${app.url}/emulator/api/channels`)).json()) as { channel: string }[];
-    assert.deepEqual(channels.map((c) => c.channel), ['messenger', 'instagram', 'whatsapp', 'line']);
+    assert.deepEqual(
+      channels.map((c) => c.channel),
+      ['messenger', 'instagram', 'whatsapp', 'line'],
+    );
     const page = await browser.newPage({ viewport: { width: 1600, height: 820 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${app.url}/emulator?users=messenger:mia,instagram:ivan,whatsapp:wanda,line:leo`);
-    for (const [channel, user] of [['messenger', 'mia'], ['instagram', 'ivan'], ['whatsapp', 'wanda'], ['line', 'leo']] as const) {
+    for (const [channel, user] of [
+      ['messenger', 'mia'],
+      ['instagram', 'ivan'],
+      ['whatsapp', 'wanda'],
+      ['line', 'leo'],
+    ] as const) {
       const phone = page.locator(`[data-channel=${channel}][data-user=${user}]`);
       await phone.getByTestId('emu-input').fill('hello');
       await phone.getByTestId('emu-send').click();
       await phone.getByTestId('emu-reply').first().waitFor({ timeout: 20_000 });
       // Every platform renders the bot's suggestions its own way (quick replies, WhatsApp buttons or lists, LINE quick reply items): all tappable here.
       await phone.getByTestId('emu-quick-reply').filter({ hasText: 'Track my order' }).click();
-      await phone.getByTestId('emu-reply').filter({ hasText: /order number/ }).waitFor({ timeout: 20_000 });
+      await phone
+        .getByTestId('emu-reply')
+        .filter({ hasText: /order number/ })
+        .waitFor({ timeout: 20_000 });
     }
-    assert.equal(await page.locator('[data-channel=line]').getByTestId('emu-reply').filter({ hasText: /order number/ }).count(), 1, 'each user sees only their own chat');
+    assert.equal(
+      await page
+        .locator('[data-channel=line]')
+        .getByTestId('emu-reply')
+        .filter({ hasText: /order number/ })
+        .count(),
+      1,
+      'each user sees only their own chat',
+    );
     // A user added from the picker.
     await page.getByTestId('new-channel').selectOption('whatsapp');
     await page.getByTestId('new-user').fill('zoe');

@@ -23,10 +23,14 @@ describe('Redis Cluster failover', { timeout: 240_000 }, () => {
   });
 
   test('a master killed mid-load: its replica takes over and no message is lost, duplicated or reordered', async () => {
-    p = await startPipeline('failover', { REDIS_CLUSTER_NODES: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',') }, {
-      // The echo grace must outlast a failover: an echo is recorded only once the shard is writable again.
-      env: { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1000', REDIS_COMMAND_TIMEOUT_MS: '3000', SEND_ECHO_GRACE_MS: '15000' },
-    });
+    p = await startPipeline(
+      'failover',
+      { REDIS_CLUSTER_NODES: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',') },
+      {
+        // The echo grace must outlast a failover: an echo is recorded only once the shard is writable again.
+        env: { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1000', REDIS_COMMAND_TIMEOUT_MS: '3000', SEND_ECHO_GRACE_MS: '15000' },
+      },
+    );
     const roles = [p.gateway, ...p.workers];
     const users = 120;
     const perUser = 10;
@@ -58,7 +62,9 @@ describe('Redis Cluster failover', { timeout: 240_000 }, () => {
     await sleep(16_000); // past the echo grace: a wrong resend would show now
     const a = audit(p.graph, load.expected);
     const metrics = (await Promise.all(roles.map(async (r) => (await (await fetch(`${r.url}/metrics`)).text()).split('\n').filter((l) => /^cb_(redis_not_replicated|send_unconfirmed)_total/.test(l))))).flat();
-    console.log(`[failover] killed master ${victim} mid-load; replica promoted after ${promotedMs} ms; first reply after the kill ${recoveredMs} ms later; lost ${a.lost}, duplicated ${a.duplicates}, out of order ${a.outOfOrder}; ${metrics.join('; ') || 'no shortfall counters'}`);
+    console.log(
+      `[failover] killed master ${victim} mid-load; replica promoted after ${promotedMs} ms; first reply after the kill ${recoveredMs} ms later; lost ${a.lost}, duplicated ${a.duplicates}, out of order ${a.outOfOrder}; ${metrics.join('; ') || 'no shortfall counters'}`,
+    );
     assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 }, await problems(p));
     // The promoted replica is a master now and the cluster is whole again.
     const info = await rawCommand(cluster.nodes.find((_, i) => i !== victim)!.port, ['CLUSTER', 'INFO'], 5_000);

@@ -103,7 +103,10 @@ for (const target of redisTargets()) {
 
     // (Handover Protocol events are known since the agent inbox; app_roles is still not acted on.)
     test('unknown event kinds are counted and logged, never fatal', async () => {
-      const r = await post(app.url, { object: 'page', entry: [{ id: '101', time: 1, messaging: [{ sender: { id: 'uk' }, recipient: { id: '101' }, timestamp: 1, app_roles: { 9: ['primary_receiver'] } }, text('101', 'uk', 2, 'm-uk', 'hi')] }] });
+      const r = await post(app.url, {
+        object: 'page',
+        entry: [{ id: '101', time: 1, messaging: [{ sender: { id: 'uk' }, recipient: { id: '101' }, timestamp: 1, app_roles: { 9: ['primary_receiver'] } }, text('101', 'uk', 2, 'm-uk', 'hi')] }],
+      });
       assert.deepEqual([r.status, r.body.queued, r.body.ignored], [200, 1, 1]);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       assert.match(metrics, /cb_webhook_events_total\{channel="unknown",kind="unknown",outcome="ignored"\} 1/);
@@ -111,8 +114,15 @@ for (const target of redisTargets()) {
 
     test('fuzzed POSTs (random bytes, JSON and headers) get a 4xx, never crash the gateway, and queue nothing unsigned', async () => {
       const before = await keyCount();
-      const header = fc.oneof(fc.constant(undefined), fc.string({ maxLength: 80 }), fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `sha256=${h}`));
-      const payload = fc.oneof(fc.uint8Array({ maxLength: 2_000 }).map((b) => Buffer.from(b)), fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'));
+      const header = fc.oneof(
+        fc.constant(undefined),
+        fc.string({ maxLength: 80 }),
+        fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `sha256=${h}`),
+      );
+      const payload = fc.oneof(
+        fc.uint8Array({ maxLength: 2_000 }).map((b) => Buffer.from(b)),
+        fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'),
+      );
       await fc.assert(
         fc.asyncProperty(payload, header, header, async (raw, h256, h1) => {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -179,7 +189,10 @@ for (const kind of ['standalone', 'cluster'] as const) {
         for (let n = 5; n < 10; n++) await waitUntil(`retry of POST ${n} accepted`, async () => (await send(n)).status === 200, 20_000, 200);
         await waitUntil('all ten answered', () => graph.messages.length >= 10, 30_000);
         await sleep(300);
-        assert.deepEqual(graph.messages.map((c) => c.metadata?.mid), Array.from({ length: 10 }, (_, n) => `m-out-${n}`));
+        assert.deepEqual(
+          graph.messages.map((c) => c.metadata?.mid),
+          Array.from({ length: 10 }, (_, n) => `m-out-${n}`),
+        );
       } finally {
         await app.stop();
         await graph.close();

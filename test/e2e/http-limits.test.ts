@@ -14,8 +14,14 @@ import { startRole, type RoleProcess } from '../helpers/procs';
 
 const gateway = (label: string, env: Record<string, string>) =>
   startRole(label, {
-    NODE_ENV: 'test', ROLE: 'gateway', FB_APP_SECRET: APP_SECRET, FB_VERIFY_TOKEN: VERIFY_TOKEN, REDIS_PREFIX: uniquePrefix(label),
-    WEBHOOK_BODY_LIMIT: '64kb', ...redisTargets()[0]!.env, ...env,
+    NODE_ENV: 'test',
+    ROLE: 'gateway',
+    FB_APP_SECRET: APP_SECRET,
+    FB_VERIFY_TOKEN: VERIFY_TOKEN,
+    REDIS_PREFIX: uniquePrefix(label),
+    WEBHOOK_BODY_LIMIT: '64kb',
+    ...redisTargets()[0]!.env,
+    ...env,
   }).ready();
 
 interface Exchange {
@@ -52,8 +58,7 @@ function connect(port: number, head: string, drip = '', everyMs = 500): Exchange
   return x;
 }
 
-const webhookHead = (raw: string, length = Buffer.byteLength(raw)) =>
-  `POST /webhook HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\nx-hub-signature-256: ${sign(raw, APP_SECRET)}\r\n\r\n`;
+const webhookHead = (raw: string, length = Buffer.byteLength(raw)) => `POST /webhook HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\nx-hub-signature-256: ${sign(raw, APP_SECRET)}\r\n\r\n`;
 
 describe('HTTP limits', { timeout: 120_000 }, () => {
   const started: RoleProcess[] = [];

@@ -25,7 +25,15 @@ describe('the Page Inbox holding a thread, in Chromium', { timeout: 180_000 }, (
 
   before(async () => {
     const channels = path.join(tmpDir('inbox-thread'), 'channels.json');
-    fs.writeFileSync(channels, JSON.stringify({ channels: [{ type: 'messenger', id: '101', name: 'Shop', accessToken: 'token-101', pageInbox: true }, { type: 'messenger', id: '102', accessToken: 'token-102' }] }));
+    fs.writeFileSync(
+      channels,
+      JSON.stringify({
+        channels: [
+          { type: 'messenger', id: '101', name: 'Shop', accessToken: 'token-101', pageInbox: true },
+          { type: 'messenger', id: '102', accessToken: 'token-102' },
+        ],
+      }),
+    );
     [app, browser] = await Promise.all([startAdminApp('inboxthread', { CHANNELS_FILE: channels, PAGES_FILE: '' }), launchChromium()]);
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await ctx.newPage();
@@ -50,10 +58,15 @@ describe('the Page Inbox holding a thread, in Chromium', { timeout: 180_000 }, (
     await app.say('101', 'u-held', 'I want to talk to a real person');
     await waitUntil('the thread passed to the Page Inbox', () => app.fakeGraph!.threads.owner('101', 'u-held') === PAGE_INBOX_APP_ID, 10_000);
     const notice = page.getByTestId('page-inbox-notice');
-    await waitUntil('the notice', async () => {
-      await open('u-held');
-      return (await notice.count()) === 1;
-    }, 15_000, 500);
+    await waitUntil(
+      'the notice',
+      async () => {
+        await open('u-held');
+        return (await notice.count()) === 1;
+      },
+      15_000,
+      500,
+    );
     assert.match(await notice.innerText(), /Page Inbox holds this conversation.*Claiming it or replying here takes the thread back/s);
     assert.equal(await notice.getAttribute('role'), 'status');
     await page.evaluate(AXE);
@@ -62,10 +75,15 @@ describe('the Page Inbox holding a thread, in Chromium', { timeout: 180_000 }, (
 
     await page.getByTestId('claim').click();
     await waitUntil('the thread taken back', () => app.fakeGraph!.threads.owner('101', 'u-held') !== PAGE_INBOX_APP_ID, 10_000);
-    await waitUntil('the notice gone', async () => {
-      await open('u-held');
-      return (await notice.count()) === 0;
-    }, 15_000, 500);
+    await waitUntil(
+      'the notice gone',
+      async () => {
+        await open('u-held');
+        return (await notice.count()) === 0;
+      },
+      15_000,
+      500,
+    );
     assert.match(await page.getByTestId('inbox-status').innerText(), /assigned · ann/);
 
     // A bot conversation shows no notice.

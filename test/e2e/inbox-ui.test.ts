@@ -50,7 +50,10 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     await page.getByTestId('signin-user').fill(name);
     await page.getByTestId('signin-password').fill(PASSWORD);
     await page.getByTestId('signin-submit').click();
-    await page.getByTestId('who').filter({ hasText: `${name} (agent)` }).waitFor();
+    await page
+      .getByTestId('who')
+      .filter({ hasText: `${name} (agent)` })
+      .waitFor();
     await page.getByTestId('enable-alerts').click();
     return page;
   }
@@ -99,24 +102,33 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     await a.getByTestId('reply-send').click();
     await a.getByTestId('attach-file').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 invoice') });
     await a.getByTestId('attach-send').click();
-    const out = (await waitUntil('the reply and the file', () => {
-      const m = sent('zoe');
-      const i = m.findIndex((c) => c.text === 'Hi Sam, Ann here.');
-      const j = m.findIndex((c) => (c.body.message as { attachment?: unknown }).attachment !== undefined);
-      return i >= 0 && j >= 0 ? { i, j, m } : undefined;
-    }, 15_000))!;
+    const out = (await waitUntil(
+      'the reply and the file',
+      () => {
+        const m = sent('zoe');
+        const i = m.findIndex((c) => c.text === 'Hi Sam, Ann here.');
+        const j = m.findIndex((c) => (c.body.message as { attachment?: unknown }).attachment !== undefined);
+        return i >= 0 && j >= 0 ? { i, j, m } : undefined;
+      },
+      15_000,
+    ))!;
     assert.ok(out.i < out.j, 'in the order the agent sent them');
-    const url = ((out.m[out.j]!.body.message as { attachment: { payload: { url: string } } }).attachment.payload.url);
+    const url = (out.m[out.j]!.body.message as { attachment: { payload: { url: string } } }).attachment.payload.url;
     const file = await fetch(url);
     assert.equal(file.status, 200, 'the platform can fetch the file');
     assert.equal(await file.text(), '%PDF-1.4 invoice');
 
     await say('zoe', 'what are your opening hours?');
     const draft = a.getByTestId('suggestion-text');
-    await waitUntil('the suggestion', async () => {
-      await a.getByTestId('conversation').filter({ hasText: 'zoe' }).first().click();
-      return draft.isVisible();
-    }, 15_000, 500);
+    await waitUntil(
+      'the suggestion',
+      async () => {
+        await a.getByTestId('conversation').filter({ hasText: 'zoe' }).first().click();
+        return draft.isVisible();
+      },
+      15_000,
+      500,
+    );
     const suggested = await draft.innerText();
     assert.ok(!sent('zoe').some((c) => c.text === suggested), 'not sent on its own');
     await a.getByTestId('use-suggestion').click();
@@ -124,14 +136,19 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
     await waitUntil('the chosen suggestion sent', () => sent('zoe').some((c) => c.text === suggested && c.body.tag === 'HUMAN_AGENT'), 15_000);
   });
 
-  test('a reply from the Page Inbox puts a conversation in a person\'s hands', async () => {
+  test("a reply from the Page Inbox puts a conversation in a person's hands", async () => {
     await say('yan', 'hello');
     await waitUntil('yan answered', () => sent('yan').length >= 1, 15_000);
     await app.fakeGraph!.staffReply('101', 'yan', 'Hi, Pat from the shop here');
-    await waitUntil('yan with the page inbox', async () => {
-      await a.getByTestId('conversation').filter({ hasText: 'yan' }).first().click();
-      return (await a.getByTestId('inbox-status').innerText()).includes('page inbox');
-    }, 15_000, 500);
+    await waitUntil(
+      'yan with the page inbox',
+      async () => {
+        await a.getByTestId('conversation').filter({ hasText: 'yan' }).first().click();
+        return (await a.getByTestId('inbox-status').innerText()).includes('page inbox');
+      },
+      15_000,
+      500,
+    );
   });
 
   test('resolve sends the survey; the answer shows in the KPIs; axe-core finds no serious problem', async () => {
@@ -154,7 +171,11 @@ describe('agent inbox in Chromium, two agents', { timeout: 240_000 }, () => {
 
   async function audit(page: Page, where: string): Promise<void> {
     await page.evaluate(AXE);
-    const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`)) as { id: string; impact: string; targets: string[] }[];
+    const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`)) as {
+      id: string;
+      impact: string;
+      targets: string[];
+    }[];
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     assert.deepEqual(serious, [], `${where}: ${JSON.stringify(serious)}`);
   }

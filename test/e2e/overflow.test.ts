@@ -54,11 +54,7 @@ for (const target of redisTargets()) {
       await waitUntil('twelve messages sent', () => p.graph.messagesTo(user).length >= 12, 60_000);
       await sleep(500); // a duplicate would show up here
       const sent = p.graph.messagesTo(user).map((c) => c.text);
-      assert.deepEqual(sent, [
-        ...Array.from({ length: 10 }, (_, i) => `You said: "message ${i + 1}"`),
-        'An agent here: I read all ten.',
-        'You said: "message 11"',
-      ]);
+      assert.deepEqual(sent, [...Array.from({ length: 10 }, (_, i) => `You said: "message ${i + 1}"`), 'An agent here: I read all ten.', 'You said: "message 11"']);
 
       const db = postgresClient(databaseUrl, () => undefined);
       try {
@@ -71,11 +67,22 @@ for (const target of redisTargets()) {
         await waitUntil('23 chatlog rows', async () => (await rows()).length >= 23, 30_000, 200);
         const log = await rows();
         const inbound = log.filter((r) => r.direction === 'in').map((r) => r.text);
-        assert.deepEqual(inbound, Array.from({ length: 11 }, (_, i) => `message ${i + 1}`), 'every message logged once');
+        assert.deepEqual(
+          inbound,
+          Array.from({ length: 11 }, (_, i) => `message ${i + 1}`),
+          'every message logged once',
+        );
         const replies = log.filter((r) => r.direction === 'out');
         assert.equal(replies.length, 12, 'every reply logged once');
-        for (let n = 1; n <= 11; n++) assert.ok(replies.some((r) => r.reply_to_mid === `m-${user}-${n}`), `reply to message ${n} logged`);
-        assert.ok(replies.some((r) => r.author === 'agent' && r.text === 'An agent here: I read all ten.'), 'the agent reply logged as the agent');
+        for (let n = 1; n <= 11; n++)
+          assert.ok(
+            replies.some((r) => r.reply_to_mid === `m-${user}-${n}`),
+            `reply to message ${n} logged`,
+          );
+        assert.ok(
+          replies.some((r) => r.author === 'agent' && r.text === 'An agent here: I read all ten.'),
+          'the agent reply logged as the agent',
+        );
       } finally {
         await db.close();
       }
@@ -103,7 +110,7 @@ for (const target of redisTargets()) {
         await app.queue.next('101:full', 'test', { member: head.member, id: JSON.parse(head.payload).id, sent: 1 });
         await app.redis.del(k.lock);
         const taken = await postRaw(app.url, mixed);
-        assert.deepEqual([taken.status, taken.body.duplicates, taken.body.overflow], [200, 1, 1], 'the calm user\'s event was queued the first time; the refused one was not marked seen');
+        assert.deepEqual([taken.status, taken.body.duplicates, taken.body.overflow], [200, 1, 1], "the calm user's event was queued the first time; the refused one was not marked seen");
         const metrics = await (await fetch(`${app.url}/metrics`)).text();
         assert.match(metrics, /^cb_queue_overflow_refused_total 2$/m);
         assert.match(metrics, /^cb_webhook_requests_total\{status="503"\} 2$/m);

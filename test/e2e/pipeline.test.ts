@@ -8,7 +8,6 @@ import { redisTargets } from '../helpers/env';
 import { audit, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
-
 for (const target of redisTargets()) {
   describe(`pipeline on ${target.name} redis`, { timeout: 240_000 }, () => {
     const running: Pipeline[] = [];
@@ -25,13 +24,22 @@ for (const target of redisTargets()) {
       await waitUntil('every message answered', () => p.graph.messages.length >= total, 120_000);
       await sleep(500); // a late duplicate would show up here
       const a = audit(p.graph, load.expected);
-      if (a.duplicates) console.error(p.workers.flatMap((w) => w.output.filter((l) => /"level":(40|50)/.test(l))).slice(0, 30).join('\n'));
+      if (a.duplicates)
+        console.error(
+          p.workers
+            .flatMap((w) => w.output.filter((l) => /"level":(40|50)/.test(l)))
+            .slice(0, 30)
+            .join('\n'),
+        );
       assert.deepEqual(a, { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
       assert.equal(p.graph.messages.length, total);
       assert.deepEqual(await leftovers(p, target), [], 'queues drained and locks released');
       // The work really was shared by both workers.
       const metrics = await Promise.all(p.workers.map(async (w) => (await (await fetch(`${w.url}/metrics`)).text()).match(/cb_events_processed_total\{channel="messenger",kind="text"\} (\d+)/)?.[1]));
-      assert.ok(metrics.every((m) => Number(m) > 0), `both workers processed events: ${metrics}`);
+      assert.ok(
+        metrics.every((m) => Number(m) > 0),
+        `both workers processed events: ${metrics}`,
+      );
       assert.deepEqual(await Promise.all(p.workers.map((w) => w.stop())), [0, 0], 'SIGTERM drains and exits cleanly');
     });
 

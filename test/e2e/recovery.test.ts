@@ -15,7 +15,7 @@ const target = redisTargets()[0]!;
 const LEASE_MS = 60_000;
 
 describe('recovery after a worker is killed', { timeout: 180_000 }, () => {
-  test('a SIGKILLed worker\'s conversations resume on the other worker before the old lease could run out: every reply once, in order', async () => {
+  test("a SIGKILLed worker's conversations resume on the other worker before the old lease could run out: every reply once, in order", async () => {
     const p = await startPipeline('recovery', target.env, { env: { LOCK_TTL_MS: String(LEASE_MS) } });
     p.graph.latencyMs = 150; // as Facebook's: the victim is caught holding conversations
     const redis = await connectRedis({ ...target, commandTimeoutMs: 2_000 }, () => undefined);
@@ -53,7 +53,7 @@ describe('recovery after a worker is killed', { timeout: 180_000 }, () => {
       });
       assert.ok(held.length > 0, 'the victim held conversations when it was killed');
       await waitUntil('every message answered', () => p.graph.messages.length >= users * perUser, LEASE_MS / 2);
-      assert.ok(Date.now() - killedAt < LEASE_MS, 'answered before the victim\'s leases and locks could have run out');
+      assert.ok(Date.now() - killedAt < LEASE_MS, "answered before the victim's leases and locks could have run out");
       await sleep(5_500); // past the echo grace: a wrongly resent reply would show up now
       assert.deepEqual(audit(p.graph, load.expected), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });
       const metrics = await (await fetch(`${survivor.url}/metrics`)).text();

@@ -17,8 +17,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const MISSED = ['any news on my stuff', 'my stuff is taking ages', 'still waiting on my stuff', 'my stuff hasnt turned up, wheres it at'];
 const UNSEEN = 'got any news about my stuff';
 
-const cli = (script: string, args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${script}.ts`, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+const cli = (script: string, args: string[], env: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${script}.ts`, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
 
 describe('retraining loop', { timeout: 180_000 }, () => {
   let app: Awaited<ReturnType<typeof startAdminApp>>;

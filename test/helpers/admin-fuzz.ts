@@ -6,9 +6,50 @@
  */
 import fc from 'fast-check';
 
-const ODD = ['', ' ', '101', '102', '*', '0', '-1', '1e309', 'NaN', 'null', '__proto__', 'constructor', 'toString', '2020-01-01', '9999-12-31T23:59:59Z',
-  '0000-00-00', '%', '%zz', '%00', '\u0000', "'; DROP TABLE messages; --", '101:u101a', '102:u102a', 'true', 'false', '[]', '{}', 'csv', 'jsonl',
-  'nlpjs', 'rasa', 'all', 'out', 'human', 'bot', 'secret102.intent', 'eyJpZCI6IjEifQ', '\uD800', 'ä ö 🙂', '\\', '_', '%_%'];
+const ODD = [
+  '',
+  ' ',
+  '101',
+  '102',
+  '*',
+  '0',
+  '-1',
+  '1e309',
+  'NaN',
+  'null',
+  '__proto__',
+  'constructor',
+  'toString',
+  '2020-01-01',
+  '9999-12-31T23:59:59Z',
+  '0000-00-00',
+  '%',
+  '%zz',
+  '%00',
+  '\u0000',
+  "'; DROP TABLE messages; --",
+  '101:u101a',
+  '102:u102a',
+  'true',
+  'false',
+  '[]',
+  '{}',
+  'csv',
+  'jsonl',
+  'nlpjs',
+  'rasa',
+  'all',
+  'out',
+  'human',
+  'bot',
+  'secret102.intent',
+  'eyJpZCI6IjEifQ',
+  '\uD800',
+  'ä ö 🙂',
+  '\\',
+  '_',
+  '%_%',
+];
 export const odd = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...ODD) },
   { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
@@ -21,8 +62,7 @@ export const enc = (s: string, raw = false) => (raw ? s.replace(/[#?&=%\s]/g, (c
 const join = (pairs: { name: string; form?: string; value: string; raw?: boolean }[]) => pairs.map((p) => `${enc(p.name)}${p.form ?? ''}=${enc(p.value, p.raw)}`).join('&');
 
 /** Mostly values a route takes, some near misses, a few odd ones: the handlers run, their edges get poked. */
-const near = (valid: fc.Arbitrary<string>, misses: fc.Arbitrary<string>) =>
-  fc.oneof({ weight: 6, arbitrary: valid }, { weight: 2, arbitrary: misses }, { weight: 1, arbitrary: odd });
+const near = (valid: fc.Arbitrary<string>, misses: fc.Arbitrary<string>) => fc.oneof({ weight: 6, arbitrary: valid }, { weight: 2, arbitrary: misses }, { weight: 1, arbitrary: odd });
 const date = near(
   fc.date({ min: new Date('1900-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
   fc.constantFrom('2020-02-30', 'yesterday', '2020-01-01T25:00', '2020-01-01T00:00:00+99:00', '99999-01-01', '-000001-01-01T00:00:00Z', '2020-13-01'),
@@ -39,7 +79,13 @@ const PLAUSIBLE: Record<string, fc.Arbitrary<string>> = {
   lowConfidence: flag,
   from: date,
   to: date,
-  cursor: near(fc.constant(''), fc.oneof(fc.base64String({ maxLength: 60 }), fc.json().map((j) => Buffer.from(j).toString('base64url')))),
+  cursor: near(
+    fc.constant(''),
+    fc.oneof(
+      fc.base64String({ maxLength: 60 }),
+      fc.json().map((j) => Buffer.from(j).toString('base64url')),
+    ),
+  ),
   limit: near(fc.integer({ min: 1, max: 200 }).map(String), fc.constantFrom('0', '201', '-1', '1.5', '1e2')),
   format: near(fc.constantFrom('csv', 'jsonl', 'nlpjs', 'rasa'), fc.constantFrom('pdf', '', 'CSV')),
   'min-score': score,
@@ -59,22 +105,27 @@ const READS: Record<string, string[]> = {
   'GET /export': ['from', 'to', 'page', 'page', 'account', 'channel', 'min-score', 'max-score', 'corrected-only', 'intent', 'intent', 'direction', 'dedupe', 'raw-ids', 'redact'],
 };
 /** Repeated names, name[] and name[key], names no route reads, raw or encoded values. */
-const wildQuery = fc.array(
-  fc.record({
-    name: fc.oneof(fc.constantFrom(...Object.keys(PLAUSIBLE), 'id', 'user'), fc.string({ minLength: 1, maxLength: 12 })),
-    form: fc.constantFrom('', '', '[]', '[x]', '[0]', '[__proto__]', '[a][b]'),
-    value: odd,
-    raw: fc.boolean(),
-  }),
-  { maxLength: 6 },
-).map(join);
+const wildQuery = fc
+  .array(
+    fc.record({
+      name: fc.oneof(fc.constantFrom(...Object.keys(PLAUSIBLE), 'id', 'user'), fc.string({ minLength: 1, maxLength: 12 })),
+      form: fc.constantFrom('', '', '[]', '[x]', '[0]', '[__proto__]', '[a][b]'),
+      value: odd,
+      raw: fc.boolean(),
+    }),
+    { maxLength: 6 },
+  )
+  .map(join);
 /** Mostly the route's own parameters with values near what they take (so the handlers run), sometimes anything. */
 export const queryFor = (route: string) => {
   const names = READS[route] ?? [];
   // The export needs a format: it comes first, as a client would send it.
   const required = route === 'GET /export' ? ['format'] : [];
   const plausible = names.length
-    ? fc.subarray(names, { maxLength: Math.min(4, names.length) }).chain((ns) => fc.tuple(...[...required, ...ns].map((n) => PLAUSIBLE[n]!.map((value) => ({ name: n, value }))))).map(join)
+    ? fc
+        .subarray(names, { maxLength: Math.min(4, names.length) })
+        .chain((ns) => fc.tuple(...[...required, ...ns].map((n) => PLAUSIBLE[n]!.map((value) => ({ name: n, value })))))
+        .map(join)
     : fc.constant('');
   return fc.oneof({ weight: 4, arbitrary: plausible }, { weight: 1, arbitrary: wildQuery });
 };
@@ -98,23 +149,39 @@ const BODIES: Record<string, fc.Arbitrary<unknown>> = {
   'POST /conversations/:id/assign': fc.record({ agent: agentName }),
   'POST /conversations/:id/snooze': fc.oneof(
     fc.record({ minutes: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 600 }) }, { weight: 2, arbitrary: fc.constantFrom(0, -5, 1.5, 1e9) }, { weight: 1, arbitrary: odd }) as fc.Arbitrary<unknown> }),
-    fc.record({ until: near(fc.date({ min: new Date(Date.now() + 3_600_000), max: new Date(Date.now() + 86_400_000), noInvalidDate: true }).map((d) => d.toISOString()), fc.constantFrom('2000-01-01T00:00:00Z', 'soon', '9999-01-01')) as fc.Arbitrary<unknown> }),
+    fc.record({
+      until: near(
+        fc.date({ min: new Date(Date.now() + 3_600_000), max: new Date(Date.now() + 86_400_000), noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.constantFrom('2000-01-01T00:00:00Z', 'soon', '9999-01-01'),
+      ) as fc.Arbitrary<unknown>,
+    }),
   ),
   'POST /canned': fc.record({ account: near(fc.constantFrom('messenger:101', 'messenger:102'), fc.constantFrom('whatsapp:101', '101', '')) as fc.Arbitrary<unknown>, title: text, text }),
   'POST /session': fc.record({ user: fc.oneof(fc.constantFrom('ann', 'root', 'nobody'), bodyValue), password: bodyValue, token: bodyValue }, { requiredKeys: [] }),
 };
-const anyObject = fc.record(
-  { text: bodyValue, intent: bodyValue, correct: bodyValue, agent: bodyValue, id: bodyValue, user: bodyValue, password: bodyValue, token: bodyValue },
-  { requiredKeys: [] },
-);
+const anyObject = fc.record({ text: bodyValue, intent: bodyValue, correct: bodyValue, agent: bodyValue, id: bodyValue, user: bodyValue, password: bodyValue, token: bodyValue }, { requiredKeys: [] });
 /** Raw bytes under some content type (or none): broken JSON, other types, charsets body-parser refuses, huge bodies. */
 const wildBody = fc.oneof(
   fc.record({ type: fc.constant('application/json'), data: fc.oneof(anyObject, fc.jsonValue({ maxDepth: 3 })).map((v) => JSON.stringify(v) ?? 'null') }),
   fc.record({
-    type: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/json; charset=latin1',
-      'multipart/form-data; boundary=x', 'application/octet-stream', ''),
-    data: fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom('{', '{"text":', 'null', '[]', '"str"', '1', '\uFEFF{}', 'text=hi&agent=root', '{"text":"a","text":"b"}',
-      '{"__proto__":{"role":"admin","pages":null},"text":"x"}', '{"constructor":{"prototype":{"pages":null}}}', `{"text":"${'y'.repeat(70_000)}"}`)),
+    type: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', 'application/octet-stream', ''),
+    data: fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.constantFrom(
+        '{',
+        '{"text":',
+        'null',
+        '[]',
+        '"str"',
+        '1',
+        '\uFEFF{}',
+        'text=hi&agent=root',
+        '{"text":"a","text":"b"}',
+        '{"__proto__":{"role":"admin","pages":null},"text":"x"}',
+        '{"constructor":{"prototype":{"pages":null}}}',
+        `{"text":"${'y'.repeat(70_000)}"}`,
+      ),
+    ),
   }),
   fc.constant(undefined),
 );

@@ -20,14 +20,35 @@ export const USERS = [
 export async function startAdminApp(label: string, env: Record<string, string> = {}) {
   const dir = tmpDir(label);
   const pagesFile = path.join(dir, 'pages.json');
-  fs.writeFileSync(pagesFile, JSON.stringify({ pages: [{ id: '101', accessToken: 'token-101' }, { id: '102', accessToken: 'token-102' }] }));
+  fs.writeFileSync(
+    pagesFile,
+    JSON.stringify({
+      pages: [
+        { id: '101', accessToken: 'token-101' },
+        { id: '102', accessToken: 'token-102' },
+      ],
+    }),
+  );
   const usersFile = path.join(dir, 'users.json');
   const hash = hashPassword(PASSWORD);
   fs.writeFileSync(usersFile, JSON.stringify({ users: USERS.map((u) => ({ ...u, passwordHash: hash })) }));
   const databaseUrl = await testPostgres().database(label);
   const app = await startTestApp(label, {
-    ...redisTargets()[0]!.env, ROLE: 'all', BOT: 'dialog', CHATLOG_ENABLED: 'true', CHATLOG_POLL_MS: '20', DATABASE_URL: databaseUrl, DATA_DIR: dir,
-    ADMIN_TOKEN, ADMIN_USERS_FILE: usersFile, PAGES_FILE: pagesFile, FB_PAGE_ACCESS_TOKEN: '', BOT_MARK_SEEN: 'false', NLU_RELOAD_MS: '200', EXPORT_ID_SECRET: 'admin-test-export-key-42', ...env,
+    ...redisTargets()[0]!.env,
+    ROLE: 'all',
+    BOT: 'dialog',
+    CHATLOG_ENABLED: 'true',
+    CHATLOG_POLL_MS: '20',
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dir,
+    ADMIN_TOKEN,
+    ADMIN_USERS_FILE: usersFile,
+    PAGES_FILE: pagesFile,
+    FB_PAGE_ACCESS_TOKEN: '',
+    BOT_MARK_SEEN: 'false',
+    NLU_RELOAD_MS: '200',
+    EXPORT_ID_SECRET: 'admin-test-export-key-42',
+    ...env,
   });
   /** `from`: the client address, as X-Forwarded-For (honoured when the app runs with TRUST_PROXY). */
   const api = async (pathname: string, opts: { token?: string; method?: string; json?: unknown; from?: string } = {}) => {

@@ -8,7 +8,7 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/
 
 export async function launchChromium(): Promise<Browser> {
   const executablePath = CANDIDATES.find((p) => fs.existsSync(p));
-  if (!executablePath) throw new Error('chromium is not installed: `npm test` installs Debian\'s chromium package (apt-get install chromium)');
+  if (!executablePath) throw new Error("chromium is not installed: `npm test` installs Debian's chromium package (apt-get install chromium)");
   return chromium.launch({
     executablePath,
     headless: true,

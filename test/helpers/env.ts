@@ -44,5 +44,13 @@ export function tmpDir(label: string): string {
 export function testPostgres(): PostgresProcess & { database(label: string): Promise<string> } {
   const { port, dataDir, bin } = JSON.parse(required('TEST_PG')) as { port: number; dataDir: string; bin: string };
   const pg = new PostgresProcess(port, dataDir, bin);
-  return Object.assign(pg, { database: (label: string) => pg.createDatabase(`t_${label.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, 30)}_${crypto.randomBytes(3).toString('hex')}`) });
+  return Object.assign(pg, {
+    database: (label: string) =>
+      pg.createDatabase(
+        `t_${label
+          .toLowerCase()
+          .replace(/[^a-z0-9]/g, '_')
+          .slice(0, 30)}_${crypto.randomBytes(3).toString('hex')}`,
+      ),
+  });
 }

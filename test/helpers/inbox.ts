@@ -44,7 +44,16 @@ export function liveEvents(baseUrl: string, token: string): { events: Record<str
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const chunk = buf.slice(0, i);
         buf = buf.slice(i + 2);
-        if (chunk.startsWith('event: inbox')) events.push({ ...JSON.parse(chunk.split('\n').find((l) => l.startsWith('data: '))!.slice(6)), receivedAt: Date.now() });
+        if (chunk.startsWith('event: inbox'))
+          events.push({
+            ...JSON.parse(
+              chunk
+                .split('\n')
+                .find((l) => l.startsWith('data: '))!
+                .slice(6),
+            ),
+            receivedAt: Date.now(),
+          });
       }
     }
   })().catch(() => undefined);

@@ -51,7 +51,14 @@ export function igBody(events: Ev[]): Record<string, unknown> {
   return { object: 'instagram', entry: [...byAccount].map(([id, messaging]) => ({ id, time: Date.now(), messaging })) };
 }
 
-const ingress = new MetaIngress({ appSecret: APP_SECRET, verifyToken: VERIFY_TOKEN, parsers: new Map([['page', parseMessengerWebhook], ['instagram', parseInstagramWebhook]]) });
+const ingress = new MetaIngress({
+  appSecret: APP_SECRET,
+  verifyToken: VERIFY_TOKEN,
+  parsers: new Map([
+    ['page', parseMessengerWebhook],
+    ['instagram', parseInstagramWebhook],
+  ]),
+});
 
 /** A body through POST /webhook's checks and parsers, signed as Facebook signs it. */
 export function parseIg(b: unknown, receivedAt = Date.now()): ParseResult {

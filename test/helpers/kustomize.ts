@@ -24,7 +24,9 @@ function kubectl(args: string[], cwd = ROOT): string {
     try {
       version = execFileSync('kubectl', ['version', '--client', '--output=json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
-      assert.fail(`kubectl is needed to render k8s/ (kubectl kustomize): ${(err as Error).message.split('\n')[0]}. Install kubectl ≥ 1.27 from the Kubernetes release or your distribution's cloud SDK; Debian's kubernetes-client package (1.20) is too old for components and replacements.`);
+      assert.fail(
+        `kubectl is needed to render k8s/ (kubectl kustomize): ${(err as Error).message.split('\n')[0]}. Install kubectl ≥ 1.27 from the Kubernetes release or your distribution's cloud SDK; Debian's kubernetes-client package (1.20) is too old for components and replacements.`,
+      );
     }
     const kustomize = /v(\d+)\./.exec(JSON.parse(version).kustomizeVersion ?? '')?.[1];
     assert.ok(Number(kustomize) >= 5, `kubectl's kustomize is ${JSON.parse(version).kustomizeVersion}; k8s/ needs v5 (kubectl ≥ 1.27)`);
@@ -81,7 +83,11 @@ export function renderWith(label: string, resources: string[], components: strin
 /** KEY=value lines of an env file (kustomize's `envs:`), comments and blank lines skipped. */
 export function envFile(file: string): Record<string, string> {
   return Object.fromEntries(
-    fs.readFileSync(path.join(K8S, file), 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    fs
+      .readFileSync(path.join(K8S, file), 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
 }
 

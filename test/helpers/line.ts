@@ -34,19 +34,42 @@ const T0 = Date.now() - 60_000;
 const at = (ts: number) => (ts < 1e12 ? T0 + ts : ts);
 
 const common = (type: string, user: string, ts: number, id: string, extra: Record<string, unknown> = {}, source?: Record<string, unknown>) => ({
-  type, ...extra, webhookEventId: id, deliveryContext: { isRedelivery: false }, timestamp: at(ts), source: source ?? { type: 'user', userId: user }, mode: 'active',
+  type,
+  ...extra,
+  webhookEventId: id,
+  deliveryContext: { isRedelivery: false },
+  timestamp: at(ts),
+  source: source ?? { type: 'user', userId: user },
+  mode: 'active',
 });
 const replyToken = () => crypto.randomBytes(16).toString('hex');
 
 /** One fixture per webhook event type, shaped like the reference's examples. */
 export const fixtures = {
-  text: (user: string, ts: number, id: string, text: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: `4445738440835${hex(id, 5).replace(/[a-f]/g, '7')}`, type: 'text', quoteToken: 'q3Plxr4AgKd...', markAsReadToken: '30yhdy232...', text } }),
-  image: (user: string, ts: number, id: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '354718705033693859', type: 'image', quoteToken: 'q3Plxr4AgKd...', contentProvider: { type: 'line' }, imageSet: { id: 'E005D41A7288F41B65593ED38FF6E9834B046AB36A37921A56BC236F13A91855', index: 1, total: 2 } } }),
-  externalVideo: (user: string, ts: number, id: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325708', type: 'video', quoteToken: 'q3Plxr4AgKd...', duration: 60000, contentProvider: { type: 'external', originalContentUrl: 'https://example.com/original.mp4', previewImageUrl: 'https://example.com/preview.jpg' } } }),
+  text: (user: string, ts: number, id: string, text: string) =>
+    common('message', user, ts, id, { replyToken: replyToken(), message: { id: `4445738440835${hex(id, 5).replace(/[a-f]/g, '7')}`, type: 'text', quoteToken: 'q3Plxr4AgKd...', markAsReadToken: '30yhdy232...', text } }),
+  image: (user: string, ts: number, id: string) =>
+    common('message', user, ts, id, {
+      replyToken: replyToken(),
+      message: { id: '354718705033693859', type: 'image', quoteToken: 'q3Plxr4AgKd...', contentProvider: { type: 'line' }, imageSet: { id: 'E005D41A7288F41B65593ED38FF6E9834B046AB36A37921A56BC236F13A91855', index: 1, total: 2 } },
+    }),
+  externalVideo: (user: string, ts: number, id: string) =>
+    common('message', user, ts, id, {
+      replyToken: replyToken(),
+      message: {
+        id: '325708',
+        type: 'video',
+        quoteToken: 'q3Plxr4AgKd...',
+        duration: 60000,
+        contentProvider: { type: 'external', originalContentUrl: 'https://example.com/original.mp4', previewImageUrl: 'https://example.com/preview.jpg' },
+      },
+    }),
   audio: (user: string, ts: number, id: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325709', type: 'audio', duration: 60000, contentProvider: { type: 'line' } } }),
   file: (user: string, ts: number, id: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325710', type: 'file', fileName: 'file.txt', fileSize: 2138 } }),
-  location: (user: string, ts: number, id: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325711', type: 'location', title: 'my location', address: '1-3 Kioicho, Chiyoda-ku, Tokyo, 102-8282, Japan', latitude: 35.67966, longitude: 139.73669 } }),
-  sticker: (user: string, ts: number, id: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325712', type: 'sticker', packageId: '1', stickerId: '1', stickerResourceType: 'STATIC', keywords: ['Brown', 'Hello'], quoteToken: 'q3Plxr4AgKd...' } }),
+  location: (user: string, ts: number, id: string) =>
+    common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325711', type: 'location', title: 'my location', address: '1-3 Kioicho, Chiyoda-ku, Tokyo, 102-8282, Japan', latitude: 35.67966, longitude: 139.73669 } }),
+  sticker: (user: string, ts: number, id: string) =>
+    common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325712', type: 'sticker', packageId: '1', stickerId: '1', stickerResourceType: 'STATIC', keywords: ['Brown', 'Hello'], quoteToken: 'q3Plxr4AgKd...' } }),
   postback: (user: string, ts: number, id: string, data: string, params?: Record<string, string>) => common('postback', user, ts, id, { replyToken: replyToken(), postback: { data, ...(params ? { params } : {}) } }),
   follow: (user: string, ts: number, id: string, unblocked = false) => common('follow', user, ts, id, { replyToken: replyToken(), follow: { isUnblocked: unblocked } }),
   unfollow: (user: string, ts: number, id: string) => common('unfollow', user, ts, id),
@@ -58,8 +81,10 @@ export const fixtures = {
   join: (group: string, ts: number, id: string) => common('join', '', ts, id, { replyToken: replyToken() }, { type: 'group', groupId: group }),
   leave: (group: string, ts: number, id: string) => common('leave', '', ts, id, {}, { type: 'group', groupId: group }),
   memberJoined: (group: string, user: string, ts: number, id: string) => common('memberJoined', '', ts, id, { replyToken: replyToken(), joined: { members: [{ type: 'user', userId: user }] } }, { type: 'group', groupId: group }),
-  groupText: (group: string, user: string, ts: number, id: string, text: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325713', type: 'text', quoteToken: 'q3Plxr4AgKd...', text } }, { type: 'group', groupId: group, userId: user }),
-  roomText: (room: string, user: string, ts: number, id: string, text: string) => common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325714', type: 'text', quoteToken: 'q3Plxr4AgKd...', text } }, { type: 'room', roomId: room, userId: user }),
+  groupText: (group: string, user: string, ts: number, id: string, text: string) =>
+    common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325713', type: 'text', quoteToken: 'q3Plxr4AgKd...', text } }, { type: 'group', groupId: group, userId: user }),
+  roomText: (room: string, user: string, ts: number, id: string, text: string) =>
+    common('message', user, ts, id, { replyToken: replyToken(), message: { id: '325714', type: 'text', quoteToken: 'q3Plxr4AgKd...', text } }, { type: 'room', roomId: room, userId: user }),
 };
 
 /** The body LINE POSTs, serialised as LINE sends it (compact JSON, UTF-8 as is). */
@@ -88,9 +113,18 @@ class LineDelivery {
   readonly path = '/webhook/line';
   private deliveries = 0;
   private current = '';
-  constructor(private readonly destination: string, private readonly events: LineEvent[], private readonly secret: string, private readonly onFirst?: (ids: string[], at: number) => void) {}
+  constructor(
+    private readonly destination: string,
+    private readonly events: LineEvent[],
+    private readonly secret: string,
+    private readonly onFirst?: (ids: string[], at: number) => void,
+  ) {}
   get raw(): string {
-    if (this.deliveries === 0) this.onFirst?.(this.events.map((e) => String(e.webhookEventId)), Date.now());
+    if (this.deliveries === 0)
+      this.onFirst?.(
+        this.events.map((e) => String(e.webhookEventId)),
+        Date.now(),
+      );
     this.current = lineBody(this.deliveries++ === 0 ? this.events : redelivered(this.events), this.destination);
     return this.current;
   }

@@ -89,9 +89,11 @@ function shuffle<T>(a: T[]): T[] {
 
 async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
 }
 
 /** One user message of a load: what a driver puts in a platform's webhook POST. */
@@ -151,7 +153,10 @@ const driverOf = (d: LoadDriver | FakeGraph): LoadDriver => (d instanceof FakeGr
  * after the POST with the previous one was acknowledged (as the platforms deliver).
  * `redeliver` of the POSTs are sent again, some at once, some later.
  */
-export async function sendLoad(url: string, o: { users: number; perUser: number; batch?: number; redeliver?: number; concurrency?: number; driver?: LoadDriver; userPrefix?: string; onRound?: (k: number) => Promise<void> | void }): Promise<Load> {
+export async function sendLoad(
+  url: string,
+  o: { users: number; perUser: number; batch?: number; redeliver?: number; concurrency?: number; driver?: LoadDriver; userPrefix?: string; onRound?: (k: number) => Promise<void> | void },
+): Promise<Load> {
   const driver = o.driver ?? messengerDriver(new FakeGraph(), PAGES, o.batch ?? 10);
   const expected = new Map<string, string[]>();
   const users = Array.from({ length: o.users }, (_, i) => ({ account: driver.accounts[i % driver.accounts.length]!, user: `${o.userPrefix ?? 'u'}${i}` }));
@@ -169,12 +174,14 @@ export async function sendLoad(url: string, o: { users: number; perUser: number;
     }
   };
   for (let k = 0; k < o.perUser; k++) {
-    const messages = shuffle(users.map(({ account, user }): LoadMessage => {
-      const id = `m_${account}_${user}_${k}`;
-      const key = conversationKey({ channel: driver.channel, account, user });
-      expected.set(key, [...(expected.get(key) ?? []), id]);
-      return { account, user, id, ts: base + k * 1000 + Math.floor(Math.random() * 500), text: `message ${k} from ${user} — ünïcødé` };
-    }));
+    const messages = shuffle(
+      users.map(({ account, user }): LoadMessage => {
+        const id = `m_${account}_${user}_${k}`;
+        const key = conversationKey({ channel: driver.channel, account, user });
+        expected.set(key, [...(expected.get(key) ?? []), id]);
+        return { account, user, id, ts: base + k * 1000 + Math.floor(Math.random() * 500), text: `message ${k} from ${user} — ünïcødé` };
+      }),
+    );
     await pool(driver.posts(messages), o.concurrency ?? 16, async (x) => {
       await send(x);
       if (Math.random() < (o.redeliver ?? 0)) {
@@ -234,8 +241,16 @@ export async function problems(p: Pipeline, max = 25): Promise<string> {
   const counters = await Promise.all(
     roles.map(async (r) => {
       // A role killed by a signal has no exit code: a failed fetch is what says it is gone.
-      const text = r.child.exitCode === null ? await fetch(`${r.url}/metrics`).then((res) => res.text()).catch(() => '') : '';
-      return `${r.name}: ${text.split('\n').filter((l) => DIAGNOSTIC.test(l)).join('; ')}`;
+      const text =
+        r.child.exitCode === null
+          ? await fetch(`${r.url}/metrics`)
+              .then((res) => res.text())
+              .catch(() => '')
+          : '';
+      return `${r.name}: ${text
+        .split('\n')
+        .filter((l) => DIAGNOSTIC.test(l))
+        .join('; ')}`;
     }),
   );
   return [...logs, ...counters].join('\n');

@@ -9,7 +9,10 @@ export class RoleProcess {
   private exited: Promise<number | null>;
   port?: number;
 
-  constructor(readonly name: string, readonly child: ChildProcess) {
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {

@@ -16,7 +16,10 @@ export class TcpProxy {
   /** Connections made to each backend so far. */
   readonly served = new Map<number, number>();
 
-  constructor(private readonly backends: readonly number[], private readonly strategy: 'first' | 'round-robin' = 'round-robin') {}
+  constructor(
+    private readonly backends: readonly number[],
+    private readonly strategy: 'first' | 'round-robin' = 'round-robin',
+  ) {}
 
   async listen(): Promise<string> {
     this.server = net.createServer((client) => {

@@ -25,23 +25,42 @@ export interface WebchatPipeline {
   stop(): Promise<void>;
 }
 
-export async function startWebchatPipeline(label: string, redisEnv: Record<string, string>, o: { gateways?: number; workers?: number; strategy?: 'first' | 'round-robin'; env?: Record<string, string>; dir?: string } = {}): Promise<WebchatPipeline> {
+export async function startWebchatPipeline(
+  label: string,
+  redisEnv: Record<string, string>,
+  o: { gateways?: number; workers?: number; strategy?: 'first' | 'round-robin'; env?: Record<string, string>; dir?: string } = {},
+): Promise<WebchatPipeline> {
   const dir = o.dir ?? tmpDir(label);
   const channels = path.join(dir, 'channels.json');
   fs.writeFileSync(channels, JSON.stringify({ channels: [{ type: 'webchat', id: SITE, name: 'Shop', origins: [SITE_ORIGIN, 'http://localhost:*'] }] }));
   const prefix = uniquePrefix(label);
   const env = {
-    NODE_ENV: 'test', BOT: 'echo', CHANNELS_FILE: channels, REDIS_PREFIX: prefix, LOCK_TTL_MS: '2000', WORKER_POLL_MS: '5', SWEEP_INTERVAL_MS: '5000',
-    SEND_RETRY_LATER_MS: '300', ...redisEnv, ...o.env,
+    NODE_ENV: 'test',
+    BOT: 'echo',
+    CHANNELS_FILE: channels,
+    REDIS_PREFIX: prefix,
+    LOCK_TTL_MS: '2000',
+    WORKER_POLL_MS: '5',
+    SWEEP_INTERVAL_MS: '5000',
+    SEND_RETRY_LATER_MS: '300',
+    ...redisEnv,
+    ...o.env,
   };
   const [gateways, workers] = await Promise.all([
     Promise.all(Array.from({ length: o.gateways ?? 2 }, (_, i) => startRole(`${label}-gateway${i + 1}`, { ...env, ROLE: 'gateway' }).ready())),
     Promise.all(Array.from({ length: o.workers ?? 2 }, (_, i) => startRole(`${label}-worker${i + 1}`, { ...env, ROLE: 'worker' }).ready())),
   ]);
-  const proxy = new TcpProxy(gateways.map((g) => g.port!), o.strategy);
+  const proxy = new TcpProxy(
+    gateways.map((g) => g.port!),
+    o.strategy,
+  );
   const url = await proxy.listen();
   return {
-    url, proxy, gateways, workers, prefix,
+    url,
+    proxy,
+    gateways,
+    workers,
+    prefix,
     async stop() {
       stopWidgets();
       await proxy.close();
@@ -71,33 +90,36 @@ export function chatters(url: string, n: number): { list: Chatter[]; until(c: Ch
     made.add(widget);
     return { widget, sent: [] as string[] };
   });
-  const until = (c: Chatter, what: string, check: () => boolean, timeoutMs = 300_000) => new Promise<void>((resolve, reject) => {
-    if (check()) return resolve();
-    const set = waiters.get(c.widget) ?? new Set();
-    waiters.set(c.widget, set);
-    const done = () => {
-      if (!check()) return;
-      clearTimeout(timer);
-      set.delete(done);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      set.delete(done);
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (visitor ${c.widget.visitor}, status ${c.widget.status})`));
-    }, timeoutMs);
-    set.add(done);
-  });
+  const until = (c: Chatter, what: string, check: () => boolean, timeoutMs = 300_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (check()) return resolve();
+      const set = waiters.get(c.widget) ?? new Set();
+      waiters.set(c.widget, set);
+      const done = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        set.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        set.delete(done);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (visitor ${c.widget.visitor}, status ${c.widget.status})`));
+      }, timeoutMs);
+      set.add(done);
+    });
   return { list, until };
 }
 
 async function pool<T>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
 }
 
 /**
@@ -107,7 +129,10 @@ async function pool<T>(items: readonly T[], limit: number, fn: (t: T, i: number)
  * (the same id, as a widget does after a reconnect); `cut` of them have their socket cut right
  * after sending (the widget reconnects and resends what was not acknowledged).
  */
-export async function chatLoad(url: string, o: { visitors: number; perVisitor: number; redeliver?: number; cut?: number; concurrency?: number; onRound?: (k: number) => Promise<void> | void }): Promise<{ chatters: Chatter[]; redelivered: number; cuts: number; until: ReturnType<typeof chatters>['until'] }> {
+export async function chatLoad(
+  url: string,
+  o: { visitors: number; perVisitor: number; redeliver?: number; cut?: number; concurrency?: number; onRound?: (k: number) => Promise<void> | void },
+): Promise<{ chatters: Chatter[]; redelivered: number; cuts: number; until: ReturnType<typeof chatters>['until'] }> {
   const { list, until } = chatters(url, o.visitors);
   // Opened 100 at a time, as a real crowd arrives (not in one burst of handshakes).
   await pool(list, 100, async (c) => {

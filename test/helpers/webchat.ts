@@ -14,10 +14,7 @@ export const NOTIFY_SECRET = 'shop-notify-secret-0123456789';
 /** A CHANNELS_FILE with web chat sites (the first is `shop`, on https://shop.example and http://localhost:*). */
 export function channelsFile(label: string, extra: Record<string, unknown>[] = [], shop: Record<string, unknown> = {}): string {
   const file = path.join(tmpDir(label), 'channels.json');
-  const channels = [
-    { type: 'webchat', id: SITE, name: 'Shop', origins: [SITE_ORIGIN, 'http://localhost:*'], identitySecret: IDENTITY_SECRET, ...shop },
-    ...extra,
-  ];
+  const channels = [{ type: 'webchat', id: SITE, name: 'Shop', origins: [SITE_ORIGIN, 'http://localhost:*'], identitySecret: IDENTITY_SECRET, ...shop }, ...extra];
   fs.writeFileSync(file, JSON.stringify({ channels }));
   return file;
 }
@@ -32,7 +29,10 @@ export function widget(baseUrl: string, o: Partial<VisitorOptions> = {}): Widget
 export const online = (w: WidgetClient, what = 'the widget online') => waitUntil(what, () => w.status === 'online', 15_000);
 
 /** A raw socket (for protocol tests): resolves once open, with every frame it receives. */
-export async function rawSocket(baseUrl: string, opts: { site?: string; origin?: string; path?: string } = {}): Promise<{ ws: WebSocket; frames: any[]; closed: Promise<{ code: number; reason: string }>; send(f: unknown): void; next(t: string): Promise<any> }> {
+export async function rawSocket(
+  baseUrl: string,
+  opts: { site?: string; origin?: string; path?: string } = {},
+): Promise<{ ws: WebSocket; frames: any[]; closed: Promise<{ code: number; reason: string }>; send(f: unknown): void; next(t: string): Promise<any> }> {
   const url = `${baseUrl.replace(/^http/, 'ws')}${opts.path ?? `/webchat/ws?account=${opts.site ?? SITE}`}`;
   const ws = new WebSocket(url, { origin: opts.origin ?? SITE_ORIGIN });
   const frames: any[] = [];

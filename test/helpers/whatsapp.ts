@@ -33,7 +33,10 @@ export const waText = (from: string, id: string, ts: number, body: string): Obj 
 /** A status of one of our messages; `token` is our biz_opaque_callback_data. */
 export function waStatus(recipient: string, wamid: string, status: string, ts: number, token?: string, errors?: Obj[]): Obj {
   return {
-    id: wamid, status, timestamp: secs(ts), recipient_id: recipient,
+    id: wamid,
+    status,
+    timestamp: secs(ts),
+    recipient_id: recipient,
     ...(token !== undefined ? { biz_opaque_callback_data: token } : {}),
     ...(errors ? { errors } : status === 'read' ? {} : { conversation: { id: 'CONVERSATION_ID', origin: { type: 'service' } }, pricing: { billable: false, pricing_model: 'PMP', category: 'service' } }),
   };

@@ -83,8 +83,14 @@ describe('admin API', () => {
     assert.equal(new Set(seen).size, seen.length);
     assert.ok(seen.length >= 6);
     assert.equal(seen[0], '102:b1', 'newest first');
-    assert.deepEqual((await app.api('/conversations?q=order')).json.items.map((c: { key: string }) => c.key), ['101:a0']);
-    assert.deepEqual((await app.api('/conversations?intent=order.status')).json.items.map((c: { key: string }) => c.key), ['101:a0']);
+    assert.deepEqual(
+      (await app.api('/conversations?q=order')).json.items.map((c: { key: string }) => c.key),
+      ['101:a0'],
+    );
+    assert.deepEqual(
+      (await app.api('/conversations?intent=order.status')).json.items.map((c: { key: string }) => c.key),
+      ['101:a0'],
+    );
     await app.say('101', 'lowc', 'xqzv plorf wibble');
     assert.ok((await app.api('/conversations?lowConfidence=1')).json.items.some((c: { key: string }) => c.key === '101:lowc'));
     assert.ok(!(await app.api('/conversations?lowConfidence=1')).json.items.some((c: { key: string }) => c.key === '101:a0'));
@@ -119,7 +125,10 @@ describe('admin API', () => {
   test('notes are private to the team; agent replies go out after the messages before them, with the HUMAN_AGENT tag', async () => {
     const ann = await app.signIn('ann');
     assert.equal((await app.api('/conversations/101:a1/notes', { token: ann, json: { text: 'VIP customer, be nice' } })).status, 201);
-    assert.deepEqual((await app.api('/conversations/101:a1', { token: ann })).json.notes.map((n: { text: string; author: string }) => [n.author, n.text]), [['ann', 'VIP customer, be nice']]);
+    assert.deepEqual(
+      (await app.api('/conversations/101:a1', { token: ann })).json.notes.map((n: { text: string; author: string }) => [n.author, n.text]),
+      [['ann', 'VIP customer, be nice']],
+    );
     assert.deepEqual((await app.api('/conversations/101:a1', { token: await app.signIn('vic') })).json.notes, []);
     assert.ok(!app.fakeGraph!.calls.some((c) => c.text?.includes('VIP')), 'a note is never sent');
 
@@ -140,13 +149,28 @@ describe('admin API', () => {
     const res = await fetch(`${app.url}/admin/api/export?format=jsonl&from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`, { headers: { authorization: `Bearer ${ann}` } });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="chatlog-export\.jsonl"/);
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.ok(lines.length >= 5);
-    assert.ok(lines.every((l) => l.channel === 'messenger' && l.account === '101'), 'page 101 only');
+    assert.ok(
+      lines.every((l) => l.channel === 'messenger' && l.account === '101'),
+      'page 101 only',
+    );
     assert.ok(!lines.some((l) => JSON.stringify(l).includes('secret page two')), 'nothing of page 102');
-    assert.ok(lines.every((l) => typeof l.user === 'string' && !/^a\d$/.test(l.user)), 'user ids are pseudonymised');
-    const again = (await (await fetch(`${app.url}/admin/api/export?format=jsonl&page=101`, { headers: { authorization: `Bearer ${ann}` } })).text()).trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(lines.every((l) => again.some((x) => x.user === l.user)), 'EXPORT_ID_SECRET: the same pseudonyms in a later export');
+    assert.ok(
+      lines.every((l) => typeof l.user === 'string' && !/^a\d$/.test(l.user)),
+      'user ids are pseudonymised',
+    );
+    const again = (await (await fetch(`${app.url}/admin/api/export?format=jsonl&page=101`, { headers: { authorization: `Bearer ${ann}` } })).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      lines.every((l) => again.some((x) => x.user === l.user)),
+      'EXPORT_ID_SECRET: the same pseudonyms in a later export',
+    );
     const all = await (await fetch(`${app.url}/admin/api/export?format=csv`, { headers: { authorization: 'Bearer admin-token-0123456789abcdef' } })).text();
     assert.match(all, /secret page two message/, 'the admin of every page gets every page');
     const bad = await app.api('/export?format=pdf');
@@ -185,7 +209,7 @@ describe('admin API', () => {
       const slow = new pg.Client({ connectionString: app.databaseUrl });
       await slow.connect();
       try {
-        const [conv] = (await app.db!.query<{ id: string }>("SELECT id FROM conversations WHERE account_id = '101' AND user_id = 'livey'"));
+        const [conv] = await app.db!.query<{ id: string }>("SELECT id FROM conversations WHERE account_id = '101' AND user_id = 'livey'");
         await slow.query('BEGIN');
         await slow.query("INSERT INTO messages (channel, account_id, mid, conversation_id, direction, kind, text) VALUES ('messenger', '101', 'm-late-commit', $1, 'out', 'text', 'committed late')", [conv!.id]);
         await app.say('101', 'livey', 'committed first');

@@ -75,7 +75,14 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     return found;
   };
 
-  interface Call { method: string; path: string; query: string; token: string; body?: { type: string; data: string } | undefined; from?: string }
+  interface Call {
+    method: string;
+    path: string;
+    query: string;
+    token: string;
+    body?: { type: string; data: string } | undefined;
+    from?: string;
+  }
   const send = async (c: Call): Promise<{ status: number; text: string }> => {
     const ctrl = new AbortController();
     // An answer that never comes is a failure too (express 4 leaves a rejected async handler hanging).
@@ -119,7 +126,12 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     { weight: 1, arbitrary: fc.string({ maxLength: 80 }).map((x) => enc(x)) },
   );
   // Real ids of both pages (read when generating: they exist only once `before` ran), and odd ones.
-  const messageId = fc.oneof({ weight: 3, arbitrary: fc.nat().map((i) => messageIds[i % messageIds.length]!) }, fc.bigInt().map(String), fc.string({ maxLength: 30 }).map((x) => enc(x)), fc.constantFrom('0', '-1', '1.5', '9223372036854775808', '1e3'));
+  const messageId = fc.oneof(
+    { weight: 3, arbitrary: fc.nat().map((i) => messageIds[i % messageIds.length]!) },
+    fc.bigInt().map(String),
+    fc.string({ maxLength: 30 }).map((x) => enc(x)),
+    fc.constantFrom('0', '-1', '1.5', '9223372036854775808', '1e3'),
+  );
 
   // A failure's inputs can hold strings of thousands of characters, and each shrinking step is an HTTP
   // exchange: on a loaded machine shrinking alone outran the suite's timeout, hiding which input failed.
@@ -131,27 +143,92 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
   const RUNS: Record<string, number> = { 'POST /session': 40, 'DELETE /session': 20, 'GET /live': 25, 'POST /models/retrain': 40, 'POST /models/rollback': 40, 'GET /openapi.json': 20 };
   const DEFAULT_RUNS = 150;
   /** The agent inbox's routes (test/helpers/admin-fuzz.ts has their inputs): fewer runs each, there are many. */
-  const INBOX_ROUTES = ['GET /inbox/waiting', 'GET /inbox/agents', 'POST /inbox/presence', 'GET /conversations/:id/inbox', 'POST /conversations/:id/claim', 'POST /conversations/:id/assign',
-    'POST /conversations/:id/unassign', 'POST /conversations/:id/resolve', 'POST /conversations/:id/snooze', 'POST /conversations/:id/typing', 'GET /conversations/:id/suggestion',
-    'GET /canned', 'POST /canned', 'DELETE /canned/:cid', 'GET /conversations/:id/canned', 'POST /conversations/:id/attachments', 'GET /kpis'];
+  const INBOX_ROUTES = [
+    'GET /inbox/waiting',
+    'GET /inbox/agents',
+    'POST /inbox/presence',
+    'GET /conversations/:id/inbox',
+    'POST /conversations/:id/claim',
+    'POST /conversations/:id/assign',
+    'POST /conversations/:id/unassign',
+    'POST /conversations/:id/resolve',
+    'POST /conversations/:id/snooze',
+    'POST /conversations/:id/typing',
+    'GET /conversations/:id/suggestion',
+    'GET /canned',
+    'POST /canned',
+    'DELETE /canned/:cid',
+    'GET /conversations/:id/canned',
+    'POST /conversations/:id/attachments',
+    'GET /kpis',
+  ];
   for (const r of INBOX_ROUTES) RUNS[r] = 60;
   // Its body has two forms and a valid one must also hit a conversation of page 101 as an agent: more runs.
   RUNS['POST /conversations/:id/snooze'] = 120;
 
   test('the fuzzers below cover every route of the admin router', () => {
     assert.deepEqual(adminRoutes().sort(), [
-      'DELETE /canned/:cid', 'DELETE /session', 'GET /canned', 'GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/canned', 'GET /conversations/:id/inbox',
-      'GET /conversations/:id/presence', 'GET /conversations/:id/state', 'GET /conversations/:id/suggestion', 'GET /export', 'GET /inbox/agents', 'GET /inbox/waiting', 'GET /kpis', 'GET /live', 'GET /me', 'GET /models/',
-      'GET /openapi.json', 'GET /stats', 'POST /canned', 'POST /conversations/:id/assign', 'POST /conversations/:id/attachments', 'POST /conversations/:id/claim', 'POST /conversations/:id/forget',
-      'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/resolve', 'POST /conversations/:id/snooze',
-      'POST /conversations/:id/takeover', 'POST /conversations/:id/typing', 'POST /conversations/:id/unassign', 'POST /inbox/presence',
-      'POST /messages/:mid/label', 'POST /models/retrain', 'POST /models/rollback', 'POST /session',
+      'DELETE /canned/:cid',
+      'DELETE /session',
+      'GET /canned',
+      'GET /conversations',
+      'GET /conversations/:id',
+      'GET /conversations/:id/canned',
+      'GET /conversations/:id/inbox',
+      'GET /conversations/:id/presence',
+      'GET /conversations/:id/state',
+      'GET /conversations/:id/suggestion',
+      'GET /export',
+      'GET /inbox/agents',
+      'GET /inbox/waiting',
+      'GET /kpis',
+      'GET /live',
+      'GET /me',
+      'GET /models/',
+      'GET /openapi.json',
+      'GET /stats',
+      'POST /canned',
+      'POST /conversations/:id/assign',
+      'POST /conversations/:id/attachments',
+      'POST /conversations/:id/claim',
+      'POST /conversations/:id/forget',
+      'POST /conversations/:id/notes',
+      'POST /conversations/:id/release',
+      'POST /conversations/:id/reply',
+      'POST /conversations/:id/resolve',
+      'POST /conversations/:id/snooze',
+      'POST /conversations/:id/takeover',
+      'POST /conversations/:id/typing',
+      'POST /conversations/:id/unassign',
+      'POST /inbox/presence',
+      'POST /messages/:mid/label',
+      'POST /models/retrain',
+      'POST /models/rollback',
+      'POST /session',
     ]);
   });
 
-  for (const route of ['GET /conversations', 'GET /conversations/:id', 'GET /conversations/:id/presence', 'GET /conversations/:id/state', 'GET /export', 'GET /live', 'GET /me', 'GET /models/', 'GET /openapi.json', 'GET /stats',
-    'POST /conversations/:id/forget', 'POST /conversations/:id/notes', 'POST /conversations/:id/release', 'POST /conversations/:id/reply', 'POST /conversations/:id/takeover', 'POST /messages/:mid/label',
-    'POST /models/retrain', 'POST /models/rollback', ...INBOX_ROUTES]) {
+  for (const route of [
+    'GET /conversations',
+    'GET /conversations/:id',
+    'GET /conversations/:id/presence',
+    'GET /conversations/:id/state',
+    'GET /export',
+    'GET /live',
+    'GET /me',
+    'GET /models/',
+    'GET /openapi.json',
+    'GET /stats',
+    'POST /conversations/:id/forget',
+    'POST /conversations/:id/notes',
+    'POST /conversations/:id/release',
+    'POST /conversations/:id/reply',
+    'POST /conversations/:id/takeover',
+    'POST /messages/:mid/label',
+    'POST /models/retrain',
+    'POST /models/rollback',
+    ...INBOX_ROUTES,
+  ]) {
     test(`${route}: any query, id and body, as a user of page 101: no 500, nothing of page 102`, async () => {
       const [method, template] = route.split(' ') as [string, string];
       await fc.assert(
@@ -179,7 +256,7 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     );
   });
 
-  test('DELETE /session: any query and body end only the caller\'s own session', async () => {
+  test("DELETE /session: any query and body end only the caller's own session", async () => {
     await fc.assert(
       fc.asyncProperty(queryFor('DELETE /session'), bodyFor('DELETE /session'), async (query, b) => {
         const own = await app.signIn('bob', '10.8.0.1');
@@ -206,7 +283,13 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
       assert.equal((await app.api(`/conversations/102:${user}/state`, { token: ADMIN_TOKEN })).json.mode, 'bot', `${user} was not taken over`);
     }
     assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
-    for (const [route, seen] of statuses) t.diagnostic(`${route}: ${[...seen].sort().map(([status, n]) => `${n}× ${status}`).join(', ')}`);
+    for (const [route, seen] of statuses)
+      t.diagnostic(
+        `${route}: ${[...seen]
+          .sort()
+          .map(([status, n]) => `${n}× ${status}`)
+          .join(', ')}`,
+      );
     // The inputs reached the handlers, not only the checks in front of them (retrain,
     // rollback and erasure need an admin: test/integration/privacy.test.ts erases as one;
     // a guessed password never signs in; canned replies are managed by admins; a user's presence
@@ -214,7 +297,10 @@ describe('admin API fuzzing', { timeout: 600_000 }, () => {
     // test/e2e/channel-webchat-admin.test.ts reads it).
     for (const [route, seen] of statuses) {
       if (['POST /models/retrain', 'POST /models/rollback', 'POST /conversations/:id/forget', 'POST /session', 'POST /canned', 'DELETE /canned/:cid', 'GET /conversations/:id/presence'].includes(route)) continue;
-      assert.ok([...seen.keys()].some((st) => st < 300), `${route} never succeeded: ${JSON.stringify(Object.fromEntries(seen))}`);
+      assert.ok(
+        [...seen.keys()].some((st) => st < 300),
+        `${route} never succeeded: ${JSON.stringify(Object.fromEntries(seen))}`,
+      );
     }
     assert.equal((await app.api('/me', { token: ann })).json.name, 'ann');
   });

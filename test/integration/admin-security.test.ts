@@ -43,7 +43,7 @@ describe('admin security', () => {
     }
     assert.equal((await app.api('/conversations?q=hello', { token: ann })).status, 200, 'a plain value is fine');
     const lists = await fetch(`${app.url}/admin/api/export?format=jsonl&page=101&page=102&intent=a&intent=b`, { headers: { authorization: `Bearer ${ann}` } });
-    assert.equal(lists.status, 200, 'the export\'s documented lists may repeat their name');
+    assert.equal(lists.status, 200, "the export's documented lists may repeat their name");
     await lists.text();
   });
 
@@ -53,10 +53,14 @@ describe('admin security', () => {
     assert.equal(forged.status, 400);
     assert.match(forged.json.error, /"agent".*sign-in.*ann/);
     assert.equal((await app.api('/conversations/101:s1/takeover', { token: ann, json: { agent: 'ann' } })).status, 202, 'the own name is harmless');
-    const state = await waitUntil('human mode', async () => {
-      const s = (await app.api('/conversations/101:s1/state', { token: ann })).json;
-      return s.mode === 'human' ? s : undefined;
-    }, 15_000);
+    const state = await waitUntil(
+      'human mode',
+      async () => {
+        const s = (await app.api('/conversations/101:s1/state', { token: ann })).json;
+        return s.mode === 'human' ? s : undefined;
+      },
+      15_000,
+    );
     assert.equal(state.agent, 'ann');
     assert.equal((await app.api('/conversations/101:s1/release', { json: { agent: 'root' } })).status, 400, 'the ADMIN_TOKEN is "admin", not a person to impersonate');
     assert.equal((await app.api('/conversations/101:s1/release', { json: {} })).status, 202);
@@ -66,8 +70,7 @@ describe('admin security', () => {
     const run = crypto.randomBytes(3).toString('hex');
     let finished = 0;
     // Unknown names cost a full scrypt too (no user enumeration by timing): twelve of them at once.
-    const signIns = Array.from({ length: 12 }, (_, i) =>
-      app.api('/session', { token: '', json: { user: `nobody-${run}-${i}`, password: 'not the password' }, from: `198.18.${i}.1` }).then((r) => (finished++, r)));
+    const signIns = Array.from({ length: 12 }, (_, i) => app.api('/session', { token: '', json: { user: `nobody-${run}-${i}`, password: 'not the password' }, from: `198.18.${i}.1` }).then((r) => (finished++, r)));
     // The gauge of checks in progress, read by a request of its own: a check that held the
     // event loop could never be seen running from outside it.
     const running = async () => Number(/^cb_admin_password_checks\{state="running"\} (\d+)/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1] ?? 0);
@@ -79,26 +82,34 @@ describe('admin security', () => {
     }
     const results = await Promise.all(signIns);
     assert.equal(healthMidCheck, 200, 'no /healthz answer while a password check was running: checks block the event loop');
-    assert.deepEqual(results.map((r) => r.status), results.map(() => 401), 'every check still ran to its answer');
+    assert.deepEqual(
+      results.map((r) => r.status),
+      results.map(() => 401),
+      'every check still ran to its answer',
+    );
   });
 
   test('more sign-ins at once than the gateway checks or queues are refused with 503 and Retry-After, not queued without limit', async () => {
     const run = crypto.randomBytes(3).toString('hex');
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
-      app.api('/session', { token: '', json: { user: `crowd-${run}-${i}`, password: 'not the password' }, from: `198.19.${i}.1` })));
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => app.api('/session', { token: '', json: { user: `crowd-${run}-${i}`, password: 'not the password' }, from: `198.19.${i}.1` })));
     const busy = results.filter((r) => r.status === 503);
     assert.ok(busy.length > 0, `all ${results.length} were queued: ${results.map((r) => r.status).join(' ')}`);
     for (const r of busy) {
       assert.match(r.json.error, /too many sign-ins/);
       assert.ok(Number(r.headers.get('retry-after')) >= 1);
     }
-    assert.ok(results.every((r) => r.status === 401 || r.status === 503), results.map((r) => r.status).join(' '));
-    assert.ok(results.some((r) => r.status === 401), 'the ones taken were checked');
+    assert.ok(
+      results.every((r) => r.status === 401 || r.status === 503),
+      results.map((r) => r.status).join(' '),
+    );
+    assert.ok(
+      results.some((r) => r.status === 401),
+      'the ones taken were checked',
+    );
   });
 
   test('30 concurrent wrong passwords for one account, from 30 addresses: at most 5 reach the password check, the rest are slowed down (429)', async () => {
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) =>
-      app.api('/session', { token: '', json: { user: 'bob', password: `guess-${i}` }, from: `203.0.113.${i + 1}` })));
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => app.api('/session', { token: '', json: { user: 'bob', password: `guess-${i}` }, from: `203.0.113.${i + 1}` })));
     const checked = results.filter((r) => r.status === 401).length;
     assert.ok(checked >= 1 && checked <= 5, `${checked} guesses reached the password check`);
     const slowed = results.filter((r) => r.status === 429);
@@ -110,8 +121,7 @@ describe('admin security', () => {
   });
 
   test('token guesses are counted as token guesses whatever "user" they carry', async () => {
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) =>
-      app.api('/session', { token: '', json: { token: `guess-${i}-xxxxxxxxxxxxxxxx`, user: `rotating-${i}` }, from: `203.0.114.${i + 1}` })));
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => app.api('/session', { token: '', json: { token: `guess-${i}-xxxxxxxxxxxxxxxx`, user: `rotating-${i}` }, from: `203.0.114.${i + 1}` })));
     const checked = results.filter((r) => r.status === 401).length;
     assert.ok(checked >= 1 && checked <= 5, `${checked} token guesses were checked: ${results.map((r) => r.status).join(' ')}`);
     const neither = await app.api('/session', { token: '', json: { user: 'ann' }, from: '203.0.114.99' });
@@ -137,12 +147,17 @@ describe('admin security', () => {
     const attacker = '198.51.100.66';
     const hammer = () => app.api('/session', { token: '', json: { user: 'vic', password: 'hunter2-hunter2' }, from: attacker });
     const burst = await Promise.all(Array.from({ length: 25 }, hammer));
-    assert.ok(burst.every((r) => r.status === 401 || r.status === 429), burst.map((r) => r.status).join(' '));
+    assert.ok(
+      burst.every((r) => r.status === 401 || r.status === 429),
+      burst.map((r) => r.status).join(' '),
+    );
     const owner = () => app.api('/session', { token: '', json: { user: 'vic', password: PASSWORD }, from: '192.0.2.77' });
     let first = await owner();
     // The attacker keeps at it while the owner waits: refused by its own address's limit.
     const stop = { now: false };
-    const attacking = (async () => { while (!stop.now) assert.equal((await hammer()).status, 429); })();
+    const attacking = (async () => {
+      while (!stop.now) assert.equal((await hammer()).status, 429);
+    })();
     try {
       if (first.status === 429) {
         assert.match(first.json.error, /slowed down/);
@@ -175,7 +190,7 @@ describe('admin security', () => {
     }
   });
 
-  test('ids past PostgreSQL\'s bigint and hand-made cursors are a 404 or 400, not a 500 (found by fuzzing)', async () => {
+  test("ids past PostgreSQL's bigint and hand-made cursors are a 404 or 400, not a 500 (found by fuzzing)", async () => {
     const ann = await app.signIn('ann', '192.0.2.12');
     for (const id of ['9223372036854775808', '99999999999999999999999']) {
       const r = await app.api(`/messages/${id}/label`, { token: ann, json: { correct: true } });
@@ -205,7 +220,11 @@ describe('admin security', () => {
     assert.equal(reply.status, 400, 'not queued: the chatlog could not store it');
     assert.match(reply.json.error, /"text".*NUL/);
     assert.equal(app.fakeGraph!.calls.length, sent);
-    const deep = await fetch(`${app.url}/admin/api/conversations/101:s1/notes`, { method: 'POST', headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' }, body: `{"text":${'['.repeat(30_000)}${']'.repeat(30_000)}}` });
+    const deep = await fetch(`${app.url}/admin/api/conversations/101:s1/notes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ann}`, 'content-type': 'application/json' },
+      body: `{"text":${'['.repeat(30_000)}${']'.repeat(30_000)}}`,
+    });
     assert.equal(deep.status, 400, 'a body nested 30,000 deep is refused, not walked');
   });
 
@@ -216,7 +235,10 @@ describe('admin security', () => {
     process.on('unhandledRejection', onRejection);
     try {
       await gw.redis.set(`${gw.prefix}:{nlu}:history`, 'not a list'); // LRANGE now fails with WRONGTYPE
-      for (const [method, path] of [['GET', '/models'], ['POST', '/models/rollback']] as const) {
+      for (const [method, path] of [
+        ['GET', '/models'],
+        ['POST', '/models/rollback'],
+      ] as const) {
         const res = await fetch(`${gw.url}/admin/api${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(10_000) });
         assert.equal(res.status, 500, path);
         assert.equal(((await res.json()) as { error: string }).error, 'internal error');

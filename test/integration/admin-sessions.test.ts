@@ -71,10 +71,22 @@ describe('admin sessions follow revocation', () => {
   });
 
   test('a user whose entry changed (demoted, other pages, new password) must sign in again, and then has the new rights', async () => {
-    await rewrite([{ name: 'dora', role: 'agent', pages: ['101'] }, { name: 'emil', role: 'agent', pages: ['101'] }, { name: 'fay', role: 'agent', pages: ['101'] }]);
+    await rewrite([
+      { name: 'dora', role: 'agent', pages: ['101'] },
+      { name: 'emil', role: 'agent', pages: ['101'] },
+      { name: 'fay', role: 'agent', pages: ['101'] },
+    ]);
     const [dora, emil, fay] = [await app.signIn('dora', '192.0.2.40'), await app.signIn('emil', '192.0.2.40'), await app.signIn('fay', '192.0.2.40')];
-    await rewrite([{ name: 'dora', role: 'viewer', pages: ['101'] }, { name: 'emil', role: 'agent', pages: ['102'] }, { name: 'fay', role: 'agent', pages: ['101'], passwordHash: hashPassword('a brand new password') }]);
-    for (const [who, token] of [['dora', dora], ['emil', emil], ['fay', fay]] as const) {
+    await rewrite([
+      { name: 'dora', role: 'viewer', pages: ['101'] },
+      { name: 'emil', role: 'agent', pages: ['102'] },
+      { name: 'fay', role: 'agent', pages: ['101'], passwordHash: hashPassword('a brand new password') },
+    ]);
+    for (const [who, token] of [
+      ['dora', dora],
+      ['emil', emil],
+      ['fay', fay],
+    ] as const) {
       const r = await app.api('/me', { token, from: '192.0.2.40' });
       assert.equal(r.status, 401, who);
       assert.match(r.json.error, new RegExp(`entry of ${who} in ADMIN_USERS_FILE changed`));

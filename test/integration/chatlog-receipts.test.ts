@@ -15,7 +15,20 @@ const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
 const conv = (user: string) => ({ channel: 'whatsapp', account: '106540352242922', user });
 /** The worker's record of a reply it sent (it knows the text and the kind). */
 const sent = (user: string, mid: string, extra: Partial<MessageRecord> = {}): MessageRecord => ({
-  t: 'msg', ...conv(user), mid, direction: 'out', author: 'bot', kind: 'buttons', text: 'Pick one', replyToMid: `in-${mid}`, replyIndex: 0, startedAt: T0, sendMs: 12, repliedAt: T0 + 12, platformTs: T0 + 12, ...extra,
+  t: 'msg',
+  ...conv(user),
+  mid,
+  direction: 'out',
+  author: 'bot',
+  kind: 'buttons',
+  text: 'Pick one',
+  replyToMid: `in-${mid}`,
+  replyIndex: 0,
+  startedAt: T0,
+  sendMs: 12,
+  repliedAt: T0 + 12,
+  platformTs: T0 + 12,
+  ...extra,
 });
 /** What the gateway records of a status confirming that reply: no text, a guessed kind, no author. */
 const confirmed = (user: string, mid: string): MessageRecord => ({ t: 'msg', ...conv(user), mid, direction: 'out', kind: 'text', replyToMid: `in-${mid}`, replyIndex: 0, platformTs: T0 + 1_000, repliedAt: T0 + 1_000 });

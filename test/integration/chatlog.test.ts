@@ -16,11 +16,38 @@ import { redisTargets, testPostgres, tmpDir, uniquePrefix } from '../helpers/env
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 const inbound = (page: string, user: string, mid: string, at: number, extra: Partial<MessageRecord> = {}): MessageRecord => ({
-  t: 'msg', channel: 'messenger', account: page, user, mid, direction: 'in', kind: 'text', text: `text of ${mid}`,
-  platformTs: at, receivedAt: at + 5, enqueuedAt: at + 6, startedAt: at + 20, sendMs: 30, repliedAt: at + 60, ...extra,
+  t: 'msg',
+  channel: 'messenger',
+  account: page,
+  user,
+  mid,
+  direction: 'in',
+  kind: 'text',
+  text: `text of ${mid}`,
+  platformTs: at,
+  receivedAt: at + 5,
+  enqueuedAt: at + 6,
+  startedAt: at + 20,
+  sendMs: 30,
+  repliedAt: at + 60,
+  ...extra,
 });
 const reply = (page: string, user: string, mid: string, to: string, at: number, extra: Partial<MessageRecord> = {}): MessageRecord => ({
-  t: 'msg', channel: 'messenger', account: page, user, mid, direction: 'out', kind: 'text', text: `reply to ${to}`, replyToMid: to, replyIndex: 0, startedAt: at, sendMs: 10, repliedAt: at + 10, platformTs: at + 10, ...extra,
+  t: 'msg',
+  channel: 'messenger',
+  account: page,
+  user,
+  mid,
+  direction: 'out',
+  kind: 'text',
+  text: `reply to ${to}`,
+  replyToMid: to,
+  replyIndex: 0,
+  startedAt: at,
+  sendMs: 10,
+  repliedAt: at + 10,
+  platformTs: at + 10,
+  ...extra,
 });
 
 const backends: { name: string; open: (label: string) => Promise<SqlClient> }[] = [
@@ -41,7 +68,10 @@ for (const backend of backends) {
     test('migrations are recorded once and a second run applies nothing', async () => {
       assert.deepEqual(await migrate(db), []);
       const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      assert.deepEqual(rows.map((r) => r.version), loadMigrations().map((m) => m.version));
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        loadMigrations().map((m) => m.version),
+      );
     });
 
     if (backend.name === 'postgres') {
@@ -67,7 +97,7 @@ for (const backend of backends) {
       assert.equal(new Date(c!.first_message_at as string).getTime(), T0);
     });
 
-    test('a NUL character in a user\'s text (valid JSON, refused by PostgreSQL) does not block the chatlog: the row is written with it replaced', async () => {
+    test("a NUL character in a user's text (valid JSON, refused by PostgreSQL) does not block the chatlog: the row is written with it replaced", async () => {
       const poison = inbound('pN', 'uN', 'nul-1', T0, { text: 'a\u0000b', payload: 'P\u0000', entities: [{ entity: 'x', value: '\u0000' }] });
       const r = await writeBatch(db, [poison, inbound('pN', 'uN', 'nul-2', T0 + 1)]);
       assert.equal(r.inserted, 2, 'the batch, and the message behind it, are written');
@@ -90,18 +120,30 @@ for (const backend of backends) {
       const old = await backend.open('legacy');
       try {
         const all = loadMigrations();
-        await migrate(old, all.filter((m) => m.version < 4));
+        await migrate(
+          old,
+          all.filter((m) => m.version < 4),
+        );
         await old.query("INSERT INTO pages (id, name) VALUES ('p-old', 'Old shop')");
         const [c] = await old.query<{ id: string }>("INSERT INTO conversations (page_id, user_id, messages_in, last_message_at, first_message_at) VALUES ('p-old', 'u-old', 1, now(), now()) RETURNING id");
         await old.query("INSERT INTO messages (page_id, mid, conversation_id, direction, kind, text, platform_ts) VALUES ('p-old', 'm-old-1', $1, 'in', 'text', 'from before channels', now())", [c!.id]);
-        assert.deepEqual(await migrate(old), all.filter((m) => m.version >= 4).map((m) => m.version));
+        assert.deepEqual(
+          await migrate(old),
+          all.filter((m) => m.version >= 4).map((m) => m.version),
+        );
         const list = await listConversations(old, { scope: ['messenger:p-old'] });
-        assert.deepEqual(list.items.map((x) => [x.key, x.channel, x.accountId, x.userId]), [['p-old:u-old', 'messenger', 'p-old', 'u-old']]);
+        assert.deepEqual(
+          list.items.map((x) => [x.key, x.channel, x.accountId, x.userId]),
+          [['p-old:u-old', 'messenger', 'p-old', 'u-old']],
+        );
         assert.deepEqual(await old.query('SELECT channel, id, name FROM accounts'), [{ channel: 'messenger', id: 'p-old', name: 'Old shop' }]);
         // A record appended to the stream by a worker of the previous version (pageId/userId).
         await writeBatch(old, [{ t: 'msg', pageId: 'p-old', userId: 'u-old', mid: 'm-old-2', direction: 'in', kind: 'text', text: 'queued during the upgrade', platformTs: Date.now() } as never]);
         const view = await conversationMessages(old, list.items[0]!.id);
-        assert.deepEqual(view!.messages.map((m) => m.mid), ['m-old-1', 'm-old-2']);
+        assert.deepEqual(
+          view!.messages.map((m) => m.mid),
+          ['m-old-1', 'm-old-2'],
+        );
         // The same mid on another channel is another message.
         await writeBatch(old, [{ ...inbound('p-old', 'u-old', 'm-old-1', Date.now()), channel: 'instagram' }]);
         assert.equal(await (async () => Number((await old.query<{ n: string }>("SELECT count(*) n FROM messages WHERE mid = 'm-old-1'"))[0]!.n))(), 2);
@@ -135,12 +177,24 @@ for (const backend of backends) {
         seen.push(...r.items.map((c) => c.userId));
         cursor = r.nextCursor;
       } while (cursor);
-      assert.deepEqual(seen, Array.from({ length: 25 }, (_, i) => `user${24 - i}`));
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 25 }, (_, i) => `user${24 - i}`),
+      );
       assert.deepEqual((await listConversations(db, { scope, account: 'messenger:pA' })).items.length, 12);
-      assert.deepEqual((await listConversations(db, { scope, intent: 'order.status' })).items.map((c) => c.userId), ['user20', 'user15', 'user10', 'user5', 'user0']);
-      assert.deepEqual((await listConversations(db, { scope, q: 'parcel where' })).items.map((c) => c.userId), ['user7']);
+      assert.deepEqual(
+        (await listConversations(db, { scope, intent: 'order.status' })).items.map((c) => c.userId),
+        ['user20', 'user15', 'user10', 'user5', 'user0'],
+      );
+      assert.deepEqual(
+        (await listConversations(db, { scope, q: 'parcel where' })).items.map((c) => c.userId),
+        ['user7'],
+      );
       const range = await listConversations(db, { scope, from: new Date(T0 + 10 * 60_000), to: new Date(T0 + 13 * 60_000) });
-      assert.deepEqual(range.items.map((c) => c.userId), ['user12', 'user11', 'user10']);
+      assert.deepEqual(
+        range.items.map((c) => c.userId),
+        ['user12', 'user11', 'user10'],
+      );
       assert.deepEqual((await listConversations(db, { scope, status: 'human' })).items, []);
       await assert.rejects(listConversations(db, { cursor: 'not-a-cursor' }), BadCursorError);
     });
@@ -151,7 +205,10 @@ for (const backend of backends) {
       const id = list.items[0]!.id;
       const view = await conversationMessages(db, id, ['messenger:pT']);
       assert.ok(view);
-      assert.deepEqual(view.messages.map((m) => m.mid), ['ti-1', 'to-1', 'ti-2']);
+      assert.deepEqual(
+        view.messages.map((m) => m.mid),
+        ['ti-1', 'to-1', 'ti-2'],
+      );
       const first = view.messages[0]!;
       assert.deepEqual([first.queueWaitMs, first.processingMs, first.totalMs], [14, 40, 55]);
       assert.equal(await conversationMessages(db, id, ['messenger:pOther']), null, 'another page: not found');
@@ -173,9 +230,18 @@ for (const backend of backends) {
       assert.equal(Math.round(s.processing.p99Ms!), 99);
       assert.equal(s.queueWait.p50Ms, 14);
       assert.equal(s.fallbackRate, 0.2);
-      assert.deepEqual(s.intents, [{ intent: 'greeting', count: 8 }, { intent: 'None', count: 2 }]);
+      assert.deepEqual(s.intents, [
+        { intent: 'greeting', count: 8 },
+        { intent: 'None', count: 2 },
+      ]);
       assert.equal(s.sendFailureRate, 0.1);
-      assert.deepEqual(s.perMinute.map((m) => [m.in, m.out]), [[6, 6], [4, 4]]);
+      assert.deepEqual(
+        s.perMinute.map((m) => [m.in, m.out]),
+        [
+          [6, 6],
+          [4, 4],
+        ],
+      );
     });
   });
 }
@@ -193,7 +259,11 @@ describe('postgres outage during a transaction', () => {
       await pg.stop(); // fast shutdown: the checked-out connection is cut mid-query
       await assert.rejects(inFlight);
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(uncaught.map((e) => e.message), [], 'no uncaught error event');
+      assert.deepEqual(
+        uncaught.map((e) => e.message),
+        [],
+        'no uncaught error event',
+      );
       await pg.start();
       const rows = await db.transaction((tx) => tx.query<{ ok: number }>('SELECT 1 AS ok'));
       assert.deepEqual(rows, [{ ok: 1 }]);

@@ -10,9 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import {
-  ExportAbortedError, ExportInputError, exportMessages, parseExportFilters, redactText, type ExportCounts, type ExportFormat, type ExportOptions,
-} from '../../src/chatlog/export';
+import { ExportAbortedError, ExportInputError, exportMessages, parseExportFilters, redactText, type ExportCounts, type ExportFormat, type ExportOptions } from '../../src/chatlog/export';
 import { migrate } from '../../src/chatlog/migrate';
 import type { MessageRecord } from '../../src/chatlog/records';
 import { pgliteClient, postgresClient, type SqlClient } from '../../src/chatlog/sql';
@@ -27,22 +25,51 @@ const TRICKY = 'He said "hi, there",\nthen left'; // comma, quotes, newline
 const CONTACT = 'mail me at jane.doe@example.com or call +1 (555) 123-4567 about SH-482913';
 
 const msg = (page: string, user: string, mid: string, at: number, text: string | undefined, intent?: string, score?: number, extra: Partial<MessageRecord> = {}): MessageRecord => ({
-  t: 'msg', channel: 'messenger', account: page, user, mid, direction: 'in', author: 'user', kind: 'text', ...(text !== undefined ? { text } : {}),
-  ...(intent ? { intent, score, intents: [{ intent, score }] } : {}), entities: [], platformTs: at, receivedAt: at + 5, ...extra,
+  t: 'msg',
+  channel: 'messenger',
+  account: page,
+  user,
+  mid,
+  direction: 'in',
+  author: 'user',
+  kind: 'text',
+  ...(text !== undefined ? { text } : {}),
+  ...(intent ? { intent, score, intents: [{ intent, score }] } : {}),
+  entities: [],
+  platformTs: at,
+  receivedAt: at + 5,
+  ...extra,
 });
 
 /** mid → corrected intent, applied after the batch as an admin would. */
 const CORRECTIONS: Record<string, string> = { 'm-refund': 'returns.start', 'm-weather': 'None' };
 const SEED: MessageRecord[] = [
   msg('p1', 'u1', 'm-where', T0, 'where is my order', 'order.status', 0.9),
-  { t: 'msg', channel: 'messenger', account: 'p1', user: 'u1', mid: 'r-where', direction: 'out', author: 'bot', kind: 'text', text: 'Sure, what is your order number?', replyToMid: 'm-where', replyIndex: 0, platformTs: T0 + 40, repliedAt: T0 + 40 },
+  {
+    t: 'msg',
+    channel: 'messenger',
+    account: 'p1',
+    user: 'u1',
+    mid: 'r-where',
+    direction: 'out',
+    author: 'bot',
+    kind: 'text',
+    text: 'Sure, what is your order number?',
+    replyToMid: 'm-where',
+    replyIndex: 0,
+    platformTs: T0 + 40,
+    repliedAt: T0 + 40,
+  },
   msg('p1', 'u1', 'm-where-again', T0 + 1_000, 'where is my order', 'order.status', 0.8),
   msg('p1', 'u1', 'm-photo', T0 + 2_000, undefined, undefined, undefined, { kind: 'image', attachments: [{ type: 'image' }] }),
   msg('p1', 'u1', 'm-blank', T0 + 3_000, '   ', 'None', 0.1),
   msg('p1', 'u2', 'm-refund', T0 + 4_000, 'I want my money back', 'order.status', 0.45),
   msg('p1', 'u2', 'm-tricky', T0 + 5_000, TRICKY, 'greeting', 0.6),
   msg('p1', 'u2', 'm-contact', T0 + 6_000, CONTACT, 'contact.human', 0.55, {
-    entities: [{ entity: 'email', value: 'jane.doe@example.com', text: 'jane.doe@example.com' }, { entity: 'orderNumber', value: 'SH-482913', text: 'SH-482913' }],
+    entities: [
+      { entity: 'email', value: 'jane.doe@example.com', text: 'jane.doe@example.com' },
+      { entity: 'orderNumber', value: 'SH-482913', text: 'SH-482913' },
+    ],
   }),
   msg('p2', 'u3', 'm-blah', T0 + 7_000, 'blah blah', 'None', 0.2),
   msg('p2', 'u3', 'm-weather', T0 + 8_000, "what's the weather", 'None', 0.3),
@@ -57,7 +84,11 @@ async function run(db: SqlClient, query: Record<string, string | string[]>, form
   return { text: chunks.join(''), counts };
 }
 
-const jsonl = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonl = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 const texts = (rows: Record<string, unknown>[]) => rows.map((r) => r.text);
 
 /** RFC 4180, independent of the exporter: quoted fields hold commas, doubled quotes and line breaks. */
@@ -154,7 +185,10 @@ for (const backend of backends) {
       const rows = jsonl((await run(db, { redact: '' }, 'jsonl')).text);
       const contact = rows.find((r) => String(r.text).startsWith('mail me'))!;
       assert.equal(contact.text, 'mail me at [email] or call [phone] about SH-482913');
-      assert.deepEqual(contact.entities, [{ entity: 'email', value: '[email]', text: '[email]' }, { entity: 'orderNumber', value: 'SH-482913', text: 'SH-482913' }]);
+      assert.deepEqual(contact.entities, [
+        { entity: 'email', value: '[email]', text: '[email]' },
+        { entity: 'orderNumber', value: 'SH-482913', text: 'SH-482913' },
+      ]);
       assert.ok(!(await run(db, { redact: 'true' }, 'csv')).text.includes('example.com'));
       assert.equal(redactText('call 555-1234 or 06 12 34 56 78 on 2026-11-01, order 482913, 3.14159265'), 'call [phone] or [phone] on 2026-11-01, order 482913, 3.14159265');
     });
@@ -197,11 +231,14 @@ for (const backend of backends) {
       assert.match(text, /^version: "3\.1"\nnlu:\n- intent: None\n {2}examples: \|\n {4}- what's the weather\n/);
       const doc = parseYaml(text) as { version: string; nlu: { intent: string; examples: string }[] };
       assert.equal(doc.version, '3.1');
-      assert.deepEqual(doc.nlu.map((n) => [n.intent, n.examples]), [
-        ['None', "- what's the weather\n"],
-        ['greeting', '- He said "hi, there", then left\n'],
-        ['order.status', '- where is my order\n- track [my] (order) SH-100200\n'],
-      ]);
+      assert.deepEqual(
+        doc.nlu.map((n) => [n.intent, n.examples]),
+        [
+          ['None', "- what's the weather\n"],
+          ['greeting', '- He said "hi, there", then left\n'],
+          ['order.status', '- where is my order\n- track [my] (order) SH-100200\n'],
+        ],
+      );
       assert.deepEqual(parseYaml((await run(db, { intent: 'nothing.here' }, 'rasa')).text), { version: '3.1', nlu: [] });
     });
 
@@ -257,17 +294,27 @@ for (const backend of backends) {
 
 describe('export filters from a query string or the CLI', () => {
   test('bad values are all named at once; good ones are typed', () => {
-    assert.throws(() => parseExportFilters({ from: '2026-02-30', 'min-score': '2', direction: 'up', intent: 'bad name', colour: 'red', dedupe: 'maybe', to: ['2026-01-01', '2026-01-02'] }), (err: ExportInputError) => {
-      assert.equal(err.problems.length, 7, err.message);
-      assert.match(err.message, /unknown filter "colour"/);
-      assert.match(err.message, /from "2026-02-30" must be an ISO date/);
-      assert.match(err.message, /min-score "2" must be a number from 0 to 1/);
-      return true;
-    });
+    assert.throws(
+      () => parseExportFilters({ from: '2026-02-30', 'min-score': '2', direction: 'up', intent: 'bad name', colour: 'red', dedupe: 'maybe', to: ['2026-01-01', '2026-01-02'] }),
+      (err: ExportInputError) => {
+        assert.equal(err.problems.length, 7, err.message);
+        assert.match(err.message, /unknown filter "colour"/);
+        assert.match(err.message, /from "2026-02-30" must be an ISO date/);
+        assert.match(err.message, /min-score "2" must be a number from 0 to 1/);
+        return true;
+      },
+    );
     assert.throws(() => parseExportFilters({ from: '2026-11-02', to: '2026-11-01' }), /from must be before to/);
     assert.throws(() => parseExportFilters({ 'min-score': '0.8', 'max-score': '0.2' }), /min-score must not be above max-score/);
     assert.deepEqual(parseExportFilters({ format: 'csv', from: '2026-11-01T13:00+01:00', page: ['1', '2,3'], 'corrected-only': '', dedupe: 'false', 'raw-ids': '1', 'min-score': '.5' }), {
-      from: new Date('2026-11-01T12:00:00Z'), accounts: ['messenger:1', 'messenger:2', 'messenger:3'], correctedOnly: true, direction: 'in', dedupe: false, rawIds: true, redact: false, minScore: 0.5,
+      from: new Date('2026-11-01T12:00:00Z'),
+      accounts: ['messenger:1', 'messenger:2', 'messenger:3'],
+      correctedOnly: true,
+      direction: 'in',
+      dedupe: false,
+      rawIds: true,
+      redact: false,
+      minScore: 0.5,
     });
     assert.deepEqual(parseExportFilters({ to: '2026-11-01T12:00' }).to, new Date('2026-11-01T12:00:00Z'), 'no offset: UTC');
   });
@@ -303,7 +350,14 @@ describe('npm run export (the CLI as a process)', () => {
   test('exports to stdout or to a file (which appears only when complete), with a summary on stderr', () => {
     const r = cli(['--format', 'jsonl', '--intent', 'order.status', '--no-dedupe', '--raw-ids']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(jsonl(r.stdout).map((x) => [x.text, x.user]), [['where is my order', 'u1'], ['where is my order', 'u1'], ['track [my](order) SH-100200', 'u3']]);
+    assert.deepEqual(
+      jsonl(r.stdout).map((x) => [x.text, x.user]),
+      [
+        ['where is my order', 'u1'],
+        ['where is my order', 'u1'],
+        ['track [my](order) SH-100200', 'u3'],
+      ],
+    );
     assert.match(r.stderr, /export: 3 messages matched, 3 written, 0 duplicates/);
     const dir = tmpDir('export-cli');
     const file = path.join(dir, 'out.csv');
@@ -315,7 +369,10 @@ describe('npm run export (the CLI as a process)', () => {
     assert.ok(rows.some((row) => row.includes('mail me at [email] or call [phone] about SH-482913')));
     assert.deepEqual(fs.readdirSync(dir), ['out.csv'], 'no partial file left');
     const corpus = cli(['--format', 'nlpjs', '--corrected-only']);
-    assert.deepEqual(checkCorpus(JSON.parse(corpus.stdout), 'cli').data.map((d) => d.intent), ['None', 'returns.start']);
+    assert.deepEqual(
+      checkCorpus(JSON.parse(corpus.stdout), 'cli').data.map((d) => d.intent),
+      ['None', 'returns.start'],
+    );
   });
 
   test('usage errors exit 2, bad values and unreachable databases exit 1, each with a clear message', () => {
@@ -370,28 +427,36 @@ describe('a million messages', () => {
     await db.query("INSERT INTO accounts (channel, id) VALUES ('messenger', 'p1')");
     await db.query("INSERT INTO conversations (channel, account_id, user_id) SELECT 'messenger', 'p1', 'user-' || g FROM generate_series(1, 1000) g");
     // Two halves at once: one per core.
-    await Promise.all([[1, N / 2], [N / 2 + 1, N]].map((range) => db.query(
-      `INSERT INTO messages (channel, account_id, mid, conversation_id, direction, kind, text, intent, score, intents, entities, platform_ts, received_at)
+    await Promise.all(
+      [
+        [1, N / 2],
+        [N / 2 + 1, N],
+      ].map((range) =>
+        db.query(
+          `INSERT INTO messages (channel, account_id, mid, conversation_id, direction, kind, text, intent, score, intents, entities, platform_ts, received_at)
        SELECT 'messenger', 'p1', 'm' || g, 1 + g % 1000, 'in', 'text', 'message ' || g || ': where is my order, it was due on Tuesday',
               'intent.' || g % 20, (g % 100) / 100.0, jsonb_build_array(jsonb_build_object('intent', 'intent.' || g % 20, 'score', (g % 100) / 100.0)),
               '[]', timestamptz '2026-11-01' + g * interval '1 second', timestamptz '2026-11-01' + g * interval '1 second'
        FROM generate_series($1::int, $2::int) g`,
-      range,
-    )));
+          range,
+        ),
+      ),
+    );
     await db.query('ANALYZE messages');
     await db.close();
   });
 
   // The child prints its peak resident set size at exit. (Not getrusage's maxRSS: Linux carries
   // that over from the forking parent across exec, and the test process is the bigger one.)
-  const PEAK = `data:text/javascript,${encodeURIComponent(
-    'import fs from "node:fs"; process.on("exit", () => process.stderr.write("VmHWM=" + /VmHWM:\\s*(\\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))[1] + "\\n"));',
-  )}`;
+  const PEAK = `data:text/javascript,${encodeURIComponent('import fs from "node:fs"; process.on("exit", () => process.stderr.write("VmHWM=" + /VmHWM:\\s*(\\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))[1] + "\\n"));')}`;
   // 64 MB of JS heap: a process that held the messages would die of it.
   const exportInChild = (args: string[]) => {
     const started = Date.now();
     const r = spawnSync(process.execPath, ['--max-old-space-size=64', '--import', PEAK, '--import', 'tsx', 'src/cli/export.ts', ...args], {
-      cwd: ROOT, env: { PATH: process.env.PATH ?? '', DATABASE_URL: url }, encoding: 'utf8', maxBuffer: 1024 * 1024,
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: url },
+      encoding: 'utf8',
+      maxBuffer: 1024 * 1024,
     });
     assert.equal(r.status, 0, r.stderr);
     const peakMb = Number(/VmHWM=(\d+)/.exec(r.stderr)?.[1]) / 1024;
@@ -418,10 +483,15 @@ describe('a million messages', () => {
     const grouped = exportInChild(['--format', 'nlpjs', '--out', corpusFile, '--no-dedupe']);
     assert.equal(lines(corpusFile), N + 20 * 5 + 6, 'a line per utterance, five more per intent, six around them');
     fs.rmSync(corpusFile);
-    process.stderr.write(`# peak RSS: empty export ${idle.peakMb.toFixed(0)} MB; 1M messages to JSONL (${sizeMb.toFixed(0)} MB) ${flat.peakMb.toFixed(0)} MB in ${flat.seconds.toFixed(1)} s; `
-      + `to an nlp.js corpus ${grouped.peakMb.toFixed(0)} MB in ${grouped.seconds.toFixed(1)} s\n`);
+    process.stderr.write(
+      `# peak RSS: empty export ${idle.peakMb.toFixed(0)} MB; 1M messages to JSONL (${sizeMb.toFixed(0)} MB) ${flat.peakMb.toFixed(0)} MB in ${flat.seconds.toFixed(1)} s; ` +
+        `to an nlp.js corpus ${grouped.peakMb.toFixed(0)} MB in ${grouped.seconds.toFixed(1)} s\n`,
+    );
     // Holding the messages would take more than the file's size; the export adds the dedupe set (16 MB) and a few pages.
-    for (const [what, run] of [['JSONL', flat], ['nlp.js', grouped]] as const) {
+    for (const [what, run] of [
+      ['JSONL', flat],
+      ['nlp.js', grouped],
+    ] as const) {
       assert.ok(run.peakMb - idle.peakMb < 100, `${what}: peak RSS ${run.peakMb.toFixed(0)} MB against ${idle.peakMb.toFixed(0)} MB for an empty export`);
     }
     assert.ok(flat.peakMb < sizeMb / 2, `JSONL: peak RSS ${flat.peakMb.toFixed(0)} MB for a ${sizeMb.toFixed(0)} MB file`);

@@ -39,7 +39,7 @@ describe('support KPIs on postgres', () => {
     await writer?.close();
   });
 
-  test('an answer committed while the KPIs are read is in the CSAT count and its agent\'s average together, or in neither', async () => {
+  test("an answer committed while the KPIs are read is in the CSAT count and its agent's average together, or in neither", async () => {
     // The interleaving of a loaded machine, made certain: one CSAT figure is read, the answer
     // commits (another connection, as the chatlog writer does), then the other figure is read.
     // When both are in flight at once, the agent's figure goes first (the order seen in the failure).

@@ -35,7 +35,10 @@ for (const target of redisTargets()) {
       const now = Date.now();
       const h = await inbox.change(ref('a'), 'handoff', { now, by: 'bot', cause: 'intent' });
       assert.equal(h.state.status, 'waiting');
-      assert.deepEqual((await store.waiting()).map((w) => [w.conversation, w.since]), [['101:a', now]]);
+      assert.deepEqual(
+        (await store.waiting()).map((w) => [w.conversation, w.since]),
+        [['101:a', now]],
+      );
       assert.equal((await inbox.change(ref('a'), 'claim', { now: now + 1, actor: 'ann', guard: 'ann', by: 'ann', cause: 'claim' })).code, 'ok');
       const second = await inbox.change(ref('a'), 'claim', { now: now + 2, actor: 'cat', guard: 'cat', by: 'cat', cause: 'claim' });
       assert.deepEqual([second.code, second.state.agent, second.state.since], ['conflict', 'ann', now + 1]);
@@ -58,7 +61,7 @@ for (const target of redisTargets()) {
       assert.equal((await store.read('101:b')).agent, 'ann', 'the claim made since stands');
     });
 
-    test('an agent of ours may claim a conversation the Page Inbox\'s staff hold', async () => {
+    test("an agent of ours may claim a conversation the Page Inbox's staff hold", async () => {
       const now = Date.now();
       await inbox.change(ref('p'), 'staff', { now, actor: 'page inbox', by: 'page inbox', cause: 'page_echo' });
       const c = await inbox.change(ref('p'), 'claim', { now: now + 1, actor: 'ann', guard: 'ann', by: 'ann', cause: 'claim' });
@@ -91,7 +94,10 @@ for (const target of redisTargets()) {
       await janitor().tick(now + 10);
 
       const agents = await Promise.all(users.map(async (u) => (await rrStore.read(`101:${u}`)).agent));
-      assert.ok(agents.every((a) => a === 'ann' || a === 'bob'), `only ann and bob are online and see account 101: ${agents.join(',')}`);
+      assert.ok(
+        agents.every((a) => a === 'ann' || a === 'bob'),
+        `only ann and bob are online and see account 101: ${agents.join(',')}`,
+      );
       for (let i = 1; i < agents.length; i++) assert.notEqual(agents[i], agents[i - 1], `in turn: ${agents.join(',')}`);
       assert.equal((await rrStore.read('101:r5')).status, 'bot', 'a conversation back with the bot is not assigned');
       assert.equal((await rrStore.read('101:r6')).agent, 'page inbox', 'the staff keep theirs');
@@ -109,7 +115,10 @@ for (const target of redisTargets()) {
         assert.equal((await rrStore.read(`101:${u}`)).agent, rr[0]!.agent);
         assert.equal(await redis.zcard(queue.keys.conversation(`101:${u}`).q), 1, 'one takeover queued');
       }
-      assert.deepEqual((await rrStore.waiting()).map((w) => w.conversation), ['303:x']);
+      assert.deepEqual(
+        (await rrStore.waiting()).map((w) => w.conversation),
+        ['303:x'],
+      );
     });
 
     test('Instagram echoes: ours while a begun send of that content is owed one; an echo processed again after a crash answers the same', async () => {
@@ -120,7 +129,7 @@ for (const target of redisTargets()) {
       assert.equal(await contents.isOurs(c, 'e1', 'K'), true);
       assert.equal(await contents.isOurs(c, 'e1', 'K'), true, 'replayed: the same answer…');
       assert.equal(await contents.isOurs(c, 'e2', 'K'), true, '…and one count taken, not two: the late echo is ours too');
-      assert.equal(await contents.isOurs(c, 'e3', 'K'), false, 'a third echo of that content is a person\'s');
+      assert.equal(await contents.isOurs(c, 'e3', 'K'), false, "a third echo of that content is a person's");
       assert.equal(await contents.isOurs(c, 'e3', 'K'), false);
       await contents.sending(c, 'L');
       await contents.notSent(c, 'L');

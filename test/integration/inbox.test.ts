@@ -37,15 +37,26 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     hook = await alertReceiver(1);
     const dir = tmpDir('inbox-channels');
     const channels = path.join(dir, 'channels.json');
-    fs.writeFileSync(channels, JSON.stringify({ channels: [
-      { type: 'messenger', id: '101', name: 'Shop', accessToken: 'token-101', pageInbox: true },
-      { type: 'messenger', id: '102', accessToken: 'token-102' },
-      { type: 'instagram', id: IG, accessToken: 'ig-token-201' },
-      { type: 'instagram', id: IG_QUIET, accessToken: 'ig-token-202', staffEchoes: false },
-      { type: 'whatsapp', id: WA, accessToken: 'wa-token-301' },
-    ] }));
+    fs.writeFileSync(
+      channels,
+      JSON.stringify({
+        channels: [
+          { type: 'messenger', id: '101', name: 'Shop', accessToken: 'token-101', pageInbox: true },
+          { type: 'messenger', id: '102', accessToken: 'token-102' },
+          { type: 'instagram', id: IG, accessToken: 'ig-token-201' },
+          { type: 'instagram', id: IG_QUIET, accessToken: 'ig-token-202', staffEchoes: false },
+          { type: 'whatsapp', id: WA, accessToken: 'wa-token-301' },
+        ],
+      }),
+    );
     app = await startAdminApp('inboxapi', {
-      CHANNELS_FILE: channels, PAGES_FILE: '', HANDOFF_WEBHOOK_URL: hook.url, HANDOFF_WEBHOOK_SECRET: SECRET, HANDOFF_NOTICE_MINUTES: '10', SEND_TIMEOUT_MS: '400', SEND_ECHO_GRACE_MS: '400',
+      CHANNELS_FILE: channels,
+      PAGES_FILE: '',
+      HANDOFF_WEBHOOK_URL: hook.url,
+      HANDOFF_WEBHOOK_SECRET: SECRET,
+      HANDOFF_NOTICE_MINUTES: '10',
+      SEND_TIMEOUT_MS: '400',
+      SEND_ECHO_GRACE_MS: '400',
     });
     [ann, cat] = await Promise.all([app.signIn('ann'), app.signIn('cat')]);
   });
@@ -57,7 +68,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
   const calls = (user: string) => app.fakeGraph!.calls.filter((c) => c.recipientId === user && c.body.message !== undefined).map((c) => `send: ${c.text ?? '[attachment]'}`);
   const threadCalls = (user: string) => app.fakeGraph!.threads.calls.filter((c) => c.recipientId === user && c.ok).map((c) => c.op);
 
-  test('a handoff: waiting in the queue, on the live stream and at the webhook (signed, retried) within 2 s; the thread passed to the Page Inbox after the bot\'s last word', async () => {
+  test("a handoff: waiting in the queue, on the live stream and at the webhook (signed, retried) within 2 s; the thread passed to the Page Inbox after the bot's last word", async () => {
     const live = liveEvents(app.url, ann);
     await live.ready;
     const t0 = Date.now();
@@ -73,13 +84,16 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     live.stop();
 
     const queue = await app.api('/inbox/waiting', { token: ann });
-    assert.deepEqual(queue.json.items.map((i: { key: string }) => i.key), ['101:u-wait']);
+    assert.deepEqual(
+      queue.json.items.map((i: { key: string }) => i.key),
+      ['101:u-wait'],
+    );
     assert.ok(queue.json.items[0].waitedMs >= 0);
     assert.equal((await app.api('/inbox/waiting', { token: await app.signIn('bob') })).json.items.length, 0, 'an agent of page 102 does not see it');
 
     await waitUntil('pass_thread_control', () => threadCalls('u-wait').includes('pass_thread_control'), 5_000);
     assert.equal(app.fakeGraph!.threads.owner('101', 'u-wait'), PAGE_INBOX_APP_ID);
-    const sends = app.fakeGraph!.calls.filter((c) => c.recipientId === 'u-wait' && (c.body.message !== undefined));
+    const sends = app.fakeGraph!.calls.filter((c) => c.recipientId === 'u-wait' && c.body.message !== undefined);
     assert.equal(sends.length, 1, 'the bot said one thing: that a person will answer');
   });
 
@@ -97,14 +111,24 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     assert.equal((await app.api('/conversations/101:u-wait/reply', { token: ann, json: { text: 'Hi, Ann here.' } })).status, 202);
     await waitUntil('the agent reply', () => calls('u-wait').includes('send: Hi, Ann here.'), 10_000);
     assert.deepEqual(threadCalls('u-wait'), ['pass_thread_control', 'take_thread_control'], 'taken back before our agent spoke');
-    const history = await waitUntil('the status history', async () => {
-      const h = (await app.api('/conversations/101:u-wait/inbox', { token: ann })).json.history as { to: string; by: string; cause: string }[];
-      return h.length >= 2 ? h : undefined;
-    }, 10_000);
-    assert.deepEqual(history!.slice(0, 2).map((h) => [h.to, h.by, h.cause]), [['assigned', 'ann', 'claim'], ['waiting', 'bot', 'intent']]);
+    const history = await waitUntil(
+      'the status history',
+      async () => {
+        const h = (await app.api('/conversations/101:u-wait/inbox', { token: ann })).json.history as { to: string; by: string; cause: string }[];
+        return h.length >= 2 ? h : undefined;
+      },
+      10_000,
+    );
+    assert.deepEqual(
+      history!.slice(0, 2).map((h) => [h.to, h.by, h.cause]),
+      [
+        ['assigned', 'ann', 'claim'],
+        ['waiting', 'bot', 'intent'],
+      ],
+    );
   });
 
-  test('staff answering from the Page Inbox put the conversation in a person\'s hands: the bot stays quiet until the thread comes back', async () => {
+  test("staff answering from the Page Inbox put the conversation in a person's hands: the bot stays quiet until the thread comes back", async () => {
     await app.say('101', 'u-staff', 'hello');
     const before = calls('u-staff').length;
     await app.fakeGraph!.staffReply('101', 'u-staff', 'Hi, this is Pat from the shop');
@@ -125,10 +149,14 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     assert.deepEqual(payloads, ['CSAT:1', 'CSAT:2', 'CSAT:3', 'CSAT:4', 'CSAT:5']);
     const { post, body } = await import('../helpers/fb');
     await post(app.url, body([{ sender: { id: 'u-wait' }, recipient: { id: '101' }, timestamp: Date.now(), message: { mid: 'm-csat-5', text: '5 ★★★★★', quick_reply: { payload: 'CSAT:5' } } }]));
-    const kpis = await waitUntil('the answer in the KPIs', async () => {
-      const k = (await app.api('/kpis', { token: ann })).json;
-      return k.csat.count === 1 ? k : undefined;
-    }, 10_000);
+    const kpis = await waitUntil(
+      'the answer in the KPIs',
+      async () => {
+        const k = (await app.api('/kpis', { token: ann })).json;
+        return k.csat.count === 1 ? k : undefined;
+      },
+      10_000,
+    );
     assert.equal(kpis.csat.average, 5);
     assert.equal(kpis.agents.find((a: { agent: string }) => a.agent === 'ann').csatAverage, 5);
     assert.equal(kpis.resolution.count, 1);
@@ -151,7 +179,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     assert.equal(calls('u-late').filter((t) => /Thanks for waiting/.test(t)).length, 1, 'sent once');
   });
 
-  test('only agents and admins are present (round-robin candidates): a viewer\'s heartbeat is refused', async () => {
+  test("only agents and admins are present (round-robin candidates): a viewer's heartbeat is refused", async () => {
     const vic = await app.signIn('vic');
     assert.equal((await app.api('/inbox/presence', { token: vic, json: { status: 'online' } })).status, 403);
     assert.equal((await app.api('/inbox/presence', { token: ann, json: { status: 'online' } })).status, 200);
@@ -159,7 +187,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     assert.ok(names.includes('ann') && !names.includes('vic'), names.join(','));
   });
 
-  test('Instagram: a message the account\'s people send from the Instagram app puts the conversation in a person\'s hands; the echoes of our own replies, also after a send retried, never do', async () => {
+  test("Instagram: a message the account's people send from the Instagram app puts the conversation in a person's hands; the echoes of our own replies, also after a send retried, never do", async () => {
     const ig = app.fakeInstagram!;
     const inboxOf = async (account: string, user: string) => (await app.api(`/conversations/instagram:${account}:${user}/inbox`)).json;
     const replies = (user: string) => ig.sentTo(user).map((c) => c.text);
@@ -177,7 +205,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
 
     // The same text as the bot's, but from a person: the bot sent it once and its echo came.
     await ig.staffSends(IG, 'ig-u', reply);
-    await waitUntil('assigned to the account\'s people', async () => (await inboxOf(IG, 'ig-u')).agent === 'page inbox', 10_000);
+    await waitUntil("assigned to the account's people", async () => (await inboxOf(IG, 'ig-u')).agent === 'page inbox', 10_000);
     await ig.sendAsUser(IG, 'ig-u', 'thanks, and where is my order?');
     await sleep(1_500);
     assert.equal(replies('ig-u').length, 2, 'the bot did not talk over the person');
@@ -191,7 +219,7 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     assert.equal((await inboxOf(IG_QUIET, 'ig-q')).status, 'bot');
   });
 
-  test('WhatsApp: an agent typing in the inbox shows the typing indicator, sent with marking the user\'s latest message read; erased with the conversation', async () => {
+  test("WhatsApp: an agent typing in the inbox shows the typing indicator, sent with marking the user's latest message read; erased with the conversation", async () => {
     const wa = app.fakeWhatsApp!;
     const key = `whatsapp:${WA}:4915100000301`;
     const typingReads = () => wa.reads.filter((r) => r.typing && r.phoneNumberId === WA);
@@ -202,13 +230,19 @@ describe('agent inbox API', { timeout: 240_000 }, () => {
     const before = typingReads().length;
     assert.equal((await app.api(`/conversations/${key}/typing`, { json: {} })).status, 202);
     await waitUntil('the typing indicator', () => typingReads().length > before, 5_000);
-    assert.deepEqual(typingReads().slice(before).map((r) => r.messageId), [wamid], 'about the user\'s latest message');
+    assert.deepEqual(
+      typingReads()
+        .slice(before)
+        .map((r) => r.messageId),
+      [wamid],
+      "about the user's latest message",
+    );
 
     assert.equal((await app.api(`/conversations/${key}/forget`, { json: {} })).status, 200);
     assert.equal(await app.redis.exists(`${app.prefix}:{${key}}:latest-in`), 0, 'erased with the conversation');
     await sleep(3_100); // past the typing throttle
     assert.equal((await app.api(`/conversations/${key}/typing`, { json: {} })).status, 202);
     await sleep(500);
-    assert.equal(typingReads().length, before + 1, 'no message of the user\'s left to name: nothing sent');
+    assert.equal(typingReads().length, before + 1, "no message of the user's left to name: nothing sent");
   });
 });

@@ -86,7 +86,10 @@ for (const target of redisTargets()) {
         await post(app.url, igBody([igText(IG, 'slow', 1, 's1', 'one'), igText(IG, 'slow', 2, 's2', 'two'), igText(IG, 'slow', 3, 's3', 'three')]));
         await waitUntil('all answered', () => echoing.messagesTo('slow').length >= 3, 15_000);
         await sleep(1_000);
-        assert.deepEqual(echoing.messagesTo('slow').map((c) => c.text), ['You said: "one"', 'You said: "two"', 'You said: "three"']);
+        assert.deepEqual(
+          echoing.messagesTo('slow').map((c) => c.text),
+          ['You said: "one"', 'You said: "two"', 'You said: "three"'],
+        );
         const m = await app.metrics.registry.getSingleMetricAsString('cb_send_unconfirmed_total');
         assert.match(m, /settled="echo"\} 1/, 'the delivered one was confirmed by its echo');
         assert.match(m, /settled="resent"\} 1/, 'the unanswered one was sent again, once');

@@ -33,13 +33,16 @@ test('a retry key is executed once: the same key again is 409 with the accepted 
   assert.notEqual(again.headers.get('x-line-request-id'), again.headers.get('x-line-accepted-request-id'));
   const other = await push({ ...hello(), messages: [{ type: 'text', text: 'something else' }] }, { key: KEY });
   assert.equal(other.status, 409, 'LINE does not execute a keyed request twice, even with another body');
-  assert.deepEqual(fake.conflicts.map((c) => c.sameBody), [true, false]);
+  assert.deepEqual(
+    fake.conflicts.map((c) => c.sameBody),
+    [true, false],
+  );
   assert.equal(fake.pushesTo(lineUser('fake')).length, 1);
   // Another channel's keys are its own.
   assert.equal((await push(hello(), { key: KEY, token: LINE_CHANNELS[1]!.accessToken })).status, 200);
 });
 
-test('after the retry key\'s lifetime (24 hours at LINE; shortened here) the same key is a new request: a duplicate', async () => {
+test("after the retry key's lifetime (24 hours at LINE; shortened here) the same key is a new request: a duplicate", async () => {
   const key = '00000000-0000-4000-8000-000000000001';
   const to = lineUser('ttl');
   assert.equal((await push(hello(to), { key })).status, 200);
@@ -48,12 +51,21 @@ test('after the retry key\'s lifetime (24 hours at LINE; shortened here) the sam
   assert.equal(fake.pushesTo(to).length, 2);
 });
 
-test('bad requests get LINE\'s error body: 401 without a valid token, 400 with every problem in details, a malformed key or an unknown user', async () => {
+test("bad requests get LINE's error body: 401 without a valid token, 400 with every problem in details, a malformed key or an unknown user", async () => {
   assert.deepEqual(await push(hello(), { token: 'nope' }).then((r) => [r.status, r.body.message]), [401, 'Authentication failed. Confirm that the access token in the authorization header is valid.']);
-  const bad = await push({ to: lineUser('fake'), messages: [{ type: 'text', text: 'x'.repeat(5_001), quickReply: { items: Array.from({ length: 14 }, () => ({ type: 'action', action: { type: 'message', label: 'a', text: 'a' } })) } }, { type: 'image', originalContentUrl: 'http://x/a.png' }] });
+  const bad = await push({
+    to: lineUser('fake'),
+    messages: [
+      { type: 'text', text: 'x'.repeat(5_001), quickReply: { items: Array.from({ length: 14 }, () => ({ type: 'action', action: { type: 'message', label: 'a', text: 'a' } })) } },
+      { type: 'image', originalContentUrl: 'http://x/a.png' },
+    ],
+  });
   assert.equal(bad.status, 400);
   assert.equal(bad.body.message, 'The request body has 4 error(s)');
-  assert.deepEqual(bad.body.details.map((d: { property: string }) => d.property), ['messages[0].text', 'messages[0].quickReply.items', 'messages[1].originalContentUrl', 'messages[1].previewImageUrl']);
+  assert.deepEqual(
+    bad.body.details.map((d: { property: string }) => d.property),
+    ['messages[0].text', 'messages[0].quickReply.items', 'messages[1].originalContentUrl', 'messages[1].previewImageUrl'],
+  );
   assert.deepEqual((await push({ to: lineUser('fake'), messages: [] })).body.details, [{ message: 'Size must be between 1 and 5', property: 'messages' }]);
   assert.deepEqual(await push(hello(), { key: 'not-a-uuid' }).then((r) => r.status), 400);
   assert.deepEqual(await push(hello('someone')).then((r) => [r.status, r.body.message]), [400, 'Failed to send messages']);

@@ -30,7 +30,7 @@ describe('LINE', () => {
   const texts = (name: string) => fake.textsTo(lineUser(name));
   const metric = async (app: { metrics: { registry: { getSingleMetricAsString(n: string): Promise<string> } } }, name: string) => app.metrics.registry.getSingleMetricAsString(name);
 
-  test('a user\'s messages are answered in order through the push API, each push with its retry key; a redelivered POST is dropped and counted', async () => {
+  test("a user's messages are answered in order through the push API, each push with its retry key; a redelivered POST is dropped and counted", async () => {
     const app = await startTestApp('line-basic', env);
     try {
       const u = lineUser('basic');
@@ -42,7 +42,10 @@ describe('LINE', () => {
       await waitUntil('three answers', () => texts('basic').length >= 3, 10_000);
       await sleep(200);
       assert.deepEqual(texts('basic'), ['You said: "one"', 'You said: "two"', 'You said: "three"']);
-      assert.deepEqual(fake.pushesTo(u).map((p) => p.retryKey), ['b-1', 'b-2', 'b-3'].map((id) => lineRetryKey(BOT, `${id}#0`)));
+      assert.deepEqual(
+        fake.pushesTo(u).map((p) => p.retryKey),
+        ['b-1', 'b-2', 'b-3'].map((id) => lineRetryKey(BOT, `${id}#0`)),
+      );
       assert.match(await metric(app, 'cb_webhook_redeliveries_total'), /channel="line"\} 1/);
       assert.match(await metric(app, 'cb_duplicates_total'), /channel="line"\} 1/);
     } finally {
@@ -50,7 +53,7 @@ describe('LINE', () => {
     }
   });
 
-  test('unknown destination and bad signature are 403, the console\'s Verify is 200; group chats and follows are not answered', async () => {
+  test("unknown destination and bad signature are 403, the console's Verify is 200; group chats and follows are not answered", async () => {
     const app = await startTestApp('line-edges', env);
     try {
       const stranger = lineBody([fixtures.text(lineUser('x'), 1, 's-1', 'hi')], `U${'0'.repeat(32)}`);
@@ -82,7 +85,10 @@ describe('LINE', () => {
     const [sent, silent] = [lineUser('crash-sent'), lineUser('crash-silent')];
     try {
       // The state a worker leaves when killed between "begin send" and its record, for two events.
-      for (const [u, id] of [[sent, 'c-sent'], [silent, 'c-silent']] as const) {
+      for (const [u, id] of [
+        [sent, 'c-sent'],
+        [silent, 'c-silent'],
+      ] as const) {
         const c = conversationKey({ channel: 'line', account: BOT, user: u });
         await postLine(gw.url, lineBody([fixtures.text(u, 1, id, 'hi')]));
         await gw.queue.redis.set(gw.queue.keys.conversation(c).lock, 'dead-worker', 'PX', 60_000);
@@ -101,7 +107,11 @@ describe('LINE', () => {
       await waitUntil('both settled', async () => fake.pushesTo(silent).length === 1 && fake.conflicts.some((c) => c.to === sent), 10_000);
       await sleep(300);
       assert.deepEqual([texts('crash-sent'), texts('crash-silent')], [['You said: "hi"'], ['You said: "hi"']], 'each user saw the reply once');
-      assert.deepEqual(fake.conflicts.filter((c) => c.to === sent).map((c) => c.sameBody), [true], 'the resend was the same request');
+      assert.deepEqual(
+        fake.conflicts.filter((c) => c.to === sent).map((c) => c.sameBody),
+        [true],
+        'the resend was the same request',
+      );
       assert.match(await metric(worker, 'cb_send_unconfirmed_total'), /settled="resent"\} 2/);
       assert.match(await metric(worker, 'cb_send_already_accepted_total'), /channel="line"\} 1/);
     } finally {
@@ -120,7 +130,11 @@ describe('LINE', () => {
       await waitUntil('all answered', () => texts('lost').length >= 3, 15_000);
       await sleep(500);
       assert.deepEqual(texts('lost'), ['You said: "one"', 'You said: "two"', 'You said: "three"']);
-      assert.deepEqual(fake.conflicts.filter((c) => c.to === u).map((c) => c.retryKey), [lineRetryKey(BOT, 'l-1#0')], 'only the delivered one came back as 409');
+      assert.deepEqual(
+        fake.conflicts.filter((c) => c.to === u).map((c) => c.retryKey),
+        [lineRetryKey(BOT, 'l-1#0')],
+        'only the delivered one came back as 409',
+      );
       assert.match(await metric(app, 'cb_send_retries_total'), /channel="line"\} 3/);
     } finally {
       await app.stop();
@@ -146,27 +160,39 @@ describe('LINE', () => {
     }
   });
 
-  test('typing shows LINE\'s loading animation in the user\'s chat', async () => {
-    const typing: BotHandler = { turn: async (_e, io) => { await io.typing(); return { replies: [{ text: 'done' }] }; } };
+  test("typing shows LINE's loading animation in the user's chat", async () => {
+    const typing: BotHandler = {
+      turn: async (_e, io) => {
+        await io.typing();
+        return { replies: [{ text: 'done' }] };
+      },
+    };
     const app = await startTestApp('line-typing', env, { bot: typing });
     try {
       const u = lineUser('typing');
       await postLine(app.url, lineBody([fixtures.text(u, 1, 't-1', 'look it up')]));
       await waitUntil('answered', () => texts('typing').length === 1, 10_000);
-      assert.deepEqual(fake.loadings.filter((l) => l.chatId === u).map((l) => [l.account, l.seconds]), [[BOT, 20]]);
+      assert.deepEqual(
+        fake.loadings.filter((l) => l.chatId === u).map((l) => [l.account, l.seconds]),
+        [[BOT, 20]],
+      );
     } finally {
       await app.stop();
     }
   });
 
-  test('the dialog bot\'s answers — text, suggestions as quick replies, a tapped suggestion — are accepted by LINE', async () => {
+  test("the dialog bot's answers — text, suggestions as quick replies, a tapped suggestion — are accepted by LINE", async () => {
     const app = await startTestApp('line-dialog', { ...env, BOT: 'dialog', DATA_DIR: tmpDir('line-dialog') });
     try {
       const u = lineUser('dialog');
       const refusedBefore = fake.refused.length;
       await postLine(app.url, lineBody([fixtures.text(u, 1, 'd-1', 'hello')]));
       await waitUntil('greeted', () => fake.pushesTo(u).length >= 1, 20_000);
-      const quick = fake.pushesTo(u).flatMap((p) => p.messages).map((m) => m.quickReply as { items: { action: { type: string; data: string; label: string } }[] } | undefined).find(Boolean);
+      const quick = fake
+        .pushesTo(u)
+        .flatMap((p) => p.messages)
+        .map((m) => m.quickReply as { items: { action: { type: string; data: string; label: string } }[] } | undefined)
+        .find(Boolean);
       assert.ok(quick, `the greeting offers suggestions: ${JSON.stringify(fake.pushesTo(u))}`);
       const tap = quick.items[0]!.action;
       assert.equal(tap.type, 'postback');
@@ -187,8 +213,11 @@ describe('LINE', () => {
       const emulated = await fetch(`${app.url}/_dev/line/emulate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: u, text: 'hello dev' }) });
       assert.equal(emulated.status, 200);
       await waitUntil('answered', () => app.fakeLine!.pushesTo(u).length === 1, 10_000);
-      const listed = await (await fetch(`${app.url}/_dev/line/pushes?user=${u}`)).json() as { messages: { text: string }[] }[];
-      assert.deepEqual(listed.map((p) => p.messages[0]!.text), ['You said: "hello dev"']);
+      const listed = (await (await fetch(`${app.url}/_dev/line/pushes?user=${u}`)).json()) as { messages: { text: string }[] }[];
+      assert.deepEqual(
+        listed.map((p) => p.messages[0]!.text),
+        ['You said: "hello dev"'],
+      );
     } finally {
       await app.stop();
     }

@@ -23,15 +23,29 @@ async function hold(q: ConversationQueue, c: string, worker: string): Promise<{ 
   const [page, user] = c.split(':') as [string, string];
   await q.enqueue(c, [textEvent(page, user, `m-${user}`, 1)]);
   await q.markReady([c]);
-  const { claims } = await q.claimShards(Array.from({ length: q.keys.shards }, (_, shard) => ({ shard, max: 10 })), LEASE, worker);
-  assert.deepEqual(claims.map((x) => x.conversation), [c]);
+  const { claims } = await q.claimShards(
+    Array.from({ length: q.keys.shards }, (_, shard) => ({ shard, max: 10 })),
+    LEASE,
+    worker,
+  );
+  assert.deepEqual(
+    claims.map((x) => x.conversation),
+    [c],
+  );
   const value = `${worker}/${user}`;
   const r = await q.next(c, value, undefined, { acquireMs: LEASE });
   assert.equal(r.code, ScriptCode.Ok);
   return { value, member: r.code === ScriptCode.Ok ? r.member : '' };
 }
 
-const claimable = async (q: ConversationQueue) => (await q.claimShards(Array.from({ length: q.keys.shards }, (_, shard) => ({ shard, max: 10 })), LEASE, 'someone-else')).claims.map((x) => x.conversation);
+const claimable = async (q: ConversationQueue) =>
+  (
+    await q.claimShards(
+      Array.from({ length: q.keys.shards }, (_, shard) => ({ shard, max: 10 })),
+      LEASE,
+      'someone-else',
+    )
+  ).claims.map((x) => x.conversation);
 
 for (const target of redisTargets()) {
   describe(`worker liveness on ${target.name} redis`, () => {
@@ -60,12 +74,12 @@ for (const target of redisTargets()) {
       alive.start();
       try {
         const score = async (c: string) => Number(await q.redis.zscore(q.keys.ready(q.keys.shardOf(c)), c));
-        await waitUntil('the dead worker\'s conversations claimable', async () => (await Promise.all(gone.map(score))).every((s) => s <= Date.now()), 20_000);
+        await waitUntil("the dead worker's conversations claimable", async () => (await Promise.all(gone.map(score))).every((s) => s <= Date.now()), 20_000);
         assert.ok(Date.now() - start < LEASE / 2, 'handed over well before the 60 s lease and lock would have run out');
         for (const c of gone) assert.ok((await score(c)) < (await score('p1:later')), `${c} goes before a conversation that became ready after it was claimed`);
-        assert.deepEqual((await claimable(q)).sort(), [...gone, 'p1:later'].sort(), 'the live worker\'s conversation stays leased to it');
+        assert.deepEqual((await claimable(q)).sort(), [...gone, 'p1:later'].sort(), "the live worker's conversation stays leased to it");
         for (const c of gone) assert.equal(await q.redis.get(q.keys.conversation(c).lock), null, `${c}: the dead worker's lock is broken`);
-        assert.equal(await q.redis.get(q.keys.conversation('p1:a1').lock), kept.value, 'the live worker\'s lock is untouched');
+        assert.equal(await q.redis.get(q.keys.conversation('p1:a1').lock), kept.value, "the live worker's lock is untouched");
         assert.equal(await q.redis.zscore(q.keys.workers, 'w-dead'), null, 'the dead worker left the registry');
         assert.match(await metrics.registry.getSingleMetricAsString('cb_conversations_taken_over_total'), / 2$/m);
         assert.match(await metrics.registry.getSingleMetricAsString('cb_dead_workers_total'), / 1$/m);
@@ -91,7 +105,7 @@ for (const target of redisTargets()) {
         await waitUntil('w-slow noticed', async () => / 1$/m.test(await metrics.registry.getSingleMetricAsString('cb_worker_presumed_dead_total')), 10_000);
         assert.notEqual(await q.redis.zscore(q.keys.workers, 'w-slow'), null, 'and is back in the registry');
         const late = await q.next(c, held.value, { member: held.member, id: 'm-slow', sent: 1 });
-        assert.equal(late.code, ScriptCode.Fenced, 'its ack is refused: the conversation is someone else\'s now');
+        assert.equal(late.code, ScriptCode.Fenced, "its ack is refused: the conversation is someone else's now");
         assert.deepEqual(await claimable(q), [c], 'and the conversation is claimable');
       } finally {
         await slow.stop();

@@ -13,8 +13,7 @@ import { postgresClient } from '../../src/chatlog/sql';
 import { testPostgres, tmpDir } from '../helpers/env';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const cli = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+const cli = (args: string[], env: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
 
 async function tables(url: string): Promise<string[]> {
   const db = postgresClient(url, () => undefined);
@@ -81,7 +80,7 @@ describe('.env for local runs', () => {
     assert.match(withFile.stderr, /read \.env/);
     assert.match(withFile.stdout, /^applied \d+: 001_init/);
     const overridden = npmRun(dir, ['migrate'], { DATABASE_URL: 'postgres://x:y@127.0.0.1:1/none', LOG_LEVEL: 'warn' });
-    assert.equal(overridden.status, 1, 'the environment\'s DATABASE_URL was used, not the file\'s');
+    assert.equal(overridden.status, 1, "the environment's DATABASE_URL was used, not the file's");
     assert.match(overridden.stderr, /127\.0\.0\.1:1\/none/);
     const fromFile = npmRun(dir, ['migrate']);
     assert.equal(fromFile.status, 1, 'LOG_LEVEL from .env is read and validated');

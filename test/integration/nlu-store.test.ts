@@ -13,7 +13,13 @@ import { connectRedis, type RedisClient } from '../../src/queue/redis';
 import { redisTargets, tmpDir, uniquePrefix } from '../helpers/env';
 
 const logger = createLogger('silent');
-const extra = checkCorpus({ locale: 'en', data: [{ intent: 'gift.wrap', utterances: ['can you gift wrap it', 'do you offer gift wrapping', 'wrap it as a present please', 'is gift wrap available', 'I want it wrapped as a gift'], answers: ['Yes! Gift wrapping is free.'] }] }, 'extra');
+const extra = checkCorpus(
+  {
+    locale: 'en',
+    data: [{ intent: 'gift.wrap', utterances: ['can you gift wrap it', 'do you offer gift wrapping', 'wrap it as a present please', 'is gift wrap available', 'I want it wrapped as a gift'], answers: ['Yes! Gift wrapping is free.'] }],
+  },
+  'extra',
+);
 
 for (const target of redisTargets()) {
   describe(`published models (${target.name})`, () => {

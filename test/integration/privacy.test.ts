@@ -98,7 +98,7 @@ describe('erasure and retention', () => {
     app.fakeGraph!.idsForPages.set('asid-of-xena', [{ page: '101', psid: 'psid-of-xena' }]);
     const res = await deletionCallback(app.url, 'asid-of-xena');
     assert.equal(res.status, 200);
-    assert.equal(await rows('psid-of-xena'), 2, 'the app-scoped id is not resolved: the PSID\'s conversation stays (FB_APP_ID is needed)');
+    assert.equal(await rows('psid-of-xena'), 2, "the app-scoped id is not resolved: the PSID's conversation stays (FB_APP_ID is needed)");
   });
 
   test('a record made before the erasure but written after it does not bring the conversation back', async () => {
@@ -150,21 +150,40 @@ describe('erasure and retention', () => {
 
   test('retention: messages older than the horizon are purged in batches, their empty conversations too; newer ones stay', async () => {
     const old = Date.now() - 40 * 86_400_000;
-    const recs = Array.from({ length: 25 }, (_, i) => ({ t: 'msg' as const, channel: 'messenger', account: '101', user: `old${i % 3}`, mid: `old-${i}`, direction: 'in' as const, kind: 'text', text: 'old', platformTs: old + i, receivedAt: old + i }));
+    const recs = Array.from({ length: 25 }, (_, i) => ({
+      t: 'msg' as const,
+      channel: 'messenger',
+      account: '101',
+      user: `old${i % 3}`,
+      mid: `old-${i}`,
+      direction: 'in' as const,
+      kind: 'text',
+      text: 'old',
+      platformTs: old + i,
+      receivedAt: old + i,
+    }));
     await writeBatch(app.db!, [...recs, { t: 'msg', channel: 'messenger', account: '101', user: 'old0', mid: 'new-0', direction: 'in', kind: 'text', text: 'new', platformTs: Date.now(), receivedAt: Date.now() }]);
     // Exports honour the retention before the purge has run.
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
     await exportMessages(app.db!, parseExportFilters({ 'raw-ids': 'true', dedupe: 'false' }), 'jsonl', out, { retentionDays: 30 });
-    const exported = Buffer.concat(chunks).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; user: string });
+    const exported = Buffer.concat(chunks)
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text: string; user: string });
     assert.ok(exported.some((l) => l.text === 'new') && !exported.some((l) => l.text === 'old'), 'nothing older than the retention is exported');
     const r = await purgeBefore(app.db!, new Date(Date.now() - 30 * 86_400_000), 10);
     assert.ok(r.messages >= 25, `purged ${r.messages}`);
     assert.equal(await rows('old0'), 1, 'the new message stays');
     assert.equal(await rows('old1'), 0);
     const convs = await app.db!.query<{ user_id: string }>("SELECT user_id FROM conversations WHERE user_id LIKE 'old%' ORDER BY 1");
-    assert.deepEqual(convs.map((c) => c.user_id), ['old0'], 'conversations left without messages are gone');
+    assert.deepEqual(
+      convs.map((c) => c.user_id),
+      ['old0'],
+      'conversations left without messages are gone',
+    );
     await waitUntil('nothing left to purge', async () => (await purgeBefore(app.db!, new Date(Date.now() - 30 * 86_400_000))).messages === 0, 5_000);
   });
 });
@@ -182,7 +201,11 @@ describe('the data-deletion callback with FB_APP_ID: app-scoped ids resolved to 
   const requests = async () => Number((await app.db!.query<{ n: string }>('SELECT count(*) n FROM deletion_requests'))[0]!.n);
 
   test('the fake answers ids_for_pages like Graph: the app access token and its appsecret_proof, paging, unknown ids', async () => {
-    graph().idsForPages.set('asid-probe', [{ page: '101', psid: 'p1' }, { page: '102', psid: 'p2' }, { page: '103', psid: 'p3' }]);
+    graph().idsForPages.set('asid-probe', [
+      { page: '101', psid: 'p1' },
+      { page: '102', psid: 'p2' },
+      { page: '103', psid: 'p3' },
+    ]);
     const base = `${app.url}/_dev/graph/v21.0`;
     const token = `${APP_ID}|${APP_SECRET}`;
     const proof = crypto.createHmac('sha256', APP_SECRET).update(token).digest('hex');
@@ -195,7 +218,13 @@ describe('the data-deletion callback with FB_APP_ID: app-scoped ids resolved to 
     assert.equal((await get({ access_token: token, appsecret_proof: '00' })).status, 400, 'a wrong appsecret_proof');
     const first = await get({ access_token: token, appsecret_proof: proof, limit: '2' });
     assert.equal(first.status, 200);
-    assert.deepEqual(first.json.data.map((e: any) => [e.id, e.page.id]), [['p1', '101'], ['p2', '102']]);
+    assert.deepEqual(
+      first.json.data.map((e: any) => [e.id, e.page.id]),
+      [
+        ['p1', '101'],
+        ['p2', '102'],
+      ],
+    );
     assert.match(first.json.paging.next, /after=/);
     const rest = await get({ access_token: token, appsecret_proof: proof, limit: '2', after: first.json.paging.cursors.after });
     assert.deepEqual([rest.json.data.map((e: any) => e.id), rest.json.paging.next], [['p3'], undefined]);
@@ -212,7 +241,11 @@ describe('the data-deletion callback with FB_APP_ID: app-scoped ids resolved to 
     assert.ok((await keysOf(olga101)).includes('ctx'), 'the dialog context holds the order number');
     // Three entries, one per answer: the callback follows the cursor. Page 999 is not ours: skipped.
     graph().idsPageSize = 1;
-    graph().idsForPages.set('asid-olga', [{ page: '101', psid: 'psid-olga-101' }, { page: '999', psid: 'psid-olga-999' }, { page: '102', psid: 'psid-olga-102' }]);
+    graph().idsForPages.set('asid-olga', [
+      { page: '101', psid: 'psid-olga-101' },
+      { page: '999', psid: 'psid-olga-999' },
+      { page: '102', psid: 'psid-olga-102' },
+    ]);
     graph().idsForPages.set('asid-pete', [{ page: '101', psid: 'psid-pete-101' }]);
 
     const res = await deletionCallback(app.url, 'asid-olga');
@@ -226,7 +259,14 @@ describe('the data-deletion callback with FB_APP_ID: app-scoped ids resolved to 
     const html = await (await fetch(answer.url)).text();
     assert.match(html, /Your data was deleted: 2 conversation\(s\) and 4 message\(s\)\./, 'one request counts both pages');
     const [req] = await app.db!.query<{ subject: { user: string; account?: string }[] }>('SELECT subject FROM deletion_requests WHERE code = $1', [answer.confirmation_code]);
-    assert.deepEqual(req!.subject.map((x) => [x.account ?? '*', x.user]), [['*', 'asid-olga'], ['101', 'psid-olga-101'], ['102', 'psid-olga-102']]);
+    assert.deepEqual(
+      req!.subject.map((x) => [x.account ?? '*', x.user]),
+      [
+        ['*', 'asid-olga'],
+        ['101', 'psid-olga-101'],
+        ['102', 'psid-olga-102'],
+      ],
+    );
   });
 
   test('a Graph failure answers 503 and erases nothing; an id Graph does not know has no PSIDs (the raw id is erased, 200)', async () => {

@@ -17,7 +17,10 @@ const [standalone, cluster] = redisTargets();
 /** A conversation with events queued, claimed and locked as a worker holds it, and its first event peeked. */
 async function held(q: ConversationQueue, user: string, mids: string[]): Promise<{ c: string; claim: Claim; member: string }> {
   const c = conversationId('pb', user);
-  await q.enqueue(c, mids.map((m, i) => textEvent('pb', user, m, i + 1)));
+  await q.enqueue(
+    c,
+    mids.map((m, i) => textEvent('pb', user, m, i + 1)),
+  );
   await q.markReady([c]);
   const claim = (await q.claim(q.keys.shardOf(c), 10_000, 10, 'w1')).find((x) => x.conversation === c);
   assert.ok(claim, 'claimed');
@@ -63,7 +66,11 @@ describe('queue batch scripts on standalone redis', () => {
     assert.equal(await q.redis.zscore(q.keys.ready(claim.shard), c), null, 'the conversation left the ready index');
     assert.equal(await q.redis.hget(q.keys.owners(claim.shard), c), null, 'and its lease owner entry');
     const entries = await q.redis.xrange(log.entriesOf(ref, []).key, '-', '+');
-    assert.deepEqual(entries.map(([, f]) => JSON.parse(f[1]!).mid), ['a', 'b'], 'both records appended, in order');
+    assert.deepEqual(
+      entries.map(([, f]) => JSON.parse(f[1]!).mid),
+      ['a', 'b'],
+      'both records appended, in order',
+    );
   });
 
   test('finish-n leaves a conversation ready when new work came while it was held', async () => {
@@ -122,17 +129,23 @@ describe('queue batch scripts on standalone redis', () => {
     const ref = (u: string) => ({ channel: 'messenger', account: 'pb', user: u });
     const results = await Promise.all(all.map((x) => q.finish({ claim: x.claim, lockValue: `w1/${x.u}`, ack: { member: x.member, id: `${x.u}-a`, sent: 1 }, records: log.entriesOf(ref(x.u), []) })));
     assert.equal(calls.n, 1, 'one call for the three');
-    assert.deepEqual(results.map((r) => (r.code === ScriptCode.Ok ? idOf(r.payload) : r.code)), ['b1-b', 'b2-b', 'b3-b']);
+    assert.deepEqual(
+      results.map((r) => (r.code === ScriptCode.Ok ? idOf(r.payload) : r.code)),
+      ['b1-b', 'b2-b', 'b3-b'],
+    );
   });
 
-  test('ingest-n queues a POST\'s events, appends its chatlog records and marks the conversations left with work ready', async () => {
+  test("ingest-n queues a POST's events, appends its chatlog records and marks the conversations left with work ready", async () => {
     const q = await open('ingest');
     const log = new ChatlogStream(q.redis, q.keys.prefix, 2);
     const [a, b] = [conversationId('pb', 'i1'), conversationId('pb', 'i2')];
     const ref = { channel: 'messenger', account: 'pb', user: 'i2' };
     const confirmation = { ...textEvent('pb', 'i2', 'echo-1', 5), queue: false, confirms: { event: 'b0', index: 0 } };
     const [ra, rb] = await q.ingest(
-      [{ conversation: a, events: [textEvent('pb', 'i1', 'a1', 1), textEvent('pb', 'i1', 'a2', 2)] }, { conversation: b, events: [confirmation] }],
+      [
+        { conversation: a, events: [textEvent('pb', 'i1', 'a1', 1), textEvent('pb', 'i1', 'a2', 2)] },
+        { conversation: b, events: [confirmation] },
+      ],
       log.entries([{ t: 'msg', ...ref, mid: 'echo-1', direction: 'out', kind: 'text', text: 'hi' }]),
     );
     assert.deepEqual([ra!.codes, ra!.depth, rb!.codes, rb!.depth], [[1, 1], 2, [4], 0]);
@@ -151,7 +164,11 @@ describe('queue batch scripts on standalone redis', () => {
     const c = conversationId('pb', 'i3');
     const posts = await Promise.all(['x1', 'x2', 'x1'].map((m, i) => q.ingest([{ conversation: c, events: [textEvent('pb', 'i3', m, i + 1)] }], [])));
     assert.equal(calls.n, 1);
-    assert.deepEqual(posts.map((p) => p[0]!.codes), [[1], [1], [2]], 'entries run in the order they came: the third is a duplicate of the first');
+    assert.deepEqual(
+      posts.map((p) => p[0]!.codes),
+      [[1], [1], [2]],
+      'entries run in the order they came: the third is a duplicate of the first',
+    );
   });
 
   test('ingest-n keeps the overflow rules: over the cap events wait, beyond QUEUE_OVERFLOW_MAX they are refused', async () => {
@@ -203,7 +220,10 @@ describe('queue batch scripts on standalone redis', () => {
     const q = await openQueue(standalone!, 'takeover', { shards: 1, cap: 1 });
     opened.push(q);
     const c = conversationId('pb', 'flood');
-    await q.enqueue(c, [1, 2, 3].map((i) => textEvent('pb', 'flood', `f${i}`, i)));
+    await q.enqueue(
+      c,
+      [1, 2, 3].map((i) => textEvent('pb', 'flood', `f${i}`, i)),
+    );
     await q.markReady([c]);
     const [t] = await q.claimAndPeek([{ shard: 0, max: 1 }], 10_000, 'w1', { lockPrefix: 'w1/r', lockTtlMs: 10_000, busyDelayMs: 200 });
     assert.ok(t!.first.code === ScriptCode.Ok && idOf(t!.first.payload) === 'f1');

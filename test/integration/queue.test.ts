@@ -68,7 +68,10 @@ for (const target of redisTargets()) {
       const q = await open('cap', { cap: 3 });
       const c = conversationId('p1', 'u3');
       const k = q.keys.conversation(c);
-      const r = await q.enqueue(c, [1, 2, 3, 4, 5].map((i) => textEvent('p1', 'u3', `m${i}`, i)));
+      const r = await q.enqueue(
+        c,
+        [1, 2, 3, 4, 5].map((i) => textEvent('p1', 'u3', `m${i}`, i)),
+      );
       assert.deepEqual([r.codes, r.depth, r.overflow], [[1, 1, 1, 3, 3], 3, 2]);
       // The worker acks the first: the head of the overflow list takes its place.
       await q.redis.set(k.lock, 'me', 'PX', 10_000);
@@ -90,7 +93,10 @@ for (const target of redisTargets()) {
     test('with QUEUE_OVERFLOW_MAX events waiting, more are refused without being marked seen, and taken once there is room', async () => {
       const q = await open('full', { cap: 2, maxOverflow: 2 });
       const c = conversationId('p1', 'u6');
-      const r = await q.enqueue(c, [1, 2, 3, 4, 5, 6].map((i) => textEvent('p1', 'u6', `f${i}`, i)));
+      const r = await q.enqueue(
+        c,
+        [1, 2, 3, 4, 5, 6].map((i) => textEvent('p1', 'u6', `f${i}`, i)),
+      );
       assert.deepEqual(r.codes, [1, 1, 3, 3, 5, 5]);
       const retry = await q.enqueue(c, [textEvent('p1', 'u6', 'f5', 5)]);
       assert.deepEqual(retry.codes, [5], 'still full: refused again, not a duplicate');
@@ -178,7 +184,10 @@ for (const target of redisTargets()) {
       assert.deepEqual(await q.claim(0, 10_000, 10), [], 'still leased: no spinning on a busy lock');
       assert.equal(await q.settle(a, 'remove'), true);
       assert.equal(await q.settle(b, 'remove'), false);
-      assert.deepEqual((await q.claim(0, 10_000, 10)).map((x) => x.conversation), ['p1:b']);
+      assert.deepEqual(
+        (await q.claim(0, 10_000, 10)).map((x) => x.conversation),
+        ['p1:b'],
+      );
     });
 
     test('a lease that runs out makes the conversation claimable again (a dead holder)', async () => {
@@ -187,7 +196,10 @@ for (const target of redisTargets()) {
       assert.equal((await q.claim(0, 200, 1)).length, 1);
       assert.equal((await q.claim(0, 200, 1)).length, 0);
       await new Promise((r) => setTimeout(r, 250));
-      assert.deepEqual((await q.claim(0, 200, 1)).map((x) => x.conversation), ['p1:dead']);
+      assert.deepEqual(
+        (await q.claim(0, 200, 1)).map((x) => x.conversation),
+        ['p1:dead'],
+      );
     });
 
     test('the sweeper restores queued conversations missing from the ready index', async () => {
@@ -234,8 +246,14 @@ for (const target of redisTargets()) {
         const convs = Array.from({ length: 200 }, (_, i) => `p:${i}`);
         await q.markReady(convs);
         const perMaster = await Promise.all(masters(q.redis).map(async (m) => (await m.keys(`${q.keys.prefix}:ready:*`)).length));
-        assert.equal(perMaster.reduce((a, b) => a + b, 0), 16);
-        assert.ok(perMaster.every((n) => n > 0), `every master holds ready shards: ${perMaster}`);
+        assert.equal(
+          perMaster.reduce((a, b) => a + b, 0),
+          16,
+        );
+        assert.ok(
+          perMaster.every((n) => n > 0),
+          `every master holds ready shards: ${perMaster}`,
+        );
       });
 
       test('the work of many conversations spreads over every master: keys, commands, chatlog stream shards', async () => {

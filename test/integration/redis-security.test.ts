@@ -42,19 +42,29 @@ describe('Redis with a password (cluster)', () => {
       const users = ['ann', 'bob', 'cy', 'dee', 'eve', 'fay'];
       for (const u of users) await post(app.url, body([text('101', u, 1, `${u}-1`, 'one'), text('101', u, 2, `${u}-2`, 'two')]));
       await waitUntil('every reply', () => users.every((u) => graph.messagesTo(u).length === 2), 15_000);
-      for (const u of users) assert.deepEqual(graph.messagesTo(u).map((c) => c.metadata?.mid), [`${u}-1`, `${u}-2`]);
+      for (const u of users)
+        assert.deepEqual(
+          graph.messagesTo(u).map((c) => c.metadata?.mid),
+          [`${u}-1`, `${u}-2`],
+        );
     } finally {
       await app.stop();
     }
   });
 
   test('a wrong or missing password is refused at once, naming the reason', async () => {
-    for (const [env, reason] of [[{ REDIS_PASSWORD: 'not-it' }, /WRONGPASS|invalid username-password/], [{}, /NOAUTH|Authentication required/]] as const) {
+    for (const [env, reason] of [
+      [{ REDIS_PASSWORD: 'not-it' }, /WRONGPASS|invalid username-password/],
+      [{}, /NOAUTH|Authentication required/],
+    ] as const) {
       const started = Date.now();
-      await assert.rejects(connectRedis(remoteTarget(redisConfig({ REDIS_CLUSTER_NODES: nodes, ...env })), () => undefined), (err: Error) => {
-        assert.match(err.message, reason);
-        return true;
-      });
+      await assert.rejects(
+        connectRedis(remoteTarget(redisConfig({ REDIS_CLUSTER_NODES: nodes, ...env })), () => undefined),
+        (err: Error) => {
+          assert.match(err.message, reason);
+          return true;
+        },
+      );
       assert.ok(Date.now() - started < 10_000, 'no waiting out the 15 s ready timeout');
     }
   });
@@ -97,7 +107,10 @@ describe('Redis over TLS with a private CA (standalone)', () => {
 
   test('without the CA the server certificate is not trusted, and the error says so at once', async () => {
     const started = Date.now();
-    await assert.rejects(connectRedis(remoteTarget(redisConfig({ REDIS_URL: `rediss://127.0.0.1:${tlsPort}` })), () => undefined), /certificate/);
+    await assert.rejects(
+      connectRedis(remoteTarget(redisConfig({ REDIS_URL: `rediss://127.0.0.1:${tlsPort}` })), () => undefined),
+      /certificate/,
+    );
     assert.ok(Date.now() - started < 10_000);
   });
 });

@@ -25,7 +25,9 @@ describe('replies within the platform’s limits', () => {
   after(() => graph.close());
 
   test('a 4,500-character reply with 15 options reaches Messenger as 3 messages in order, the last with 13 quick replies', async () => {
-    const long = Array.from({ length: 900 }, (_, i) => `w${i}`).join(' ').padEnd(4_500, '.');
+    const long = Array.from({ length: 900 }, (_, i) => `w${i}`)
+      .join(' ')
+      .padEnd(4_500, '.');
     const bot: BotHandler = {
       turn: async () => ({ replies: [{ text: long, quickReplies: Array.from({ length: 15 }, (_, i) => ({ title: `Option ${i}`, payload: `P${i}` })) }, { text: 'and one more' }] }),
     };
@@ -34,8 +36,19 @@ describe('replies within the platform’s limits', () => {
       await post(app.url, body([text('101', 'reader', 1, 'm-long', 'tell me everything')]));
       await waitUntil('all parts sent', () => graph.messagesTo('reader').length >= 4, 10_000);
       const sent = graph.messagesTo('reader');
-      assert.deepEqual(sent.map((c) => c.metadata), [0, 1, 2, 3].map((i) => ({ mid: 'm-long', i })), 'each part its own ledger entry, in order');
-      assert.equal(sent.slice(0, 3).map((c) => c.text).join(' '), long, 'nothing lost or reordered at the cuts');
+      assert.deepEqual(
+        sent.map((c) => c.metadata),
+        [0, 1, 2, 3].map((i) => ({ mid: 'm-long', i })),
+        'each part its own ledger entry, in order',
+      );
+      assert.equal(
+        sent
+          .slice(0, 3)
+          .map((c) => c.text)
+          .join(' '),
+        long,
+        'nothing lost or reordered at the cuts',
+      );
       assert.ok(sent.every((c) => (c.text ?? '').length <= 2_000));
       const quick = (sent[2]!.body.message as { quick_replies?: unknown[] }).quick_replies;
       assert.equal(quick?.length, 13);

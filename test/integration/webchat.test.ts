@@ -27,8 +27,14 @@ for (const target of redisTargets()) {
       await online(w);
       const sent = ['hello', 'how are you?', 'bye'].map((t) => w.send(t)!);
       await waitUntil('three replies', () => w.entries.filter((x) => x.e.f === 'bot').length === 3, 15_000);
-      assert.deepEqual(w.entries.filter((x) => x.e.f === 'visitor').map((x) => x.e.text), ['hello', 'how are you?', 'bye']);
-      assert.deepEqual(w.entries.filter((x) => x.e.f === 'bot').map((x) => x.e.body?.text), ['You said: "hello"', 'You said: "how are you?"', 'You said: "bye"']);
+      assert.deepEqual(
+        w.entries.filter((x) => x.e.f === 'visitor').map((x) => x.e.text),
+        ['hello', 'how are you?', 'bye'],
+      );
+      assert.deepEqual(
+        w.entries.filter((x) => x.e.f === 'bot').map((x) => x.e.body?.text),
+        ['You said: "hello"', 'You said: "how are you?"', 'You said: "bye"'],
+      );
       assert.deepEqual(auditShown(w.entries, sent), { lost: 0, duplicates: 0, outOfOrder: 0, problems: [] });
       await waitUntil('all acknowledged', () => sent.every((c) => w.delivered?.[c]));
       assert.equal(w.outbox.length, 0);
@@ -92,7 +98,11 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     const notifyUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/chat-replies`;
-    app = await startTestApp('wcproto', { ...target.env, CHANNELS_FILE: channelsFile('wcproto', [{ type: 'webchat', id: 'blog', origins: ['https://blog.example'] }], { notifyUrl, notifySecret: NOTIFY_SECRET }), FB_PAGE_ACCESS_TOKEN: 'token-any' });
+    app = await startTestApp('wcproto', {
+      ...target.env,
+      CHANNELS_FILE: channelsFile('wcproto', [{ type: 'webchat', id: 'blog', origins: ['https://blog.example'] }], { notifyUrl, notifySecret: NOTIFY_SECRET }),
+      FB_PAGE_ACCESS_TOKEN: 'token-any',
+    });
   });
   after(async () => {
     await app?.stop();
@@ -115,10 +125,10 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     s.send('{not json');
     s.send({ t: 'msg', id: 'x', text: 'id too short' });
     await waitUntil('three errors', () => s.frames.filter((f) => f.t === 'error').length === 4);
-    assert.deepEqual(s.frames.filter((f) => f.t === 'error').map((f) => f.message), [
-      'say hello first: {"t":"hello",…}', 'frames must be text (JSON), not binary', 'frame must be a JSON object',
-      'msg.id must be 8-64 letters, digits, _ or - (a random id the widget keeps until the message is acknowledged)',
-    ]);
+    assert.deepEqual(
+      s.frames.filter((f) => f.t === 'error').map((f) => f.message),
+      ['say hello first: {"t":"hello",…}', 'frames must be text (JSON), not binary', 'frame must be a JSON object', 'msg.id must be 8-64 letters, digits, _ or - (a random id the widget keeps until the message is acknowledged)'],
+    );
     for (let i = 0; i < 6; i++) s.send('[]');
     assert.deepEqual(await s.closed, { code: 4400, reason: 'more than 9 bad frames' });
     const big = await hello();
@@ -193,7 +203,10 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     await waitUntil('the answer', () => s.frames.some((f) => f.t === 'entry' && f.e.f === 'bot'), 15_000);
     await sleep(300);
     const entries = s.frames.filter((f) => f.t === 'entry');
-    assert.deepEqual(entries.map((f) => f.e.f), ['visitor', 'bot']);
+    assert.deepEqual(
+      entries.map((f) => f.e.f),
+      ['visitor', 'bot'],
+    );
     assert.match(await app.metrics.registry.getSingleMetricAsString('cb_webchat_frames_total'), /type="msg",outcome="duplicate"\} 1/);
     s.ws.close();
   });
@@ -226,13 +239,21 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     w.setTyping(true);
     await waitUntil('typing', async () => (await app.webchat!.get(ref)).typing);
     // An agent typing in the admin app (the inbox's typing route, through the channel's typing action).
-    const typing = await fetch(`${app.url}/admin/api/conversations/${encodeURIComponent(`webchat:${SITE}:${w.visitor}`)}/typing`, { method: 'POST', headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' }, body: '{}' });
+    const typing = await fetch(`${app.url}/admin/api/conversations/${encodeURIComponent(`webchat:${SITE}:${w.visitor}`)}/typing`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(typing.status, 202);
     await waitUntil('the widget shows the agent typing', () => w.typing?.by === 'agent');
     w.stop();
     await waitUntil('offline', async () => !(await app.webchat!.get(ref)).online);
     const mine = changes.filter((c) => c.user === ref.user).map((c) => [c.online, c.typing]);
-    assert.deepEqual(mine, [[true, false], [true, true], [false, false]]);
+    assert.deepEqual(mine, [
+      [true, false],
+      [true, true],
+      [false, false],
+    ]);
     stop();
   });
 
@@ -244,9 +265,12 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     const conversation = `webchat:${SITE}:${w.visitor}`;
     w.stop();
     await waitUntil('offline', async () => !(await app.webchat!.get({ channel: 'webchat', account: SITE, user: w.visitor! })).online);
-    const agentReply = (text: string) => fetch(`${app.url}/admin/api/conversations/${encodeURIComponent(conversation)}/reply`, {
-      method: 'POST', headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ text }),
-    });
+    const agentReply = (text: string) =>
+      fetch(`${app.url}/admin/api/conversations/${encodeURIComponent(conversation)}/reply`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${app.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+      });
     const before = notified.length;
     assert.equal((await agentReply('Sorry for the wait: your order ships today.')).status, 202);
     assert.equal((await agentReply('Anything else?')).status, 202);
@@ -260,7 +284,13 @@ describe('web chat protocol: limits, refusals, identity, presence, notifications
     const back = widget(app.url, { tokenStore: w.tokens });
     await online(back);
     await waitUntil('the replies shown', () => back.entries.length === 4);
-    assert.deepEqual(back.entries.slice(2).map((x) => [x.e.f, x.e.body?.text]), [['agent', 'Sorry for the wait: your order ships today.'], ['agent', 'Anything else?']]);
+    assert.deepEqual(
+      back.entries.slice(2).map((x) => [x.e.f, x.e.body?.text]),
+      [
+        ['agent', 'Sorry for the wait: your order ships today.'],
+        ['agent', 'Anything else?'],
+      ],
+    );
     back.stop();
     await waitUntil('offline', async () => !(await app.webchat!.get({ channel: 'webchat', account: SITE, user: w.visitor! })).online);
     await agentReply('One more thing.');

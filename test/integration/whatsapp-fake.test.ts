@@ -74,7 +74,11 @@ describe('whatsapp cloud api fake', () => {
     assert.deepEqual(ok.json.contacts, [{ input: '4915112345', wa_id: '4915112345' }]);
     assert.match(ok.json.messages[0].id, /^wamid\./);
     // Messenger's Send API still answers on the same base URL.
-    const messenger = await fetch(`${base}/me/messages?access_token=page-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ recipient: { id: 'psid' }, messaging_type: 'RESPONSE', message: { text: 'hi' } }) });
+    const messenger = await fetch(`${base}/me/messages?access_token=page-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ recipient: { id: 'psid' }, messaging_type: 'RESPONSE', message: { text: 'hi' } }),
+    });
     assert.equal(messenger.status, 200);
   });
 
@@ -89,11 +93,20 @@ describe('whatsapp cloud api fake', () => {
       assert.match(r.messageId!, /^wamid\./);
       await waitUntil('three statuses received', () => received.filter((p) => p.event.mid === r.messageId).length === 3, 5_000);
       const statuses = received.filter((p) => p.event.mid === r.messageId);
-      assert.deepEqual(statuses.map((p) => p.event.kind), ['echo', 'delivery', 'read']);
+      assert.deepEqual(
+        statuses.map((p) => p.event.kind),
+        ['echo', 'delivery', 'read'],
+      );
       assert.ok(statuses.every((p) => p.confirms?.event === 'wamid.user1' && p.confirms.index === 0 && p.event.user === '4915199999'));
       await channel.senderAction(to, 'seen', about);
       await channel.senderAction(to, 'typing', about);
-      assert.deepEqual(wa.reads.slice(-2).map((x) => [x.messageId, x.typing]), [['wamid.user1', false], ['wamid.user1', true]]);
+      assert.deepEqual(
+        wa.reads.slice(-2).map((x) => [x.messageId, x.typing]),
+        [
+          ['wamid.user1', false],
+          ['wamid.user1', true],
+        ],
+      );
     } finally {
       client.close();
     }

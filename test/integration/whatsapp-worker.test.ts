@@ -59,7 +59,13 @@ describe('whatsapp worker', () => {
       const delivered = await postWa(app.url, waBody(waChange(PHONE, { statuses: [waStatus(users.delivered, 'wamid.out2', 'delivered', 2, token(users.delivered))] })));
       assert.equal(delivered.body.recorded, 1, 'a delivered status confirms too');
       // The gateway records the confirmed reply's row, then the receipt for it: no worker needed.
-      assert.deepEqual((await records(app, users.delivered)).map((r) => [r.t, r.mid ?? r.mids, r.kind]), [['msg', 'wamid.out2', 'text'], ['receipt', ['wamid.out2'], 'delivery']]);
+      assert.deepEqual(
+        (await records(app, users.delivered)).map((r) => [r.t, r.mid ?? r.mids, r.kind]),
+        [
+          ['msg', 'wamid.out2', 'text'],
+          ['receipt', ['wamid.out2'], 'delivery'],
+        ],
+      );
     } finally {
       await app.stop();
     }
@@ -89,7 +95,10 @@ describe('whatsapp worker', () => {
       assert.deepEqual(m!.token, { mid: 'wamid.flow1', i: 0 });
       assert.deepEqual([m!.type, m!.text, m!.body.recipient_type, m!.body.to], ['text', 'You said: "hello there"', 'individual', user]);
       assert.deepEqual(m!.statuses, ['sent', 'delivered']);
-      assert.ok(wa.reads.some((r) => r.messageId === 'wamid.flow1' && r.phoneNumberId === PHONE), 'the user sees two blue ticks');
+      assert.ok(
+        wa.reads.some((r) => r.messageId === 'wamid.flow1' && r.phoneNumberId === PHONE),
+        'the user sees two blue ticks',
+      );
       const events = await app.metrics.registry.getSingleMetricAsString('cb_webhook_events_total');
       assert.match(events, /channel="whatsapp",kind="echo",outcome="recorded"\} 1/);
       assert.match(events, /channel="whatsapp",kind="delivery",outcome="recorded"\} 1/);
@@ -98,8 +107,15 @@ describe('whatsapp worker', () => {
       const log = await records(app, user);
       const out = log.filter((r) => r.direction === 'out');
       assert.deepEqual([out.length, [...new Set(out.map((r) => r.mid))]], [3, [m!.wamid]]);
-      assert.deepEqual(out.filter((r) => r.author === 'bot').map((r) => r.text), ['You said: "hello there"'], 'the worker’s record carries the text');
-      assert.deepEqual(log.filter((r) => r.t === 'receipt').map((r) => [r.kind, r.mids]), [['delivery', [m!.wamid]]]);
+      assert.deepEqual(
+        out.filter((r) => r.author === 'bot').map((r) => r.text),
+        ['You said: "hello there"'],
+        'the worker’s record carries the text',
+      );
+      assert.deepEqual(
+        log.filter((r) => r.t === 'receipt').map((r) => [r.kind, r.mids]),
+        [['delivery', [m!.wamid]]],
+      );
       assert.equal(wa.messagesTo(user).length, 1, 'a status is never answered');
     } finally {
       wa.setWebhook(undefined);

@@ -107,7 +107,10 @@ describe('worker', () => {
       await post(app.url, body([text('101', 'slow', 1, 's1', 'one'), text('101', 'slow', 2, 's2', 'two'), text('101', 'slow', 3, 's3', 'three')]));
       await waitUntil('all answered', () => echoing.messagesTo('slow').length >= 3, 15_000);
       await sleep(1_000);
-      assert.deepEqual(echoing.messagesTo('slow').map((c) => c.metadata?.mid), ['s1', 's2', 's3']);
+      assert.deepEqual(
+        echoing.messagesTo('slow').map((c) => c.metadata?.mid),
+        ['s1', 's2', 's3'],
+      );
       const m = await app.metrics.registry.getSingleMetricAsString('cb_send_unconfirmed_total');
       assert.match(m, /settled="echo"\} 1/, 'the delivered one was confirmed by its echo');
       assert.match(m, /settled="resent"\} 1/, 'the unanswered one was sent again, once');
@@ -152,7 +155,10 @@ describe('worker', () => {
       const chattyBefore = order.indexOf('calm');
       assert.ok(chattyBefore <= 20, `calm waited for only one batch of chatty, not ${chattyBefore} replies`);
       await waitUntil('chatty answered', () => repliesTo('chatty').length === 300, 30_000);
-      assert.deepEqual(repliesTo('chatty'), Array.from({ length: 300 }, (_, i) => `c${i}`));
+      assert.deepEqual(
+        repliesTo('chatty'),
+        Array.from({ length: 300 }, (_, i) => `c${i}`),
+      );
     } finally {
       await worker.stop();
     }
@@ -169,7 +175,7 @@ describe('worker', () => {
     }
     const answered = repliesTo('drain').length;
     assert.ok(answered < 30, 'stopped before the end');
-    const redis = (await startTestApp('drain-check', { ...target.env, ROLE: 'gateway', REDIS_PREFIX: app.prefix }));
+    const redis = await startTestApp('drain-check', { ...target.env, ROLE: 'gateway', REDIS_PREFIX: app.prefix });
     try {
       const locks = (await Promise.all(masters(redis.redis).map((m) => m.keys(`${app.prefix}:{*}:lock`)))).flat();
       assert.deepEqual(locks, [], 'no lock left behind');
@@ -181,7 +187,10 @@ describe('worker', () => {
     const next = await startTestApp('drain2', { ...target.env, ROLE: 'worker', GRAPH_API_URL: graphUrl, REDIS_PREFIX: app.prefix });
     try {
       await waitUntil('the rest answered by the next worker', () => repliesTo('drain').length === 30, 15_000);
-      assert.deepEqual(repliesTo('drain'), Array.from({ length: 30 }, (_, i) => `d${i}`));
+      assert.deepEqual(
+        repliesTo('drain'),
+        Array.from({ length: 30 }, (_, i) => `d${i}`),
+      );
     } finally {
       await next.stop();
     }

@@ -18,10 +18,13 @@ test('requests submitted in the same turn are run together, each answered with i
 
 test('a batch holds at most max requests and maxSize, but a request larger than maxSize still goes (alone)', async () => {
   const runs: number[][] = [];
-  const b = new Batcher<number, number>(async (xs) => {
-    runs.push(xs);
-    return xs;
-  }, { max: 2, size: (x) => x, maxSize: 10 });
+  const b = new Batcher<number, number>(
+    async (xs) => {
+      runs.push(xs);
+      return xs;
+    },
+    { max: 2, size: (x) => x, maxSize: 10 },
+  );
   await Promise.all([1, 2, 3, 9, 50, 4].map((x) => b.submit(x)));
   assert.deepEqual(runs, [[1, 2], [3], [9], [50], [4]]);
 });

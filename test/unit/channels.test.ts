@@ -9,7 +9,11 @@ import { splitText } from '../../src/channels/reply';
 test('a conversation key names channel, account and user; Messenger keeps the keys it had before channels', () => {
   assert.equal(conversationKey({ channel: 'messenger', account: '101', user: '555' }), '101:555', 'queued events and contexts of a running deployment keep their keys');
   assert.equal(conversationKey({ channel: 'whatsapp', account: '1099', user: '4915112345' }), 'whatsapp:1099:4915112345');
-  for (const c of [{ channel: 'messenger', account: '101', user: '555' }, { channel: 'line', account: 'Ubot', user: 'U0123abc' }, { channel: 'webchat', account: 'shop', user: 'v_x-Y.z' }]) {
+  for (const c of [
+    { channel: 'messenger', account: '101', user: '555' },
+    { channel: 'line', account: 'Ubot', user: 'U0123abc' },
+    { channel: 'webchat', account: 'shop', user: 'v_x-Y.z' },
+  ]) {
     assert.deepEqual(parseConversationKey(conversationKey(c)), c);
   }
   for (const bad of ['', '101', 'a:b:c:d', 'messenger:101:555', 'Bad:1:2', 'whatsapp::2', '101:u{1}', 'x:1:a b']) assert.equal(parseConversationKey(bad), undefined, bad);
@@ -35,11 +39,17 @@ test('long text is split at paragraph or word ends, never mid-word or mid-emoji,
   const parts = splitText(words, 2_000);
   assert.ok(parts.length >= 3 && parts.every((p) => p.length <= 2_000));
   assert.equal(parts.join(' '), words);
-  assert.ok(parts.every((p) => /^word\d+/.test(p) && /word\d+$/.test(p)), 'cut between words');
+  assert.ok(
+    parts.every((p) => /^word\d+/.test(p) && /word\d+$/.test(p)),
+    'cut between words',
+  );
   const emoji = '😀'.repeat(1_500); // 3,000 UTF-16 units, no spaces
   const e = splitText(emoji, 2_000);
   assert.equal(e.join(''), emoji);
-  assert.ok(e.every((p) => !/^[\uDC00-\uDFFF]/.test(p) && !/[\uD800-\uDBFF]$/.test(p)), 'no half emoji');
+  assert.ok(
+    e.every((p) => !/^[\uDC00-\uDFFF]/.test(p) && !/[\uD800-\uDBFF]$/.test(p)),
+    'no half emoji',
+  );
   assert.deepEqual(splitText('', 10), ['']);
 });
 
@@ -54,7 +64,17 @@ test('Messenger rendering keeps to the Send API limits and says what it changed'
   assert.equal(r.messages[0]!.body.quick_replies, undefined);
   assert.deepEqual(r.adjustments.sort(), ['15 quick replies cut to 13', 'quick reply titles shortened to 20 characters', 'text split in 3 messages'].sort());
 
-  const b = renderMessenger([{ text: 'Pick one', buttons: [{ title: 'Track', payload: 'INTENT:order.status' }, { title: 'Site', url: 'https://shop.example' }, { title: 'C', payload: 'c' }, { title: 'D', payload: 'd' }] }]);
+  const b = renderMessenger([
+    {
+      text: 'Pick one',
+      buttons: [
+        { title: 'Track', payload: 'INTENT:order.status' },
+        { title: 'Site', url: 'https://shop.example' },
+        { title: 'C', payload: 'c' },
+        { title: 'D', payload: 'd' },
+      ],
+    },
+  ]);
   assert.equal(b.messages.length, 1);
   const template = b.messages[0]!.body.attachment!.payload as { template_type: string; text: string; buttons: Record<string, string>[] };
   assert.deepEqual([template.template_type, template.text, template.buttons.length], ['button', 'Pick one', 3]);
@@ -62,7 +82,10 @@ test('Messenger rendering keeps to the Send API limits and says what it changed'
   assert.deepEqual(b.adjustments, ['4 buttons cut to 3']);
 
   const a = renderMessenger([{ text: 'Here is your invoice', attachment: { type: 'file', url: 'https://cdn.example/inv.pdf', name: 'inv.pdf' } }]);
-  assert.deepEqual(a.messages.map((m) => m.kind), ['text', 'attachment']);
+  assert.deepEqual(
+    a.messages.map((m) => m.kind),
+    ['text', 'attachment'],
+  );
   assert.deepEqual(a.messages[1]!.body.attachment, { type: 'file', payload: { url: 'https://cdn.example/inv.pdf', is_reusable: true } });
   assert.deepEqual(renderMessenger([]).messages, []);
 });

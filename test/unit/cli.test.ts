@@ -12,8 +12,7 @@ import { COMMANDS } from '../../src/cli/index';
 import { progress } from '../../src/cli/command';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const cli = (args: string[], input = '') =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, input, encoding: 'utf8', timeout: 60_000 });
+const cli = (args: string[], input = '') => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, input, encoding: 'utf8', timeout: 60_000 });
 
 test('ordered-chatbot --help lists every command; no command or an unknown one is a usage error (exit 2)', () => {
   const help = cli(['--help']);

@@ -23,13 +23,25 @@ test('dev mode starts with embedded defaults and says which secrets are developm
 test('every bad variable is reported at once', () => {
   let err: unknown;
   try {
-    loadConfig({ PORT: 'http', ROLE: 'boss', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', WEBHOOK_BODY_LIMIT: '10gb', QUEUE_SHARDS: '0', DATABASE_URL: 'mysql://x', FB_ALLOW_SHA1: 'no', QUEUE_OVERFLOW_MAX: '-1', HTTP_REQUEST_TIMEOUT_MS: '10' });
+    loadConfig({
+      PORT: 'http',
+      ROLE: 'boss',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'localhost:6379',
+      WEBHOOK_BODY_LIMIT: '10gb',
+      QUEUE_SHARDS: '0',
+      DATABASE_URL: 'mysql://x',
+      FB_ALLOW_SHA1: 'no',
+      QUEUE_OVERFLOW_MAX: '-1',
+      HTTP_REQUEST_TIMEOUT_MS: '10',
+    });
   } catch (e) {
     err = e;
   }
   assert.ok(err instanceof ConfigError);
   const text = err.problems.join('\n');
-  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL', 'FB_ALLOW_SHA1', 'QUEUE_OVERFLOW_MAX', 'HTTP_REQUEST_TIMEOUT_MS']) assert.match(text, new RegExp(name), `${name} reported`);
+  for (const name of ['PORT', 'ROLE', 'LOG_LEVEL', 'REDIS_URL', 'WEBHOOK_BODY_LIMIT', 'QUEUE_SHARDS', 'DATABASE_URL', 'FB_ALLOW_SHA1', 'QUEUE_OVERFLOW_MAX', 'HTTP_REQUEST_TIMEOUT_MS'])
+    assert.match(text, new RegExp(name), `${name} reported`);
   assert.equal(err.problems.length, 10);
 });
 
@@ -42,7 +54,10 @@ test('production refuses development fallbacks', () => {
   const c = loadConfig({ ...prod, FB_APP_ID: '1234567890' });
   assert.equal(c.fb.graphApiUrl, 'https://graph.facebook.com/v21.0');
   assert.equal(c.fb.appId, '1234567890');
-  assert.deepEqual(c.redis.clusterNodes, [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }]);
+  assert.deepEqual(c.redis.clusterNodes, [
+    { host: 'r1', port: 7000 },
+    { host: 'r2', port: 7001 },
+  ]);
   assert.equal(c.warnings.length, 0);
   // Without FB_APP_ID the data-deletion callback cannot resolve Meta's app-scoped ids: said at start, not refused.
   assert.deepEqual(loadConfig(prod).warnings.filter((w) => /FB_APP_ID.*page-scoped/.test(w)).length, 1);
@@ -60,13 +75,24 @@ test('production refuses development fallbacks', () => {
 test('PAGES_FILE gives each page its own token, and its mistakes are named', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
   const good = path.join(dir, 'pages.json');
-  fs.writeFileSync(good, JSON.stringify({ pages: [{ id: '111', name: 'Shop', accessToken: 'EAA-token-111' }, { id: 222, accessToken: 'EAA-token-222' }] }));
+  fs.writeFileSync(
+    good,
+    JSON.stringify({
+      pages: [
+        { id: '111', name: 'Shop', accessToken: 'EAA-token-111' },
+        { id: 222, accessToken: 'EAA-token-222' },
+      ],
+    }),
+  );
   const c = loadConfig({ PAGES_FILE: good });
   assert.equal(c.fb.pages?.get('111')?.accessToken, 'EAA-token-111');
   assert.equal(c.fb.pages?.get('222')?.accessToken, 'EAA-token-222');
   const bad = path.join(dir, 'bad.json');
   fs.writeFileSync(bad, JSON.stringify({ pages: [{ id: 'x y', accessToken: 'short' }] }));
-  assert.throws(() => loadConfig({ PAGES_FILE: bad }), (e: unknown) => e instanceof ConfigError && e.problems.length === 2);
+  assert.throws(
+    () => loadConfig({ PAGES_FILE: bad }),
+    (e: unknown) => e instanceof ConfigError && e.problems.length === 2,
+  );
   assert.throws(() => loadConfig({ PAGES_FILE: path.join(dir, 'missing.json') }), /cannot be read: ENOENT/);
   fs.writeFileSync(bad, '{"pages": [');
   assert.throws(() => loadConfig({ PAGES_FILE: bad }), /not valid JSON/);
@@ -92,7 +118,11 @@ test('Redis credentials and TLS: for a remote Redis only, each mistake named', (
     [{ REDIS_URL: 'rediss://r:6379', REDIS_TLS_CA_FILE: path.join(dir, 'missing.pem') }, /REDIS_TLS_CA_FILE .* cannot be read: ENOENT/],
     [{ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_TLS: 'yes' }, /REDIS_TLS="yes" must be one of: true, false/],
   ] as const) {
-    assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)),
+      JSON.stringify(env),
+    );
   }
 });
 
@@ -108,8 +138,15 @@ test('WORKER_DEAD_AFTER_MS: 2 s by default, 0 turns the heartbeat off, a value t
   assert.equal(loadConfig({}).worker.deadAfterMs, 2_000);
   assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '0' }).worker.deadAfterMs, 0);
   assert.equal(loadConfig({ WORKER_DEAD_AFTER_MS: '5000' }).worker.deadAfterMs, 5_000);
-  for (const [value, problem] of [['50', /WORKER_DEAD_AFTER_MS=50 must be 0 \(off\) or at least 200/], ['2s', /WORKER_DEAD_AFTER_MS="2s" must be an integer/]] as const) {
-    assert.throws(() => loadConfig({ WORKER_DEAD_AFTER_MS: value }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)), value);
+  for (const [value, problem] of [
+    ['50', /WORKER_DEAD_AFTER_MS=50 must be 0 \(off\) or at least 200/],
+    ['2s', /WORKER_DEAD_AFTER_MS="2s" must be an integer/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ WORKER_DEAD_AFTER_MS: value }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)),
+      value,
+    );
   }
 });
 
@@ -118,10 +155,17 @@ test('TRUST_PROXY: off by default; true, a hop count or proxy addresses/CIDRs; a
   assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
   const t = loadConfig({ TRUST_PROXY: 'true' });
   assert.equal(t.trustProxy, true);
-  assert.ok(t.warnings.some((w) => /TRUST_PROXY=true.*forge|write/.test(w)), 'true is trusted blindly: said at start');
+  assert.ok(
+    t.warnings.some((w) => /TRUST_PROXY=true.*forge|write/.test(w)),
+    'true is trusted blindly: said at start',
+  );
   assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
   assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', 'loopback']);
   for (const bad of ['yes', '0', '11', '10.0.0.0/33', '300.1.1.1', 'fd00::/129', '10.0.0.1/8/8', 'proxy.internal']) {
-    assert.throws(() => loadConfig({ TRUST_PROXY: bad }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(`TRUST_PROXY=${JSON.stringify(bad)} must be`)), bad);
+    assert.throws(
+      () => loadConfig({ TRUST_PROXY: bad }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(`TRUST_PROXY=${JSON.stringify(bad)} must be`)),
+      bad,
+    );
   }
 });

@@ -48,11 +48,19 @@ type Model = { apiVersion: string; kind: string; new (data: never): { validate()
 const KINDS = new Map<string, { model: Model; module: string }>(
   (
     [
-      [Namespace, 'kubernetes-models/v1/Namespace'], [ConfigMap, 'kubernetes-models/v1/ConfigMap'], [Secret, 'kubernetes-models/v1/Secret'], [Service, 'kubernetes-models/v1/Service'],
-      [Deployment, 'kubernetes-models/apps/v1/Deployment'], [StatefulSet, 'kubernetes-models/apps/v1/StatefulSet'], [Job, 'kubernetes-models/batch/v1/Job'],
-      [HorizontalPodAutoscaler, 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'], [PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget'],
-      [Ingress, 'kubernetes-models/networking.k8s.io/v1/Ingress'], [NetworkPolicy, 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'],
-      [PodMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor'], [ServiceMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'],
+      [Namespace, 'kubernetes-models/v1/Namespace'],
+      [ConfigMap, 'kubernetes-models/v1/ConfigMap'],
+      [Secret, 'kubernetes-models/v1/Secret'],
+      [Service, 'kubernetes-models/v1/Service'],
+      [Deployment, 'kubernetes-models/apps/v1/Deployment'],
+      [StatefulSet, 'kubernetes-models/apps/v1/StatefulSet'],
+      [Job, 'kubernetes-models/batch/v1/Job'],
+      [HorizontalPodAutoscaler, 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'],
+      [PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget'],
+      [Ingress, 'kubernetes-models/networking.k8s.io/v1/Ingress'],
+      [NetworkPolicy, 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'],
+      [PodMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor'],
+      [ServiceMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'],
       [PrometheusRule, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'],
       [ScaledObject, '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject'],
     ] as [Model, string][]
@@ -108,10 +116,23 @@ function strictFieldErrors(manifests: Manifest[]): string[][] {
 /** [where, manifest] of every render: the overlays, the optional components, the Grafana dashboard. */
 const manifests: [string, Manifest][] = everyRender().flatMap(([label, docs]) => docs.map((d): [string, Manifest] => [label, d as Manifest]));
 
-test('every Kubernetes manifest of every overlay and component validates against its kind\'s schema, with no unknown fields', () => {
+test("every Kubernetes manifest of every overlay and component validates against its kind's schema, with no unknown fields", () => {
   assert.ok(manifests.length >= 90, `found the manifests (${manifests.length})`);
   assert.deepEqual([...new Set(manifests.map(([, d]) => d.kind))].sort(), [
-    'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Job', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'ScaledObject', 'Service', 'ServiceMonitor', 'StatefulSet',
+    'ConfigMap',
+    'Deployment',
+    'HorizontalPodAutoscaler',
+    'Ingress',
+    'Job',
+    'Namespace',
+    'NetworkPolicy',
+    'PodDisruptionBudget',
+    'PodMonitor',
+    'PrometheusRule',
+    'ScaledObject',
+    'Service',
+    'ServiceMonitor',
+    'StatefulSet',
   ]);
   const strict = strictFieldErrors(manifests.map(([, d]) => d));
   manifests.forEach(([file, d], i) => {
@@ -140,8 +161,17 @@ test('the schema checks catch wrong types, missing fields and misspelt fields', 
 // ---------------------------------------------------------------- docker-compose.yml
 
 type ComposeService = {
-  image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; ports?: string[]; depends_on?: Record<string, { condition: string }>;
-  deploy?: { replicas?: number }; healthcheck?: { test: string[] }; volumes?: string[]; stop_grace_period?: string; read_only?: boolean;
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number };
+  healthcheck?: { test: string[] };
+  volumes?: string[];
+  stop_grace_period?: string;
+  read_only?: boolean;
 };
 type Compose = { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
 const composeText = fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -157,7 +187,7 @@ function interpolate(value: string, env: Record<string, string>): string {
     const v = env[name];
     const missing = op?.startsWith(':') ? !v : v === undefined;
     if (op?.endsWith('?') && missing) throw new Error(`required variable ${name} is missing: ${arg}`);
-    return missing && op?.endsWith('-') ? arg! : v ?? '';
+    return missing && op?.endsWith('-') ? arg! : (v ?? '');
   });
 }
 const OPERATOR_ENV = { FB_APP_SECRET: 'compose-app-secret', FB_VERIFY_TOKEN: 'compose-verify', FB_PAGE_ACCESS_TOKEN: 'compose-page-token', POSTGRES_PASSWORD: 'pgsecret1' };
@@ -177,18 +207,24 @@ test('docker-compose.yml validates against the Compose Specification', () => {
 
 test('compose: one image for three roles and the migration, the worker scaled to 2, each starting once what it needs is ready', () => {
   assert.deepEqual(Object.keys(services).sort(), ['chatlog', 'gateway', 'migrate', 'postgres', 'redis', 'worker']);
-  assert.deepEqual(roles.map((r) => envOf(r).ROLE), [...roles]);
+  assert.deepEqual(
+    roles.map((r) => envOf(r).ROLE),
+    [...roles],
+  );
   assert.equal(new Set(roles.map((r) => services[r]!.image)).size, 1, 'one image');
   for (const r of roles) assert.equal(services[r]!.build, '.', `${r} is built from the Dockerfile at the root`);
   assert.equal(services.worker!.deploy?.replicas, 2);
-  const needs = (s: string) => Object.entries(services[s]!.depends_on ?? {}).map(([dep, { condition }]) => `${dep}:${condition}`).sort();
+  const needs = (s: string) =>
+    Object.entries(services[s]!.depends_on ?? {})
+      .map(([dep, { condition }]) => `${dep}:${condition}`)
+      .sort();
   assert.deepEqual(needs('gateway'), ['redis:service_healthy'], 'webhooks are accepted while PostgreSQL is down');
   assert.deepEqual(needs('worker'), ['redis:service_healthy']);
   assert.deepEqual(needs('chatlog'), ['migrate:service_completed_successfully', 'redis:service_healthy'], 'the schema is migrated first');
   assert.deepEqual(needs('migrate'), ['postgres:service_healthy']);
   const migrate = services.migrate!;
   assert.deepEqual([migrate.image, migrate.command, migrate.read_only], [services.chatlog!.image, ['ordered-chatbot', 'migrate'], true]);
-  assert.ok(Object.hasOwn(COMMANDS, migrate.command![1]!), 'a command of the image\'s dispatcher');
+  assert.ok(Object.hasOwn(COMMANDS, migrate.command![1]!), "a command of the image's dispatcher");
   assert.equal(envOf('migrate').DATABASE_URL, envOf('chatlog').DATABASE_URL);
   for (const dep of ['redis', 'postgres']) assert.ok(services[dep]!.healthcheck, `${dep} has a healthcheck for the conditions`);
 });
@@ -201,11 +237,14 @@ test('compose: every variable is read by src/config.ts, the values pass its vali
     const c = loadConfig(env);
     assert.deepEqual([c.production, c.role, c.port, c.host], [true, r, 3000, '0.0.0.0'], 'the published port reaches the container address');
   }
-  assert.deepEqual(roles.map((r) => Object.keys(envOf(r)).filter((n) => /^FB_|DATABASE_URL|ADMIN_TOKEN/.test(n)).sort()), [
-    ['ADMIN_TOKEN', 'DATABASE_URL', 'FB_APP_SECRET', 'FB_VERIFY_TOKEN'],
-    ['FB_PAGE_ACCESS_TOKEN'],
-    ['DATABASE_URL'],
-  ]);
+  assert.deepEqual(
+    roles.map((r) =>
+      Object.keys(envOf(r))
+        .filter((n) => /^FB_|DATABASE_URL|ADMIN_TOKEN/.test(n))
+        .sort(),
+    ),
+    [['ADMIN_TOKEN', 'DATABASE_URL', 'FB_APP_SECRET', 'FB_VERIFY_TOKEN'], ['FB_PAGE_ACCESS_TOKEN'], ['DATABASE_URL']],
+  );
   // Like `docker compose up`, a missing secret stops everything with its message.
   assert.throws(() => envOf('gateway', { ...OPERATOR_ENV, FB_APP_SECRET: '' }), /FB_APP_SECRET is missing: set FB_APP_SECRET/);
   // The datastores: the URLs name the services, the database its user and name.
@@ -240,7 +279,7 @@ function runHealthcheck(s: string, port: number): Promise<{ code: number; stderr
   });
 }
 
-test('compose: the roles\' healthcheck asks /healthz and /readyz and fails when either fails', async () => {
+test("compose: the roles' healthcheck asks /healthz and /readyz and fails when either fails", async () => {
   const seen: string[] = [];
   let readyStatus = 200;
   const server = http.createServer((req, res) => {

@@ -15,7 +15,11 @@ import { parse } from 'yaml';
 const ROOT = path.resolve(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 /** Instructions, continuation lines joined, comments dropped. */
-const instructions = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, '').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+const instructions = fs
+  .readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
+  .replace(/\\\n\s*/g, '')
+  .split('\n')
+  .filter((l) => l.trim() && !l.startsWith('#'));
 const all = (op: string) => instructions.filter((l) => l.startsWith(`${op} `)).map((l) => l.slice(op.length + 1));
 
 test('the image runs on a supported Node LTS, the same in both stages, and engines covers the Node tested here', () => {
@@ -52,10 +56,7 @@ function imports(): { file: string; module: string; dynamic: boolean }[] {
   const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : []));
   return files(path.join(ROOT, 'src')).flatMap((file) => {
     const text = fs.readFileSync(file, 'utf8');
-    return [
-      ...[...text.matchAll(/^import (?!type )[^;]*?from '([^']+)'/gm)].map((m) => ({ file, module: m[1]!, dynamic: false })),
-      ...[...text.matchAll(/await import\('([^']+)'\)/g)].map((m) => ({ file, module: m[1]!, dynamic: true })),
-    ];
+    return [...[...text.matchAll(/^import (?!type )[^;]*?from '([^']+)'/gm)].map((m) => ({ file, module: m[1]!, dynamic: false })), ...[...text.matchAll(/await import\('([^']+)'\)/g)].map((m) => ({ file, module: m[1]!, dynamic: true }))];
   });
 }
 
@@ -71,7 +72,7 @@ test('the code loads only production dependencies, but for dev-mode extras impor
   }
 });
 
-test('the tools are on the PATH as package.json names them; the healthcheck is compose\'s; defaults are writable', () => {
+test("the tools are on the PATH as package.json names them; the healthcheck is compose's; defaults are writable", () => {
   const [[name, bin]] = Object.entries(pkg.bin as Record<string, string>) as [[string, string]];
   assert.equal(bin, 'dist/src/cli/index.js');
   assert.ok(fs.readFileSync(path.join(ROOT, 'src', 'cli', 'index.ts'), 'utf8').startsWith('#!/usr/bin/env node\n'), 'the bin has a shebang');

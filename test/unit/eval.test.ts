@@ -37,7 +37,10 @@ describe('corpus formats', () => {
     assert.equal(corpus.locale, 'en');
     assert.deepEqual(utterances(corpus, 'order'), ['where is my order, SH-482913?', 'she said "track it" twice', 'where is my order']);
     assert.deepEqual(utterances(corpus, 'multi'), ['line one\r\nline two']);
-    assert.deepEqual(corpus.data.map((d) => d.intent), ['greet', 'order', 'multi']);
+    assert.deepEqual(
+      corpus.data.map((d) => d.intent),
+      ['greet', 'order', 'multi'],
+    );
   });
 
   test('CSV export: texts a spreadsheet would run as formulas are neutralised, and eval reads them back exactly', () => {
@@ -52,10 +55,22 @@ describe('corpus formats', () => {
   });
 
   test('CSV: a bad file is refused naming the file and the line', () => {
-    assert.match(problems(() => parseCorpusText('sentence,label\nhi,greet\n', 'a.csv')), /a\.csv.*\n.*line 1: the first line must be the header text,intent/);
-    assert.match(problems(() => parseCorpusText('text,intent\nhi,greet\n"never closed,greet\n', 'b.csv')), /b\.csv[^]*line 3: a quoted field is never closed/);
-    assert.match(problems(() => parseCorpusText('text,intent\nhi,greet\nno intent here\n,greet\n', 'c.csv')), /line 3: the intent is empty[^]*line 4: the text is empty/);
-    assert.match(problems(() => parseCorpusText('text,intent\nsay "hi",greet\n', 'd.csv')), /line 2: a quote inside an unquoted field/);
+    assert.match(
+      problems(() => parseCorpusText('sentence,label\nhi,greet\n', 'a.csv')),
+      /a\.csv.*\n.*line 1: the first line must be the header text,intent/,
+    );
+    assert.match(
+      problems(() => parseCorpusText('text,intent\nhi,greet\n"never closed,greet\n', 'b.csv')),
+      /b\.csv[^]*line 3: a quoted field is never closed/,
+    );
+    assert.match(
+      problems(() => parseCorpusText('text,intent\nhi,greet\nno intent here\n,greet\n', 'c.csv')),
+      /line 3: the intent is empty[^]*line 4: the text is empty/,
+    );
+    assert.match(
+      problems(() => parseCorpusText('text,intent\nsay "hi",greet\n', 'd.csv')),
+      /line 2: a quote inside an unquoted field/,
+    );
   });
 
   test('Rasa YAML: examples stripped of their entity annotations, which become entities; lookups and regexes too', () => {
@@ -86,9 +101,18 @@ describe('corpus formats', () => {
     assert.deepEqual(corpus.entities?.product?.options, { hoodie: ['my hoodie'] });
     assert.deepEqual(corpus.entities?.city?.options, { Berlin: ['Berlin'] });
     assert.deepEqual(corpus.entities?.zip?.regex, ['/\\d{5}/g']);
-    assert.match(problems(() => parseCorpusText('nlu:\n- intent: greet\n  examples: |\n    - hi\n  bad: [unclosed\n', 'x.yml')), /x\.yml[^]*line \d+/);
-    assert.match(problems(() => parseCorpusText('nlu:\n- intent: greet\n  examples: |\n    - hi\n- examples: |\n    - orphan\n', 'y.yaml')), /y\.yaml[^]*line 5: the item needs "intent:"/);
-    assert.match(problems(() => parseCorpusText('stories: []\n', 'z.yml')), /want a top-level "nlu:" list/);
+    assert.match(
+      problems(() => parseCorpusText('nlu:\n- intent: greet\n  examples: |\n    - hi\n  bad: [unclosed\n', 'x.yml')),
+      /x\.yml[^]*line \d+/,
+    );
+    assert.match(
+      problems(() => parseCorpusText('nlu:\n- intent: greet\n  examples: |\n    - hi\n- examples: |\n    - orphan\n', 'y.yaml')),
+      /y\.yaml[^]*line 5: the item needs "intent:"/,
+    );
+    assert.match(
+      problems(() => parseCorpusText('stories: []\n', 'z.yml')),
+      /want a top-level "nlu:" list/,
+    );
   });
 
   test('Rasa JSON: common examples with their entity spans', () => {
@@ -107,7 +131,10 @@ describe('corpus formats', () => {
     assert.deepEqual(corpus.entities?.cuisine?.options, { chinese: ['chinese'] });
     assert.deepEqual(corpus.entities?.zipcode?.regex, ['/[0-9]{5}/g']);
     const bad = { rasa_nlu_data: { common_examples: [{ text: 'ok', intent: 'yes' }, { text: 'no intent' }] } };
-    assert.match(problems(() => parseCorpusText(JSON.stringify(bad), 'r.json')), /common_examples\[1\]: the intent is empty/);
+    assert.match(
+      problems(() => parseCorpusText(JSON.stringify(bad), 'r.json')),
+      /common_examples\[1\]: the intent is empty/,
+    );
   });
 
   test('evaluation corpora: the training flag is the published split; nlp.js JSON reads as readCorpus does', () => {
@@ -119,26 +146,53 @@ describe('corpus formats', () => {
     for (const t of held!) assert.ok(!trained.has(t.text), `test sentence trained on: ${t.text}`);
     assert.deepEqual(corpus.data.map((d) => d.intent).sort(), ['DepartureTime', 'FindConnection']);
     assert.ok(corpus.entities?.StationDest?.options, 'annotated entities of the train part become entities');
-    assert.match(problems(() => parseCorpusText('{"sentences":[{"text":"a","intent":"x","training":"yes"}]}', 'e.json')), /sentences\[0\]\.training must be true or false/);
+    assert.match(
+      problems(() => parseCorpusText('{"sentences":[{"text":"a","intent":"x","training":"yes"}]}', 'e.json')),
+      /sentences\[0\]\.training must be true or false/,
+    );
     assert.deepEqual(readCorpusFile(BUNDLED_CORPUS).corpus, readCorpus(BUNDLED_CORPUS));
-    assert.match(problems(() => parseCorpusText('{"locale": "en",\n "data": [}\n', 'broken.json')), /broken\.json[^]*not valid JSON: line 2: Unexpected token/);
-    assert.match(problems(() => readCorpusFile('/nonexistent/c.csv')), /cannot be read: ENOENT/);
+    assert.match(
+      problems(() => parseCorpusText('{"locale": "en",\n "data": [}\n', 'broken.json')),
+      /broken\.json[^]*not valid JSON: line 2: Unexpected token/,
+    );
+    assert.match(
+      problems(() => readCorpusFile('/nonexistent/c.csv')),
+      /cannot be read: ENOENT/,
+    );
   });
 });
 
 describe('metrics', () => {
   test('precision, recall, F1, macro-F1 and the confusion matrix of a hand-worked example', () => {
-    const pairs: [string, string][] = [['a', 'a'], ['a', 'a'], ['a', 'b'], ['b', 'b'], ['b', 'None'], ['c', 'a']];
+    const pairs: [string, string][] = [
+      ['a', 'a'],
+      ['a', 'a'],
+      ['a', 'b'],
+      ['b', 'b'],
+      ['b', 'None'],
+      ['c', 'a'],
+    ];
     const r = score(pairs.map(([intent, predicted]) => ({ text: `${intent}→${predicted}`, intent, predicted, score: 0.9 })));
     assert.equal(r.accuracy, 0.5);
     assert.deepEqual([r.correct, r.total], [3, 6]);
-    assert.deepEqual(r.confusion, { labels: ['a', 'b', 'c', 'None'], matrix: [[2, 1, 0, 0], [0, 1, 0, 1], [1, 0, 0, 0], [0, 0, 0, 0]] });
+    assert.deepEqual(r.confusion, {
+      labels: ['a', 'b', 'c', 'None'],
+      matrix: [
+        [2, 1, 0, 0],
+        [0, 1, 0, 1],
+        [1, 0, 0, 0],
+        [0, 0, 0, 0],
+      ],
+    });
     assert.deepEqual(r.perIntent.a, { precision: 0.6667, recall: 0.6667, f1: 0.6667, support: 3 });
     assert.deepEqual(r.perIntent.b, { precision: 0.5, recall: 0.5, f1: 0.5, support: 2 });
     assert.deepEqual(r.perIntent.c, { precision: 0, recall: 0, f1: 0, support: 1 });
     assert.deepEqual(r.perIntent.None, { precision: 0, recall: 0, f1: 0, support: 0 }); // predicted, never right
     assert.equal(r.macroF1, 0.2917); // (2/3 + 1/2 + 0 + 0) / 4
-    assert.deepEqual(r.misses.map((m) => m.text), ['a→b', 'b→None', 'c→a']);
+    assert.deepEqual(
+      r.misses.map((m) => m.text),
+      ['a→b', 'b→None', 'c→a'],
+    );
     const md = toMarkdown(r, 'tiny');
     assert.match(md, /Accuracy \*\*0\.500\*\* \(3 of 6\), macro-F1 \*\*0\.292\*\*/);
     assert.match(md, /\| \*\*a\*\* \| \*\*2\*\* \| 1 \| · \| · \|/);
@@ -166,7 +220,13 @@ describe('k folds', () => {
   });
 
   test('a sentence repeated (even under two intents) stays in one fold', () => {
-    const dup: Corpus = { locale: 'en', data: [{ intent: 'x', utterances: ['same', 'one', 'two', 'three'] }, { intent: 'y', utterances: ['Same ', 'four', 'five', 'six'] }] };
+    const dup: Corpus = {
+      locale: 'en',
+      data: [
+        { intent: 'x', utterances: ['same', 'one', 'two', 'three'] },
+        { intent: 'y', utterances: ['Same ', 'four', 'five', 'six'] },
+      ],
+    };
     for (const f of kFolds(dup, 3)) {
       const tested = f.test.some((t) => t.text.trim().toLowerCase() === 'same');
       const trained = f.train.data.some((d) => d.utterances.some((u) => u.trim().toLowerCase() === 'same'));
@@ -201,7 +261,10 @@ describe('npm run eval', () => {
   test('--folds on a CSV corpus and --test with a second file', () => {
     const dir = tmp();
     const rows = ['text,intent'];
-    for (const [intent, words] of [['greet', ['hello', 'hi there', 'good morning', 'hey you', 'hello friend', 'hi bot']], ['bye', ['goodbye', 'see you later', 'bye now', 'farewell friend', 'good night', 'bye bot']]] as const)
+    for (const [intent, words] of [
+      ['greet', ['hello', 'hi there', 'good morning', 'hey you', 'hello friend', 'hi bot']],
+      ['bye', ['goodbye', 'see you later', 'bye now', 'farewell friend', 'good night', 'bye bot']],
+    ] as const)
       for (const w of words) rows.push(`"${w}",${intent}`);
     const csv = path.join(dir, 'small.csv');
     fs.writeFileSync(csv, `${rows.join('\n')}\n`);
@@ -236,7 +299,13 @@ describe('npm run eval', () => {
 
 describe('model normalisation', () => {
   test('a number is one token, in training and in prediction; a model file without the step classifies as before', async () => {
-    const model = await NluModel.train({ locale: 'en', data: [{ intent: 'upgrade', utterances: ['install version 12', 'upgrade to the new release'] }, { intent: 'packages', utterances: ['install package foo', 'which package should I use'] }] });
+    const model = await NluModel.train({
+      locale: 'en',
+      data: [
+        { intent: 'upgrade', utterances: ['install version 12', 'upgrade to the new release'] },
+        { intent: 'packages', utterances: ['install package foo', 'which package should I use'] },
+      ],
+    });
     const p = await model.predict('install version 99', 0.5);
     assert.deepEqual([p.intent, p.score], ['upgrade', 1], 'the same sentence as a trained one, but for the number');
     assert.deepEqual(model.toFile().normalization, ['numbers']);

@@ -18,7 +18,10 @@ test('thread control events are parsed and handled, never answered', () => {
     { request_thread_control: { requested_owner_app_id: 263902037430900, metadata: 'a person wants it' } },
   ];
   const events = cases.map((c) => parseWebhook(envelope(c)));
-  assert.deepEqual(events.map((r) => r.unknown.length), [0, 0, 0]);
+  assert.deepEqual(
+    events.map((r) => r.unknown.length),
+    [0, 0, 0],
+  );
   const [pass, take, request] = events.map((r) => r.events[0]!.event);
   assert.deepEqual([pass!.kind, pass!.account, pass!.user, pass!.thread], ['pass_thread_control', '101', 'u1', { newOwner: '1', previousOwner: '263902037430900', metadata: 'done' }]);
   assert.equal(take!.kind, 'take_thread_control');
@@ -26,8 +29,11 @@ test('thread control events are parsed and handled, never answered', () => {
   for (const e of [pass!, take!, request!]) assert.deepEqual([isAnswered(e), isHandled(e)], [false, true]);
 });
 
-test('an echo of the page (the Page Inbox\'s app id, no metadata of ours) is queued and handled, not answered', () => {
-  const r = parseWebhook({ object: 'page', entry: [{ id: '101', time: 1, messaging: [{ sender: { id: '101' }, recipient: { id: 'u1' }, timestamp: 2, message: { is_echo: true, app_id: 263902037430900, mid: 'm-staff', text: 'Hi, Pat here' } }] }] });
+test("an echo of the page (the Page Inbox's app id, no metadata of ours) is queued and handled, not answered", () => {
+  const r = parseWebhook({
+    object: 'page',
+    entry: [{ id: '101', time: 1, messaging: [{ sender: { id: '101' }, recipient: { id: 'u1' }, timestamp: 2, message: { is_echo: true, app_id: 263902037430900, mid: 'm-staff', text: 'Hi, Pat here' } }] }],
+  });
   const p = r.events[0]!;
   assert.deepEqual([p.event.kind, p.queue, p.confirms, isAnswered(p.event), isHandled(p.event)], ['echo', true, undefined, false, true]);
 });

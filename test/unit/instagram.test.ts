@@ -56,7 +56,16 @@ test('media, shares, reels and story mentions keep their kind and URL', () => {
     assert.equal(e.attachments?.[0]?.url, `https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=${type}`);
     assert.equal(isAnswered(e), true, `${type} is a user's message`);
   }
-  const two = one({ ...base, message: { mid: 'm-2', attachments: [{ type: 'image', payload: { url: 'https://cdn/a' } }, { type: 'image', payload: { url: 'https://cdn/b' } }] } }).event;
+  const two = one({
+    ...base,
+    message: {
+      mid: 'm-2',
+      attachments: [
+        { type: 'image', payload: { url: 'https://cdn/a' } },
+        { type: 'image', payload: { url: 'https://cdn/b' } },
+      ],
+    },
+  }).event;
   assert.equal(two.attachments?.length, 2);
 });
 
@@ -99,17 +108,33 @@ test("an echo (the messages field, no metadata) belongs to the account's convers
 });
 
 test('Messenger bodies read as before on the same endpoint: Instagram additions stay Instagram', () => {
-  const page = { object: 'page', entry: [{ id: '101', time: TS, messaging: [
-    { sender: { id: '9' }, recipient: { id: '101' }, timestamp: TS, message: { mid: 'm-del', is_deleted: true } },
-    { sender: { id: '101' }, recipient: { id: '9' }, timestamp: TS, message: { mid: 'm-e', is_echo: true, app_id: 1, text: 'x', metadata: JSON.stringify({ mid: 'm-in', i: 0 }) } },
-    { sender: { id: '9' }, recipient: { id: '101' }, timestamp: TS, message: { mid: 'm-s', text: 'hi', reply_to: { story: { id: '1' } } } },
-  ] }] };
+  const page = {
+    object: 'page',
+    entry: [
+      {
+        id: '101',
+        time: TS,
+        messaging: [
+          { sender: { id: '9' }, recipient: { id: '101' }, timestamp: TS, message: { mid: 'm-del', is_deleted: true } },
+          { sender: { id: '101' }, recipient: { id: '9' }, timestamp: TS, message: { mid: 'm-e', is_echo: true, app_id: 1, text: 'x', metadata: JSON.stringify({ mid: 'm-in', i: 0 }) } },
+          { sender: { id: '9' }, recipient: { id: '101' }, timestamp: TS, message: { mid: 'm-s', text: 'hi', reply_to: { story: { id: '1' } } } },
+        ],
+      },
+    ],
+  };
   const r = parseIg(page);
-  assert.deepEqual(r.unknown.map((u) => u.path), ['entry[0].messaging[0]'], 'an unsend is not a Messenger event this version reads');
-  assert.deepEqual(r.events.map((p) => [p.event.channel, p.event.kind, p.confirms, p.confirmsKey, p.event.story]), [
-    ['messenger', 'echo', { event: 'm-in', index: 0 }, undefined, undefined],
-    ['messenger', 'text', undefined, undefined, undefined],
-  ]);
+  assert.deepEqual(
+    r.unknown.map((u) => u.path),
+    ['entry[0].messaging[0]'],
+    'an unsend is not a Messenger event this version reads',
+  );
+  assert.deepEqual(
+    r.events.map((p) => [p.event.channel, p.event.kind, p.confirms, p.confirmsKey, p.event.story]),
+    [
+      ['messenger', 'echo', { event: 'm-in', index: 0 }, undefined, undefined],
+      ['messenger', 'text', undefined, undefined, undefined],
+    ],
+  );
 });
 
 test('signed like Facebook over the exact bytes; a wrong signature or a bad event is refused naming the problem', () => {
@@ -119,31 +144,58 @@ test('signed like Facebook over the exact bytes; a wrong signature or a bad even
     return ingress.accept(raw, (h) => (h === 'x-hub-signature-256' ? sign(raw, secret) : undefined), 1);
   };
   assert.equal(ingest(igBody([{ ...base, message: { mid: 'm', text: 'ünïcødé /' } }])).events[0]!.event.text, 'ünïcødé /');
-  assert.throws(() => ingest(wrap({ ...base, message: { mid: 'm', text: 'x' } }), 'another-secret'), (e: unknown) => e instanceof WebhookInputError && e.status === 403);
+  assert.throws(
+    () => ingest(wrap({ ...base, message: { mid: 'm', text: 'x' } }), 'another-secret'),
+    (e: unknown) => e instanceof WebhookInputError && e.status === 403,
+  );
   const bad: [unknown, RegExp][] = [
     [wrap({ ...base, message: { mid: 'm', text: 'x', reply_to: { story: {} } } }), /entry\[0\]\.messaging\[0\]\.message\.reply_to\.story must have an id or a url/],
     [wrap({ ...base, message_edit: { text: 'x' } }), /message_edit\.mid is required/],
     [wrap({ ...base, message: { text: 'no mid' } }), /message\.mid is required/],
     [wrap({ recipient: { id: IG }, message: { mid: 'm', text: 'x' } }), /sender is required/],
   ];
-  for (const [input, msg] of bad) assert.throws(() => parseIg(input), (e: unknown) => e instanceof WebhookInputError && e.status === 400 && msg.test(e.message), String(msg));
+  for (const [input, msg] of bad)
+    assert.throws(
+      () => parseIg(input),
+      (e: unknown) => e instanceof WebhookInputError && e.status === 400 && msg.test(e.message),
+      String(msg),
+    );
 });
 
 test('text is split to at most 1,000 UTF-8 bytes (not characters), at word ends, nothing lost', () => {
   const accents = Array.from({ length: 700 }, (_, i) => `café${i}`).join(' '); // ~4,800 characters, more bytes
   const r = renderInstagram([{ text: accents, quickReplies: [{ title: 'Yes', payload: 'Y' }] }]);
   assert.ok(r.messages.length >= 5);
-  assert.ok(r.messages.every((m) => Buffer.byteLength(m.body.text!) <= MAX_TEXT_BYTES), 'every piece within 1,000 bytes');
+  assert.ok(
+    r.messages.every((m) => Buffer.byteLength(m.body.text!) <= MAX_TEXT_BYTES),
+    'every piece within 1,000 bytes',
+  );
   assert.equal(r.messages.map((m) => m.body.text).join(' '), accents);
-  assert.deepEqual(r.messages.map((m) => m.body.quick_replies?.length ?? 0), [...Array(r.messages.length - 1).fill(0), 1], 'quick replies on the last piece only');
-  assert.ok(r.adjustments.some((a) => /bytes/.test(a)), r.adjustments.join('; '));
+  assert.deepEqual(
+    r.messages.map((m) => m.body.quick_replies?.length ?? 0),
+    [...Array(r.messages.length - 1).fill(0), 1],
+    'quick replies on the last piece only',
+  );
+  assert.ok(
+    r.adjustments.some((a) => /bytes/.test(a)),
+    r.adjustments.join('; '),
+  );
   const cjk = '日本語のテキスト'.repeat(200); // 1,600 characters, 4,800 bytes, no spaces
   const pieces = splitUtf8(cjk, MAX_TEXT_BYTES);
   assert.equal(pieces.join(''), cjk);
-  assert.ok(pieces.every((p) => Buffer.byteLength(p) <= MAX_TEXT_BYTES), 'within the limit');
-  assert.ok(pieces.slice(0, -1).every((p) => Buffer.byteLength(p) > 900), `pieces filled, not cut short: ${pieces.map((p) => Buffer.byteLength(p))}`);
+  assert.ok(
+    pieces.every((p) => Buffer.byteLength(p) <= MAX_TEXT_BYTES),
+    'within the limit',
+  );
+  assert.ok(
+    pieces.slice(0, -1).every((p) => Buffer.byteLength(p) > 900),
+    `pieces filled, not cut short: ${pieces.map((p) => Buffer.byteLength(p))}`,
+  );
   const emoji = '😀'.repeat(600); // 2,400 bytes
-  assert.ok(splitUtf8(emoji, MAX_TEXT_BYTES).every((p) => !/^[\uDC00-\uDFFF]/.test(p) && !/[\uD800-\uDBFF]$/.test(p)), 'no half emoji');
+  assert.ok(
+    splitUtf8(emoji, MAX_TEXT_BYTES).every((p) => !/^[\uDC00-\uDFFF]/.test(p) && !/[\uD800-\uDBFF]$/.test(p)),
+    'no half emoji',
+  );
   assert.deepEqual(renderInstagram([{ text: 'short' }]).adjustments, []);
 });
 
@@ -152,13 +204,30 @@ test('quick replies, buttons and attachments are rendered within what Instagram 
   const q = renderInstagram([{ text: 'Pick', quickReplies: quick }]);
   assert.equal(q.messages[0]!.body.quick_replies?.length, 13);
   assert.ok(q.messages[0]!.body.quick_replies!.every((x) => x.title.length <= 20 && x.content_type === 'text'));
-  const b = renderInstagram([{ text: 'x'.repeat(900), buttons: [{ title: 'A', payload: 'a' }, { title: 'Site', url: 'https://shop.example' }, { title: 'C', payload: 'c' }, { title: 'D', payload: 'd' }] }]);
+  const b = renderInstagram([
+    {
+      text: 'x'.repeat(900),
+      buttons: [
+        { title: 'A', payload: 'a' },
+        { title: 'Site', url: 'https://shop.example' },
+        { title: 'C', payload: 'c' },
+        { title: 'D', payload: 'd' },
+      ],
+    },
+  ]);
   const tpl = b.messages.at(-1)!.body.attachment!.payload as { text: string; buttons: unknown[] };
   assert.ok(tpl.text.length <= 640 && tpl.buttons.length === 3);
   const pdf = renderInstagram([{ attachment: { type: 'file', url: 'https://shop.example/invoice.pdf', name: 'Invoice' } }]);
-  assert.deepEqual(pdf.messages.map((m) => m.body.attachment?.type), ['file']);
+  assert.deepEqual(
+    pdf.messages.map((m) => m.body.attachment?.type),
+    ['file'],
+  );
   const zip = renderInstagram([{ text: 'Your files', attachment: { type: 'file', url: 'https://shop.example/photos.zip', name: 'Photos' } }]);
-  assert.deepEqual(zip.messages.map((m) => m.body.text), ['Your files\n\nPhotos: https://shop.example/photos.zip'], 'Instagram takes PDF files only: a link instead');
+  assert.deepEqual(
+    zip.messages.map((m) => m.body.text),
+    ['Your files\n\nPhotos: https://shop.example/photos.zip'],
+    'Instagram takes PDF files only: a link instead',
+  );
   assert.match(zip.adjustments.join(), /PDF files only/);
   const img = renderInstagram([{ attachment: { type: 'image', url: 'https://shop.example/a.png' } }]);
   for (const m of [...q.messages, ...b.messages, ...pdf.messages, ...zip.messages, ...img.messages]) {
@@ -176,12 +245,16 @@ test("every message we send has the same confirmation key as Instagram's echo of
   const channel = new InstagramChannel({ graph: client, accounts: new Map([[IG, { id: IG, accessToken: 'tok-ig' }]]) });
   try {
     const to = { channel: 'instagram', account: IG, user: U };
-    const r = channel.render([
-      { text: 'Hello', quickReplies: [{ title: 'Hi', payload: 'HI' }] },
-      { text: 'Pick one', buttons: [{ title: 'A', payload: 'a' }] },
-      { attachment: { type: 'image', url: 'https://shop.example/a.png' } },
-      { attachment: { type: 'file', url: 'https://shop.example/a.pdf' } },
-    ], to, 'bot');
+    const r = channel.render(
+      [
+        { text: 'Hello', quickReplies: [{ title: 'Hi', payload: 'HI' }] },
+        { text: 'Pick one', buttons: [{ title: 'A', payload: 'a' }] },
+        { attachment: { type: 'image', url: 'https://shop.example/a.png' } },
+        { attachment: { type: 'file', url: 'https://shop.example/a.pdf' } },
+      ],
+      to,
+      'bot',
+    );
     for (const [i, m] of r.messages.entries()) {
       const ref = { event: 'm-in', index: i };
       const sent = await channel.send(m, { to, ref, token: 'unused', idempotencyKey: `m-in#${i}`, author: 'bot', about: {} as never });
@@ -207,13 +280,37 @@ test("every message we send has the same confirmation key as Instagram's echo of
 test('CHANNELS_FILE: Instagram entries are checked with every problem named; good ones are served and sent through', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-ig-'));
   const bad = path.join(dir, 'bad.json');
-  fs.writeFileSync(bad, JSON.stringify({ channels: [{ type: 'instagram', id: 'myshop', name: 'Shop' }, { type: 'instagram', id: '178414', accessToken: 'short' }] }));
-  assert.throws(() => loadChannels(loadConfig({ CHANNELS_FILE: bad, GRAPH_API_URL: 'http://127.0.0.1:9' })), (e: unknown) => {
-    const p = (e as ConfigError).problems.join('\n');
-    return e instanceof ConfigError && /channels\[0\]\.id must be the Instagram professional account's numeric id/.test(p) && /channels\[0\]\.accessToken must be the access token of the Facebook Page linked/.test(p) && /channels\[1\]\.accessToken/.test(p);
-  });
+  fs.writeFileSync(
+    bad,
+    JSON.stringify({
+      channels: [
+        { type: 'instagram', id: 'myshop', name: 'Shop' },
+        { type: 'instagram', id: '178414', accessToken: 'short' },
+      ],
+    }),
+  );
+  assert.throws(
+    () => loadChannels(loadConfig({ CHANNELS_FILE: bad, GRAPH_API_URL: 'http://127.0.0.1:9' })),
+    (e: unknown) => {
+      const p = (e as ConfigError).problems.join('\n');
+      return (
+        e instanceof ConfigError &&
+        /channels\[0\]\.id must be the Instagram professional account's numeric id/.test(p) &&
+        /channels\[0\]\.accessToken must be the access token of the Facebook Page linked/.test(p) &&
+        /channels\[1\]\.accessToken/.test(p)
+      );
+    },
+  );
   const good = path.join(dir, 'good.json');
-  fs.writeFileSync(good, JSON.stringify({ channels: [{ type: 'instagram', id: IG, name: 'Shop', accessToken: 'EAA-page-token' }, { type: 'messenger', id: '101', accessToken: 'EAA-page-token' }] }));
+  fs.writeFileSync(
+    good,
+    JSON.stringify({
+      channels: [
+        { type: 'instagram', id: IG, name: 'Shop', accessToken: 'EAA-page-token' },
+        { type: 'messenger', id: '101', accessToken: 'EAA-page-token' },
+      ],
+    }),
+  );
   const config = loadConfig({ CHANNELS_FILE: good, GRAPH_API_URL: 'http://127.0.0.1:9' });
   const loaded = loadChannels(config);
   assert.equal(loaded.accounts.serves('instagram', IG), true);
@@ -228,8 +325,23 @@ test('CHANNELS_FILE: Instagram entries are checked with every problem named; goo
 });
 
 test('any JSON under object "instagram" either parses or is refused with a WebhookInputError, never anything else', () => {
-  const message = fc.record({ mid: fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), text: fc.string({ maxLength: 20 }), is_echo: fc.boolean(), is_deleted: fc.jsonValue({ maxDepth: 1 }), is_unsupported: fc.boolean(), reply_to: fc.jsonValue({ maxDepth: 3 }), referral: fc.jsonValue({ maxDepth: 2 }), attachments: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] });
-  const ev = fc.record({ sender: fc.constant({ id: U }), recipient: fc.constant({ id: IG }), timestamp: fc.constant(TS), message, message_edit: fc.jsonValue({ maxDepth: 2 }), read: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['sender', 'recipient'] });
+  const message = fc.record(
+    {
+      mid: fc.oneof(fc.string({ maxLength: 8 }), fc.integer()),
+      text: fc.string({ maxLength: 20 }),
+      is_echo: fc.boolean(),
+      is_deleted: fc.jsonValue({ maxDepth: 1 }),
+      is_unsupported: fc.boolean(),
+      reply_to: fc.jsonValue({ maxDepth: 3 }),
+      referral: fc.jsonValue({ maxDepth: 2 }),
+      attachments: fc.jsonValue({ maxDepth: 3 }),
+    },
+    { requiredKeys: [] },
+  );
+  const ev = fc.record(
+    { sender: fc.constant({ id: U }), recipient: fc.constant({ id: IG }), timestamp: fc.constant(TS), message, message_edit: fc.jsonValue({ maxDepth: 2 }), read: fc.jsonValue({ maxDepth: 2 }) },
+    { requiredKeys: ['sender', 'recipient'] },
+  );
   fc.assert(
     fc.property(fc.array(fc.oneof(ev, fc.jsonValue({ maxDepth: 3 })), { maxLength: 4 }), (messaging) => {
       try {
@@ -248,6 +360,9 @@ test('any JSON under object "instagram" either parses or is refused with a Webho
 test('a message with an empty mid is keyed by its content, on Instagram and Messenger alike (an empty dedupe key would merge them all)', () => {
   const ig = parseIg(wrap({ ...base, message: { mid: '', text: 'a' } }, { ...base, message: { mid: '', text: 'b' } })).events.map((p) => p.event.id);
   const fb = parseIg({ object: 'page', entry: [{ id: '101', time: TS, messaging: [{ sender: { id: '9' }, recipient: { id: '101' }, timestamp: TS, message: { mid: '', text: 'a' } }] }] }).events[0]!.event.id;
-  assert.ok([...ig, fb].every((id) => /^h:[0-9a-f]{40}$/.test(id)), `${ig} ${fb}`);
+  assert.ok(
+    [...ig, fb].every((id) => /^h:[0-9a-f]{40}$/.test(id)),
+    `${ig} ${fb}`,
+  );
   assert.notEqual(ig[0], ig[1]);
 });

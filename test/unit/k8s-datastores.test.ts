@@ -30,10 +30,17 @@ test('Redis Cluster: a StatefulSet with AOF everysec and cluster mode, a headles
   const c = sts.spec.template.spec.containers[0];
   const portOf = (name: string) => c.ports.find((p: { name: string }) => p.name === name).containerPort;
   assert.deepEqual([portOf('redis'), portOf('bus')], [6379, 16379]);
-  assert.deepEqual(svc.spec.ports.map((p: { port: number }) => p.port), [6379, 16379]);
+  assert.deepEqual(
+    svc.spec.ports.map((p: { port: number }) => p.port),
+    [6379, 16379],
+  );
 
   const cm = named('ConfigMap', 'redis-cluster').data!;
-  const conf = Object.fromEntries(cm['redis.conf']!.split('\n').filter((l) => /^[a-z]/.test(l)).map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1)]));
+  const conf = Object.fromEntries(
+    cm['redis.conf']!.split('\n')
+      .filter((l) => /^[a-z]/.test(l))
+      .map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1)]),
+  );
   assert.deepEqual([conf.appendonly, conf.appendfsync, conf['cluster-enabled'], conf['maxmemory-policy'], conf.port], ['yes', 'everysec', 'yes', 'noeviction', '6379']);
   const gib = (q: string) => Number(/^(\d+)/.exec(q)![1]) * (/^\d+(gb|Gi)$/.test(q) ? 1 : NaN);
   assert.ok(gib(conf.maxmemory!) < gib(c.resources.limits.memory), 'maxmemory leaves room below the memory limit for the AOF rewrite fork');
@@ -66,7 +73,7 @@ test('Redis Cluster: a StatefulSet with AOF everysec and cluster mode, a headles
   }
 });
 
-test('the Redis start script points nodes.conf at the addresses the nodes\' names resolve to now', () => {
+test("the Redis start script points nodes.conf at the addresses the nodes' names resolve to now", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-redis-start-'));
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
@@ -90,58 +97,75 @@ test('the Redis start script points nodes.conf at the addresses the nodes\' name
   assert.deepEqual(fs.readFileSync(path.join(dir, 'nodes.conf'), 'utf8').trim().split('\n'), [
     'a1 10.9.0.10:6379@16379,redis-0.redis.chatbot.svc myself,master - 0 0 1 connected 0-5460',
     'b2 10.9.0.11:6379@16379,redis-1.redis.chatbot.svc,tls-port=0,shard-id=f00 slave a1 0 1700000000000 1 connected',
-    nodes[2], nodes[3], nodes[4],
+    nodes[2],
+    nodes[3],
+    nodes[4],
   ]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-for (const [overlay, docs] of [['dev', dev], ['self-hosted', selfHosted]] as const) test(`${overlay}: PostgreSQL, a StatefulSet with its volume, a headless Service, and the example Secret's DATABASE_URL pointing at them`, () => {
-  const sts = named('StatefulSet', 'postgres', docs);
-  const svc = named('Service', sts.spec.serviceName, docs);
-  assert.equal(svc.spec.clusterIP, 'None');
-  const c = sts.spec.template.spec.containers[0];
-  const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
-  const url = new URL(secret.DATABASE_URL!);
-  assert.deepEqual([url.hostname, Number(url.port), url.pathname.slice(1), url.username], [svc.metadata.name, svc.spec.ports[0].port, env.POSTGRES_DB, env.POSTGRES_USER]);
-  assert.equal(c.ports.find((p: { name: string }) => p.name === svc.spec.ports[0].targetPort).containerPort, 5432);
-  assert.deepEqual(c.env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef, { name: 'chatbot-postgres', key: 'POSTGRES_PASSWORD' });
-  const data = c.volumeMounts.find((m: { name: string }) => m.name === sts.spec.volumeClaimTemplates[0].metadata.name);
-  assert.ok(env.PGDATA.startsWith(`${data.mountPath}/`), 'PGDATA is on the claimed volume');
-  assert.deepEqual(c.readinessProbe.exec.command.slice(-4), ['-U', env.POSTGRES_USER, '-d', env.POSTGRES_DB]);
-});
+for (const [overlay, docs] of [
+  ['dev', dev],
+  ['self-hosted', selfHosted],
+] as const)
+  test(`${overlay}: PostgreSQL, a StatefulSet with its volume, a headless Service, and the example Secret's DATABASE_URL pointing at them`, () => {
+    const sts = named('StatefulSet', 'postgres', docs);
+    const svc = named('Service', sts.spec.serviceName, docs);
+    assert.equal(svc.spec.clusterIP, 'None');
+    const c = sts.spec.template.spec.containers[0];
+    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    const url = new URL(secret.DATABASE_URL!);
+    assert.deepEqual([url.hostname, Number(url.port), url.pathname.slice(1), url.username], [svc.metadata.name, svc.spec.ports[0].port, env.POSTGRES_DB, env.POSTGRES_USER]);
+    assert.equal(c.ports.find((p: { name: string }) => p.name === svc.spec.ports[0].targetPort).containerPort, 5432);
+    assert.deepEqual(c.env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef, { name: 'chatbot-postgres', key: 'POSTGRES_PASSWORD' });
+    const data = c.volumeMounts.find((m: { name: string }) => m.name === sts.spec.volumeClaimTemplates[0].metadata.name);
+    assert.ok(env.PGDATA.startsWith(`${data.mountPath}/`), 'PGDATA is on the claimed volume');
+    assert.deepEqual(c.readinessProbe.exec.command.slice(-4), ['-U', env.POSTGRES_USER, '-d', env.POSTGRES_DB]);
+  });
 
-for (const [overlay, docs] of [['dev', dev], ['self-hosted', selfHosted]] as const) test(`${overlay}: network policies deny by default, open the gateway's port, and open each datastore to exactly the pods that use it`, () => {
-  const policies = of('NetworkPolicy', docs);
-  const configMap = configOf(docs);
-  assert.ok(policies.some((p) => p.spec.podSelector && Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress), 'default deny');
-  const gw = policies.find((p) => p.spec.podSelector.matchLabels?.role === 'gateway')!;
-  assert.equal(gw.spec.ingress[0].ports[0].port, Number(configMap.PORT));
-  /** Which (pod, port) pairs may reach pods with `to` labels. */
-  const allowed = (to: Labels, from: Labels, port: number) =>
-    policies.some((p) => selects(p.spec.podSelector, to) && (p.spec.ingress ?? []).some((r: any) => r.ports.some((x: { port: number }) => x.port === port) && r.from.some((f: any) => f.podSelector && selects(f.podSelector, from))));
-  const podLabels = (kind: string, name: string) => named(kind, name, docs).spec.template.metadata.labels as Labels;
-  const redis = podLabels('StatefulSet', 'redis');
-  const postgres = podLabels('StatefulSet', 'postgres');
-  for (const d of [...of('Deployment', docs), named('Job', 'chatbot-migrate', docs)].filter((x) => x.metadata.labels?.app === 'chatbot')) {
-    const labels = d.spec.template.metadata.labels as Labels;
-    if (labels.role !== 'migrate') assert.ok(allowed(redis, labels, 6379), `${d.metadata.name} reaches Redis`);
-    assert.equal(allowed(postgres, labels, 5432), labels.role !== 'worker', `${d.metadata.name} reaches PostgreSQL only if it uses it`);
-  }
-  if (overlay === 'dev') return;
-  assert.ok(allowed(redis, redis, 16379) && allowed(redis, redis, 6379), 'Redis nodes reach each other (bus, replication)');
-  assert.ok(allowed(redis, podLabels('Job', 'redis-cluster-init'), 6379), 'the create Job reaches the nodes');
-});
+for (const [overlay, docs] of [
+  ['dev', dev],
+  ['self-hosted', selfHosted],
+] as const)
+  test(`${overlay}: network policies deny by default, open the gateway's port, and open each datastore to exactly the pods that use it`, () => {
+    const policies = of('NetworkPolicy', docs);
+    const configMap = configOf(docs);
+    assert.ok(
+      policies.some((p) => p.spec.podSelector && Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress),
+      'default deny',
+    );
+    const gw = policies.find((p) => p.spec.podSelector.matchLabels?.role === 'gateway')!;
+    assert.equal(gw.spec.ingress[0].ports[0].port, Number(configMap.PORT));
+    /** Which (pod, port) pairs may reach pods with `to` labels. */
+    const allowed = (to: Labels, from: Labels, port: number) =>
+      policies.some((p) => selects(p.spec.podSelector, to) && (p.spec.ingress ?? []).some((r: any) => r.ports.some((x: { port: number }) => x.port === port) && r.from.some((f: any) => f.podSelector && selects(f.podSelector, from))));
+    const podLabels = (kind: string, name: string) => named(kind, name, docs).spec.template.metadata.labels as Labels;
+    const redis = podLabels('StatefulSet', 'redis');
+    const postgres = podLabels('StatefulSet', 'postgres');
+    for (const d of [...of('Deployment', docs), named('Job', 'chatbot-migrate', docs)].filter((x) => x.metadata.labels?.app === 'chatbot')) {
+      const labels = d.spec.template.metadata.labels as Labels;
+      if (labels.role !== 'migrate') assert.ok(allowed(redis, labels, 6379), `${d.metadata.name} reaches Redis`);
+      assert.equal(allowed(postgres, labels, 5432), labels.role !== 'worker', `${d.metadata.name} reaches PostgreSQL only if it uses it`);
+    }
+    if (overlay === 'dev') return;
+    assert.ok(allowed(redis, redis, 16379) && allowed(redis, redis, 6379), 'Redis nodes reach each other (bus, replication)');
+    assert.ok(allowed(redis, podLabels('Job', 'redis-cluster-init'), 6379), 'the create Job reaches the nodes');
+  });
 
 test('monitoring and autoscaling point at what the app exposes: a PodMonitor by default, a ServiceMonitor as the option, KEDA on queue depth', () => {
   const metricsSource = fs.readFileSync(path.join(K8S, '..', 'src', 'metrics.ts'), 'utf8');
   const withKeda = renderWith('keda-admin', ['overlays/production'], ['components/keda-worker', 'components/admin-host']);
   const keda = of('ScaledObject', withKeda)[0]!;
   assert.equal(keda.spec.scaleTargetRef.name, 'chatbot-worker');
-  assert.deepEqual(of('HorizontalPodAutoscaler', withKeda).map((h) => h.metadata.name), ['chatbot-gateway'], 'KEDA replaces the worker\'s CPU HPA');
+  assert.deepEqual(
+    of('HorizontalPodAutoscaler', withKeda).map((h) => h.metadata.name),
+    ['chatbot-gateway'],
+    "KEDA replaces the worker's CPU HPA",
+  );
   for (const t of keda.spec.triggers) {
     const metric = /(cb_[a-z_]+)/.exec(t.metadata.query)?.[1];
     assert.ok(metric && metricsSource.includes(`'${metric}'`), `KEDA query uses a metric the app exports (${metric})`);
-    assert.match(t.metadata.query, new RegExp(`\\{namespace="${keda.metadata.namespace}"\\}`), 'KEDA counts this installation\'s queue');
+    assert.match(t.metadata.query, new RegExp(`\\{namespace="${keda.metadata.namespace}"\\}`), "KEDA counts this installation's queue");
   }
   const podMonitor = named('PodMonitor', 'chatbot', render('overlays/production'));
   const withServiceMonitor = renderWith('service-monitor', ['base'], ['components/params', 'components/service-monitor', 'components/alerts']);
@@ -154,7 +178,10 @@ test('monitoring and autoscaling point at what the app exposes: a PodMonitor by 
   const services = of('Service', withServiceMonitor).filter((s) => selects(serviceMonitor.spec.selector, s.metadata.labels ?? {}));
   assert.equal(services.length, 1);
   const svc = services[0]!;
-  assert.ok(appPods.every((l) => selects({ matchLabels: svc.spec.selector }, l)), 'the Service selects every role');
+  assert.ok(
+    appPods.every((l) => selects({ matchLabels: svc.spec.selector }, l)),
+    'the Service selects every role',
+  );
   const endpoint = serviceMonitor.spec.endpoints[0];
   assert.equal(endpoint.path, '/metrics');
   assert.equal(svc.spec.ports.find((p: { name: string }) => p.name === endpoint.port).targetPort, 'http');
@@ -180,7 +207,7 @@ test('the Grafana dashboard charts metrics the app exports, with their labels, a
   const file = path.join(K8S, 'grafana', 'chatbot-dashboard.json');
   const dashboard = JSON.parse(fs.readFileSync(file, 'utf8'));
   const cm = named('ConfigMap', 'chatbot-dashboard', render('grafana'));
-  assert.deepEqual([cm.metadata.labels?.grafana_dashboard, cm.metadata.namespace], ['1', 'monitoring'], 'where Grafana\'s sidecar looks');
+  assert.deepEqual([cm.metadata.labels?.grafana_dashboard, cm.metadata.namespace], ['1', 'monitoring'], "where Grafana's sidecar looks");
   assert.deepEqual(JSON.parse(cm.data!['chatbot-dashboard.json']!), dashboard);
 
   // Every series the app's registry exposes (histograms as _bucket/_sum/_count), with its labels.
@@ -208,15 +235,35 @@ test('the Grafana dashboard charts metrics the app exports, with their labels, a
       }
       assert.equal((t.expr.match(/\{namespace="\$namespace"/g) ?? []).length, metrics.length, `${where}: filtered by the namespace variable`);
       const grouping = [...t.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l: string) => l.trim()));
-      for (const l of grouping) assert.ok(metrics.every((m) => exported.get(m)!.has(l)), `${where}: ${l} is a label of ${metrics.join(', ')}`);
+      for (const l of grouping)
+        assert.ok(
+          metrics.every((m) => exported.get(m)!.has(l)),
+          `${where}: ${l} is a label of ${metrics.join(', ')}`,
+        );
       for (const [, l] of (t.legendFormat as string).matchAll(/\{\{(\w+)\}\}/g)) assert.ok(grouping.includes(l!), `${where}: legend label ${l} is kept by the aggregation`);
       if (t.expr.includes('histogram_quantile')) assert.match(t.expr, /histogram_quantile\(0\.\d+, sum by \(le[,)][^]*_bucket\{/, where);
     }
   }
   for (const m of [
-    'cb_webhook_ack_seconds_bucket', 'cb_webhook_requests_total', 'cb_events_processed_total', 'cb_processing_seconds_bucket', 'cb_queue_conversations_pending',
-    'cb_queue_oldest_ready_seconds', 'cb_send_errors_total', 'cb_send_retries_total', 'cb_send_unconfirmed_total', 'cb_lock_contention_total', 'cb_fenced_total',
-    'cb_chatlog_lag_seconds', 'cb_chatlog_rows_total', 'cb_chatlog_write_errors_total', 'cb_nlu_seconds_bucket', 'cb_nlu_intents_total', 'cb_dialog_fallbacks_total',
-    'cb_action_calls_total', 'cb_handoff_total',
-  ]) assert.ok(used.has(m), `the dashboard charts ${m}`);
+    'cb_webhook_ack_seconds_bucket',
+    'cb_webhook_requests_total',
+    'cb_events_processed_total',
+    'cb_processing_seconds_bucket',
+    'cb_queue_conversations_pending',
+    'cb_queue_oldest_ready_seconds',
+    'cb_send_errors_total',
+    'cb_send_retries_total',
+    'cb_send_unconfirmed_total',
+    'cb_lock_contention_total',
+    'cb_fenced_total',
+    'cb_chatlog_lag_seconds',
+    'cb_chatlog_rows_total',
+    'cb_chatlog_write_errors_total',
+    'cb_nlu_seconds_bucket',
+    'cb_nlu_intents_total',
+    'cb_dialog_fallbacks_total',
+    'cb_action_calls_total',
+    'cb_handoff_total',
+  ])
+    assert.ok(used.has(m), `the dashboard charts ${m}`);
 });

@@ -53,7 +53,11 @@ for (const overlay of OVERLAYS) {
       // Every file setting points into a volume the container mounts.
       const settings = named(docs, 'ConfigMap', c.envFrom[0].configMapRef.name).data!;
       for (const [k, v] of Object.entries(settings).filter(([k]) => k.endsWith('_FILE'))) {
-        if (v) assert.ok(c.volumeMounts.some((m: { mountPath: string }) => v.startsWith(`${m.mountPath}/`)), `${d.metadata.name}: ${k}=${v} is in a mounted volume`);
+        if (v)
+          assert.ok(
+            c.volumeMounts.some((m: { mountPath: string }) => v.startsWith(`${m.mountPath}/`)),
+            `${d.metadata.name}: ${k}=${v} is in a mounted volume`,
+          );
       }
     }
     const job = named(docs, 'Job', 'chatbot-migrate').spec.template.spec.containers[0];
@@ -61,7 +65,11 @@ for (const overlay of OVERLAYS) {
     assert.ok(Object.hasOwn(COMMANDS, job.command[1]), 'migrate is a command of the dispatcher');
     assert.ok(loadCliConfig(environment(docs, job)).databaseUrl, 'the Job gets DATABASE_URL');
     const chatlog = named(docs, 'Deployment', 'chatbot-chatlog').spec.template.spec.containers[0];
-    assert.deepEqual(job.env.find((e: EnvVar) => e.name === 'DATABASE_URL'), chatlog.env.find((e: EnvVar) => e.name === 'DATABASE_URL'), 'the same database as the chatlog role');
+    assert.deepEqual(
+      job.env.find((e: EnvVar) => e.name === 'DATABASE_URL'),
+      chatlog.env.find((e: EnvVar) => e.name === 'DATABASE_URL'),
+      'the same database as the chatlog role',
+    );
     assert.equal(job.image, chatlog.image, 'the same image: its migrations');
   });
 
@@ -75,12 +83,17 @@ for (const overlay of OVERLAYS) {
       assert.ok(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= 120, `${d.metadata.name}: two minutes to start`);
       for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(c[p].httpGet.port, 'http');
       assert.ok(pod.terminationGracePeriodSeconds * 1000 > Number(config.SHUTDOWN_TIMEOUT_MS), `${d.metadata.name}: the grace period outlasts the drain`);
-      assert.ok(of(docs, 'PodDisruptionBudget').some((p) => JSON.stringify(p.spec.selector.matchLabels) === JSON.stringify(d.spec.selector.matchLabels) && p.spec.maxUnavailable === 1), `${d.metadata.name}: a PodDisruptionBudget that still lets a single replica be drained`);
+      assert.ok(
+        of(docs, 'PodDisruptionBudget').some((p) => JSON.stringify(p.spec.selector.matchLabels) === JSON.stringify(d.spec.selector.matchLabels) && p.spec.maxUnavailable === 1),
+        `${d.metadata.name}: a PodDisruptionBudget that still lets a single replica be drained`,
+      );
       assert.match(c.image, /^registry\.example\.com\/ordered-chatbot:/, 'the overlay sets the image');
     }
     const svc = named(docs, 'Service', 'chatbot-gateway');
     assert.equal(svc.spec.ports[0].targetPort, 'http');
-    const hpas = of(docs, 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort();
+    const hpas = of(docs, 'HorizontalPodAutoscaler')
+      .map((h) => h.spec.scaleTargetRef.name)
+      .sort();
     if (overlay === 'dev') {
       assert.deepEqual([hpas, deployments.map((d) => d.spec.replicas)], [[], [1, 1, 1]], 'dev: one replica of each role');
     } else assert.deepEqual(hpas, ['chatbot-gateway', 'chatbot-worker']);
@@ -100,7 +113,11 @@ for (const overlay of OVERLAYS) {
       assert.ok(pod.securityContext.runAsUser > 0, `${name} runs as a non-root uid`);
       assert.equal(pod.securityContext.seccompProfile?.type, 'RuntimeDefault', name);
       assert.ok(!pod.hostNetwork && !pod.hostPID && !pod.hostIPC, name);
-      for (const v of pod.volumes ?? []) assert.ok(['emptyDir', 'secret', 'configMap', 'persistentVolumeClaim'].some((t) => t in v), `${name}: volume ${v.name} is of a type "restricted" allows`);
+      for (const v of pod.volumes ?? [])
+        assert.ok(
+          ['emptyDir', 'secret', 'configMap', 'persistentVolumeClaim'].some((t) => t in v),
+          `${name}: volume ${v.name} is of a type "restricted" allows`,
+        );
       for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
         assert.equal(c.securityContext.readOnlyRootFilesystem, true, name);
         assert.equal(c.securityContext.allowPrivilegeEscalation, false, name);
@@ -114,13 +131,16 @@ for (const overlay of OVERLAYS) {
     assert.ok(dataDir, 'the Dockerfile sets DATA_DIR');
     for (const { name, pod, labels } of pods.filter((p) => p.labels.app === 'chatbot')) {
       const emptyDirs = new Set(pod.volumes.filter((v: { emptyDir?: object }) => v.emptyDir).map((v: { name: string }) => v.name));
-      assert.ok(pod.containers[0].volumeMounts.some((m: { name: string; mountPath: string }) => emptyDirs.has(m.name) && dataDir.startsWith(`${m.mountPath}/`)), `${name} (${labels.role}): DATA_DIR ${dataDir} is writable`);
+      assert.ok(
+        pod.containers[0].volumeMounts.some((m: { name: string; mountPath: string }) => emptyDirs.has(m.name) && dataDir.startsWith(`${m.mountPath}/`)),
+        `${name} (${labels.role}): DATA_DIR ${dataDir} is writable`,
+      );
     }
   });
 
   test(`${overlay}: every public path reaches the gateway over TLS on the overlay's host; metrics and health are not public`, () => {
     const params = envFile(`overlays/${overlay}/params.env`);
-    assert.equal(params.NAMESPACE, of(docs, 'Namespace')[0]!.metadata.name, 'params.env NAMESPACE is the overlay\'s namespace');
+    assert.equal(params.NAMESPACE, of(docs, 'Namespace')[0]!.metadata.name, "params.env NAMESPACE is the overlay's namespace");
     const ingresses = of(docs, 'Ingress');
     const routes = ingresses.flatMap((i) => i.spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => ({ ingress: i, host: r.host, ...p }))));
     const route = (url: string) => routes.find((r) => (r.pathType === 'Exact' ? url === r.path : url === r.path || url.startsWith(`${r.path}/`)));
@@ -164,7 +184,15 @@ test('admin on a host of its own (components/admin-host); the migration Job is a
 
 test('the alerts an on-call needs: on exported metrics, each with a severity and a runbook paragraph in docs/operations.md', async () => {
   const operations = fs.readFileSync(path.join(ROOT, 'docs', 'operations.md'), 'utf8');
-  const anchors = new Set([...operations.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+  const anchors = new Set(
+    [...operations.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
   const { registry } = createMetrics();
   const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
   // Gauges other work adds: the chatlog stream's size, the agent inbox's waiting time.
@@ -189,7 +217,17 @@ test('the alerts an on-call needs: on exported metrics, each with a severity and
       }
       assert.match(r.expr, /by \(namespace\b/, `${r.alert}: per installation`);
     }
-    for (const m of ['cb_queue_oldest_ready_seconds', 'cb_send_errors_total', 'cb_sends_total', 'cb_chatlog_lag_seconds', 'cb_chatlog_stream_bytes', 'cb_chatlog_stream_entries', 'cb_redis_not_replicated_total', 'cb_webhook_requests_total', 'cb_handoff_waiting_oldest_seconds'])
+    for (const m of [
+      'cb_queue_oldest_ready_seconds',
+      'cb_send_errors_total',
+      'cb_sends_total',
+      'cb_chatlog_lag_seconds',
+      'cb_chatlog_stream_bytes',
+      'cb_chatlog_stream_entries',
+      'cb_redis_not_replicated_total',
+      'cb_webhook_requests_total',
+      'cb_handoff_waiting_oldest_seconds',
+    ])
       assert.ok(used.has(m), `${overlay}: an alert on ${m}`);
     for (const m of pending) if (exported.has(m)) pending.delete(m); // once exported, checked as any other
     // Exported since the agent inbox: the runbook no longer says it is to come.

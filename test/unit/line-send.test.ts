@@ -17,7 +17,7 @@ import { checkPushMessages } from '../../src/dev/fake-line-check';
 const bubbles = (replies: Reply[]) => renderLine(replies).messages.flatMap((m) => m.body.messages);
 const acceptedByLine = (replies: Reply[]) => renderLine(replies).messages.every((m) => checkPushMessages({ messages: m.body.messages }).length === 0);
 
-test('14 quick replies become 13 postback buttons with 20-character labels, on the reply\'s last bubble, and the change is reported', () => {
+test("14 quick replies become 13 postback buttons with 20-character labels, on the reply's last bubble, and the change is reported", () => {
   const quick = Array.from({ length: 14 }, (_, i) => ({ title: `Option number ${i} with a long title`, payload: `INTENT:option.${i}` }));
   const r = renderLine([{ text: 'Pick one', quickReplies: quick }]);
   assert.deepEqual(r.adjustments, ['14 quick replies cut to 13', 'quick reply labels shortened to 20 characters']);
@@ -31,7 +31,9 @@ test('14 quick replies become 13 postback buttons with 20-character labels, on t
 });
 
 test('6,000 characters become two text bubbles of at most 5,000, in one push; nothing is lost', () => {
-  const words = Array.from({ length: 1_000 }, (_, i) => `word${i}`).join(' ').slice(0, 6_000);
+  const words = Array.from({ length: 1_000 }, (_, i) => `word${i}`)
+    .join(' ')
+    .slice(0, 6_000);
   const r = renderLine([{ text: words }]);
   assert.deepEqual(r.adjustments, ['text split in 2 messages']);
   assert.equal(r.messages.length, 1, 'one push, one message of the monthly quota');
@@ -44,16 +46,28 @@ test('6,000 characters become two text bubbles of at most 5,000, in one push; no
 test('more than 5 bubbles go in several pushes, in order: each push is one ledger step with its own retry key', () => {
   const replies = Array.from({ length: 7 }, (_, i) => ({ text: `reply ${i}` }));
   const r = renderLine(replies);
-  assert.deepEqual(r.messages.map((m) => m.body.messages.length), [5, 2]);
-  assert.deepEqual(r.messages.flatMap((m) => m.body.messages.map((b) => (b as { text: string }).text)), replies.map((x) => x.text));
-  assert.equal(r.messages[1]!.text, 'reply 5\n\nreply 6', 'the chatlog row of a push holds its bubbles\' text');
+  assert.deepEqual(
+    r.messages.map((m) => m.body.messages.length),
+    [5, 2],
+  );
+  assert.deepEqual(
+    r.messages.flatMap((m) => m.body.messages.map((b) => (b as { text: string }).text)),
+    replies.map((x) => x.text),
+  );
+  assert.equal(r.messages[1]!.text, 'reply 5\n\nreply 6', "the chatlog row of a push holds its bubbles' text");
 });
 
 test('buttons: a buttons template of at most 4 actions and 160 characters, the rest of the text before it', () => {
-  const buttons = [{ title: 'Track my order please', payload: 'INTENT:order.status' }, { title: 'Shop', url: 'https://shop.example/' }, { title: 'C', payload: 'c' }, { title: 'D', payload: 'd' }, { title: 'E', payload: 'e' }];
+  const buttons = [
+    { title: 'Track my order please', payload: 'INTENT:order.status' },
+    { title: 'Shop', url: 'https://shop.example/' },
+    { title: 'C', payload: 'c' },
+    { title: 'D', payload: 'd' },
+    { title: 'E', payload: 'e' },
+  ];
   const text = `${'Long intro. '.repeat(20)}What next?`;
   const r = renderLine([{ text, buttons }]);
-  assert.deepEqual(r.adjustments, ['5 buttons cut to 4', 'button labels shortened to 20 characters', 'text split in 2 messages to fit the buttons template\'s 160 characters']);
+  assert.deepEqual(r.adjustments, ['5 buttons cut to 4', 'button labels shortened to 20 characters', "text split in 2 messages to fit the buttons template's 160 characters"]);
   const [intro, tpl] = r.messages[0]!.body.messages as [LineMessage & { type: 'text' }, LineMessage & { type: 'template' }];
   assert.equal(intro.type, 'text');
   assert.equal(tpl.type, 'template');
@@ -66,13 +80,25 @@ test('buttons: a buttons template of at most 4 actions and 160 characters, the r
   assert.equal(tpl.altText, tpl.template.text, 'the notification shows the question');
   assert.equal(r.messages[0]!.kind, 'buttons');
   assert.ok(acceptedByLine([{ text, buttons }]));
-  const odd = renderLine([{ text: 'Go', buttons: [{ title: 'FTP', url: 'ftp://x' }, { title: 'Ok', payload: 'ok' }] }]);
+  const odd = renderLine([
+    {
+      text: 'Go',
+      buttons: [
+        { title: 'FTP', url: 'ftp://x' },
+        { title: 'Ok', payload: 'ok' },
+      ],
+    },
+  ]);
   assert.deepEqual(odd.adjustments, ['1 button links LINE cannot open (http, https, line or tel, at most 1000 characters) dropped']);
 });
 
 test('images go as image messages from https URLs; video, audio, files and plain-http images go as links, and say why', () => {
   assert.deepEqual(bubbles([{ attachment: { type: 'image', url: 'https://cdn.example/a.png' } }]), [{ type: 'image', originalContentUrl: 'https://cdn.example/a.png', previewImageUrl: 'https://cdn.example/a.png' }]);
-  for (const [type, why] of [['video', 'preview image'], ['audio', 'duration'], ['file', 'cannot send files']] as const) {
+  for (const [type, why] of [
+    ['video', 'preview image'],
+    ['audio', 'duration'],
+    ['file', 'cannot send files'],
+  ] as const) {
     const r = renderLine([{ attachment: { type, url: `https://cdn.example/x.${type}`, name: `x.${type}` } }]);
     assert.deepEqual(r.messages[0]!.body.messages, [{ type: 'text', text: `x.${type}: https://cdn.example/x.${type}` }]);
     assert.match(r.adjustments[0]!, new RegExp(why));
@@ -80,23 +106,29 @@ test('images go as image messages from https URLs; video, audio, files and plain
   assert.match(renderLine([{ attachment: { type: 'image', url: 'http://cdn.example/a.png' } }]).adjustments[0]!, /https URLs only/);
 });
 
-test('whatever the bot says, every push renders within LINE\'s limits (the fake\'s checks pass) and rendering is deterministic', () => {
+test("whatever the bot says, every push renders within LINE's limits (the fake's checks pass) and rendering is deterministic", () => {
   const text = fc.string({ maxLength: 12_000 });
   const title = fc.string({ minLength: 1, maxLength: 40 });
-  const reply = fc.record({
-    text: fc.option(text, { nil: undefined }),
-    quickReplies: fc.option(fc.array(fc.record({ title, payload: fc.string({ minLength: 1, maxLength: 400 }) }), { maxLength: 20 }), { nil: undefined }),
-    buttons: fc.option(fc.array(fc.record({ title, payload: fc.string({ minLength: 1, maxLength: 50 }) }), { maxLength: 6 }), { nil: undefined }),
-    attachment: fc.option(fc.record({ type: fc.constantFrom('image', 'video', 'audio', 'file'), url: fc.webUrl() }), { nil: undefined }),
-  }, { requiredKeys: [] });
-  fc.assert(fc.property(fc.array(reply, { maxLength: 4 }), (replies) => {
-    const r = renderLine(replies as Reply[]);
-    for (const m of r.messages) {
-      assert.ok(m.body.messages.length >= 1 && m.body.messages.length <= 5);
-      assert.deepEqual(checkPushMessages({ messages: m.body.messages }), []);
-    }
-    assert.deepEqual(renderLine(replies as Reply[]), r);
-  }), { numRuns: 300 });
+  const reply = fc.record(
+    {
+      text: fc.option(text, { nil: undefined }),
+      quickReplies: fc.option(fc.array(fc.record({ title, payload: fc.string({ minLength: 1, maxLength: 400 }) }), { maxLength: 20 }), { nil: undefined }),
+      buttons: fc.option(fc.array(fc.record({ title, payload: fc.string({ minLength: 1, maxLength: 50 }) }), { maxLength: 6 }), { nil: undefined }),
+      attachment: fc.option(fc.record({ type: fc.constantFrom('image', 'video', 'audio', 'file'), url: fc.webUrl() }), { nil: undefined }),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(fc.array(reply, { maxLength: 4 }), (replies) => {
+      const r = renderLine(replies as Reply[]);
+      for (const m of r.messages) {
+        assert.ok(m.body.messages.length >= 1 && m.body.messages.length <= 5);
+        assert.deepEqual(checkPushMessages({ messages: m.body.messages }), []);
+      }
+      assert.deepEqual(renderLine(replies as Reply[]), r);
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('the retry key is a version-5 UUID of the account and the reply: stable across processes, different for every reply', () => {
@@ -112,7 +144,7 @@ test('the retry key is a version-5 UUID of the account and the reply: stable acr
   assert.equal(keys.size, 2_000);
 });
 
-test('LINE\'s errors: 409 is never an error; 429 monthly limit is permanent, rate limit retryable; 5xx and timeouts may have delivered', () => {
+test("LINE's errors: 409 is never an error; 429 monthly limit is permanent, rate limit retryable; 5xx and timeouts may have delivered", () => {
   const t = { account: 'Ubot', user: 'Uuser' };
   const http = (status: number, body: unknown = {}) => classifyLine({ status, body: JSON.stringify(body), headers: { 'x-line-request-id': 'req-1' } }, 3, t);
   const flags = (e: ReturnType<typeof classifyLine>) => ({ code: e.code, retryable: e.retryable, uncertain: e.uncertain, notSent: e.definitelyNotSent });
@@ -145,11 +177,16 @@ test('a CHANNELS_FILE LINE entry: every problem is reported at once', () => {
 test('CHANNELS_FILE: the problems of every LINE entry are reported with the others, at once; dev mode without it serves the dev channel', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'line-config-'));
   const file = path.join(dir, 'channels.json');
-  fs.writeFileSync(file, JSON.stringify({ channels: [
-    { type: 'line', id: `U${'a'.repeat(32)}`, name: 'Good', channelSecret: 'ab'.repeat(16), accessToken: 'x'.repeat(40) },
-    { type: 'line', id: 'line-bot', channelSecret: 'secret', accessToken: 'short' },
-    { type: 'messenger', id: '123', accessToken: 'tiny' },
-  ] }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      channels: [
+        { type: 'line', id: `U${'a'.repeat(32)}`, name: 'Good', channelSecret: 'ab'.repeat(16), accessToken: 'x'.repeat(40) },
+        { type: 'line', id: 'line-bot', channelSecret: 'secret', accessToken: 'short' },
+        { type: 'messenger', id: '123', accessToken: 'tiny' },
+      ],
+    }),
+  );
   const env = { NODE_ENV: 'production', ROLE: 'worker', REDIS_URL: 'redis://r:6379', CHANNELS_FILE: file };
   try {
     loadChannels(loadConfig(env));

@@ -15,8 +15,7 @@ function accept(raw: string | Buffer, signature = signLine(raw, LINE_SECRET)) {
   const headers: Record<string, string> = { 'x-line-signature': signature };
   return ingress.accept(Buffer.from(raw), (n) => headers[n], 7);
 }
-const rejects = (fn: () => unknown, status: number, re: RegExp) =>
-  assert.throws(fn, (e: unknown) => e instanceof WebhookInputError && e.status === status && re.test(e.message));
+const rejects = (fn: () => unknown, status: number, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof WebhookInputError && e.status === status && re.test(e.message));
 const one = (ev: unknown) => {
   const r = accept(lineBody([ev]));
   assert.equal(r.events.length, 1, JSON.stringify(r));
@@ -33,7 +32,7 @@ test('X-Line-Signature is the base64 HMAC-SHA256 of the exact bytes: re-serialis
   const tampered = Buffer.from(raw);
   tampered.writeUInt8(tampered[tampered.length - 3]! ^ 1, tampered.length - 3);
   assert.equal(verifyLineSignature(tampered, sig, LINE_SECRET).ok, false);
-  assert.equal(verifyLineSignature(raw, sig, LINE_CHANNELS[1]!.channelSecret).ok, false, 'another channel\'s secret');
+  assert.equal(verifyLineSignature(raw, sig, LINE_CHANNELS[1]!.channelSecret).ok, false, "another channel's secret");
   assert.equal(verifyLineSignature(raw, Buffer.from(sig, 'base64').toString('hex'), LINE_SECRET).ok, false, 'hex is not base64');
   assert.deepEqual(verifyLineSignature(raw, undefined, LINE_SECRET), { ok: false, reason: 'missing X-Line-Signature header' });
 });
@@ -82,7 +81,7 @@ test('media, file, location and sticker messages keep what identifies their cont
   for (const e of [loc, sticker, video]) assert.ok(isAnswered(e), e.kind);
 });
 
-test('a postback carries its data as the payload, and a date picker\'s answer as text', () => {
+test("a postback carries its data as the payload, and a date picker's answer as text", () => {
   const pb = one(fixtures.postback(U, 1, 'e-pb', 'INTENT:order.status'));
   assert.deepEqual([pb.kind, pb.payload, pb.text], ['postback', 'INTENT:order.status', undefined]);
   const picked = one(fixtures.postback(U, 2, 'e-date', 'action=book', { date: '2024-05-01' }));
@@ -124,15 +123,29 @@ test('standby (another module channel owns the chat) is recorded, not answered; 
 test('group and multi-person chats, channel events and unknown types are skipped or counted, never fatal', () => {
   seen.skipped.length = 0;
   const group = 'C' + 'a'.repeat(32);
-  const r = accept(lineBody([
-    fixtures.join(group, 1, 'j'), fixtures.memberJoined(group, U, 2, 'mj'), fixtures.groupText(group, U, 3, 'gt', 'hi all'),
-    fixtures.roomText('R' + 'b'.repeat(32), U, 4, 'rt', 'hi room'), fixtures.leave(group, 5, 'l'),
-    { ...fixtures.unfollow(U, 6, 'act'), type: 'activated', chatControl: { expireAt: 1 } },
-    { ...fixtures.unfollow(U, 7, 'new'), type: 'somethingNew' },
-    { ...fixtures.text(U, 8, 'nm', ''), message: { id: '1', type: 'imagemap' } },
-    fixtures.text(U, 9, 'still', 'still answered'),
-  ]));
-  assert.deepEqual(r.events.map((p) => p.event.id), ['still']);
-  assert.deepEqual(r.unknown.map((u) => u.path), ['events[6]', 'events[7]']);
-  assert.deepEqual(seen.skipped.map((s) => (s as { reason: string }).reason), ['group', 'group', 'group', 'room', 'group', 'channel_event']);
+  const r = accept(
+    lineBody([
+      fixtures.join(group, 1, 'j'),
+      fixtures.memberJoined(group, U, 2, 'mj'),
+      fixtures.groupText(group, U, 3, 'gt', 'hi all'),
+      fixtures.roomText('R' + 'b'.repeat(32), U, 4, 'rt', 'hi room'),
+      fixtures.leave(group, 5, 'l'),
+      { ...fixtures.unfollow(U, 6, 'act'), type: 'activated', chatControl: { expireAt: 1 } },
+      { ...fixtures.unfollow(U, 7, 'new'), type: 'somethingNew' },
+      { ...fixtures.text(U, 8, 'nm', ''), message: { id: '1', type: 'imagemap' } },
+      fixtures.text(U, 9, 'still', 'still answered'),
+    ]),
+  );
+  assert.deepEqual(
+    r.events.map((p) => p.event.id),
+    ['still'],
+  );
+  assert.deepEqual(
+    r.unknown.map((u) => u.path),
+    ['events[6]', 'events[7]'],
+  );
+  assert.deepEqual(
+    seen.skipped.map((s) => (s as { reason: string }).reason),
+    ['group', 'group', 'group', 'room', 'group', 'channel_event'],
+  );
 });

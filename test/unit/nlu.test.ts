@@ -105,7 +105,17 @@ describe('corpora', () => {
   test('a bad corpus is rejected with every problem and where it is', () => {
     const err = (() => {
       try {
-        checkCorpus({ locale: 'english', entities: { n: { regex: '/(unclosed/' }, e: {} }, data: [{ intent: 'bad name!', utterances: [] }, { intent: 'ok', utterances: ['hi'], answers: [3] }] }, 'c.json');
+        checkCorpus(
+          {
+            locale: 'english',
+            entities: { n: { regex: '/(unclosed/' }, e: {} },
+            data: [
+              { intent: 'bad name!', utterances: [] },
+              { intent: 'ok', utterances: ['hi'], answers: [3] },
+            ],
+          },
+          'c.json',
+        );
       } catch (e) {
         return e as CorpusError;
       }
@@ -118,7 +128,17 @@ describe('corpora', () => {
 
   test('corpora merge by intent without duplicates, and the hash ignores order', () => {
     const a = checkCorpus({ locale: 'en', data: [{ intent: 'x', utterances: ['one', 'two'], answers: ['A'] }], entities: { p: { options: { red: ['red'] } } } }, 'a');
-    const b = checkCorpus({ locale: 'en-US', data: [{ intent: 'x', utterances: ['two', 'three'] }, { intent: 'y', utterances: ['why'] }], entities: { p: { options: { red: ['crimson'], blue: ['blue'] } } } }, 'b');
+    const b = checkCorpus(
+      {
+        locale: 'en-US',
+        data: [
+          { intent: 'x', utterances: ['two', 'three'] },
+          { intent: 'y', utterances: ['why'] },
+        ],
+        entities: { p: { options: { red: ['crimson'], blue: ['blue'] } } },
+      },
+      'b',
+    );
     const m = mergeCorpora([a, b]);
     assert.deepEqual(m.data.find((d) => d.intent === 'x')?.utterances, ['one', 'two', 'three']);
     assert.deepEqual(m.entities?.p?.options, { red: ['red', 'crimson'], blue: ['blue'] });

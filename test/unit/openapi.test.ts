@@ -12,8 +12,17 @@ import { adminRouter, type AdminDeps } from '../../src/admin/api';
 import { OPENAPI } from '../../src/admin/openapi';
 import { routesOf } from '../helpers/routes';
 
-interface Operation { summary?: string; parameters?: { name: string; in: string; required?: boolean }[]; responses: Record<string, { $ref?: string }>; security?: unknown[] }
-interface Doc { openapi: string; paths: Record<string, Record<string, Operation>>; components: { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> } }
+interface Operation {
+  summary?: string;
+  parameters?: { name: string; in: string; required?: boolean }[];
+  responses: Record<string, { $ref?: string }>;
+  security?: unknown[];
+}
+interface Doc {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> };
+}
 const doc = OPENAPI as unknown as Doc;
 
 /** "get /conversations/{id}" of a route as express declares it ("GET /conversations/:id"); a mounted router's root "/models/" is "/models". */
@@ -23,14 +32,13 @@ const asOpenApi = (route: string) => {
 };
 const operations = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ key: `${method} ${path}`, path, op })));
 
-describe('the admin API\'s OpenAPI document', () => {
+describe("the admin API's OpenAPI document", () => {
   test('documents every route of the admin router, and only those', () => {
     const served = new Set(routesOf(adminRouter({} as AdminDeps)).map(asOpenApi));
     const documented = new Set(operations().map((o) => o.key));
     const undocumented = [...served].filter((r) => !documented.has(r)).sort();
     const unserved = [...documented].filter((r) => !served.has(r)).sort();
-    assert.deepEqual({ undocumented, unserved }, { undocumented: [], unserved: [] },
-      'add each undocumented route to OPS in src/admin/openapi.ts; remove each documented route the router no longer serves');
+    assert.deepEqual({ undocumented, unserved }, { undocumented: [], unserved: [] }, 'add each undocumented route to OPS in src/admin/openapi.ts; remove each documented route the router no longer serves');
     for (const nested of ['post /conversations/{id}/claim', 'post /canned', 'post /conversations/{id}/forget', 'post /models/retrain', 'get /models']) assert.ok(served.has(nested), `the walker finds ${nested}`);
   });
 
@@ -39,7 +47,10 @@ describe('the admin API\'s OpenAPI document', () => {
       const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
       const declared = (op.parameters ?? []).filter((p) => p.in === 'path');
       assert.deepEqual(declared.map((p) => p.name).sort(), inPath, key);
-      assert.ok(declared.every((p) => p.required === true), `${key}: path parameters are required`);
+      assert.ok(
+        declared.every((p) => p.required === true),
+        `${key}: path parameters are required`,
+      );
     }
   });
 
@@ -47,7 +58,10 @@ describe('the admin API\'s OpenAPI document', () => {
     for (const { key, op } of operations()) {
       assert.ok(op.summary?.trim(), `${key}: a summary`);
       const statuses = Object.keys(op.responses);
-      assert.ok(statuses.some((s) => /^2\d\d$/.test(s)), `${key}: a 2xx answer (has ${statuses.join(', ')})`);
+      assert.ok(
+        statuses.some((s) => /^2\d\d$/.test(s)),
+        `${key}: a 2xx answer (has ${statuses.join(', ')})`,
+      );
       for (const s of statuses.filter((x) => Number(x) >= 400)) {
         const name = /^#\/components\/responses\/(\w+)$/.exec(op.responses[s]!.$ref ?? '')?.[1];
         const schema = name ? doc.components.responses[name]?.content?.['application/json']?.schema : undefined;
@@ -58,7 +72,10 @@ describe('the admin API\'s OpenAPI document', () => {
   });
 
   test('only sign-in and the document itself need no bearer token', () => {
-    const open = operations().filter(({ op }) => Array.isArray(op.security) && op.security.length === 0).map((o) => o.key).sort();
+    const open = operations()
+      .filter(({ op }) => Array.isArray(op.security) && op.security.length === 0)
+      .map((o) => o.key)
+      .sort();
     assert.deepEqual(open, ['get /openapi.json', 'post /session']);
     for (const { key, op } of operations()) if (!open.includes(key)) assert.ok('401' in op.responses && '429' in op.responses, `${key}: a signed-in route documents 401 and 429`);
   });
@@ -75,7 +92,7 @@ describe('the admin API\'s OpenAPI document', () => {
     const collect = (v: unknown): void => {
       if (Array.isArray(v)) return v.forEach(collect);
       if (!v || typeof v !== 'object') return;
-      for (const [k, x] of Object.entries(v)) (k === 'schema' ? schemas.push(x) : collect(x));
+      for (const [k, x] of Object.entries(v)) k === 'schema' ? schemas.push(x) : collect(x);
     };
     collect(OPENAPI);
     schemas.push(...Object.values((OPENAPI as { components: { schemas: object } }).components.schemas));

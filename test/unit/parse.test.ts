@@ -82,7 +82,10 @@ test('unknown kinds are reported, not fatal; known events of the same POST still
   // (Handover Protocol events are known since the agent inbox: test/unit/handover.test.ts.)
   const r = parseWebhook(wrap({ ...base, app_roles: { 1: ['primary_receiver'] } }, { ...base, message: { mid: 'm9', text: 'ok' } }));
   assert.equal(r.events.length, 1);
-  assert.deepEqual(r.unknown.map((u) => u.keys), [['app_roles']]);
+  assert.deepEqual(
+    r.unknown.map((u) => u.keys),
+    [['app_roles']],
+  );
 });
 
 test('bad input is rejected with a message naming the problem', () => {
@@ -96,5 +99,10 @@ test('bad input is rejected with a message naming the problem', () => {
     [wrap({ ...base, message: { text: 'no mid' } }), /message\.mid is required/],
     [wrap({ ...base, timestamp: 'yesterday', message: { mid: 'x', text: 'a' } }), /timestamp must be a number/],
   ];
-  for (const [input, msg] of bad) assert.throws(() => parseWebhook(input), (e: unknown) => e instanceof WebhookInputError && msg.test(e.message), String(msg));
+  for (const [input, msg] of bad)
+    assert.throws(
+      () => parseWebhook(input),
+      (e: unknown) => e instanceof WebhookInputError && msg.test(e.message),
+      String(msg),
+    );
 });

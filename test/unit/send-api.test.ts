@@ -11,7 +11,10 @@ import { FakeGraph } from '../../src/dev/fake-graph';
 const graph = new FakeGraph({ tokens: new Map([['token-p1', 'p1']]) });
 let channel: MessengerChannel;
 let retries = 0;
-const pages = new Map([['p1', { id: 'p1', accessToken: 'token-p1' }], ['p2', { id: 'p2', accessToken: 'revoked' }]]);
+const pages = new Map([
+  ['p1', { id: 'p1', accessToken: 'token-p1' }],
+  ['p2', { id: 'p2', accessToken: 'revoked' }],
+]);
 
 function messenger(baseUrl: string, maxAttempts = 4): MessengerChannel {
   return new MessengerChannel({ graph: new GraphClient({ baseUrl, timeoutMs: 300, maxAttempts, backoffBaseMs: 1, backoffMaxMs: 5, onRetry: () => retries++ }), pages });

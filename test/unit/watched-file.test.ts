@@ -13,7 +13,9 @@ test('a changed file is read again; an unreadable or invalid version leaves the 
   const changes: [number, boolean][] = [];
   const invalid: string[][] = [];
   const w = new WatchedFile<number>({
-    file, initial: 1, everyMs: 60_000,
+    file,
+    initial: 1,
+    everyMs: 60_000,
     parse: (text) => (/^\d+$/.test(text) ? { value: Number(text), problems: [] } : { problems: [`not a number: ${text}`] }),
     onChange: (v, first) => changes.push([v, first]),
     onInvalid: (p) => invalid.push(p),

@@ -34,9 +34,14 @@ function client() {
   const stored = new Map<string, string>();
   const timers: (() => void)[] = [];
   const c = new WebchatClient({
-    url: 'ws://gw/webchat/ws?account=shop', origin: 'https://shop.example', WebSocket: ScriptedSocket, crypto,
-    tokenStore: { get: (k: string) => stored.get(k), set: (k: string, v: string) => void stored.set(k, v) }, outboxStore: { get: () => null, set: () => undefined },
-    setTimeout: (fn: () => void) => (timers.push(fn), timers.length), clearTimeout: () => undefined,
+    url: 'ws://gw/webchat/ws?account=shop',
+    origin: 'https://shop.example',
+    WebSocket: ScriptedSocket,
+    crypto,
+    tokenStore: { get: (k: string) => stored.get(k), set: (k: string, v: string) => void stored.set(k, v) },
+    outboxStore: { get: () => null, set: () => undefined },
+    setTimeout: (fn: () => void) => (timers.push(fn), timers.length),
+    clearTimeout: () => undefined,
   });
   return { c, stored, timers, socket: () => ScriptedSocket.all[ScriptedSocket.all.length - 1]! };
 }
@@ -53,13 +58,20 @@ test('an entry is shown once, in the transcript order; a message waits in the ou
   assert.equal(stored.get('token'), 'tok-1', 'the token is kept for the next visit');
   const cid = c.send('hello')!;
   assert.deepEqual(socket().sent[1], { t: 'msg', id: cid, kind: 'text', text: 'hello' });
-  assert.deepEqual(c.outbox.map((m) => m.cid), [cid]);
+  assert.deepEqual(
+    c.outbox.map((m) => m.cid),
+    [cid],
+  );
   socket().frame({ t: 'ack', id: cid });
   socket().frame(visitorEntry('100-0', cid));
   socket().frame(visitorEntry('100-0', cid));
   socket().frame(reply('101-0', cid));
   socket().frame(visitorEntry('99-5', 'older'));
-  assert.deepEqual(c.entries.map((x) => x.id), ['100-0', '101-0'], 'a repeat and an entry behind the last one shown are not shown');
+  assert.deepEqual(
+    c.entries.map((x) => x.id),
+    ['100-0', '101-0'],
+    'a repeat and an entry behind the last one shown are not shown',
+  );
   assert.deepEqual(c.outbox, []);
   assert.equal(c.seenUpTo(), 1, 'a reply marks what came before as seen');
 });
@@ -80,7 +92,13 @@ test('after a cut, the client resumes after the last entry shown and resends wha
   await tick();
   assert.deepEqual(socket().sent[0], { t: 'hello', v: 1, origin: 'https://shop.example', token: 'tok-1', after: '200-0' });
   socket().frame(welcome({ from: '200-0' }));
-  assert.deepEqual(socket().sent.slice(1).map((f) => f.id), [b, third], 'the unacknowledged ones, in the order typed');
+  assert.deepEqual(
+    socket()
+      .sent.slice(1)
+      .map((f) => f.id),
+    [b, third],
+    'the unacknowledged ones, in the order typed',
+  );
 });
 
 test('a refused token is dropped and the widget starts afresh; a refused identity or page stops it', async () => {
@@ -108,5 +126,10 @@ test('rate limited: kept and sent again after the time the gateway gave', async 
   socket().frame({ t: 'error', code: 'rate_limited', id: cid, retryMs: 5000, message: 'at most 30 messages a minute' });
   assert.equal(c.outbox.length, 1);
   timers.pop()!();
-  assert.deepEqual(socket().sent.filter((f) => f.t === 'msg').map((f) => f.id), [cid, cid]);
+  assert.deepEqual(
+    socket()
+      .sent.filter((f) => f.t === 'msg')
+      .map((f) => f.id),
+    [cid, cid],
+  );
 });

@@ -44,7 +44,13 @@ test('a web chat site in CHANNELS_FILE: every mistake of an entry is named at on
 });
 
 test('a good site is served; dev mode has one for pages on this machine; production has none it was not given', () => {
-  const loaded = loadChannels(loadConfig({ CHANNELS_FILE: channels([{ type: 'webchat', id: 'shop', name: 'Shop', origins: ['https://shop.example', 'https://*.shop.example'], identitySecret: 'a-long-enough-secret-1', notifyUrl: 'https://shop.example/hook', notifySecret: 'another-long-secret-2' }]) }));
+  const loaded = loadChannels(
+    loadConfig({
+      CHANNELS_FILE: channels([
+        { type: 'webchat', id: 'shop', name: 'Shop', origins: ['https://shop.example', 'https://*.shop.example'], identitySecret: 'a-long-enough-secret-1', notifyUrl: 'https://shop.example/hook', notifySecret: 'another-long-secret-2' },
+      ]),
+    }),
+  );
   const site = loaded.settings.webchat.sites.get('shop')!;
   assert.deepEqual([site.name, site.origins.length, site.identitySecret, site.notify], ['Shop', 2, 'a-long-enough-secret-1', { url: 'https://shop.example/hook', secret: 'another-long-secret-2' }]);
   assert.ok(loaded.accounts.serves('webchat', 'shop'));
@@ -119,7 +125,10 @@ test('rendering: within the widget limits, what changed is reported, links only 
     { attachment: { type: 'image', url: 'https://cdn.example/cat.png', name: 'cat' } },
     { attachment: { type: 'file', url: 'data:text/html,hi' } },
   ]);
-  assert.deepEqual(r.messages.map((m) => m.kind), ['text', 'quick_replies', 'buttons', 'attachment']);
+  assert.deepEqual(
+    r.messages.map((m) => m.kind),
+    ['text', 'quick_replies', 'buttons', 'attachment'],
+  );
   assert.ok(r.messages.every((m) => (m.body.text ?? '').length <= 4_000));
   assert.equal(r.messages[0]!.body.text! + ' ' + r.messages[1]!.body.text!, long);
   assert.equal(r.messages[1]!.body.quickReplies!.length, 10);
@@ -128,14 +137,22 @@ test('rendering: within the widget limits, what changed is reported, links only 
   assert.ok(!JSON.stringify(r).includes('javascript:'));
   assert.deepEqual(r.messages[3]!.body, { attachment: { type: 'image', url: 'https://cdn.example/cat.png', name: 'cat' } });
   assert.deepEqual(r.adjustments, [
-    'text split in 2 messages (reply 1)', '12 quick replies cut to 10 (reply 1)', 'labels shortened to 40 characters (reply 1)',
-    '7 buttons cut to 5 (reply 2)', 'attachment without an http(s) URL dropped (reply 4)',
+    'text split in 2 messages (reply 1)',
+    '12 quick replies cut to 10 (reply 1)',
+    'labels shortened to 40 characters (reply 1)',
+    '7 buttons cut to 5 (reply 2)',
+    'attachment without an http(s) URL dropped (reply 4)',
   ]);
   assert.deepEqual(renderWebchat([{ text: 'hi' }]), renderWebchat([{ text: 'hi' }]), 'deterministic');
 });
 
 test('frames: a bad frame is named precisely; good ones parse', () => {
-  const bad = (raw: string, message: RegExp) => assert.throws(() => parseFrame(raw), (e: unknown) => e instanceof FrameError && message.test(e.message), raw);
+  const bad = (raw: string, message: RegExp) =>
+    assert.throws(
+      () => parseFrame(raw),
+      (e: unknown) => e instanceof FrameError && message.test(e.message),
+      raw,
+    );
   bad('nope', /frame must be a JSON object/);
   bad('[1]', /frame must be a JSON object/);
   bad('{"t":"shout"}', /t="shout" is not one of hello, msg, ack, read, typing, ping/);

@@ -65,36 +65,71 @@ test('unsupported messages, other webhook fields and account-level errors are co
   const r = parseWa({
     object: 'whatsapp_business_account',
     entry: [
-      { id: '1', changes: [waChange(PHONE, { messages: [msg({ type: 'unsupported', errors: [{ code: 131051, title: 'Message type unknown', message: 'Message type unknown', error_data: { details: 'Message type is currently not supported.' } }], unsupported: { type: 'poll_creation' } }), waText(USER, 'wamid.ok', 2, 'still here')] })] },
-      { id: '1', changes: [{ value: { phone_number: '15550783881', event: 'VERIFIED_ACCOUNT' }, field: 'account_update' }, waChange(PHONE, { errors: [{ code: 130429, title: 'Rate limit hit', message: 'Rate limit hit', error_data: { details: 'too many messages' } }] })] },
+      {
+        id: '1',
+        changes: [
+          waChange(PHONE, {
+            messages: [
+              msg({
+                type: 'unsupported',
+                errors: [{ code: 131051, title: 'Message type unknown', message: 'Message type unknown', error_data: { details: 'Message type is currently not supported.' } }],
+                unsupported: { type: 'poll_creation' },
+              }),
+              waText(USER, 'wamid.ok', 2, 'still here'),
+            ],
+          }),
+        ],
+      },
+      {
+        id: '1',
+        changes: [
+          { value: { phone_number: '15550783881', event: 'VERIFIED_ACCOUNT' }, field: 'account_update' },
+          waChange(PHONE, { errors: [{ code: 130429, title: 'Rate limit hit', message: 'Rate limit hit', error_data: { details: 'too many messages' } }] }),
+        ],
+      },
     ],
   });
-  assert.deepEqual(r.events.map((e) => e.event.id), ['wamid.ok']);
-  assert.deepEqual(r.unknown.map((u) => [u.path, u.keys]), [
-    ['entry[0].changes[0].value.messages[0]', ['unsupported', 'errors']],
-    ['entry[1].changes[0]', ['account_update']],
-    ['entry[1].changes[1].value.errors', ['errors']],
-  ]);
+  assert.deepEqual(
+    r.events.map((e) => e.event.id),
+    ['wamid.ok'],
+  );
+  assert.deepEqual(
+    r.unknown.map((u) => [u.path, u.keys]),
+    [
+      ['entry[0].changes[0].value.messages[0]', ['unsupported', 'errors']],
+      ['entry[1].changes[0]', ['account_update']],
+      ['entry[1].changes[1].value.errors', ['errors']],
+    ],
+  );
 });
 
 test('statuses carrying our callback data confirm the reply they name; delivered, read and failed are also receipts; none needs a worker; each has its own dedupe id', () => {
   const token = JSON.stringify({ mid: WAMID, i: 1 });
   const out = 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA';
-  const r = parseWa(waBody(waChange(PHONE, {
-    statuses: [
-      waStatus(USER, out, 'sent', 5, token),
-      waStatus(USER, out, 'delivered', 6, token),
-      waStatus(USER, out, 'read', 7, token),
-      waStatus(USER, 'wamid.failed1', 'failed', 8, token, [{ code: 131047, title: 'Re-engagement message', message: 'Re-engagement message', error_data: { details: 'more than 24 hours' }, href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/' }]),
-    ],
-  })));
+  const r = parseWa(
+    waBody(
+      waChange(PHONE, {
+        statuses: [
+          waStatus(USER, out, 'sent', 5, token),
+          waStatus(USER, out, 'delivered', 6, token),
+          waStatus(USER, out, 'read', 7, token),
+          waStatus(USER, 'wamid.failed1', 'failed', 8, token, [
+            { code: 131047, title: 'Re-engagement message', message: 'Re-engagement message', error_data: { details: 'more than 24 hours' }, href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/' },
+          ]),
+        ],
+      }),
+    ),
+  );
   assert.deepEqual(r.unknown, []);
-  assert.deepEqual(r.events.map((p) => [p.event.id, p.event.kind, p.queue]), [
-    [`${out}:sent`, 'echo', false],
-    [`${out}:delivered`, 'delivery', false],
-    [`${out}:read`, 'read', false],
-    ['wamid.failed1:failed', 'failed', false],
-  ]);
+  assert.deepEqual(
+    r.events.map((p) => [p.event.id, p.event.kind, p.queue]),
+    [
+      [`${out}:sent`, 'echo', false],
+      [`${out}:delivered`, 'delivery', false],
+      [`${out}:read`, 'read', false],
+      ['wamid.failed1:failed', 'failed', false],
+    ],
+  );
   for (const p of r.events) {
     assert.deepEqual(p.confirms, { event: WAMID, index: 1 });
     assert.equal(p.event.user, USER);
@@ -108,8 +143,18 @@ test('statuses carrying our callback data confirm the reply they name; delivered
 
 test('statuses of messages this deployment did not send (no callback data of ours) confirm nothing', () => {
   const r = parseWa(waBody(waChange(PHONE, { statuses: [waStatus(USER, 'wamid.other', 'delivered', 5), waStatus(USER, 'wamid.other', 'sent', 5, 'crm-campaign-42'), waStatus(USER, 'wamid.other', 'deleted', 6)] })));
-  assert.deepEqual(r.events.map((p) => [p.event.kind, p.queue, p.confirms]), [['delivery', false, undefined], ['echo', false, undefined]]);
-  assert.deepEqual(r.unknown.map((u) => u.keys), [['status:deleted']], 'a status we have no kind for is counted');
+  assert.deepEqual(
+    r.events.map((p) => [p.event.kind, p.queue, p.confirms]),
+    [
+      ['delivery', false, undefined],
+      ['echo', false, undefined],
+    ],
+  );
+  assert.deepEqual(
+    r.unknown.map((u) => u.keys),
+    [['status:deleted']],
+    'a status we have no kind for is counted',
+  );
 });
 
 test('bad input is refused whole, naming the path; a bad signature is a 403', () => {
@@ -127,11 +172,18 @@ test('bad input is refused whole, naming the path; a bad signature is a 403', ()
     [waBody(waChange(PHONE, { statuses: [waStatus(USER, WAMID, 'read', 1), 'x' as never] })), /statuses\[1\] must be an object/],
   ];
   for (const [body, re] of bad) {
-    assert.throws(() => parseWa(body), (err: unknown) => err instanceof WebhookInputError && err.status === 400 && re.test(err.message), String(re));
+    assert.throws(
+      () => parseWa(body),
+      (err: unknown) => err instanceof WebhookInputError && err.status === 400 && re.test(err.message),
+      String(re),
+    );
   }
   const raw = Buffer.from(encodeLikeFacebook(waBody(waChange(PHONE, { messages: [waText(USER, WAMID, 1, 'hi')] }))));
   const ingress = new MetaIngress({ appSecret: APP_SECRET, verifyToken: 'v', parsers: new Map([['whatsapp_business_account', parseWhatsAppWebhook]]) });
   const tampered = Buffer.from(raw.toString().replace('hi', 'ho'));
-  assert.throws(() => ingress.accept(tampered, (h) => (h === 'x-hub-signature-256' ? sign(raw, APP_SECRET) : undefined), Date.now()), (err: unknown) => err instanceof WebhookInputError && err.status === 403);
+  assert.throws(
+    () => ingress.accept(tampered, (h) => (h === 'x-hub-signature-256' ? sign(raw, APP_SECRET) : undefined), Date.now()),
+    (err: unknown) => err instanceof WebhookInputError && err.status === 403,
+  );
   assert.equal(ingress.accept(raw, (h) => (h === 'x-hub-signature-256' ? sign(raw, APP_SECRET) : undefined), Date.now()).events.length, 1, 'signed over the exact bytes');
 });

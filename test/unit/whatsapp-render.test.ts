@@ -25,7 +25,16 @@ test('text longer than 4,096 characters is split at word ends, every piece a tex
 });
 
 test('up to 3 choices are reply buttons: titles cut to 20 and kept unique; the body carries the text', () => {
-  const r = renderWhatsApp([{ text: 'What can I do for you?', quickReplies: [{ title: 'Track my order please', payload: 'INTENT:order.status' }, { title: 'Track my order please!', payload: 'INTENT:order.track' }, { title: 'Human', payload: 'INTENT:handoff' }] }]);
+  const r = renderWhatsApp([
+    {
+      text: 'What can I do for you?',
+      quickReplies: [
+        { title: 'Track my order please', payload: 'INTENT:order.status' },
+        { title: 'Track my order please!', payload: 'INTENT:order.track' },
+        { title: 'Human', payload: 'INTENT:handoff' },
+      ],
+    },
+  ]);
   assert.equal(r.messages.length, 1);
   const m = r.messages[0]!;
   assert.equal(m.kind, 'quick_replies');
@@ -33,7 +42,10 @@ test('up to 3 choices are reply buttons: titles cut to 20 and kept unique; the b
   assert.equal(i.type, 'button');
   if (i.type !== 'button') return;
   assert.equal(i.body.text, 'What can I do for you?');
-  assert.deepEqual(i.action.buttons.map((b) => b.reply.id), ['INTENT:order.status', 'INTENT:order.track', 'INTENT:handoff']);
+  assert.deepEqual(
+    i.action.buttons.map((b) => b.reply.id),
+    ['INTENT:order.status', 'INTENT:order.track', 'INTENT:handoff'],
+  );
   const titles = i.action.buttons.map((b) => b.reply.title);
   assert.ok(titles.every((t) => t.length <= 20) && new Set(titles).size === 3, `unique titles of at most 20: ${titles}`);
   assert.equal(refusal(m.body), undefined);
@@ -46,7 +58,19 @@ test('4 buttons become a list; 11 choices become 10 rows, with the adjustment sa
   assert.equal(l.type, 'list');
   if (l.type !== 'list') return;
   assert.equal(four.messages[0]!.kind, 'buttons');
-  assert.deepEqual([l.body.text, l.action.button, l.action.sections[0]!.rows.map((x) => [x.id, x.title])], ['Pick one', LIST_BUTTON, [['P_A', 'A'], ['P_B', 'B'], ['P_C', 'C'], ['P_D', 'D']]]);
+  assert.deepEqual(
+    [l.body.text, l.action.button, l.action.sections[0]!.rows.map((x) => [x.id, x.title])],
+    [
+      'Pick one',
+      LIST_BUTTON,
+      [
+        ['P_A', 'A'],
+        ['P_B', 'B'],
+        ['P_C', 'C'],
+        ['P_D', 'D'],
+      ],
+    ],
+  );
   assert.deepEqual(four.adjustments, []);
   assert.equal(refusal(four.messages[0]!.body), undefined);
 
@@ -56,7 +80,10 @@ test('4 buttons become a list; 11 choices become 10 rows, with the adjustment sa
   if (e.type !== 'list') return;
   const rows = e.action.sections[0]!.rows;
   assert.equal(rows.length, 10);
-  assert.ok(rows.every((x) => x.title.length <= 24 && x.description!.startsWith('Store number')), 'the whole title goes to the description');
+  assert.ok(
+    rows.every((x) => x.title.length <= 24 && x.description!.startsWith('Store number')),
+    'the whole title goes to the description',
+  );
   assert.equal(refusal(eleven.messages[0]!.body), undefined);
   assert.deepEqual(eleven.adjustments, ['11 choices cut to 10 list rows', 'titles shortened to 24 characters or made unique']);
 });
@@ -80,7 +107,14 @@ test('links: one alone is a cta_url button; beside choices they are written into
   assert.equal(refusal(cta.messages[0]!.body), undefined);
   assert.deepEqual(cta.adjustments, ['link title shortened to 20 characters']);
 
-  const mixed = renderWhatsApp([{ buttons: [{ title: 'Site', url: 'https://shop.example' }, { title: 'Track', payload: 'INTENT:order.status' }] }]);
+  const mixed = renderWhatsApp([
+    {
+      buttons: [
+        { title: 'Site', url: 'https://shop.example' },
+        { title: 'Track', payload: 'INTENT:order.status' },
+      ],
+    },
+  ]);
   const m = interactive(mixed.messages[0]!);
   assert.equal(m.type, 'button');
   assert.equal(m.body.text, 'Site: https://shop.example');
@@ -94,18 +128,36 @@ test('links: one alone is a cta_url button; beside choices they are written into
 
 test('attachments go by link, a file as a document with its name; a repeated payload is one choice', () => {
   const r = renderWhatsApp([{ text: 'Here is your invoice', attachment: { type: 'file', url: 'https://cdn.example/inv.pdf', name: 'inv.pdf' } }, { attachment: { type: 'image', url: 'https://cdn.example/a.jpg' } }]);
-  assert.deepEqual(r.messages.map((m) => [m.kind, m.body.type]), [['text', 'text'], ['attachment', 'document'], ['attachment', 'image']]);
+  assert.deepEqual(
+    r.messages.map((m) => [m.kind, m.body.type]),
+    [
+      ['text', 'text'],
+      ['attachment', 'document'],
+      ['attachment', 'image'],
+    ],
+  );
   assert.deepEqual(r.messages[1]!.body.document, { link: 'https://cdn.example/inv.pdf', filename: 'inv.pdf' });
   assert.deepEqual(r.messages[2]!.body.image, { link: 'https://cdn.example/a.jpg' });
   assert.ok(r.messages.every((m) => refusal(m.body) === undefined));
-  const dup = renderWhatsApp([{ text: 'x', quickReplies: [{ title: 'A', payload: 'same' }, { title: 'B', payload: 'same' }] }]);
+  const dup = renderWhatsApp([
+    {
+      text: 'x',
+      quickReplies: [
+        { title: 'A', payload: 'same' },
+        { title: 'B', payload: 'same' },
+      ],
+    },
+  ]);
   const d = interactive(dup.messages[0]!);
   assert.equal(d.type === 'button' && d.action.buttons.length, 1);
   assert.deepEqual(dup.adjustments, ['1 choices with a payload already offered dropped']);
 });
 
 test('the fake refuses what WhatsApp refuses: 4 reply buttons, a 21-character title, a 4,097-character text, equal titles', () => {
-  const buttons = (n: number, title = (i: number) => `B${i}`) => ({ type: 'interactive', interactive: { type: 'button', body: { text: 'x' }, action: { buttons: Array.from({ length: n }, (_, i) => ({ type: 'reply', reply: { id: `b${i}`, title: title(i) } })) } } });
+  const buttons = (n: number, title = (i: number) => `B${i}`) => ({
+    type: 'interactive',
+    interactive: { type: 'button', body: { text: 'x' }, action: { buttons: Array.from({ length: n }, (_, i) => ({ type: 'reply', reply: { id: `b${i}`, title: title(i) } })) } },
+  });
   assert.deepEqual(refusal(buttons(4)), { code: 131009, details: 'Buttons count invalid. Min: 1, Max: 3' });
   assert.equal(refusal(buttons(1, () => 'x'.repeat(21)))?.code, 131009);
   assert.match(refusal(buttons(2, () => 'same'))!.details, /unique/);
@@ -113,7 +165,7 @@ test('the fake refuses what WhatsApp refuses: 4 reply buttons, a 21-character ti
   assert.equal(checkSend({ messaging_product: 'sms', to: '1' })?.code, 100);
 });
 
-test('the fake takes mark-as-read with the typing indicator only as Meta documents it: status read, a received message\'s wamid, typing_indicator {type: text}', () => {
+test("the fake takes mark-as-read with the typing indicator only as Meta documents it: status read, a received message's wamid, typing_indicator {type: text}", () => {
   const read = { messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA', typing_indicator: { type: 'text' } };
   assert.equal(checkSend(read), undefined);
   assert.equal(checkSend({ ...read, message_id: 'typing:1764450000000' })?.code, 100, 'not a message id');
@@ -138,16 +190,29 @@ test('CHANNELS_FILE: WhatsApp numbers become accounts with their tokens; every b
     fs.writeFileSync(file, JSON.stringify({ channels }));
     return loadChannels(loadConfig({ NODE_ENV: 'production', ROLE: 'worker', REDIS_URL: 'redis://r:6379', CHANNELS_FILE: file }));
   };
-  const ok = load([{ type: 'whatsapp', id: '106540352242922', name: 'Shop', accessToken: 'EAAG-token-1' }, { type: 'messenger', id: '101', accessToken: 'page-token-1' }]);
+  const ok = load([
+    { type: 'whatsapp', id: '106540352242922', name: 'Shop', accessToken: 'EAAG-token-1' },
+    { type: 'messenger', id: '101', accessToken: 'page-token-1' },
+  ]);
   assert.deepEqual(ok.accounts.get('whatsapp', '106540352242922'), { channel: 'whatsapp', id: '106540352242922', name: 'Shop' });
   assert.equal(ok.settings.whatsapp.numbers.get('106540352242922')?.accessToken, 'EAAG-token-1');
   assert.equal(ok.accounts.serves('whatsapp', '999'), false, 'only listed numbers are served');
-  assert.throws(() => load([{ type: 'whatsapp', id: 'shop-number', accessToken: 'EAAG-token-1' }, { type: 'whatsapp', id: '106540352242923' }]), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.problems.map((x) => x.replace(file, '<file>')), [
-      'CHANNELS_FILE <file> channels[0].id must be the phone number id (digits, from WhatsApp Manager > API setup), not the phone number: got "shop-number"',
-      'CHANNELS_FILE <file> channels[1].accessToken must be an access token with the whatsapp_business_messaging permission (at least 8 characters, no spaces)',
-    ]);
-    return true;
-  });
+  assert.throws(
+    () =>
+      load([
+        { type: 'whatsapp', id: 'shop-number', accessToken: 'EAAG-token-1' },
+        { type: 'whatsapp', id: '106540352242923' },
+      ]),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.problems.map((x) => x.replace(file, '<file>')),
+        [
+          'CHANNELS_FILE <file> channels[0].id must be the phone number id (digits, from WhatsApp Manager > API setup), not the phone number: got "shop-number"',
+          'CHANNELS_FILE <file> channels[1].accessToken must be an access token with the whatsapp_business_messaging permission (at least 8 characters, no spaces)',
+        ],
+      );
+      return true;
+    },
+  );
 });

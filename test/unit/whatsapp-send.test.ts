@@ -35,7 +35,13 @@ const failure = async (p: Promise<unknown>): Promise<SendError> => {
 
 before(async () => {
   client = new GraphClient({ baseUrl: await graph.listen(), timeoutMs: 300, maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 5 });
-  channel = new WhatsAppChannel({ graph: client, numbers: new Map([[PHONE, { id: PHONE, accessToken: waToken(PHONE) }], [WA_NUMBERS[1]!, { id: WA_NUMBERS[1]!, accessToken: 'EAAG-revoked' }]]) });
+  channel = new WhatsAppChannel({
+    graph: client,
+    numbers: new Map([
+      [PHONE, { id: PHONE, accessToken: waToken(PHONE) }],
+      [WA_NUMBERS[1]!, { id: WA_NUMBERS[1]!, accessToken: 'EAAG-revoked' }],
+    ]),
+  });
 });
 after(async () => {
   client.close();
@@ -56,7 +62,12 @@ test('Cloud API errors: throughput and pair rate limits are retried; window, und
   wa.failNext(3, { kind: 'error', status: 400, code: 130429, message: '(#130429) Rate limit hit' });
   const limited = await failure(send('still limited'));
   assert.deepEqual([limited.code, limited.retryable, limited.definitelyNotSent, limited.context.attempts], ['130429', true, true, 3], 'the conversation waits and tries later');
-  for (const [code, status] of [[131047, 400], [131026, 400], [131009, 400], [131047, 500]] as const) {
+  for (const [code, status] of [
+    [131047, 400],
+    [131026, 400],
+    [131009, 400],
+    [131047, 500],
+  ] as const) {
     wa.failNext(1, { kind: 'error', status, code, message: `(#${code}) x` });
     const e = await failure(send('refused'));
     assert.deepEqual([e.code, e.retryable, e.definitelyNotSent, e.context.attempts], [String(code), false, true, 1], `${code} over HTTP ${status}`);

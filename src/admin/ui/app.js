@@ -124,16 +124,31 @@ async function loadList(reset) {
 
 function listItem(c) {
   const unread = new Date(c.lastMessageAt).getTime() > (state.seen[c.key] || 0);
-  const li = el('li', { 'data-key': c.key, 'data-testid': 'conversation', class: state.open === c.key ? 'active' : '', tabindex: 0, 'aria-label': `${c.name || c.userId}, ${c.status}` },
-    el('div', { class: 'top' },
+  const li = el(
+    'li',
+    { 'data-key': c.key, 'data-testid': 'conversation', class: state.open === c.key ? 'active' : '', tabindex: 0, 'aria-label': `${c.name || c.userId}, ${c.status}` },
+    el(
+      'div',
+      { class: 'top' },
       el('strong', { text: c.name ? `${c.name} (${c.userId})` : c.userId }),
-      el('span', {},
+      el(
+        'span',
+        {},
         state.fresh.has(c.key) ? el('span', { class: 'badge new', text: 'new' }) : unread ? el('span', { class: 'badge unread', 'data-testid': 'unread', text: 'unread' }) : null,
-        ' ', el('span', { class: `badge ${c.status}`, text: c.status }))),
+        ' ',
+        el('span', { class: `badge ${c.status}`, text: c.status }),
+      ),
+    ),
     el('div', { class: 'muted', text: `${accountLabel(c)} · ${new Date(c.lastMessageAt).toLocaleString()} · ${c.lastIntent || ''}` }),
-    el('div', { text: c.lastText || '' }));
+    el('div', { text: c.lastText || '' }),
+  );
   li.addEventListener('click', () => openConversation(c.key));
-  li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); openConversation(c.key); } });
+  li.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      openConversation(c.key);
+    }
+  });
   return li;
 }
 
@@ -163,7 +178,13 @@ function attachments(list) {
   return (Array.isArray(list) ? list : []).map((a) => {
     const safe = typeof a.url === 'string' && /^https?:\/\//.test(a.url) ? a.url : null;
     if (a.type === 'image' && safe) return el('img', { src: safe, alt: 'image', 'data-testid': 'attachment-image', referrerpolicy: 'no-referrer' });
-    if (a.coordinates) return el('a', { href: `https://www.openstreetmap.org/?mlat=${Number(a.coordinates.lat)}&mlon=${Number(a.coordinates.long)}`, target: '_blank', rel: 'noopener noreferrer', text: `📍 ${Number(a.coordinates.lat)}, ${Number(a.coordinates.long)}` });
+    if (a.coordinates)
+      return el('a', {
+        href: `https://www.openstreetmap.org/?mlat=${Number(a.coordinates.lat)}&mlon=${Number(a.coordinates.long)}`,
+        target: '_blank',
+        rel: 'noopener noreferrer',
+        text: `📍 ${Number(a.coordinates.lat)}, ${Number(a.coordinates.long)}`,
+      });
     if (safe) return el('a', { href: safe, target: '_blank', rel: 'noopener noreferrer', text: `${a.type}: ${a.title || safe}` });
     return el('span', { text: `[${a.type}]` });
   });
@@ -172,9 +193,12 @@ function attachments(list) {
 function bubble(m, lowBelow) {
   const author = m.author || (m.direction === 'in' ? 'user' : 'bot');
   const low = m.direction === 'in' && m.intent && !m.correctedIntent && (m.intent === 'None' || (m.score !== null && m.score < lowBelow));
-  const b = el('div', { class: `msg ${author}${low ? ' low' : ''}`, 'data-testid': `msg-${author}`, 'data-id': m.id, title: author },
+  const b = el(
+    'div',
+    { class: `msg ${author}${low ? ' low' : ''}`, 'data-testid': `msg-${author}`, 'data-id': m.id, title: author },
     m.text !== null ? el('span', { class: 'text', text: m.text }) : m.payload ? el('span', { text: `[${m.kind}] ${m.payload}` }) : null,
-    attachments(m.attachments));
+    attachments(m.attachments),
+  );
   const meta = [];
   if (m.direction === 'in' && m.intent) {
     meta.push(el('span', { 'data-testid': 'intent', text: `${m.correctedIntent ? `${m.correctedIntent} (was ${m.intent})` : m.intent} ${m.score !== null ? Math.round(m.score * 100) + '%' : ''}` }));
@@ -189,9 +213,13 @@ function bubble(m, lowBelow) {
 }
 
 function labelPicker(m) {
-  const sel = el('select', { 'data-testid': 'label-select', 'aria-label': 'correct intent' },
-    el('option', { value: '', text: 'label…' }), el('option', { value: '=', text: '✓ correct' }),
-    ...state.me.intents.map((i) => el('option', { value: i, text: i })));
+  const sel = el(
+    'select',
+    { 'data-testid': 'label-select', 'aria-label': 'correct intent' },
+    el('option', { value: '', text: 'label…' }),
+    el('option', { value: '=', text: '✓ correct' }),
+    ...state.me.intents.map((i) => el('option', { value: i, text: i })),
+  );
   sel.addEventListener('change', async () => {
     if (!sel.value) return;
     await api(`/messages/${m.id}/label`, { body: sel.value === '=' ? { correct: true } : { intent: sel.value } });
@@ -208,25 +236,62 @@ function renderConversation(key, v) {
   const c = v.conversation;
   const human = v.mode === 'human';
   const canAct = state.me.role !== 'viewer';
-  const head = el('div', { class: 'chat-head' },
+  const head = el(
+    'div',
+    { class: 'chat-head' },
     c.avatarUrl && /^https:\/\//.test(c.avatarUrl) ? el('img', { class: 'avatar', src: c.avatarUrl, alt: '', referrerpolicy: 'no-referrer', onerror: (e) => e.target.remove() }) : null,
     el('h2', { text: `${c.name || c.userId} on ${accountLabel(c)}` }),
     c.name ? el('details', { class: 'raw-id' }, el('summary', { text: 'id' }), el('code', { 'data-testid': 'raw-id', text: c.userId })) : null,
     el('span', { class: `badge ${human ? 'human' : 'bot'}`, 'data-testid': 'mode', text: human ? `human${v.agent ? ` (${v.agent})` : ''}` : 'bot' }),
     HAS_PRESENCE.has(c.channel) ? el('span', { class: 'badge presence', 'data-testid': 'presence', text: presenceText(state.presence[key]) }) : null,
-    canAct ? el('button', { 'data-testid': human ? 'release' : 'takeover', onclick: () => act(key, human ? 'release' : 'takeover') , text: human ? 'Hand back to the bot' : 'Take over' }) : null);
-  if (HAS_PRESENCE.has(c.channel)) api(`/conversations/${encodeURIComponent(key)}/presence`).then((p) => showPresence(key, p)).catch(() => null);
+    canAct ? el('button', { 'data-testid': human ? 'release' : 'takeover', onclick: () => act(key, human ? 'release' : 'takeover'), text: human ? 'Hand back to the bot' : 'Take over' }) : null,
+  );
+  if (HAS_PRESENCE.has(c.channel))
+    api(`/conversations/${encodeURIComponent(key)}/presence`)
+      .then((p) => showPresence(key, p))
+      .catch(() => null);
   head.append(...inboxControls(key, v));
-  const bubbles = el('div', { class: 'bubbles', 'data-testid': 'bubbles', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' }, v.messages.map((m) => bubble(m, v.lowConfidenceBelow)));
+  const bubbles = el(
+    'div',
+    { class: 'bubbles', 'data-testid': 'bubbles', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' },
+    v.messages.map((m) => bubble(m, v.lowConfidenceBelow)),
+  );
   const parts = [head, bubbles];
   if (canAct) {
     const reply = el('textarea', { 'data-testid': 'reply-text', placeholder: 'Reply as an agent', 'aria-label': 'Reply as an agent' });
     const note = el('textarea', { 'data-testid': 'note-text', placeholder: 'Private note (never sent)', 'aria-label': 'Private note (never sent)' });
-    parts.push(el('div', { class: 'console' },
-      ...inboxTools(key, v, reply),
-      reply, el('button', { class: 'primary', 'data-testid': 'reply-send', onclick: async () => { if (reply.value.trim()) { await act(key, 'reply', { text: reply.value, id: `ui-${crypto.randomUUID()}` }); reply.value = ''; } }, text: 'Send reply' }),
-      el('h3', { text: 'Notes' }), ...v.notes.map((n) => el('div', { class: 'note', 'data-testid': 'note' }, el('strong', { text: `${n.author}: ` }), el('span', { text: n.text }))),
-      note, el('button', { 'data-testid': 'note-add', onclick: async () => { if (note.value.trim()) { await api(`/conversations/${encodeURIComponent(key)}/notes`, { body: { text: note.value } }); openConversation(key); } }, text: 'Add note' })));
+    parts.push(
+      el(
+        'div',
+        { class: 'console' },
+        ...inboxTools(key, v, reply),
+        reply,
+        el('button', {
+          class: 'primary',
+          'data-testid': 'reply-send',
+          onclick: async () => {
+            if (reply.value.trim()) {
+              await act(key, 'reply', { text: reply.value, id: `ui-${crypto.randomUUID()}` });
+              reply.value = '';
+            }
+          },
+          text: 'Send reply',
+        }),
+        el('h3', { text: 'Notes' }),
+        ...v.notes.map((n) => el('div', { class: 'note', 'data-testid': 'note' }, el('strong', { text: `${n.author}: ` }), el('span', { text: n.text }))),
+        note,
+        el('button', {
+          'data-testid': 'note-add',
+          onclick: async () => {
+            if (note.value.trim()) {
+              await api(`/conversations/${encodeURIComponent(key)}/notes`, { body: { text: note.value } });
+              openConversation(key);
+            }
+          },
+          text: 'Add note',
+        }),
+      ),
+    );
   }
   $('#chat').replaceChildren(...parts);
   if (kept.reply) $('[data-testid=reply-text]').value = kept.reply;
@@ -283,7 +348,11 @@ async function watchLive() {
         while ((i = buf.indexOf('\n\n')) >= 0) {
           const chunk = buf.slice(0, i);
           buf = buf.slice(i + 2);
-          const data = chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+          const data = chunk
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
           if (chunk.startsWith('event: ended')) return signedOut(JSON.parse(data).error);
           if (chunk.startsWith('event: inbox')) onInbox(JSON.parse(data));
           else if (chunk.startsWith('event: presence')) {
@@ -328,22 +397,40 @@ function svg(tag, attrs = {}, ...children) {
 function barChart(rows, { width = 340, label, value, color = '#0866ff', name }) {
   const max = Math.max(1, ...rows.map(value));
   const h = 18;
-  return svg('svg', { width, height: rows.length * h + 4, role: 'img', 'aria-label': name || 'bar chart' }, svg('title', {}, name || 'bar chart'), ...rows.map((r, i) =>
-    svg('g', { transform: `translate(0 ${i * h})` },
-      svg('text', { x: 0, y: 12 }, label(r)),
-      svg('rect', { x: 130, y: 3, height: 12, width: Math.max(1, ((width - 180) * value(r)) / max), fill: color }),
-      svg('text', { x: 135 + ((width - 180) * value(r)) / max, y: 12 }, value(r)))));
+  return svg(
+    'svg',
+    { width, height: rows.length * h + 4, role: 'img', 'aria-label': name || 'bar chart' },
+    svg('title', {}, name || 'bar chart'),
+    ...rows.map((r, i) =>
+      svg(
+        'g',
+        { transform: `translate(0 ${i * h})` },
+        svg('text', { x: 0, y: 12 }, label(r)),
+        svg('rect', { x: 130, y: 3, height: 12, width: Math.max(1, ((width - 180) * value(r)) / max), fill: color }),
+        svg('text', { x: 135 + ((width - 180) * value(r)) / max, y: 12 }, value(r)),
+      ),
+    ),
+  );
 }
 
 function timeChart(points, width = 340, height = 120) {
   const max = Math.max(1, ...points.map((p) => p.in + p.out));
   const w = points.length ? (width - 30) / points.length : 0;
-  return svg('svg', { width, height: height + 16, role: 'img', 'aria-label': 'Messages per minute, in and out' }, svg('title', {}, 'Messages per minute, in and out'),
+  return svg(
+    'svg',
+    { width, height: height + 16, role: 'img', 'aria-label': 'Messages per minute, in and out' },
+    svg('title', {}, 'Messages per minute, in and out'),
     svg('text', { x: 0, y: 10 }, max),
-    ...points.map((p, i) => svg('g', {},
-      svg('rect', { x: 30 + i * w, y: height - (height * p.in) / max, width: Math.max(1, w - 1), height: (height * p.in) / max, fill: '#0866ff' }),
-      svg('rect', { x: 30 + i * w, y: height - (height * (p.in + p.out)) / max, width: Math.max(1, w - 1), height: (height * p.out) / max, fill: '#31a24c' }))),
-    svg('text', { x: 30, y: height + 14 }, points.length ? new Date(points[0].minute).toLocaleTimeString() : 'no messages'));
+    ...points.map((p, i) =>
+      svg(
+        'g',
+        {},
+        svg('rect', { x: 30 + i * w, y: height - (height * p.in) / max, width: Math.max(1, w - 1), height: (height * p.in) / max, fill: '#0866ff' }),
+        svg('rect', { x: 30 + i * w, y: height - (height * (p.in + p.out)) / max, width: Math.max(1, w - 1), height: (height * p.out) / max, fill: '#31a24c' }),
+      ),
+    ),
+    svg('text', { x: 30, y: height + 14 }, points.length ? new Date(points[0].minute).toLocaleTimeString() : 'no messages'),
+  );
 }
 
 async function loadStats() {
@@ -354,13 +441,31 @@ async function loadStats() {
   const ms = (x) => (x === null ? '—' : `${Math.round(x)} ms`);
   $('#stats-body').replaceChildren(
     el('section', { 'data-testid': 'chart-messages' }, el('h3', { text: 'Messages per minute (in / out)' }), timeChart(s.perMinute)),
-    el('section', { 'data-testid': 'chart-processing' }, el('h3', { text: `Processing time (${s.processing.count} messages)` }),
-      barChart([['p50', s.processing.p50Ms], ['p95', s.processing.p95Ms], ['p99', s.processing.p99Ms], ['avg', s.processing.avgMs], ['queue wait p99', s.queueWait.p99Ms]].map(([k, v]) => ({ k, v: Math.round(v || 0) })), { label: (r) => r.k, value: (r) => r.v, color: '#f7b928', name: 'Processing time percentiles (ms)' }),
-      el('p', { text: `p50 ${ms(s.processing.p50Ms)} · p95 ${ms(s.processing.p95Ms)} · p99 ${ms(s.processing.p99Ms)}` })),
+    el(
+      'section',
+      { 'data-testid': 'chart-processing' },
+      el('h3', { text: `Processing time (${s.processing.count} messages)` }),
+      barChart(
+        [
+          ['p50', s.processing.p50Ms],
+          ['p95', s.processing.p95Ms],
+          ['p99', s.processing.p99Ms],
+          ['avg', s.processing.avgMs],
+          ['queue wait p99', s.queueWait.p99Ms],
+        ].map(([k, v]) => ({ k, v: Math.round(v || 0) })),
+        { label: (r) => r.k, value: (r) => r.v, color: '#f7b928', name: 'Processing time percentiles (ms)' },
+      ),
+      el('p', { text: `p50 ${ms(s.processing.p50Ms)} · p95 ${ms(s.processing.p95Ms)} · p99 ${ms(s.processing.p99Ms)}` }),
+    ),
     el('section', { 'data-testid': 'chart-intents' }, el('h3', { text: 'Intents' }), barChart(s.intents.slice(0, 20), { label: (r) => r.intent, value: (r) => r.count, name: 'Messages per intent' })),
-    el('section', { 'data-testid': 'rates' }, el('h3', { text: 'Rates' }),
+    el(
+      'section',
+      { 'data-testid': 'rates' },
+      el('h3', { text: 'Rates' }),
       el('p', { 'data-testid': 'fallback-rate', text: `Fallback rate (intent None): ${pct(s.fallbackRate)}` }),
-      el('p', { 'data-testid': 'send-failures', text: `Send API failures: ${pct(s.sendFailureRate)}` })));
+      el('p', { 'data-testid': 'send-failures', text: `Send API failures: ${pct(s.sendFailureRate)}` }),
+    ),
+  );
   await loadKpis(hours);
 }
 

@@ -49,10 +49,15 @@ function addUser(channel, id) {
     mine(title);
     await send(u, kind === 'postback' ? { kind, payload, title } : { text: title, payload });
   };
-  const phone = el('section', { class: `phone ${channel}`, 'data-testid': 'phone', 'data-user': id, 'data-channel': channel },
+  const phone = el(
+    'section',
+    { class: `phone ${channel}`, 'data-testid': 'phone', 'data-user': id, 'data-channel': channel },
     el('h2', { text: `${NAMES[channel] || channel} · ${id}` }),
     el('div', { class: 'quick' }, el('button', { 'data-testid': 'emu-get-started', onclick: () => u.tap('Get Started', 'GET_STARTED', 'postback'), text: 'Get Started' })),
-    bubbles, quick, form);
+    bubbles,
+    quick,
+    form,
+  );
   document.getElementById('users').append(phone);
   users.set(key, u);
 }
@@ -65,7 +70,10 @@ function render(u, item) {
     }
     return;
   }
-  if (u.typing) { u.typing.remove(); u.typing = null; }
+  if (u.typing) {
+    u.typing.remove();
+    u.typing = null;
+  }
   const b = el('div', { class: `msg them${item.agent ? ' agent' : ''}`, 'data-testid': 'emu-reply', text: item.text ?? '' });
   if (item.image) b.append(el('a', { href: item.image, target: '_blank', rel: 'noopener', text: ' [image]' }));
   for (const btn of item.buttons || []) {
@@ -73,8 +81,7 @@ function render(u, item) {
     else b.append(el('button', { 'data-testid': 'emu-button', onclick: () => u.tap(btn.title, btn.payload, 'postback'), text: btn.title }));
   }
   u.bubbles.append(b);
-  u.quick.replaceChildren(...(item.quickReplies || []).map((q) =>
-    el('button', { 'data-testid': 'emu-quick-reply', onclick: () => u.tap(q.title, q.payload, 'quick_reply'), text: q.title })));
+  u.quick.replaceChildren(...(item.quickReplies || []).map((q) => el('button', { 'data-testid': 'emu-quick-reply', onclick: () => u.tap(q.title, q.payload, 'quick_reply'), text: q.title })));
   b.scrollIntoView({ block: 'end' });
 }
 
@@ -85,7 +92,9 @@ async function poll() {
       const r = await (await fetch(`/emulator/api/replies?${q}`)).json();
       u.after = r.next;
       for (const item of r.items) render(u, item);
-    } catch { /* the server restarts: keep polling */ }
+    } catch {
+      /* the server restarts: keep polling */
+    }
   }
   setTimeout(poll, 300);
 }

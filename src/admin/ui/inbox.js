@@ -18,7 +18,9 @@ function inboxStart() {
   if (state.me.role === 'viewer') $('#presence').closest('label').hidden = true;
   else beat();
   clearInterval(inbox.beat);
-  inbox.beat = setInterval(() => { if (state.token && state.me.role !== 'viewer') beat(); }, 15_000);
+  inbox.beat = setInterval(() => {
+    if (state.token && state.me.role !== 'viewer') beat();
+  }, 15_000);
   loadWaiting().catch(() => null);
   loadAgents().catch(() => null);
 }
@@ -64,14 +66,30 @@ function alertHandoff(e) {
   const who = e.name || e.user;
   const text = `${who} is waiting for a person (${accountLabel({ channel: e.channel, accountId: e.account })})`;
   const banner = $('#alert');
-  banner.replaceChildren(el('span', { text }), ' ', el('button', { 'data-testid': 'alert-open', onclick: () => { banner.hidden = true; openConversation(e.key); }, text: 'Open' }));
+  banner.replaceChildren(
+    el('span', { text }),
+    ' ',
+    el('button', {
+      'data-testid': 'alert-open',
+      onclick: () => {
+        banner.hidden = true;
+        openConversation(e.key);
+      },
+      text: 'Open',
+    }),
+  );
   banner.hidden = false;
   if (inbox.alertsOn) beep();
   if ('Notification' in window && Notification.permission === 'granted') {
     try {
       const n = new Notification('Someone is waiting', { body: text, tag: e.key });
-      n.onclick = () => { window.focus(); openConversation(e.key); };
-    } catch { /* some browsers allow notifications from a service worker only */ }
+      n.onclick = () => {
+        window.focus();
+        openConversation(e.key);
+      };
+    } catch {
+      /* some browsers allow notifications from a service worker only */
+    }
   }
 }
 
@@ -90,7 +108,9 @@ function onInbox(e) {
     if (t) {
       t.textContent = `${e.agent} is typing…`;
       clearTimeout(inbox.typingTimer);
-      inbox.typingTimer = setTimeout(() => { t.textContent = ''; }, 4_000);
+      inbox.typingTimer = setTimeout(() => {
+        t.textContent = '';
+      }, 4_000);
     }
   }
 }
@@ -106,10 +126,17 @@ async function loadWaiting() {
   const { items } = await api('/inbox/waiting');
   inbox.waiting = items;
   $('#waiting-count').textContent = String(items.length);
-  $('#waiting').replaceChildren(...items.map((w) => el('li', { 'data-key': w.key, 'data-testid': 'waiting-item' },
-    el('button', { class: 'link', onclick: () => openConversation(w.key), text: `${w.name || w.userId}` }),
-    el('span', { class: 'muted', text: ` ${accountLabel({ channel: w.channel, accountId: w.accountId })} · waiting ${waited(w.waitedMs)}` }),
-    state.me.role !== 'viewer' ? el('button', { 'data-testid': 'waiting-claim', onclick: () => claim(w.key), text: 'Claim', 'aria-label': `Claim ${w.name || w.userId}` }) : null)));
+  $('#waiting').replaceChildren(
+    ...items.map((w) =>
+      el(
+        'li',
+        { 'data-key': w.key, 'data-testid': 'waiting-item' },
+        el('button', { class: 'link', onclick: () => openConversation(w.key), text: `${w.name || w.userId}` }),
+        el('span', { class: 'muted', text: ` ${accountLabel({ channel: w.channel, accountId: w.accountId })} · waiting ${waited(w.waitedMs)}` }),
+        state.me.role !== 'viewer' ? el('button', { 'data-testid': 'waiting-claim', onclick: () => claim(w.key), text: 'Claim', 'aria-label': `Claim ${w.name || w.userId}` }) : null,
+      ),
+    ),
+  );
 }
 
 async function loadAgents() {
@@ -147,9 +174,12 @@ function claim(key) {
  * elsewhere. Undefined when nothing needs saying.
  */
 function holderNotice(s) {
-  const text = s.thread === 'inbox'
-    ? "Facebook's Page Inbox holds this conversation: the page's staff answer it there, and the bot stays quiet. Claiming it or replying here takes the thread back first."
-    : s.agent === 'page inbox' ? "The page's staff are answering this conversation from outside this app (the Page Inbox, the Instagram app or Meta Business Suite): the bot stays quiet." : '';
+  const text =
+    s.thread === 'inbox'
+      ? "Facebook's Page Inbox holds this conversation: the page's staff answer it there, and the bot stays quiet. Claiming it or replying here takes the thread back first."
+      : s.agent === 'page inbox'
+        ? "The page's staff are answering this conversation from outside this app (the Page Inbox, the Instagram app or Meta Business Suite): the bot stays quiet."
+        : '';
   return text ? el('p', { class: 'notice', role: 'status', 'data-testid': 'page-inbox-notice', text }) : undefined;
 }
 
@@ -188,32 +218,60 @@ function inboxTools(key, v, reply) {
     api(`/conversations/${encodeURIComponent(key)}/typing`, { body: {} }).catch(() => null);
   });
   const suggestion = el('div', { class: 'suggestion', 'data-testid': 'suggestion', hidden: true });
-  api(`/conversations/${encodeURIComponent(key)}/suggestion`).then(({ suggestion: s }) => {
-    if (!s) return;
-    suggestion.replaceChildren(el('strong', { text: 'Suggested reply (not sent): ' }), el('span', { 'data-testid': 'suggestion-text', text: s.text }), ' ',
-      el('button', { 'data-testid': 'use-suggestion', onclick: () => { reply.value = s.text; reply.focus(); }, text: 'Use suggestion' }));
-    suggestion.hidden = false;
-  }).catch(() => null);
+  api(`/conversations/${encodeURIComponent(key)}/suggestion`)
+    .then(({ suggestion: s }) => {
+      if (!s) return;
+      suggestion.replaceChildren(
+        el('strong', { text: 'Suggested reply (not sent): ' }),
+        el('span', { 'data-testid': 'suggestion-text', text: s.text }),
+        ' ',
+        el('button', {
+          'data-testid': 'use-suggestion',
+          onclick: () => {
+            reply.value = s.text;
+            reply.focus();
+          },
+          text: 'Use suggestion',
+        }),
+      );
+      suggestion.hidden = false;
+    })
+    .catch(() => null);
   const canned = el('select', { 'data-testid': 'canned-select', 'aria-label': 'Canned reply' }, el('option', { value: '', text: 'Canned reply…' }));
-  api(`/conversations/${encodeURIComponent(key)}/canned`).then(({ items }) => {
-    canned.append(...items.map((c) => el('option', { value: c.text, text: c.title })));
-  }).catch(() => null);
-  canned.addEventListener('change', () => { if (canned.value) { reply.value = canned.value; reply.focus(); } });
-  const file = el('input', { type: 'file', 'data-testid': 'attach-file', 'aria-label': 'Attach a file' });
-  const attach = el('button', { 'data-testid': 'attach-send', text: 'Send file', onclick: async () => {
-    const f = file.files?.[0];
-    if (!f) return;
-    try {
-      const res = await fetch(`${API}/conversations/${encodeURIComponent(key)}/attachments?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers: { authorization: `Bearer ${state.token}`, 'content-type': f.type || 'application/octet-stream' }, body: f });
-      const up = await res.json();
-      if (!res.ok) throw new Error(up.error || `HTTP ${res.status}`);
-      await api(`/conversations/${encodeURIComponent(key)}/reply`, { body: { attachment: { url: up.url, type: up.type, name: up.name }, id: `ui-${crypto.randomUUID()}` } });
-      file.value = '';
-      setTimeout(() => state.open === key && openConversation(key), 600);
-    } catch (err) {
-      showError(err);
+  api(`/conversations/${encodeURIComponent(key)}/canned`)
+    .then(({ items }) => {
+      canned.append(...items.map((c) => el('option', { value: c.text, text: c.title })));
+    })
+    .catch(() => null);
+  canned.addEventListener('change', () => {
+    if (canned.value) {
+      reply.value = canned.value;
+      reply.focus();
     }
-  } });
+  });
+  const file = el('input', { type: 'file', 'data-testid': 'attach-file', 'aria-label': 'Attach a file' });
+  const attach = el('button', {
+    'data-testid': 'attach-send',
+    text: 'Send file',
+    onclick: async () => {
+      const f = file.files?.[0];
+      if (!f) return;
+      try {
+        const res = await fetch(`${API}/conversations/${encodeURIComponent(key)}/attachments?name=${encodeURIComponent(f.name)}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${state.token}`, 'content-type': f.type || 'application/octet-stream' },
+          body: f,
+        });
+        const up = await res.json();
+        if (!res.ok) throw new Error(up.error || `HTTP ${res.status}`);
+        await api(`/conversations/${encodeURIComponent(key)}/reply`, { body: { attachment: { url: up.url, type: up.type, name: up.name }, id: `ui-${crypto.randomUUID()}` } });
+        file.value = '';
+        setTimeout(() => state.open === key && openConversation(key), 600);
+      } catch (err) {
+        showError(err);
+      }
+    },
+  });
   tools.append(suggestion, el('div', { class: 'row' }, canned, file, attach, typingNote));
   return [tools];
 }
@@ -226,15 +284,42 @@ async function loadKpis(hours) {
   const dur = (x) => (x === null ? '—' : x < 60_000 ? `${Math.round(x / 1000)} s` : `${Math.round(x / 60_000)} min`);
   const dist = [1, 2, 3, 4, 5].map((n) => ({ k: `${n} ★`, v: k.csat.distribution[n] || 0 }));
   $('#stats-body').append(
-    el('section', { 'data-testid': 'kpis' }, el('h3', { text: 'Support' }),
+    el(
+      'section',
+      { 'data-testid': 'kpis' },
+      el('h3', { text: 'Support' }),
       el('p', { 'data-testid': 'kpi-containment', text: `Containment (handled by the bot alone): ${pct(k.containment)}` }),
       el('p', { 'data-testid': 'kpi-handoff', text: `Handoff rate: ${pct(k.handoffRate)} of ${k.conversations} conversations` }),
       el('p', { 'data-testid': 'kpi-first-reply', text: `Time to first agent reply: ${dur(k.firstAgentReply.avgMs)} on average (${k.firstAgentReply.count})` }),
       el('p', { 'data-testid': 'kpi-resolution', text: `Resolution time: ${dur(k.resolution.avgMs)} on average (${k.resolution.count})` }),
-      el('p', { 'data-testid': 'kpi-csat', text: `CSAT: ${k.csat.average === null ? '—' : k.csat.average} from ${k.csat.count} answers` })),
+      el('p', { 'data-testid': 'kpi-csat', text: `CSAT: ${k.csat.average === null ? '—' : k.csat.average} from ${k.csat.count} answers` }),
+    ),
     el('section', { 'data-testid': 'chart-csat' }, el('h3', { text: 'Satisfaction answers' }), barChart(dist, { label: (r) => r.k, value: (r) => r.v, color: '#31a24c', name: 'Satisfaction answers by score' })),
-    el('section', { 'data-testid': 'kpi-agents' }, el('h3', { text: 'Per agent' }),
-      el('table', {}, el('caption', { class: 'muted', text: 'Resolved, first replies and satisfaction per agent' }),
+    el(
+      'section',
+      { 'data-testid': 'kpi-agents' },
+      el('h3', { text: 'Per agent' }),
+      el(
+        'table',
+        {},
+        el('caption', { class: 'muted', text: 'Resolved, first replies and satisfaction per agent' }),
         el('thead', {}, el('tr', {}, ...['Agent', 'Resolved', 'First reply', 'Resolution', 'CSAT'].map((h) => el('th', { scope: 'col', text: h })))),
-        el('tbody', {}, ...k.agents.map((a) => el('tr', {}, el('td', { text: a.agent }), el('td', { text: String(a.resolved) }), el('td', { text: dur(a.firstReplyAvgMs) }), el('td', { text: dur(a.resolutionAvgMs) }), el('td', { text: a.csatAverage === null ? '—' : `${a.csatAverage} (${a.csatCount})` })))))));
+        el(
+          'tbody',
+          {},
+          ...k.agents.map((a) =>
+            el(
+              'tr',
+              {},
+              el('td', { text: a.agent }),
+              el('td', { text: String(a.resolved) }),
+              el('td', { text: dur(a.firstReplyAvgMs) }),
+              el('td', { text: dur(a.resolutionAvgMs) }),
+              el('td', { text: a.csatAverage === null ? '—' : `${a.csatAverage} (${a.csatCount})` }),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }

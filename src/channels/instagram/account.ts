@@ -10,7 +10,8 @@ export function checkInstagramEntry(e: ChannelEntry): string[] {
   const problems: string[] = [];
   if (!/^\d{1,32}$/.test(e.id)) problems.push(`${e.where}.id must be the Instagram professional account's numeric id (the webhook's entry.id), not its username`);
   if (typeof e.fields.accessToken !== 'string' || e.fields.accessToken.length < 8) problems.push(`${e.where}.accessToken must be the access token of the Facebook Page linked to the Instagram account (at least 8 characters)`);
-  if (e.fields.staffEchoes !== undefined && typeof e.fields.staffEchoes !== 'boolean') problems.push(`${e.where}.staffEchoes must be true or false (a message the account sends from the Instagram app or Meta Business Suite hands the conversation to a person)`);
+  if (e.fields.staffEchoes !== undefined && typeof e.fields.staffEchoes !== 'boolean')
+    problems.push(`${e.where}.staffEchoes must be true or false (a message the account sends from the Instagram app or Meta Business Suite hands the conversation to a person)`);
   return problems;
 }
 

@@ -57,7 +57,11 @@ export function classifyLine(f: Failure, attempts: number, t: LineTarget): SendE
   const timeout = f.code === 'timeout';
   const neverSent = NEVER_SENT.has(f.code);
   return new SendError(`LINE API ${timeout ? 'timed out' : neverSent ? 'unreachable' : 'connection lost'}: ${f.message}`, {
-    ...ctx, code: timeout ? 'timeout' : 'network', retryable: true, uncertain: !neverSent, notSent: neverSent,
+    ...ctx,
+    code: timeout ? 'timeout' : 'network',
+    retryable: true,
+    uncertain: !neverSent,
+    notSent: neverSent,
   });
 }
 

@@ -23,7 +23,10 @@ export class LineIngress implements Ingress {
   readonly path = '/webhook/line';
   private readonly byDestination: ReadonlyMap<string, LineAccount>;
 
-  constructor(accounts: Iterable<LineAccount>, private readonly observer?: LineIngressObserver) {
+  constructor(
+    accounts: Iterable<LineAccount>,
+    private readonly observer?: LineIngressObserver,
+  ) {
     this.byDestination = new Map([...accounts].map((a) => [a.id, a]));
   }
 
@@ -36,7 +39,7 @@ export class LineIngress implements Ingress {
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new WebhookInputError('body must be a JSON object');
     const destination = (body as Record<string, unknown>).destination;
-    if (typeof destination !== 'string' || destination === '') throw new WebhookInputError("destination is required: the user id of the bot the events are for");
+    if (typeof destination !== 'string' || destination === '') throw new WebhookInputError('destination is required: the user id of the bot the events are for');
     const account = this.byDestination.get(destination);
     if (!account) throw new WebhookInputError(`destination ${JSON.stringify(destination.slice(0, 64))} is not a LINE channel this deployment serves (CHANNELS_FILE): its signature cannot be checked`, 403);
     const sig = verifyLineSignature(raw, header('x-line-signature'), account.channelSecret);

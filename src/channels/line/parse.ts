@@ -141,7 +141,13 @@ export function parseLineWebhook(body: Obj, account: string, receivedAt: number)
     const mapped = userFields(ev, type, at);
     if (!mapped) return void out.unknown.push({ path: at, keys: Object.keys(ev), raw: ev });
     const event: InboundEvent = compact({
-      id, channel: 'line', account, user, timestamp, kind: mapped.kind, receivedAt,
+      id,
+      channel: 'line',
+      account,
+      user,
+      timestamp,
+      kind: mapped.kind,
+      receivedAt,
       ...(ev.mode === 'standby' ? { standby: true } : {}),
       ...mapped.fields,
     });

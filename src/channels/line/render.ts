@@ -25,10 +25,7 @@ export const LINE_LIMITS = {
   maxPerPush: 5,
 } as const;
 
-export type LineAction =
-  | { type: 'postback'; label: string; data: string; displayText?: string }
-  | { type: 'message'; label: string; text: string }
-  | { type: 'uri'; label: string; uri: string };
+export type LineAction = { type: 'postback'; label: string; data: string; displayText?: string } | { type: 'message'; label: string; text: string } | { type: 'uri'; label: string; uri: string };
 
 export interface LineQuickReply {
   items: { type: 'action'; action: LineAction }[];
@@ -59,7 +56,9 @@ function postback(title: string, payload: string): LineAction {
 }
 
 function textBubbles(text: string): Bubble[] {
-  return splitText(text, LINE_LIMITS.maxText).filter((t) => t.length > 0).map((t) => ({ message: { type: 'text', text: t }, text: t }));
+  return splitText(text, LINE_LIMITS.maxText)
+    .filter((t) => t.length > 0)
+    .map((t) => ({ message: { type: 'text', text: t }, text: t }));
 }
 
 function buttonBubbles(r: Reply, note: (s: string) => void): Bubble[] {
@@ -85,7 +84,12 @@ function buttonBubbles(r: Reply, note: (s: string) => void): Bubble[] {
   if (pieces.length) note(`text split in ${pieces.length + 1} messages to fit the buttons template's ${LINE_LIMITS.maxButtonText} characters`);
   const out = pieces.flatMap(textBubbles);
   if (!buttons.length) return [...out, ...textBubbles(last)];
-  const shown = last || buttons.map((b) => b.title).join(' / ').slice(0, LINE_LIMITS.maxButtonText);
+  const shown =
+    last ||
+    buttons
+      .map((b) => b.title)
+      .join(' / ')
+      .slice(0, LINE_LIMITS.maxButtonText);
   const actions = buttons.map((b): LineAction => (b.url ? { type: 'uri', label: clipLabel(b.title, LINE_LIMITS.maxLabel), uri: b.url } : postback(b.title, b.payload ?? b.title)));
   out.push({ message: { type: 'template', altText: clipLabel(shown, LINE_LIMITS.maxAltText), template: { type: 'buttons', text: shown, actions } }, text: shown });
   return out;

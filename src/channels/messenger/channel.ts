@@ -100,7 +100,8 @@ export function checkMessengerEntry(e: ChannelEntry): string[] {
   const f = e.fields;
   const problems = typeof f.accessToken === 'string' && f.accessToken.length >= 8 ? [] : [`${e.where}.accessToken must be the page's access token (at least 8 characters)`];
   if (f.pageInbox !== undefined && typeof f.pageInbox !== 'boolean') problems.push(`${e.where}.pageInbox must be true or false (pass conversations to Facebook's Page Inbox with the Handover Protocol)`);
-  if (f.pageInboxAppId !== undefined && !(typeof f.pageInboxAppId === 'string' || typeof f.pageInboxAppId === 'number') || (f.pageInboxAppId !== undefined && !/^\d{1,32}$/.test(String(f.pageInboxAppId)))) problems.push(`${e.where}.pageInboxAppId must be an app id (digits): the app conversations are passed to (${PAGE_INBOX_APP_ID}, the Page Inbox, by default)`);
+  if ((f.pageInboxAppId !== undefined && !(typeof f.pageInboxAppId === 'string' || typeof f.pageInboxAppId === 'number')) || (f.pageInboxAppId !== undefined && !/^\d{1,32}$/.test(String(f.pageInboxAppId))))
+    problems.push(`${e.where}.pageInboxAppId must be an app id (digits): the app conversations are passed to (${PAGE_INBOX_APP_ID}, the Page Inbox, by default)`);
   if (f.staffEchoes !== undefined && typeof f.staffEchoes !== 'boolean') problems.push(`${e.where}.staffEchoes must be true or false (a message the page sends from elsewhere hands the conversation to a person)`);
   return problems;
 }

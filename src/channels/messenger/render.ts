@@ -60,7 +60,9 @@ export function renderMessenger(replies: readonly Reply[], limits: MessengerLimi
       const template = {
         template_type: 'button',
         text: last || ' ',
-        buttons: buttons.map((b) => (b.url ? { type: 'web_url', url: b.url, title: clipLabel(b.title, limits.maxButtonTitle) } : { type: 'postback', title: clipLabel(b.title, limits.maxButtonTitle), payload: (b.payload ?? b.title).slice(0, 1_000) })),
+        buttons: buttons.map((b) =>
+          b.url ? { type: 'web_url', url: b.url, title: clipLabel(b.title, limits.maxButtonTitle) } : { type: 'postback', title: clipLabel(b.title, limits.maxButtonTitle), payload: (b.payload ?? b.title).slice(0, 1_000) },
+        ),
       };
       tail.unshift({ kind: 'buttons', body: { attachment: { type: 'template', payload: template } }, text: last });
     } else if (r.text !== undefined) {

@@ -46,8 +46,10 @@ export function parseSignedRequest(signed: unknown, appSecret: string): SignedRe
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function statusPage(title: string, lines: string[]): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>`
-    + `<body><main><h1>${escapeHtml(title)}</h1>${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</main></body></html>`;
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>` +
+    `<body><main><h1>${escapeHtml(title)}</h1>${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</main></body></html>`
+  );
 }
 
 export interface DataDeletionDeps {
@@ -87,20 +89,24 @@ export function dataDeletionRouter(d: DataDeletionDeps): express.Router {
     if (!d.forgetter) return void res.status(503).json({ error: 'data deletion needs the chatlog database on this process (set DATABASE_URL)' });
     const forgetter = d.forgetter;
     subjectsOf(parsed.userId, d).then(
-      (subjects) => forgetter.forget(subjects, 'facebook').then(
-        ({ code }) => {
-          const base = d.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-          res.json({ url: `${base}/facebook/data-deletion/status?code=${encodeURIComponent(code)}`, confirmation_code: code });
-        },
-        (err) => {
-          d.logger.error({ err }, 'data deletion failed: Facebook will be answered 503 and may send the request again');
-          res.status(503).json({ error: err instanceof ForgetUnavailableError ? err.message : 'deletion could not be completed now, retry later' });
-        },
-      ),
+      (subjects) =>
+        forgetter.forget(subjects, 'facebook').then(
+          ({ code }) => {
+            const base = d.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+            res.json({ url: `${base}/facebook/data-deletion/status?code=${encodeURIComponent(code)}`, confirmation_code: code });
+          },
+          (err) => {
+            d.logger.error({ err }, 'data deletion failed: Facebook will be answered 503 and may send the request again');
+            res.status(503).json({ error: err instanceof ForgetUnavailableError ? err.message : 'deletion could not be completed now, retry later' });
+          },
+        ),
       (err) => {
         // The message only: the error's context names the user.
-        d.logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'data deletion: the Graph API could not resolve the app-scoped id to page-scoped ids; nothing erased, Facebook will be answered 503 and may send the request again');
-        res.status(503).json({ error: 'the user\'s page-scoped ids could not be looked up now, retry later' });
+        d.logger.error(
+          { reason: err instanceof Error ? err.message : String(err) },
+          'data deletion: the Graph API could not resolve the app-scoped id to page-scoped ids; nothing erased, Facebook will be answered 503 and may send the request again',
+        );
+        res.status(503).json({ error: "the user's page-scoped ids could not be looked up now, retry later" });
       },
     );
   });
@@ -108,7 +114,11 @@ export function dataDeletionRouter(d: DataDeletionDeps): express.Router {
     res.set({ 'content-security-policy': "default-src 'none'", 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
     const code = typeof req.query.code === 'string' ? req.query.code : '';
     const request = d.db && /^[A-Za-z0-9_-]{8,64}$/.test(code) ? await deletionRequest(d.db, code).catch(() => null) : null;
-    if (!request) return void res.status(404).type('html').send(statusPage('Deletion request not found', ['No data deletion request has this confirmation code.']));
+    if (!request)
+      return void res
+        .status(404)
+        .type('html')
+        .send(statusPage('Deletion request not found', ['No data deletion request has this confirmation code.']));
     const lines = [`Confirmation code: ${request.code}`, `Received: ${request.requestedAt.toISOString()}`];
     if (request.completedAt && request.result) {
       lines.push(`Completed: ${request.completedAt.toISOString()}`, `Your data was deleted: ${request.result.conversations} conversation(s) and ${request.result.messages} message(s).`);

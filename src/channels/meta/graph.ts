@@ -44,7 +44,11 @@ export function classifyGraph(f: Failure, attempts: number, t: GraphTarget): Sen
     if (g && typeof g.code === 'number') {
       const retryable = RETRYABLE_CODES.has(g.code) || (!PERMANENT_CODES.has(g.code) && status >= 500);
       return new SendError(`Graph error ${g.code}: ${g.message ?? 'no message'}`, {
-        ...ctx, code: String(g.code), status, retryable, notSent: true,
+        ...ctx,
+        code: String(g.code),
+        status,
+        retryable,
+        notSent: true,
         detail: { ...(g.error_subcode !== undefined ? { subcode: g.error_subcode } : {}), ...(g.fbtrace_id !== undefined ? { fbtraceId: g.fbtrace_id } : {}) },
       });
     }
@@ -54,7 +58,11 @@ export function classifyGraph(f: Failure, attempts: number, t: GraphTarget): Sen
   const timeout = f.code === 'timeout';
   const neverSent = NEVER_SENT.has(f.code);
   return new SendError(`Graph API ${timeout ? 'timed out' : neverSent ? 'unreachable' : 'connection lost'}: ${f.message}`, {
-    ...ctx, code: timeout ? 'timeout' : 'network', retryable: true, uncertain: !neverSent, notSent: neverSent,
+    ...ctx,
+    code: timeout ? 'timeout' : 'network',
+    retryable: true,
+    uncertain: !neverSent,
+    notSent: neverSent,
   });
 }
 
@@ -101,10 +109,14 @@ export class GraphClient {
       }
     }
     let attempts = 0;
-    const answer = await withRetries(this.opts, (n) => {
-      attempts = n;
-      return this.http.post(url, raw, headers, this.opts.timeoutMs);
-    }, (err, n) => classifyGraph(err as Failure, n, t));
+    const answer = await withRetries(
+      this.opts,
+      (n) => {
+        attempts = n;
+        return this.http.post(url, raw, headers, this.opts.timeoutMs);
+      },
+      (err, n) => classifyGraph(err as Failure, n, t),
+    );
     return { body: answer.body, attempts };
   }
 

@@ -80,8 +80,12 @@ export class WebchatChannel implements Channel<WebchatBody> {
   /** Best effort: a gateway that misses a wake-up finds the entry on its next poll. */
   private async wake(gateways: readonly string[], note: GatewayNote): Promise<void> {
     const text = JSON.stringify(note);
-    await Promise.all(gateways.map((g) => this.o.store.redis.publish(this.o.store.gatewayChannel(g), text).catch((err) => {
-      this.o.logger.debug({ err, gateway: g }, 'web chat gateway not woken (it polls)');
-    })));
+    await Promise.all(
+      gateways.map((g) =>
+        this.o.store.redis.publish(this.o.store.gatewayChannel(g), text).catch((err) => {
+          this.o.logger.debug({ err, gateway: g }, 'web chat gateway not woken (it polls)');
+        }),
+      ),
+    );
   }
 }

@@ -38,7 +38,9 @@ export interface WebchatGatewayDeps {
 
 function refuse(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: message });
-  socket.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The Origin is this server's own: the socket comes from our frame (served from here). */
@@ -100,8 +102,8 @@ export class WebchatGateway implements PresenceSource {
     const { metrics } = this.d;
     const account = url.searchParams.get('account');
     const site = account ? this.d.sites.get(account) : undefined;
-    if (!account) return metrics.webchatConnections.inc({ result: 'bad_request' }), refuse(socket, 400, 'account is required: /webchat/ws?account=<site id>'), true;
-    if (!site) return metrics.webchatConnections.inc({ result: 'unknown_site' }), refuse(socket, 404, `no web chat site ${account}`), true;
+    if (!account) return (metrics.webchatConnections.inc({ result: 'bad_request' }), refuse(socket, 400, 'account is required: /webchat/ws?account=<site id>'), true);
+    if (!site) return (metrics.webchatConnections.inc({ result: 'unknown_site' }), refuse(socket, 404, `no web chat site ${account}`), true);
     const origin = req.headers.origin;
     const embedded = ownOrigin(origin, req.headers.host);
     if (!embedded && !originAllowed(origin, site.origins)) {
@@ -110,12 +112,17 @@ export class WebchatGateway implements PresenceSource {
       refuse(socket, 403, `origin ${origin ?? '(none)'} is not allowed for site ${site.id}`);
       return true;
     }
-    if (this.draining || !this.tokens) return metrics.webchatConnections.inc({ result: 'draining' }), refuse(socket, 503, 'gateway restarting: connect again'), true;
+    if (this.draining || !this.tokens) return (metrics.webchatConnections.inc({ result: 'draining' }), refuse(socket, 503, 'gateway restarting: connect again'), true);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.alive.add(ws);
       ws.on('pong', () => this.alive.add(ws));
       new Session(ws, site, embedded, {
-        hub: this.hub, store: this.d.store, tokens: this.tokens!, logger: this.d.logger, metrics: this.d.metrics, ingest: this.d.ingest,
+        hub: this.hub,
+        store: this.d.store,
+        tokens: this.tokens!,
+        logger: this.d.logger,
+        metrics: this.d.metrics,
+        ingest: this.d.ingest,
         receipt: (to, kind, mids) => this.receipts.push({ t: 'receipt', ...to, kind, mids, at: Date.now() }),
       });
     });
@@ -146,14 +153,17 @@ export class WebchatGateway implements PresenceSource {
     this.draining = true;
     clearInterval(this.pinger);
     clearInterval(this.flusher);
-    const closed = [...this.wss.clients].map((ws) => new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
-      ws.close(CLOSE.restart, 'gateway restarting');
-      setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 2_000).unref();
-    }));
+    const closed = [...this.wss.clients].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(CLOSE.restart, 'gateway restarting');
+          setTimeout(() => {
+            ws.terminate();
+            resolve();
+          }, 2_000).unref();
+        }),
+    );
     await Promise.all(closed);
     await this.flush();
     await this.hub.stop();

@@ -59,7 +59,11 @@ export class Hub {
   private sub?: RedisClient;
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly store: WebchatStore, private readonly logger: Logger, private readonly metrics: Metrics) {}
+  constructor(
+    private readonly store: WebchatStore,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
 
   async start(): Promise<void> {
     const redis = this.store.redis;

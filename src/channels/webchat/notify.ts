@@ -34,15 +34,26 @@ export const signNotification = (body: string, secret: string): string => `sha25
 export class Notifier {
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly sites: ReadonlyMap<string, WebchatSite>, private readonly logger: Logger, private readonly onResult: (result: 'sent' | 'failed') => void, private readonly opts = { attempts: 3, timeoutMs: 5_000, backoffMs: 500 }) {}
+  constructor(
+    private readonly sites: ReadonlyMap<string, WebchatSite>,
+    private readonly logger: Logger,
+    private readonly onResult: (result: 'sent' | 'failed') => void,
+    private readonly opts = { attempts: 3, timeoutMs: 5_000, backoffMs: 500 },
+  ) {}
 
   /** Starts the notification and returns at once; `drain()` waits for those in flight. */
   notify(site: string, visitor: string, conversation: string, preview: string | undefined): void {
     const s = this.sites.get(site);
     if (!s?.notify) return;
     const n: Notification = {
-      type: 'webchat.reply', site, visitor, ...(visitor.startsWith('u-') ? { userId: visitor.slice(2) } : {}), conversation,
-      message: 'You have a new reply', ...(preview ? { preview: preview.slice(0, 200) } : {}), at: new Date().toISOString(),
+      type: 'webchat.reply',
+      site,
+      visitor,
+      ...(visitor.startsWith('u-') ? { userId: visitor.slice(2) } : {}),
+      conversation,
+      message: 'You have a new reply',
+      ...(preview ? { preview: preview.slice(0, 200) } : {}),
+      at: new Date().toISOString(),
     };
     const p = this.post(s.notify, n).finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);

@@ -51,7 +51,10 @@ export type ClientFrame =
 
 /** A frame the gateway refuses: `message` names the problem. */
 export class FrameError extends Error {
-  constructor(message: string, readonly code = 'bad_frame') {
+  constructor(
+    message: string,
+    readonly code = 'bad_frame',
+  ) {
     super(message);
   }
 }
@@ -82,7 +85,13 @@ function parseHello(f: Record<string, unknown>): ClientFrame {
   if (f.origin !== undefined && typeof f.origin !== 'string') throw new FrameError('hello.origin must be a string');
   if (f.identity !== undefined && !isObj(f.identity)) throw new FrameError('hello.identity must be an object {"userId","userHash"}');
   const identity = isObj(f.identity) ? { userId: f.identity.userId, userHash: f.identity.userHash } : undefined;
-  return { t: 'hello', ...(f.token !== undefined ? { token: f.token as string } : {}), ...(identity ? { identity } : {}), ...(f.after !== undefined ? { after: f.after as string } : {}), ...(f.origin !== undefined ? { origin: f.origin as string } : {}) };
+  return {
+    t: 'hello',
+    ...(f.token !== undefined ? { token: f.token as string } : {}),
+    ...(identity ? { identity } : {}),
+    ...(f.after !== undefined ? { after: f.after as string } : {}),
+    ...(f.origin !== undefined ? { origin: f.origin as string } : {}),
+  };
 }
 
 /** Parses one text frame; throws a FrameError naming what is wrong. */

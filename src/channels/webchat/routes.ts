@@ -12,16 +12,7 @@ export const WIDGET_DIR = path.join(__dirname, 'widget');
 
 /** The frame's policy: our scripts and styles only, images from anywhere on https (what bots send), sockets to us. */
 export function frameCsp(site: WebchatSite): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    'img-src https: data:',
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    `frame-ancestors ${site.origins.map((o) => o.raw).join(' ')}`,
-  ].join('; ');
+  return ["default-src 'none'", "script-src 'self'", "style-src 'self'", 'img-src https: data:', "connect-src 'self'", "base-uri 'none'", "form-action 'none'", `frame-ancestors ${site.origins.map((o) => o.raw).join(' ')}`].join('; ');
 }
 
 const STRICT = "default-src 'none'; script-src 'self'; style-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'";
@@ -39,7 +30,11 @@ export function webchatRouter(sites: ReadonlyMap<string, WebchatSite>, opts: { d
   r.get('/frame.css', file('frame.css', 300));
   r.get('/frame', (req, res) => {
     const site = sites.get(String(req.query.account ?? ''));
-    if (!site) return void res.status(404).set('content-security-policy', "default-src 'none'").json({ error: `no web chat site ${String(req.query.account ?? '')}` });
+    if (!site)
+      return void res
+        .status(404)
+        .set('content-security-policy', "default-src 'none'")
+        .json({ error: `no web chat site ${String(req.query.account ?? '')}` });
     res.set({ 'content-security-policy': frameCsp(site), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-cache' });
     res.sendFile(path.join(WIDGET_DIR, 'frame.html'));
   });

@@ -51,15 +51,22 @@ export class Session implements Member {
   private typing = false;
 
   /** `embedded`: the socket comes from our own frame (its Origin is ours); the page it is embedded in is then told in hello. */
-  constructor(private readonly ws: WebSocket, private readonly site: WebchatSite, private readonly embedded: boolean, private readonly d: SessionDeps) {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly site: WebchatSite,
+    private readonly embedded: boolean,
+    private readonly d: SessionDeps,
+  ) {
     this.member = `${d.hub.gatewayId}|${this.id}`;
     this.helloTimer = setTimeout(() => this.close(CLOSE.unauthorized, 'no hello within 10 s'), LIMITS.helloTimeoutMs);
     ws.on('message', (data, isBinary) => {
       const raw = isBinary ? undefined : data.toString();
-      this.chain = this.chain.then(() => this.handle(raw)).catch((err) => {
-        this.d.logger.error({ err, conversation: this.conversation }, 'web chat frame failed');
-        this.close(CLOSE.internal, 'internal error');
-      });
+      this.chain = this.chain
+        .then(() => this.handle(raw))
+        .catch((err) => {
+          this.d.logger.error({ err, conversation: this.conversation }, 'web chat frame failed');
+          this.close(CLOSE.internal, 'internal error');
+        });
     });
     ws.on('close', () => void this.closedByPeer());
     ws.on('error', (err) => this.d.logger.debug({ err: err.message }, 'web chat socket error'));
@@ -161,10 +168,20 @@ export class Session implements Member {
     const seen = await store.mark(this.conversation, 'seen');
     this.cursor = start.from;
     if (this.closed) return void store.disconnect(this.conversation, this.member).catch(() => undefined);
-    this.send(JSON.stringify({
-      t: 'welcome', v: PROTOCOL_VERSION, site: this.site.name ?? this.site.id, visitor: who.visitor.user, identified: who.visitor.identified, token: who.token, from: start.from, truncated: start.truncated, seen: seen ?? null,
-      limits: { maxText: LIMITS.maxText, messagesPerWindow: LIMITS.messagesPerWindow, windowMs: LIMITS.windowMs },
-    }));
+    this.send(
+      JSON.stringify({
+        t: 'welcome',
+        v: PROTOCOL_VERSION,
+        site: this.site.name ?? this.site.id,
+        visitor: who.visitor.user,
+        identified: who.visitor.identified,
+        token: who.token,
+        from: start.from,
+        truncated: start.truncated,
+        seen: seen ?? null,
+        limits: { maxText: LIMITS.maxText, messagesPerWindow: LIMITS.messagesPerWindow, windowMs: LIMITS.windowMs },
+      }),
+    );
     this.joined = true;
     hub.join(this);
     metrics.webchatSockets.inc();
@@ -187,8 +204,15 @@ export class Session implements Member {
       this.d.hub.wake(this.conversation, written.gateways);
       // A repeat is queued again too: its first attempt may have died between the transcript and the queue (the queue drops a repeat).
       const event: InboundEvent = {
-        id: `${this.visitor!.user}.${f.id}`, mid: f.id, kind: f.kind, ...this.ref, timestamp: written.ms, text: f.text,
-        ...(f.payload !== undefined ? { payload: f.payload } : {}), ...(f.kind === 'postback' ? { title: f.text } : {}), receivedAt,
+        id: `${this.visitor!.user}.${f.id}`,
+        mid: f.id,
+        kind: f.kind,
+        ...this.ref,
+        timestamp: written.ms,
+        text: f.text,
+        ...(f.payload !== undefined ? { payload: f.payload } : {}),
+        ...(f.kind === 'postback' ? { title: f.text } : {}),
+        receivedAt,
       };
       await this.d.ingest({ events: [{ event, queue: true }], unknown: [] });
     } catch (err) {

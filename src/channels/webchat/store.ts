@@ -64,7 +64,11 @@ export const STREAM_ID = /^\d{1,15}-\d{1,10}$/;
 const msOf = (id: string) => Number(id.slice(0, id.indexOf('-')));
 
 export class WebchatStore {
-  constructor(readonly redis: RedisClient, readonly prefix: string, readonly dedupeTtlMs: number) {
+  constructor(
+    readonly redis: RedisClient,
+    readonly prefix: string,
+    readonly dedupeTtlMs: number,
+  ) {
     defineScripts(redis);
   }
 
@@ -130,10 +134,16 @@ export class WebchatStore {
 
   /** Renews the leases of open sockets (all sent at once; one pipeline each, as a cluster wants one slot a pipeline). */
   async renew(sockets: readonly { conversation: string; member: string }[], now = Date.now()): Promise<void> {
-    await Promise.all(sockets.map((s) => {
-      const k = this.keys(s.conversation);
-      return this.redis.pipeline().zadd(k.conn, 'XX', now + LEASE_MS, s.member).pexpireat(k.conn, now + LEASE_MS).exec();
-    }));
+    await Promise.all(
+      sockets.map((s) => {
+        const k = this.keys(s.conversation);
+        return this.redis
+          .pipeline()
+          .zadd(k.conn, 'XX', now + LEASE_MS, s.member)
+          .pexpireat(k.conn, now + LEASE_MS)
+          .exec();
+      }),
+    );
   }
 
   /** A socket closed: sockets of the visitor still open. */

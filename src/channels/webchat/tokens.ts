@@ -26,7 +26,10 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 const mac = (key: Buffer, data: string) => crypto.createHmac('sha256', key).update(data).digest('base64url');
 
 export class VisitorTokens {
-  constructor(private readonly key: Buffer, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly key: Buffer,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A new anonymous visitor of `site` and their token. */
   anonymous(site: string): { visitor: Visitor; token: string } {

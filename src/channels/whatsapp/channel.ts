@@ -56,7 +56,7 @@ export class WhatsAppChannel implements Channel<WaMessage> {
    */
   async senderAction(to: ConversationRef, action: SenderAction, about: InboundEvent): Promise<void> {
     if (about.channel !== this.type) return;
-    const messageId = AGENT_KINDS.has(about.kind) ? about.replyTo : about.mid ?? about.id;
+    const messageId = AGENT_KINDS.has(about.kind) ? about.replyTo : (about.mid ?? about.id);
     if (!messageId) return;
     const body = { messaging_product: 'whatsapp', status: 'read', message_id: messageId, ...(action === 'typing' ? { typing_indicator: { type: 'text' } } : {}) };
     await this.o.graph.post(`/${to.account}/messages`, this.o.numbers.get(to.account)?.accessToken, body, { ...to, channel: this.type }, { bearer: true, once: true });

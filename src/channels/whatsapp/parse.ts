@@ -68,8 +68,18 @@ function parseMessage(m: unknown, path: string, names: Map<string, string>, c: C
   }
   const context = isObj(m.context) ? m.context : undefined;
   const event = compact({
-    id, mid: id, kind: parsed.kind, channel: 'whatsapp', account: c.account, user, timestamp, receivedAt: c.receivedAt,
-    ...parsed.fields, replyTo: context ? str(context.id) : undefined, referral: referralOf(m), profileName: names.get(user),
+    id,
+    mid: id,
+    kind: parsed.kind,
+    channel: 'whatsapp',
+    account: c.account,
+    user,
+    timestamp,
+    receivedAt: c.receivedAt,
+    ...parsed.fields,
+    replyTo: context ? str(context.id) : undefined,
+    referral: referralOf(m),
+    profileName: names.get(user),
   } as InboundEvent & Obj) as InboundEvent;
   c.result.events.push({ event, queue: true });
 }
@@ -94,12 +104,20 @@ function parseStatus(s: unknown, path: string, c: Ctx): void {
     return;
   }
   const user = idOf(s.recipient_id, `${path}.recipient_id`, ACCOUNT_ID, "the recipient's WhatsApp id");
-  const error = status === 'failed' ? errorOf(s, path) ?? 'failed: no error given' : undefined;
+  const error = status === 'failed' ? (errorOf(s, path) ?? 'failed: no error given') : undefined;
   const confirms = parseReplyToken(str(s.biz_opaque_callback_data));
   const kind: EventKind = status === 'sent' ? 'echo' : RECEIPTS[status]!;
   const event: InboundEvent = {
-    id: `${wamid}:${status}`, mid: wamid, kind, channel: 'whatsapp', account: c.account, user, timestamp, receivedAt: c.receivedAt,
-    ...(status === 'sent' ? {} : { mids: [wamid] }), ...(error ? { error } : {}),
+    id: `${wamid}:${status}`,
+    mid: wamid,
+    kind,
+    channel: 'whatsapp',
+    account: c.account,
+    user,
+    timestamp,
+    receivedAt: c.receivedAt,
+    ...(status === 'sent' ? {} : { mids: [wamid] }),
+    ...(error ? { error } : {}),
   };
   const parsed: ParsedEvent = { event, queue: false, ...(confirms ? { confirms } : {}) };
   c.result.events.push(parsed);

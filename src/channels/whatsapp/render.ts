@@ -94,7 +94,8 @@ function interactive(options: Option[], body: string, note: (s: string) => void)
   const rows = options.slice(0, L.maxRows);
   const t = titles(rows, L.maxRowTitle, note);
   return {
-    type: 'list', body: { text: body },
+    type: 'list',
+    body: { text: body },
     action: {
       button: LIST_BUTTON,
       // A title cut to fit keeps its whole text in the row's description.
@@ -135,9 +136,7 @@ function renderOne(r: Reply, note: (s: string) => void): Rendered<WaMessage>[] {
     if (!last.trim()) note(cta ? 'a link without text: its title used as the text' : `choices without text: "${CHOICES_BODY}" used as the text`);
     const body = last.trim() ? last : cta ? cta.title : CHOICES_BODY;
     out.push(...pieces.map(textMessage));
-    const i: WaInteractive = cta
-      ? { type: 'cta_url', body: { text: body }, action: { name: 'cta_url', parameters: { display_text: clipLabel(cta.title, L.maxButtonTitle), url: cta.url! } } }
-      : interactive(ids, body, note);
+    const i: WaInteractive = cta ? { type: 'cta_url', body: { text: body }, action: { name: 'cta_url', parameters: { display_text: clipLabel(cta.title, L.maxButtonTitle), url: cta.url! } } } : interactive(ids, body, note);
     if (cta && cta.title.length > L.maxButtonTitle) note(`link title shortened to ${L.maxButtonTitle} characters`);
     out.push({ kind: cta || r.buttons?.some((b) => !b.url) ? 'buttons' : 'quick_replies', body: { type: 'interactive', interactive: i }, text: body });
   } else if (r.text !== undefined && !text.trim()) {

@@ -74,7 +74,6 @@ const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 const KEYS = ['from', 'to', 'channel', 'account', 'page', 'min-score', 'max-score', 'corrected-only', 'intent', 'direction', 'dedupe', 'raw-ids', 'redact'];
 
-
 /**
  * Filters from a query string (`?from=2026-11-01&intent=a&intent=b&min-score=0.2&redact`)
  * or the CLI's flags under the same names; `format` is ignored here. Lists take repeated
@@ -104,7 +103,10 @@ export function parseExportFilters(query: Record<string, unknown>): ExportFilter
     return list?.[0]?.trim();
   };
   const list = (k: string, re: RegExp, what: string): string[] | undefined => {
-    const items = strings(k)?.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    const items = strings(k)
+      ?.flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!items) return undefined;
     for (const s of items) if (!re.test(s)) p.push(`${k} ${JSON.stringify(s)} is not ${what}`);
     if (items.length === 0) p.push(`${k} needs a value`);
@@ -159,7 +161,6 @@ export function parseExportFilters(query: Record<string, unknown>): ExportFilter
   return f;
 }
 
-
 // Emails, then phone numbers: 7 to 15 digits with optional + ( ) and single separators.
 // Lookbehinds make each try start at the beginning of a run, which keeps both linear, and
 // spare order numbers such as SH-482913 (six digits, after a letter or a dash).
@@ -175,8 +176,4 @@ export function redactText(s: string): string {
   });
 }
 
-export const redactDeep = (v: unknown): unknown =>
-  typeof v === 'string' ? redactText(v)
-  : Array.isArray(v) ? v.map(redactDeep)
-  : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactDeep(x)]))
-  : v;
+export const redactDeep = (v: unknown): unknown => (typeof v === 'string' ? redactText(v) : Array.isArray(v) ? v.map(redactDeep) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactDeep(x)])) : v);

@@ -166,10 +166,12 @@ export const neutralise = (s: string): string => (FORMULA.test(s) && !NUMBER.tes
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled; rows end in CRLF. Formulas neutralised. */
 export function csvRow(fields: readonly unknown[]): string {
-  return `${fields.map((v) => {
-    const s = neutralise(v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  }).join(',')}\r\n`;
+  return `${fields
+    .map((v) => {
+      const s = neutralise(v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+      return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+    })
+    .join(',')}\r\n`;
 }
 
 // YAML forbids C0/C1 controls and lone surrogates even in block scalars; NEL, LS and PS break lines in YAML 1.1.
@@ -194,11 +196,26 @@ export const FORMATS: Record<ExportFormat, Format & { grouped: boolean }> = {
     grouped: false,
     begin: () => '',
     text: (s) => s,
-    line: (r, user, text, entities) => `${JSON.stringify({
-      id: r.id, channel: r.channel, account: r.account_id, user, direction: r.direction, kind: r.kind, text, intent: r.corrected_intent ?? r.intent,
-      predictedIntent: r.intent, correctedIntent: r.corrected_intent, score: r.score, intents: r.intents, entities, sentiment: r.sentiment,
-      platformTs: r.platform_ts, receivedAt: r.received_at, repliedAt: r.replied_at,
-    })}\n`,
+    line: (r, user, text, entities) =>
+      `${JSON.stringify({
+        id: r.id,
+        channel: r.channel,
+        account: r.account_id,
+        user,
+        direction: r.direction,
+        kind: r.kind,
+        text,
+        intent: r.corrected_intent ?? r.intent,
+        predictedIntent: r.intent,
+        correctedIntent: r.corrected_intent,
+        score: r.score,
+        intents: r.intents,
+        entities,
+        sentiment: r.sentiment,
+        platformTs: r.platform_ts,
+        receivedAt: r.received_at,
+        repliedAt: r.replied_at,
+      })}\n`,
     end: () => '',
   },
   csv: {
@@ -207,8 +224,8 @@ export const FORMATS: Record<ExportFormat, Format & { grouped: boolean }> = {
     grouped: false,
     begin: () => csvRow(CSV_COLUMNS),
     text: (s) => s,
-    line: (r, user, text, entities) => csvRow([r.id, r.channel, r.account_id, user, r.direction, r.kind, text, r.corrected_intent ?? r.intent, r.intent, r.corrected_intent, r.score,
-      r.intents, entities, r.sentiment, r.platform_ts, r.received_at, r.replied_at]),
+    line: (r, user, text, entities) =>
+      csvRow([r.id, r.channel, r.account_id, user, r.direction, r.kind, text, r.corrected_intent ?? r.intent, r.intent, r.corrected_intent, r.score, r.intents, entities, r.sentiment, r.platform_ts, r.received_at, r.replied_at]),
     end: () => '',
   },
   // Rasa examples are one line each, and `[text](entity)` in one is an annotation: a text is
@@ -218,7 +235,12 @@ export const FORMATS: Record<ExportFormat, Format & { grouped: boolean }> = {
     extension: 'yml',
     grouped: true,
     begin: () => 'version: "3.1"\nnlu:',
-    text: (s) => s.replace(NOT_YAML, ' ').replace(/\s+/g, ' ').replace(/\]([({])/g, '] $1').trim(),
+    text: (s) =>
+      s
+        .replace(NOT_YAML, ' ')
+        .replace(/\s+/g, ' ')
+        .replace(/\]([({])/g, '] $1')
+        .trim(),
     group: (intent) => `\n- intent: ${yamlName(intent)}\n  examples: |`,
     item: (text) => `\n    - ${text}`,
     end: (had) => (had ? '\n' : ' []\n'),
@@ -226,9 +248,10 @@ export const FORMATS: Record<ExportFormat, Format & { grouped: boolean }> = {
 };
 
 /** What an HTTP answer needs: `res.type(EXPORT_FORMATS[f].contentType)`, a file name's extension. */
-export const EXPORT_FORMATS: Readonly<Record<ExportFormat, { contentType: string; extension: string }>> = Object.fromEntries(
-  Object.entries(FORMATS).map(([k, f]) => [k, { contentType: f.contentType, extension: f.extension }]),
-) as Record<ExportFormat, { contentType: string; extension: string }>;
+export const EXPORT_FORMATS: Readonly<Record<ExportFormat, { contentType: string; extension: string }>> = Object.fromEntries(Object.entries(FORMATS).map(([k, f]) => [k, { contentType: f.contentType, extension: f.extension }])) as Record<
+  ExportFormat,
+  { contentType: string; extension: string }
+>;
 
 export function parseExportFormat(v: unknown): ExportFormat {
   if (typeof v === 'string' && Object.hasOwn(FORMATS, v)) return v as ExportFormat;
@@ -237,6 +260,5 @@ export function parseExportFormat(v: unknown): ExportFormat {
 
 /** Problems of a format with these filters (thrown before anything is read or written). */
 export function checkExport(filters: ExportFilters, format: ExportFormat): void {
-  if (FORMATS[format].grouped && filters.direction !== 'in')
-    throw new ExportInputError([`the ${format} format holds the users' messages and their intents only: direction must be in`]);
+  if (FORMATS[format].grouped && filters.direction !== 'in') throw new ExportInputError([`the ${format} format holds the users' messages and their intents only: direction must be in`]);
 }

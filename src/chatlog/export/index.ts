@@ -57,7 +57,7 @@ async function byId(db: SqlRunner, w: { sql: string; params: unknown[] }, pageSi
 
 /** Runs the query of the next page while the current one is written: PostgreSQL and the writing overlap. */
 async function prefetching(first: Promise<ExportRow[]>, next: (rows: ExportRow[]) => Promise<ExportRow[]> | undefined, each: (rows: ExportRow[]) => Promise<void>): Promise<void> {
-  for (let pending: Promise<ExportRow[]> | undefined = first; pending;) {
+  for (let pending: Promise<ExportRow[]> | undefined = first; pending; ) {
     const rows: ExportRow[] = await pending;
     pending = next(rows);
     pending?.catch(() => undefined); // if writing fails first, that error is the one reported

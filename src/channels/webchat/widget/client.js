@@ -9,7 +9,8 @@
 
   /** Stream ids "<ms>-<seq>" in order. */
   function compareIds(a, b) {
-    var x = a.split('-'), y = b.split('-');
+    var x = a.split('-'),
+      y = b.split('-');
     return Number(x[0]) - Number(y[0]) || Number(x[1]) - Number(y[1]);
   }
 
@@ -17,7 +18,11 @@
     if (cryptoImpl && cryptoImpl.randomUUID) return cryptoImpl.randomUUID();
     var b = new Uint8Array(16);
     cryptoImpl.getRandomValues(b);
-    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+    return Array.prototype.map
+      .call(b, function (x) {
+        return (x + 256).toString(16).slice(1);
+      })
+      .join('');
   }
 
   var TYPING_MS = 15000;
@@ -69,7 +74,15 @@
   };
 
   P._saveOutbox = function () {
-    if (this.o.outboxStore) this.o.outboxStore.set('outbox', JSON.stringify(this.outbox.filter(function (m) { return !m.acked; })));
+    if (this.o.outboxStore)
+      this.o.outboxStore.set(
+        'outbox',
+        JSON.stringify(
+          this.outbox.filter(function (m) {
+            return !m.acked;
+          }),
+        ),
+      );
   };
 
   P.connect = function () {
@@ -99,7 +112,9 @@
       self.ws = null;
       self._closed(ev.code, ev.reason);
     };
-    ws.onerror = function () { /* onclose follows */ };
+    ws.onerror = function () {
+      /* onclose follows */
+    };
     this._changed();
   };
 
@@ -115,7 +130,9 @@
     if (code === 4401 && this.o.tokenStore) this.o.tokenStore.set('token', ''); // a token we cannot use: start afresh
     this.status = 'reconnecting';
     var delay = code === 4429 ? 10000 : Math.min(5000, 250 * Math.pow(2, this.backoff++)) * (0.5 + Math.random() / 2);
-    this._timer('reconnect', delay, function () { self.connect(); });
+    this._timer('reconnect', delay, function () {
+      self.connect();
+    });
     this._changed();
   };
 
@@ -130,7 +147,11 @@
     if (f.t === 'typing') {
       var self = this;
       this.typing = f.on ? { by: f.by || 'bot' } : null;
-      if (f.on) this._timer('typing', TYPING_MS, function () { self.typing = null; self._changed(); });
+      if (f.on)
+        this._timer('typing', TYPING_MS, function () {
+          self.typing = null;
+          self._changed();
+        });
       return this._changed();
     }
     if (f.t === 'error') return this._error(f);
@@ -163,7 +184,9 @@
     this.cursor = id;
     this.entries.push({ id: id, e: e });
     if (e.f === 'visitor') {
-      this.outbox = this.outbox.filter(function (m) { return m.cid !== e.cid; });
+      this.outbox = this.outbox.filter(function (m) {
+        return m.cid !== e.cid;
+      });
       this._saveOutbox();
     } else {
       this.typing = null;

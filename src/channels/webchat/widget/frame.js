@@ -6,9 +6,18 @@
   'use strict';
   var params = new URLSearchParams(location.search);
   var account = params.get('account') || '';
-  var $ = function (id) { return document.getElementById(id); };
-  var log = $('log'), input = $('input'), choices = $('choices');
-  var client = null, shown = {}, pendingNodes = [], open = false, parentOrigin = null, marks = null;
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
+  var log = $('log'),
+    input = $('input'),
+    choices = $('choices');
+  var client = null,
+    shown = {},
+    pendingNodes = [],
+    open = false,
+    parentOrigin = null,
+    marks = null;
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -19,7 +28,9 @@
       else if (k === 'onclick') e.addEventListener('click', attrs[k]);
       else e.setAttribute(k, String(attrs[k]));
     }
-    (children || []).forEach(function (c) { if (c) e.append(c); });
+    (children || []).forEach(function (c) {
+      if (c) e.append(c);
+    });
     return e;
   }
 
@@ -28,7 +39,9 @@
 
   /** Text with its links made clickable, every part as a text node. */
   function richText(text) {
-    var out = document.createDocumentFragment(), last = 0, m;
+    var out = document.createDocumentFragment(),
+      last = 0,
+      m;
     URLS.lastIndex = 0;
     while ((m = URLS.exec(text))) {
       out.append(document.createTextNode(text.slice(last, m.index)));
@@ -48,7 +61,9 @@
   function storage(kind, initial) {
     var memory = Object.assign({}, initial);
     return {
-      get: function (k) { return memory[k] || null; },
+      get: function (k) {
+        return memory[k] || null;
+      },
       set: function (k, v) {
         memory[k] = v;
         post({ type: 'store', kind: kind, key: k, value: v });
@@ -77,10 +92,23 @@
       else li.append(el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', text: a.name || a.url }));
     }
     if (Array.isArray(b.buttons) && b.buttons.length) {
-      li.append(el('div', { class: 'buttons' }, b.buttons.map(function (btn) {
-        if (typeof btn.url === 'string') return WEB.test(btn.url) ? el('a', { href: btn.url, target: '_blank', rel: 'noopener noreferrer', text: btn.title, 'data-testid': 'wc-link-button' }) : null;
-        return el('button', { type: 'button', text: btn.title, 'data-testid': 'wc-button', onclick: function () { client.send(btn.title, 'postback', btn.payload || btn.title); } });
-      })));
+      li.append(
+        el(
+          'div',
+          { class: 'buttons' },
+          b.buttons.map(function (btn) {
+            if (typeof btn.url === 'string') return WEB.test(btn.url) ? el('a', { href: btn.url, target: '_blank', rel: 'noopener noreferrer', text: btn.title, 'data-testid': 'wc-link-button' }) : null;
+            return el('button', {
+              type: 'button',
+              text: btn.title,
+              'data-testid': 'wc-button',
+              onclick: function () {
+                client.send(btn.title, 'postback', btn.payload || btn.title);
+              },
+            });
+          }),
+        ),
+      );
     }
     return li;
   }
@@ -88,7 +116,9 @@
   function ticks(index, seenUpTo) {
     var e = client.entries[index].e;
     if (index <= seenUpTo) return ['✓✓', 'seen'];
-    var waiting = client.outbox.some(function (m) { return m.cid === e.cid && !m.acked; });
+    var waiting = client.outbox.some(function (m) {
+      return m.cid === e.cid && !m.acked;
+    });
     return waiting ? ['…', 'sending'] : ['✓', 'delivered'];
   }
 
@@ -99,7 +129,9 @@
     if (client.truncated && !shown.truncated) {
       shown.truncated = log.insertBefore(el('li', { class: 'truncated', text: 'Earlier messages are not shown.' }), log.firstChild);
     }
-    pendingNodes.forEach(function (n) { n.remove(); });
+    pendingNodes.forEach(function (n) {
+      n.remove();
+    });
     var seenUpTo = client.seenUpTo();
     client.entries.forEach(function (entry, i) {
       var li = shown[entry.id];
@@ -108,7 +140,8 @@
         log.append(li);
       }
       if (entry.e.f === 'visitor') {
-        var t = ticks(i, seenUpTo), span = li.querySelector('.ticks');
+        var t = ticks(i, seenUpTo),
+          span = li.querySelector('.ticks');
         if (span.textContent !== t[0]) {
           span.textContent = t[0];
           span.setAttribute('aria-label', t[1]);
@@ -121,9 +154,19 @@
     });
     var last = client.entries[client.entries.length - 1];
     var quick = last && last.e.f !== 'visitor' && !client.outbox.length && last.e.body && last.e.body.quickReplies;
-    choices.replaceChildren.apply(choices, (quick || []).map(function (q) {
-      return el('button', { type: 'button', text: q.title, 'data-testid': 'wc-quick-reply', onclick: function () { client.send(q.title, 'quick_reply', q.payload); } });
-    }));
+    choices.replaceChildren.apply(
+      choices,
+      (quick || []).map(function (q) {
+        return el('button', {
+          type: 'button',
+          text: q.title,
+          'data-testid': 'wc-quick-reply',
+          onclick: function () {
+            client.send(q.title, 'quick_reply', q.payload);
+          },
+        });
+      }),
+    );
     var typing = $('typing');
     typing.hidden = !client.typing;
     typing.textContent = client.typing ? (client.typing.by === 'agent' ? 'An agent is typing…' : 'Typing…') : '';
@@ -135,7 +178,9 @@
     // Unread: replies after the last one the visitor had the panel open for (kept across page loads).
     if (open && last) marks.set('read', last.id);
     var read = marks.get('read');
-    var unread = client.entries.filter(function (x) { return x.e.f !== 'visitor' && (!read || CbWebchat.compareIds(x.id, read) > 0); }).length;
+    var unread = client.entries.filter(function (x) {
+      return x.e.f !== 'visitor' && (!read || CbWebchat.compareIds(x.id, read) > 0);
+    }).length;
     post({ type: 'unread', count: unread });
   }
 
@@ -144,8 +189,13 @@
     marks = tokens;
     client = new CbWebchat.WebchatClient({
       url: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/webchat/ws?account=' + encodeURIComponent(account),
-      origin: parentOrigin, identity: identity, tokenStore: tokens, outboxStore: storage('session', { outbox: stored.outbox }),
-      WebSocket: WebSocket, crypto: window.crypto, onChange: render,
+      origin: parentOrigin,
+      identity: identity,
+      tokenStore: tokens,
+      outboxStore: storage('session', { outbox: stored.outbox }),
+      WebSocket: WebSocket,
+      crypto: window.crypto,
+      onChange: render,
     });
     // A visitor with a conversation (or logged in) is connected at once: replies and presence are live; others when they open the chat.
     if (identity || tokens.get('token') || client.outbox.length) client.connect();
@@ -170,7 +220,8 @@
     }
   });
   // Typing: said again every 3 s while keys are pressed, and "stopped" after 5 s without one.
-  var typingUntil = 0, typingStop = null;
+  var typingUntil = 0,
+    typingStop = null;
   input.addEventListener('input', function () {
     if (!client) return;
     if (Date.now() > typingUntil) {
@@ -186,17 +237,21 @@
   document.addEventListener('keydown', function (ev) {
     if (ev.key === 'Escape') post({ type: 'close' });
   });
-  $('close').addEventListener('click', function () { post({ type: 'close' }); });
+  $('close').addEventListener('click', function () {
+    post({ type: 'close' });
+  });
 
   window.addEventListener('message', function (ev) {
     if (ev.source !== window.parent || !ev.data || typeof ev.data.type !== 'string') return;
     if (ev.data.type === 'cb-webchat:init' && !client) {
       // The browser says which page embeds us; the server checks it against the site's origins.
       parentOrigin = ev.origin;
-      var id = ev.data.identity, stored = ev.data.stored || {};
-      var text = function (v) { return typeof v === 'string' ? v : null; };
-      start(id && typeof id.userId === 'string' && typeof id.userHash === 'string' ? { userId: id.userId, userHash: id.userHash } : undefined,
-        { token: text(stored.token), read: text(stored.read), outbox: text(stored.outbox) });
+      var id = ev.data.identity,
+        stored = ev.data.stored || {};
+      var text = function (v) {
+        return typeof v === 'string' ? v : null;
+      };
+      start(id && typeof id.userId === 'string' && typeof id.userHash === 'string' ? { userId: id.userId, userHash: id.userHash } : undefined, { token: text(stored.token), read: text(stored.read), outbox: text(stored.outbox) });
       if (open) opened();
     } else if (ev.data.type === 'cb-webchat:open') {
       open = true;

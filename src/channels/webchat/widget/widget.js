@@ -63,20 +63,55 @@
   function mount() {
     var host = styled('div', { all: 'initial', position: 'fixed', right: '16px', bottom: '16px', zIndex: '2147483000' }, { 'data-chatbot-webchat': account });
     var root = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
-    var button = styled('button', {
-      width: '60px', height: '60px', borderRadius: '50%', border: '0', background: '#0866ff', color: '#fff', cursor: 'pointer',
-      boxShadow: '0 4px 12px rgba(0,0,0,.25)', display: 'flex', alignItems: 'center', justifyContent: 'center', position: 'relative', padding: '0',
-    }, { type: 'button', 'aria-label': 'Open the chat', 'aria-expanded': 'false', 'aria-haspopup': 'dialog', 'data-testid': 'wc-launcher' });
+    var button = styled(
+      'button',
+      {
+        width: '60px',
+        height: '60px',
+        borderRadius: '50%',
+        border: '0',
+        background: '#0866ff',
+        color: '#fff',
+        cursor: 'pointer',
+        boxShadow: '0 4px 12px rgba(0,0,0,.25)',
+        display: 'flex',
+        alignItems: 'center',
+        justifyContent: 'center',
+        position: 'relative',
+        padding: '0',
+      },
+      { type: 'button', 'aria-label': 'Open the chat', 'aria-expanded': 'false', 'aria-haspopup': 'dialog', 'data-testid': 'wc-launcher' },
+    );
     button.append(icon());
-    var badge = styled('span', {
-      position: 'absolute', top: '-4px', right: '-4px', minWidth: '20px', height: '20px', borderRadius: '10px', background: '#e41e3f', color: '#fff',
-      font: 'bold 12px/20px system-ui, sans-serif', textAlign: 'center', padding: '0 5px', display: 'none',
-    }, { 'data-testid': 'wc-badge' });
+    var badge = styled(
+      'span',
+      {
+        position: 'absolute',
+        top: '-4px',
+        right: '-4px',
+        minWidth: '20px',
+        height: '20px',
+        borderRadius: '10px',
+        background: '#e41e3f',
+        color: '#fff',
+        font: 'bold 12px/20px system-ui, sans-serif',
+        textAlign: 'center',
+        padding: '0 5px',
+        display: 'none',
+      },
+      { 'data-testid': 'wc-badge' },
+    );
     button.append(badge);
-    var frame = styled('iframe', { border: '0', borderRadius: '12px', boxShadow: '0 8px 28px rgba(0,0,0,.3)', background: '#fff', display: 'none', position: 'fixed' }, {
-      src: base + '/webchat/frame?account=' + encodeURIComponent(account), title: 'Chat', 'data-testid': 'wc-frame',
-      referrerpolicy: 'origin',
-    });
+    var frame = styled(
+      'iframe',
+      { border: '0', borderRadius: '12px', boxShadow: '0 8px 28px rgba(0,0,0,.3)', background: '#fff', display: 'none', position: 'fixed' },
+      {
+        src: base + '/webchat/frame?account=' + encodeURIComponent(account),
+        title: 'Chat',
+        'data-testid': 'wc-frame',
+        referrerpolicy: 'origin',
+      },
+    );
     root.append(frame, button);
     document.body.append(host);
 
@@ -106,14 +141,15 @@
     }
     place();
     if (phone.addEventListener) phone.addEventListener('change', place);
-    button.addEventListener('click', function () { setOpen(!isOpen); });
+    button.addEventListener('click', function () {
+      setOpen(!isOpen);
+    });
     window.addEventListener('message', function (ev) {
       if (ev.source !== frame.contentWindow || ev.origin !== base || !ev.data) return;
       if (ev.data.type === 'cb-webchat:ready') send({ type: 'cb-webchat:init', identity: identity, stored: stored() });
       else if (ev.data.type === 'cb-webchat:store' && KEPT[ev.data.key] === ev.data.kind && typeof ev.data.value === 'string' && stores[ev.data.kind]) {
         stores[ev.data.kind].setItem(KEY + ev.data.key, ev.data.value);
-      }
-      else if (ev.data.type === 'cb-webchat:close' && isOpen) setOpen(false);
+      } else if (ev.data.type === 'cb-webchat:close' && isOpen) setOpen(false);
       else if (ev.data.type === 'cb-webchat:unread') {
         var n = Number(ev.data.count) || 0;
         badge.textContent = n > 9 ? '9+' : String(n);
