@@ -39,16 +39,17 @@ export function emulatorRouter(d: EmulatorDeps): express.Router {
   r.get('/api/channels', (_req, res) => {
     res.json(d.drivers().map((x) => ({ channel: x.channel, account: x.account })));
   });
+  const unknownChannel = (res: express.Response) =>
+    res.status(400).json({
+      error: `"channel" must be one of ${d
+        .drivers()
+        .map((x) => x.channel)
+        .join(', ')}`,
+    });
   r.post('/api/send', async (req, res) => {
     const b = (req.body ?? {}) as { channel?: unknown; user?: unknown; text?: unknown; payload?: unknown; title?: unknown; kind?: unknown };
     const driver = driverOf(b.channel);
-    if (!driver)
-      return void res.status(400).json({
-        error: `"channel" must be one of ${d
-          .drivers()
-          .map((x) => x.channel)
-          .join(', ')}`,
-      });
+    if (!driver) return void unknownChannel(res);
     if (typeof b.user !== 'string' || !USER.test(b.user)) return void res.status(400).json({ error: '"user" must be 1-64 letters, digits, _ or -' });
     let input: EmuInput;
     if (b.kind === 'postback' && typeof b.payload === 'string') input = { postback: true, payload: b.payload, ...(typeof b.title === 'string' ? { title: b.title } : {}) };
@@ -64,13 +65,7 @@ export function emulatorRouter(d: EmulatorDeps): express.Router {
   // The bot's side of one user's chat, after index `after` (the page polls this).
   r.get('/api/replies', (req, res) => {
     const driver = driverOf(req.query.channel);
-    if (!driver)
-      return void res.status(400).json({
-        error: `"channel" must be one of ${d
-          .drivers()
-          .map((x) => x.channel)
-          .join(', ')}`,
-      });
+    if (!driver) return void unknownChannel(res);
     const user = String(req.query.user ?? '');
     if (!USER.test(user)) return void res.status(400).json({ error: '"user" must be 1-64 letters, digits, _ or -' });
     const after = Math.max(0, Number(req.query.after) || 0);
