@@ -27,17 +27,10 @@ export class HttpJsonClient {
   private readonly agent: http.Agent;
   readonly base: string;
 
-  private readonly viaFetch: boolean;
-
   constructor(baseUrl: string, maxSockets = 256) {
     const url = new URL(baseUrl);
     this.transport = url.protocol === 'https:' ? https : http;
-    // Bench-only experiment (issue #18): SEND_CLIENT_BENCH=pool:<n|inf> or fetch. Undocumented, to be reverted.
-    const knob = process.env.SEND_CLIENT_BENCH ?? '';
-    this.viaFetch = knob === 'fetch';
-    const pool = knob.startsWith('pool:') ? (knob.slice(5) === 'inf' ? Number.POSITIVE_INFINITY : Number(knob.slice(5))) : undefined;
-    const sizes = pool === undefined ? { maxSockets } : { maxSockets: pool, maxFreeSockets: pool };
-    this.agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...sizes }) : new http.Agent({ keepAlive: true, ...sizes });
+    this.agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
@@ -51,31 +44,7 @@ export class HttpJsonClient {
     return this.exchange('GET', url, undefined, headers, timeoutMs);
   }
 
-  /** The same exchange on Node's global fetch (undici), for the bench only. */
-  private async viaUndici(method: 'GET' | 'POST', url: URL, body: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<JsonAnswer> {
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(url, { method, body, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(timeoutMs) });
-      text = await res.text();
-    } catch (err) {
-      const e = err as Error & { cause?: NodeJS.ErrnoException };
-      if (e.name === 'TimeoutError') throw { code: 'timeout', message: `no answer within ${timeoutMs} ms` } satisfies Failure;
-      throw { code: e.cause?.code ?? 'network', message: e.cause?.message ?? e.message } satisfies Failure;
-    }
-    const h: http.IncomingHttpHeaders = Object.fromEntries(res.headers);
-    if (res.status < 200 || res.status >= 300) throw { status: res.status, body: text, headers: h } satisfies Failure;
-    let parsed: unknown = {};
-    try {
-      parsed = text ? JSON.parse(text) : {};
-    } catch {
-      /* a 2xx without JSON: the platform accepted it */
-    }
-    return { status: res.status, body: parsed, headers: h };
-  }
-
   private exchange(method: 'GET' | 'POST', url: URL, body: string | undefined, headers: Record<string, string>, timeoutMs: number): Promise<JsonAnswer> {
-    if (this.viaFetch) return this.viaUndici(method, url, body, headers, timeoutMs);
     return new Promise((resolve, reject) => {
       let done = false;
       const fail = (f: Failure) => {
