@@ -34,6 +34,18 @@ export async function listen(handler: RequestListener, opts: ListenOptions): Pro
     handler,
   );
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  // What node's HTTP parser refuses never reaches a handler: node answers it with a status and no
+  // body. Answer like every route does, with a JSON error saying what was wrong.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // As node does: not over a response already under way on this connection (its headers sent).
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent && err.code !== 'ECONNRESET') {
+      const [status, error] = clientErrorAnswer(err.code);
+      const payload = JSON.stringify({ error });
+      socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(payload)}\r\nconnection: close\r\n\r\n${payload}`);
+    }
+    socket.destroy(err);
+  });
   // Each open connection, with the request it is serving (if any).
   const current = new Map<Socket, IncomingMessage | undefined>();
   server.on('connection', (socket: Socket) => {
@@ -64,4 +76,11 @@ export async function listen(handler: RequestListener, opts: ListenOptions): Pro
       clearTimeout(last);
     },
   };
+}
+
+/** The status and message for a request node's HTTP parser refused, by its error code. */
+function clientErrorAnswer(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'the request line and headers are larger than 16 KB (a URL that long is not one this server takes)'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') return [408, 'the request did not arrive whole in time (HTTP_REQUEST_TIMEOUT_MS)'];
+  return [400, `not a valid HTTP request${code ? ` (${code})` : ''}`];
 }

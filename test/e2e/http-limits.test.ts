@@ -11,6 +11,7 @@ import { sign } from '../../src/channels/meta/signature';
 import { redisTargets, uniquePrefix } from '../helpers/env';
 import { APP_SECRET, VERIFY_TOKEN, body, post, text } from '../helpers/fb';
 import { startRole, type RoleProcess } from '../helpers/procs';
+import { waitUntil } from '../helpers/wait';
 
 const gateway = (label: string, env: Record<string, string>) =>
   startRole(label, {
@@ -91,6 +92,37 @@ describe('HTTP limits', { timeout: 120_000 }, () => {
     const code = await gw.stop();
     assert.equal(code, 0, `drained and exited cleanly (after ${Date.now() - t0} ms), not at SHUTDOWN_TIMEOUT_MS:\n${gw.output.slice(-5).join('\n')}`);
     await Promise.all([bodyDrip.closed, headerDrip.closed]);
+  });
+
+  test('a request the HTTP parser refuses (URL and headers over 16 KB, a broken request line) gets a clear JSON error, and the gateway keeps serving', async () => {
+    const gw = await gateway('parser', {});
+    started.push(gw);
+    const answer = (x: Exchange) => {
+      // The last answer on the connection.
+      const last = x.received.slice(x.received.lastIndexOf('HTTP/1.1 '));
+      const [head, payload] = last.split('\r\n\r\n') as [string, string];
+      return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]), head, error: (JSON.parse(payload) as { error: string }).error };
+    };
+    const long = connect(gw.port!, `GET /admin/api/me?q=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: gw\r\n\r\n`);
+    await long.closed;
+    const a = answer(long);
+    assert.equal(a.status, 431);
+    assert.match(a.head, /\r\ncontent-type: application\/json/i);
+    assert.match(a.error, /16 KB/);
+    // The same on a keep-alive connection that was already answered once (as fetch reuses them).
+    const second = connect(gw.port!, 'GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n');
+    await waitUntil('the first answer', () => /\r\n\r\n/.test(second.received), 5_000);
+    assert.match(second.received, /^HTTP\/1\.1 200 /, 'the first request answered');
+    second.socket.write(`GET /admin/api/me?q=${'x'.repeat(20_000)} HTTP/1.1\r\nhost: gw\r\n\r\n`);
+    await second.closed;
+    assert.equal(answer(second).status, 431);
+    assert.match(answer(second).error, /16 KB/);
+    const broken = connect(gw.port!, 'NOT AN HTTP REQUEST\r\n\r\n');
+    await broken.closed;
+    const b = answer(broken);
+    assert.equal(b.status, 400);
+    assert.match(b.error, /not a valid HTTP request/);
+    assert.equal((await post(gw.url, body([text('101', 'parser', 1, 'm-after-parser', 'still here')]))).status, 200, 'still serving');
   });
 
   test('an oversize body gets 413 with Connection: close, and the rest is not read', async () => {
