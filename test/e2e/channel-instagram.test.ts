@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import { redisTargets } from '../helpers/env';
 import { postRaw } from '../helpers/fb';
 import { IG_ACCOUNTS, instagramDriver, startInstagramPipeline } from '../helpers/instagram';
-import { audit, messengerDriver, PAGES, problems, sendLoad, waitForReplies, type LoadMessage, type Pipeline, leftovers } from '../helpers/pipeline';
+import { audit, killAtRound, messengerDriver, PAGES, problems, sendLoad, waitForReplies, type LoadMessage, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
 const counter = async (url: string, pattern: RegExp): Promise<number> => Number((await (await fetch(`${url}/metrics`)).text()).match(pattern)?.[1] ?? 0);
@@ -27,21 +27,9 @@ for (const target of redisTargets()) {
       const driver = instagramDriver(p.graph);
       const users = 200;
       const perUser = 10;
-      let killed = false;
-      const load = await sendLoad(p.gateway.url, {
-        users,
-        perUser,
-        redeliver: 0.1,
-        driver,
-        onRound: async (k) => {
-          if (k === 3 && !killed) {
-            killed = true;
-            await waitUntil('replies flowing', () => driver.sent() > users * 2, 60_000);
-            await p.workers[0]!.kill('SIGKILL');
-          }
-        },
-      });
-      assert.ok(killed);
+      const kill = killAtRound(p.workers[0]!, 3, () => driver.sent() > users * 2);
+      const load = await sendLoad(p.gateway.url, { users, perUser, redeliver: 0.1, driver, onRound: kill.onRound });
+      assert.ok(kill.killed);
       // 200 POSTs (10 messages each), 10 % of them sent again: about 20; fewer than 8 has odds under 1 in 1,000.
       assert.ok(load.redelivered >= 8, `the run redelivered POSTs (${load.redelivered})`);
       await waitForReplies(driver, load.expected, 120_000);

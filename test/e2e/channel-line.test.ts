@@ -10,7 +10,7 @@ import { lineRetryKey } from '../../src/channels/line/retry-key';
 import { FakeLine } from '../../src/dev/fake-line';
 import { redisTargets, tmpDir } from '../helpers/env';
 import { fixtures, LINE_BOT, LINE_CHANNELS, lineBody, lineChannelsFile, lineDriver, lineUser, postLine } from '../helpers/line';
-import { audit, problems, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
+import { audit, killAtRound, problems, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
 async function startLine(label: string, redisEnv: Record<string, string>, workers = 2): Promise<{ p: Pipeline; fake: FakeLine }> {
@@ -39,21 +39,9 @@ for (const target of redisTargets()) {
       const users = 200;
       const perUser = 10;
       const driver = lineDriver(fake, LINE_CHANNELS, 5); // 400 POSTs
-      let killed = false;
-      const load = await sendLoad(p.gateway.url, {
-        users,
-        perUser,
-        redeliver: 0.1,
-        driver,
-        onRound: async (k) => {
-          if (k === 4 && !killed) {
-            killed = true;
-            await waitUntil('replies flowing', () => fake.pushes.length > users * 3, 60_000);
-            await p.workers[0]!.kill('SIGKILL');
-          }
-        },
-      });
-      assert.ok(killed);
+      const kill = killAtRound(p.workers[0]!, 4, () => fake.pushes.length > users * 3);
+      const load = await sendLoad(p.gateway.url, { users, perUser, redeliver: 0.1, driver, onRound: kill.onRound });
+      assert.ok(kill.killed);
       assert.ok(load.redelivered > 15, `the run redelivered POSTs (${load.redelivered})`);
       await waitUntil('every message answered', () => fake.pushes.length >= users * perUser, 120_000);
       await sleep(1_500); // past the lock TTL: a wrongly resent reply would show up now

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { redisTargets } from '../helpers/env';
-import { audit, problems, sendLoad, type Pipeline, leftovers } from '../helpers/pipeline';
+import { audit, killAtRound, problems, sendLoad, type Pipeline, leftovers } from '../helpers/pipeline';
 import { startWhatsAppPipeline, WA_USER_PREFIX } from '../helpers/whatsapp';
 import { sleep, waitUntil } from '../helpers/wait';
 
@@ -26,22 +26,9 @@ for (const target of redisTargets()) {
       running.push(p);
       const users = 200;
       const perUser = 10;
-      let killed = false;
-      const load = await sendLoad(p.gateway.url, {
-        users,
-        perUser,
-        redeliver: 0.1,
-        driver,
-        userPrefix: WA_USER_PREFIX,
-        onRound: async (k) => {
-          if (k === 3 && !killed) {
-            killed = true;
-            await waitUntil('replies flowing', () => wa.sent.length > users * 2, 60_000);
-            await p.workers[0]!.kill('SIGKILL');
-          }
-        },
-      });
-      assert.ok(killed);
+      const kill = killAtRound(p.workers[0]!, 3, () => wa.sent.length > users * 2);
+      const load = await sendLoad(p.gateway.url, { users, perUser, redeliver: 0.1, driver, userPrefix: WA_USER_PREFIX, onRound: kill.onRound });
+      assert.ok(kill.killed);
       assert.ok(load.redelivered > 10, `the run redelivered POSTs (${load.redelivered})`);
       const total = users * perUser;
       await waitUntil('every message answered', () => wa.sent.length >= total, 150_000).catch(async (err: Error) => {

@@ -12,7 +12,7 @@ import { FakeLine } from '../../src/dev/fake-line';
 import { redisTargets, tmpDir } from '../helpers/env';
 import { fakeInstagramOn, IG_ACCOUNTS, igToken, instagramDriver } from '../helpers/instagram';
 import { LINE_CHANNELS, lineDriver } from '../helpers/line';
-import { audit, messengerDriver, problems, sendLoad, startPipeline, type LoadDriver, type Pipeline } from '../helpers/pipeline';
+import { audit, killAtRound, messengerDriver, problems, sendLoad, startPipeline, type LoadDriver, type Pipeline } from '../helpers/pipeline';
 import { WA_NUMBERS, WA_USER_PREFIX, waFake, waToken, whatsappDriver } from '../helpers/whatsapp';
 import { APP_SECRET } from '../helpers/fb';
 import { sleep, waitUntil } from '../helpers/wait';
@@ -56,7 +56,8 @@ describe('all four channels at once', { timeout: 300_000 }, () => {
     const users = 60;
     const perUser = 8;
     const sent = () => drivers.reduce((n, d) => n + d.sent(), 0);
-    let killed = false;
+    // Once replies flow on every channel, from the first channel's round 3.
+    const kill = killAtRound(p.workers[0]!, 3, () => drivers.every((d) => d.sent() > users));
     const loads = await Promise.all(
       drivers.map((driver, i) =>
         sendLoad(p.gateway.url, {
@@ -66,17 +67,11 @@ describe('all four channels at once', { timeout: 300_000 }, () => {
           driver,
           concurrency: 4,
           userPrefix: driver.channel === 'whatsapp' ? WA_USER_PREFIX : `${driver.channel[0]}u`,
-          onRound: async (k) => {
-            if (i === 0 && k === 3 && !killed) {
-              killed = true;
-              await waitUntil('replies flowing on every channel', () => drivers.every((d) => d.sent() > users), 60_000);
-              await p.workers[0]!.kill('SIGKILL');
-            }
-          },
+          ...(i === 0 ? { onRound: kill.onRound } : {}),
         }),
       ),
     );
-    assert.ok(killed);
+    assert.ok(kill.killed);
     const total = drivers.length * users * perUser;
     await waitUntil('every message answered', () => drivers.every((d, i) => [...loads[i]!.expected.values()].flat().every((m) => [...d.replies().values()].flat().some((r) => r.event === m))), 180_000);
     await sleep(6_000); // past the confirmation grace: a wrongly resent reply would show up now

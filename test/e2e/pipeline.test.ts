@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { redisTargets } from '../helpers/env';
-import { audit, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
+import { audit, killAtRound, sendLoad, startPipeline, type Pipeline, leftovers } from '../helpers/pipeline';
 import { sleep, waitUntil } from '../helpers/wait';
 
 for (const target of redisTargets()) {
@@ -48,20 +48,9 @@ for (const target of redisTargets()) {
       running.push(p);
       const users = 100;
       const perUser = 12;
-      let killed = false;
-      const load = await sendLoad(p.gateway.url, {
-        users,
-        perUser,
-        redeliver: 0.1,
-        onRound: async (k) => {
-          if (k === 4 && !killed) {
-            killed = true;
-            await waitUntil('replies flowing', () => p.graph.messages.length > users * 3);
-            await p.workers[0]!.kill('SIGKILL');
-          }
-        },
-      });
-      assert.ok(killed);
+      const kill = killAtRound(p.workers[0]!, 4, () => p.graph.messages.length > users * 3);
+      const load = await sendLoad(p.gateway.url, { users, perUser, redeliver: 0.1, onRound: kill.onRound });
+      assert.ok(kill.killed);
       await waitUntil('every message answered', () => p.graph.messages.length >= users * perUser, 120_000);
       await sleep(1_500); // past the echo grace time: a wrongly resent reply would show up now
       assert.deepEqual(audit(p.graph, load.expected), { violations: [], duplicates: 0, lost: 0, outOfOrder: 0 });

@@ -8,6 +8,7 @@ import { conversationKey } from '../../src/channels/conversation';
 import { APP_SECRET, VERIFY_TOKEN, body, postRaw, text } from './fb';
 import { tmpDir, uniquePrefix } from './env';
 import { startRole, type RoleProcess } from './procs';
+import { waitUntil } from './wait';
 
 export const PAGES = ['101', '102', '103', '104'];
 
@@ -145,6 +146,26 @@ export function messengerDriver(graph: FakeGraph, accounts: readonly string[] = 
 }
 
 const driverOf = (d: LoadDriver | FakeGraph): LoadDriver => (d instanceof FakeGraph ? messengerDriver(d) : d);
+
+/**
+ * A sendLoad `onRound` that SIGKILLs `victim` once, mid-run: at round `round`, as soon as
+ * `flowing()` says replies are going out (so the victim holds conversations it is answering).
+ * `killed` says whether it happened.
+ */
+export function killAtRound(victim: RoleProcess, round: number, flowing: () => boolean): { readonly killed: boolean; onRound: (k: number) => Promise<void> } {
+  let killed = false;
+  return {
+    get killed() {
+      return killed;
+    },
+    onRound: async (k) => {
+      if (k !== round || killed) return;
+      killed = true;
+      await waitUntil('replies flowing', flowing, 60_000);
+      await victim.kill('SIGKILL');
+    },
+  };
+}
 
 /**
  * Sends `perUser` messages for each of `users` conversations spread over the driver's
