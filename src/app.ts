@@ -41,6 +41,7 @@ import { ConversationQueue } from './queue/queue';
 import { connectRedis, remoteTarget, type RedisClient } from './queue/redis';
 import { Sweeper } from './queue/sweeper';
 import { Liveness } from './queue/liveness';
+import { WakeUps } from './queue/wake';
 import { ChatlogConsumer } from './chatlog/consumer';
 import { migrate } from './chatlog/migrate';
 import { pgliteClient, postgresClient, type SqlClient } from './chatlog/sql';
@@ -269,7 +270,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       nlu.start();
       logger.info({ model: nlu.model.version, threshold: config.nlu.threshold, actions: [...actions.keys()] }, 'dialog bot ready');
     }
-    worker = new Worker({ queue, locks, channels: sending!.channels, bot, logger, metrics, config, chatlog });
+    const wake = new WakeUps(redis, queue.keys.wake, logger);
+    worker = new Worker({ queue, locks, channels: sending!.channels, bot, logger, metrics, config, chatlog, wake });
     if (config.worker.deadAfterMs > 0) {
       liveness = new Liveness(queue, workerId, config.worker.deadAfterMs, config.queue.lockTtlMs, logger, metrics);
       liveness.start();

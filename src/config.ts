@@ -130,12 +130,15 @@ export interface Config {
     readonly dedupeTtlMs: number;
     readonly lockTtlMs: number;
     readonly batchSize: number;
+    /** Shortest time between a worker's polling rounds while work trickles in (rounds gather what came meanwhile). */
     readonly pollMs: number;
     readonly sweepIntervalMs: number;
     readonly contentionDelayMs: number;
   };
   readonly worker: {
     readonly concurrency: number;
+    /** Longest an idle worker waits for a wake-up before it polls anyway (pub/sub is at most once). */
+    readonly idleMs: number;
     readonly shutdownTimeoutMs: number;
     /** A worker silent this long is presumed dead and its conversations handed over (0: off, the lease decides). */
     readonly deadAfterMs: number;
@@ -373,6 +376,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     worker: {
       concurrency: r.int('WORKER_CONCURRENCY', 64, 1, 10_000),
+      idleMs: r.int('WORKER_IDLE_MS', 1_000, 10, 60_000),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
       deadAfterMs,
     },

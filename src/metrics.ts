@@ -27,6 +27,12 @@ export function createMetrics() {
     overflowRefused: new client.Counter({ name: 'cb_queue_overflow_refused_total', help: 'Events refused with 503 because QUEUE_OVERFLOW_MAX events of their conversation were waiting already (the sender retries)', ...reg }),
     overflowWaiting: new client.Gauge({ name: 'cb_queue_overflow_events', help: 'Events waiting in overflow lists, over every conversation (as of the last sweep)', ...reg }),
     overflowConversations: new client.Gauge({ name: 'cb_queue_overflow_conversations', help: 'Conversations with events waiting in their overflow list (as of the last sweep)', ...reg }),
+    claimRounds: new client.Counter({
+      name: 'cb_claim_rounds_total',
+      help: 'Polling rounds of the workers (one claim call on one server, one per shard on a cluster), by how the wait before it ended',
+      labelNames: ['after'] as const,
+      ...reg,
+    }),
     lockContention: new client.Counter({ name: 'cb_lock_contention_total', help: 'Claims that found the conversation lock held by another worker', ...reg }),
     fenced: new client.Counter({ name: 'cb_fenced_total', help: 'Acks refused because the worker no longer held the lock', ...reg }),
     lockLost: new client.Counter({ name: 'cb_lock_lost_total', help: 'Conversation locks this worker could not extend in time (another worker may own the conversation now)', ...reg }),

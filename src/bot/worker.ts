@@ -13,7 +13,8 @@ import { sleep } from '../lib/sleep';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { ScriptCode } from '../queue/errors';
-import type { Ack, Claim, ConversationQueue, NextResult, Taken } from '../queue/queue';
+import type { Ack, Claim, ConversationQueue, NextResult, Round, Taken } from '../queue/queue';
+import type { WakeUps } from '../queue/wake';
 import type { BotHandler } from './handler';
 import { ReplyLedger, type Peeked } from './ledger';
 import type { ConversationLock, ConversationLocks } from './lock';
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   config: Pick<Config, 'queue' | 'worker' | 'send'> & { bot: Pick<Config['bot'], 'markSeen'>; redis?: Pick<Config['redis'], 'waitReplicas' | 'waitTimeoutMs'> };
   /** Where processed events and replies are recorded for the chatlog. */
   chatlog: ChatlogStream;
+  /** What ends an idle worker's wait when work comes (started and closed by the worker). */
+  wake: WakeUps;
 }
 
 type Outcome = { kind: 'done'; sent: number; records: ChatlogRecord[] } | { kind: 'defer'; ms: number } | { kind: 'lost' };
@@ -64,13 +67,17 @@ export class Worker {
   }
 
   start(): void {
-    this.loopDone ??= this.loop();
+    if (this.loopDone) return;
+    this.d.wake.start().catch((err) => this.d.logger.warn({ err }, 'wake-ups not subscribed (redis unavailable): idle workers poll every WORKER_IDLE_MS until the subscriber connects'));
+    this.loopDone = this.loop();
   }
 
   /** Stops claiming, lets in-flight conversations finish their current event, releases every lock. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.d.wake.wake(); // an idle wait ends now
     await this.loopDone;
+    this.d.wake.close();
   }
 
   get inFlight(): number {
@@ -78,10 +85,16 @@ export class Worker {
   }
 
   private async loop(): Promise<void> {
-    const { config } = this.d;
+    const { config, wake } = this.d;
     const shards = config.queue.shards;
     let probed = 0;
     let failures = 0;
+    // A cycle of rounds probes every shard once: the wake-up generation when it began, and the
+    // soonest an entry of its shards is due (-1: none).
+    let cycle = { since: wake.generation, due: -1 };
+    // What ended the wait before this round: none (more work, or shards left to probe), a
+    // wake-up, an entry coming due, or WORKER_IDLE_MS (cb_claim_rounds_total's label).
+    let after: 'work' | 'wake' | 'due' | 'idle' = 'work';
     while (!this.stopping) {
       const free = config.worker.concurrency - this.active.size;
       if (free <= 0) {
@@ -92,8 +105,11 @@ export class Worker {
       // batch of calls, and shares the free slots among them: never more claims than slots.
       const n = Math.min(shards, free);
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
+      if (probed === 0) cycle = { since: wake.generation, due: -1 };
       const startedAt = Date.now();
-      const { claims, error } = await this.claimRound(plan);
+      const { claims, nextDueMs, error } = await this.claimRound(plan);
+      this.d.metrics.claimRounds.inc({ after });
+      after = 'work';
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {
@@ -103,6 +119,7 @@ export class Worker {
       } else failures = 0;
       this.shard = (this.shard + n) % shards;
       probed += n;
+      if (nextDueMs >= 0 && (cycle.due < 0 || nextDueMs < cycle.due)) cycle.due = nextDueMs;
       for (const claim of claims) {
         if ('first' in claim && claim.first.code !== ScriptCode.Ok) {
           // claim-peek-n handed it back already: its lock was busy, or its queue empty.
@@ -113,13 +130,19 @@ export class Worker {
         this.active.add(p);
       }
       // Another round at once only if a shard gave all it was asked for (more may be ready
-      // there) or some shards were not probed yet; otherwise every shard has been seen with
-      // nothing more to give: wait a poll interval. Under load this keeps a worker from
-      // spinning on rounds that each bring one conversation.
+      // there) or some shards were not probed yet. Otherwise every shard has been seen with
+      // nothing more to give, and the rounds flagged them idle: wait for a wake-up (work made
+      // claimable in one of them), the soonest due entry, or WORKER_IDLE_MS, whichever comes
+      // first — and, under load, at least WORKER_POLL_MS from this round's start, so that a
+      // round gathers what came meanwhile rather than one conversation a round.
       const full = plan.some((x) => claims.filter((c) => c.shard === x.shard).length >= x.max);
       if (!full && probed >= shards) {
         probed = 0;
-        await sleep(config.queue.pollMs);
+        const gap = config.queue.pollMs - (Date.now() - startedAt);
+        if (gap > 0) await sleep(gap);
+        const byDue = cycle.due >= 0 && cycle.due < config.worker.idleMs;
+        const until = startedAt + (byDue ? cycle.due : config.worker.idleMs);
+        if (!this.stopping) after = (await wake.wait(cycle.since, until - Date.now())) ? 'wake' : byDue ? 'due' : 'idle';
       }
     }
     await Promise.allSettled([...this.active]);
@@ -129,13 +152,14 @@ export class Worker {
    * Claims conversations from the shards of `plan`. On one server one claim-peek-n call also
    * takes each one's lock and peeks its first event (the visit's first round trip saved).
    */
-  private async claimRound(plan: { shard: number; max: number }[]): Promise<{ claims: (Claim | Taken)[]; error?: unknown }> {
+  private async claimRound(plan: { shard: number; max: number }[]): Promise<Round<Claim | Taken>> {
     const { queue, config, locks } = this.d;
-    if (!queue.oneServer) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker);
+    const idleMs = config.worker.idleMs;
+    if (!queue.oneServer) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker, idleMs);
     try {
-      return { claims: await queue.claimAndPeek(plan, config.queue.lockTtlMs, locks.worker, { lockPrefix: locks.roundPrefix(), lockTtlMs: locks.ttlMs, busyDelayMs: config.queue.contentionDelayMs }) };
+      return await queue.claimAndPeek(plan, config.queue.lockTtlMs, locks.worker, { lockPrefix: locks.roundPrefix(), lockTtlMs: locks.ttlMs, busyDelayMs: config.queue.contentionDelayMs, idleMs });
     } catch (error) {
-      return { claims: [], error };
+      return { claims: [], nextDueMs: 0, error };
     }
   }
 

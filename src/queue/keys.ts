@@ -57,6 +57,16 @@ export class Keys {
     return `${this.prefix}:ready:{r${shard}}:owners`;
   }
 
+  /** Flag beside a ready shard (same slot), set for a while by a claim round that found the shard drained (lua/include/claim.lua). */
+  idle(shard: number): string {
+    return `${this.prefix}:ready:{r${shard}}:idle`;
+  }
+
+  /** Pub/sub channel on which a script that makes work claimable in an idle shard wakes the workers (lua/include/wake.lua derives it from the ready key: change both together). */
+  get wake(): string {
+    return `${this.prefix}:wake`;
+  }
+
   /** Zset of live workers: worker id -> Redis ms of its last heartbeat. */
   get workers(): string {
     return `${this.prefix}:{workers}`;

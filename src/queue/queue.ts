@@ -40,6 +40,13 @@ export interface Claim {
   owner: string;
 }
 
+/** What a polling round brought: its claims, the ms until the next entry of its shards is due (-1: none), and the first error of a shard that failed. */
+export interface Round<C extends Claim> {
+  claims: C[];
+  nextDueMs: number;
+  error?: unknown;
+}
+
 export type NextResult =
   | { code: ScriptCode.Busy }
   | { code: ScriptCode.Fenced }
@@ -209,20 +216,20 @@ export class ConversationQueue {
   }
 
   async claim(shard: number, leaseMs: number, max: number, owner = ''): Promise<Claim[]> {
-    return this.claimFrom([{ shard, max }], leaseMs, owner);
+    return (await this.claimFrom([{ shard, max }], leaseMs, owner, 0)).claims;
   }
 
   /** One claim-n call over shards that share a slot (one shard) or a server (any shards). */
-  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string): Promise<Claim[]> {
+  private async claimFrom(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string, idleMs: number): Promise<{ claims: Claim[]; nextDueMs: number }> {
     const keys = [...plan.map((p) => this.keys.ready(p.shard)), ...plan.map((p) => this.keys.owners(p.shard))];
-    const reply = await this.redis.cbClaim(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max));
-    if (!Array.isArray(reply) || reply.length % 3 !== 0) throw new ScriptReplyError({ script: 'claim-n', reply });
-    const out: Claim[] = [];
-    for (let i = 0; i < reply.length; i += 3) {
+    const reply = await this.redis.cbClaim(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max), idleMs);
+    if (!Array.isArray(reply) || reply.length % 3 !== 1) throw new ScriptReplyError({ script: 'claim-n', reply });
+    const claims: Claim[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 3) {
       const conversation = String(reply[i]);
-      out.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n'), owner });
+      claims.push({ conversation, shard: this.keys.shardOf(conversation), lease: int(reply[i + 1], 'claim-n'), waitedMs: int(reply[i + 2], 'claim-n'), owner });
     }
-    return out;
+    return { claims, nextDueMs: int(reply[reply.length - 1], 'claim-n') };
   }
 
   /**
@@ -230,18 +237,26 @@ export class ConversationQueue {
    * server, one call per shard (all sent together) on a cluster. A shard that fails does not
    * cost the claims the others made (they are leased already): they come back with the
    * first error. `owner` (a worker id) is recorded with each lease, for the reaper.
+   * With `idleMs`, a shard that had fewer due than asked is flagged idle for that long: the next
+   * work made claimable there publishes a wake-up (see `Keys.wake`). `nextDueMs`: ms until the
+   * earliest entry of the probed shards is due (-1: they are empty; unknown shards count as 0).
    */
-  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number, owner = ''): Promise<{ claims: Claim[]; error?: unknown }> {
+  async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number, owner = '', idleMs = 0): Promise<Round<Claim>> {
     if (oneServer(this.redis)) {
       try {
-        return { claims: await this.claimFrom(plan, leaseMs, owner) };
+        return await this.claimFrom(plan, leaseMs, owner, idleMs);
       } catch (error) {
-        return { claims: [], error };
+        return { claims: [], nextDueMs: 0, error };
       }
     }
-    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs, owner)));
+    const results = await Promise.allSettled(plan.map((p) => this.claimFrom([p], leaseMs, owner, idleMs)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    return { claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])), ...(failed ? { error: failed.reason } : {}) };
+    const dues = results.map((r) => (r.status === 'fulfilled' ? r.value.nextDueMs : 0)).filter((d) => d >= 0);
+    return {
+      claims: results.flatMap((r) => (r.status === 'fulfilled' ? r.value.claims : [])),
+      nextDueMs: dues.length ? Math.min(...dues) : -1,
+      ...(failed ? { error: failed.reason } : {}),
+    };
   }
 
   /**
@@ -250,16 +265,18 @@ export class ConversationQueue {
    * does — one call for the round. A conversation whose lock is busy is handed back to be
    * claimed after `busyDelayMs`, one whose queue is empty is removed; both come back with
    * that reply. Lock values are `lockPrefix` + ':' + a number, one per conversation.
+   * `idleMs` and `nextDueMs` as claimShards'.
    */
-  async claimAndPeek(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string, o: { lockPrefix: string; lockTtlMs: number; busyDelayMs: number }): Promise<Taken[]> {
+  async claimAndPeek(plan: readonly { shard: number; max: number }[], leaseMs: number, owner: string, o: { lockPrefix: string; lockTtlMs: number; busyDelayMs: number; idleMs?: number }): Promise<{ claims: Taken[]; nextDueMs: number }> {
     const keys = [...plan.map((p) => this.keys.ready(p.shard)), ...plan.map((p) => this.keys.owners(p.shard))];
-    const reply = await this.redis.cbClaimPeek(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max), this.keys.prefix, o.lockPrefix, o.lockTtlMs, this.opts.dedupeTtlMs, this.opts.maxPerConversation, o.busyDelayMs);
-    if (!Array.isArray(reply)) throw new ScriptReplyError({ script: 'claim-peek-n', reply });
-    return reply.map((x) => {
+    const reply = await this.redis.cbClaimPeek(keys.length, ...keys, leaseMs, owner, ...plan.map((p) => p.max), this.keys.prefix, o.lockPrefix, o.lockTtlMs, this.opts.dedupeTtlMs, this.opts.maxPerConversation, o.busyDelayMs, o.idleMs ?? 0);
+    if (!Array.isArray(reply) || reply.length === 0) throw new ScriptReplyError({ script: 'claim-peek-n', reply });
+    const claims = reply.slice(0, -1).map((x) => {
       if (!Array.isArray(x) || x.length !== 5) throw new ScriptReplyError({ script: 'claim-peek-n', reply: x });
       const conversation = String(x[0]);
       return { conversation, shard: this.keys.shardOf(conversation), lease: int(x[1], 'claim-peek-n'), waitedMs: int(x[2], 'claim-peek-n'), owner, lockValue: String(x[3]), first: peekedOf(x[4], 'claim-peek-n', conversation) };
     });
+    return { claims, nextDueMs: int(reply[reply.length - 1], 'claim-peek-n') };
   }
 
   async settle(claim: Claim, mode: 'remove' | 'requeue', delayMs = 0): Promise<boolean> {

@@ -184,7 +184,7 @@ describe('queue batch scripts on standalone redis', () => {
     const ids = ['u6', 'u7', 'u8'];
     for (const u of ids) await q.enqueue(conversationId('pb', u), [textEvent('pb', u, `${u}-1`, 1), textEvent('pb', u, `${u}-2`, 2)]);
     await q.markReady(ids.map((u) => conversationId('pb', u)));
-    const taken = await q.claimAndPeek([{ shard: 0, max: 2 }], 10_000, 'w1', { lockPrefix: 'w1/round', lockTtlMs: 10_000, busyDelayMs: 200 });
+    const { claims: taken } = await q.claimAndPeek([{ shard: 0, max: 2 }], 10_000, 'w1', { lockPrefix: 'w1/round', lockTtlMs: 10_000, busyDelayMs: 200 });
     assert.equal(taken.length, 2, 'no more than asked for');
     for (const t of taken) {
       const user = t.conversation.split(':').pop()!;
@@ -205,7 +205,7 @@ describe('queue batch scripts on standalone redis', () => {
     await q.redis.set(q.keys.conversation(busy).lock, 'w2/other', 'PX', 10_000);
     await q.markReady([busy, empty]);
     const before = Date.now();
-    const taken = await q.claimAndPeek([{ shard: 0, max: 10 }], 10_000, 'w1', { lockPrefix: 'w1/round', lockTtlMs: 10_000, busyDelayMs: 500 });
+    const { claims: taken } = await q.claimAndPeek([{ shard: 0, max: 10 }], 10_000, 'w1', { lockPrefix: 'w1/round', lockTtlMs: 10_000, busyDelayMs: 500 });
     const by = new Map(taken.map((t) => [t.conversation, t.first.code]));
     assert.deepEqual(Object.fromEntries(by), { [busy]: ScriptCode.Busy, [empty]: ScriptCode.Empty });
     assert.equal(await q.redis.get(q.keys.conversation(busy).lock), 'w2/other', 'the holder keeps its lock');
@@ -225,7 +225,9 @@ describe('queue batch scripts on standalone redis', () => {
       [1, 2, 3].map((i) => textEvent('pb', 'flood', `f${i}`, i)),
     );
     await q.markReady([c]);
-    const [t] = await q.claimAndPeek([{ shard: 0, max: 1 }], 10_000, 'w1', { lockPrefix: 'w1/r', lockTtlMs: 10_000, busyDelayMs: 200 });
+    const {
+      claims: [t],
+    } = await q.claimAndPeek([{ shard: 0, max: 1 }], 10_000, 'w1', { lockPrefix: 'w1/r', lockTtlMs: 10_000, busyDelayMs: 200 });
     assert.ok(t!.first.code === ScriptCode.Ok && idOf(t!.first.payload) === 'f1');
     assert.deepEqual([t!.first.depth, t!.first.overflow], [1, 2]);
   });

@@ -9,10 +9,12 @@ then: ARGV[n+3] the conversation key prefix: a conversation's keys are '<prefix>
       ARGV[n+4] lock value prefix ('<worker id>/<random>'): the k-th conversation leased gets '<prefix>:<k>'
       ARGV[n+5] lock ttl ms   ARGV[n+6] ttl (ms) of the reply bookkeeping (next-6's ARGV[5])
       ARGV[n+7] cap on queued events (next-6's ARGV[8])   ARGV[n+8] delay (ms) before a busy one is claimable again
+      ARGV[n+9] idle ms (claim-n's ARGV[n+3])
 Returns: one entry per conversation leased: {conversation, lease score, ms it waited, lock value, next-6's reply};
-  a reply {3} (busy) or {1} (empty) says it was handed back already
+  a reply {3} (busy) or {1} (empty) says it was handed back already; then one number, as claim-n's last
 ]]
 --@include clock
+--@include wake
 --@include claim
 --@include next
 --@include settle
@@ -21,9 +23,12 @@ local lease = now + tonumber(ARGV[1])
 local worker = ARGV[2]
 local n = #KEYS / 2
 local prefix, values, lockTtl, ttl, cap, delay = ARGV[n + 3], ARGV[n + 4], ARGV[n + 5], ARGV[n + 6], ARGV[n + 7], ARGV[n + 8]
+local idle = tonumber(ARGV[n + 9] or '0')
 local out = {}
+local soonest = -1
 for s = 1, n do
-  local due = claim_due(KEYS[s], KEYS[n + s], tonumber(ARGV[s + 2]), lease, worker, now)
+  local max = tonumber(ARGV[s + 2])
+  local due = claim_due(KEYS[s], KEYS[n + s], max, lease, worker, now)
   for i = 1, #due, 2 do
     local c = due[i]
     local base = prefix .. ':{' .. c .. '}:'
@@ -37,5 +42,9 @@ for s = 1, n do
     end
     out[#out + 1] = {c, lease, due[i + 1], value, reply}
   end
+  -- After the hand-backs: they must not wake the workers this round is about to send to sleep.
+  local next_due = after_claim(KEYS[s], #due < 2 * max, now, idle)
+  if next_due >= 0 and (soonest < 0 or next_due < soonest) then soonest = next_due end
 end
+out[#out + 1] = soonest
 return out

@@ -13,6 +13,7 @@ Returns: one reply per conversation, in order:
   {-1, error} when a record could not be appended: nothing of that conversation was acknowledged (retry it)
 ]]
 --@include clock
+--@include wake
 --@include next
 --@include settle
 local now = now_ms()

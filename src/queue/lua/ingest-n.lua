@@ -12,6 +12,7 @@ then per stream shard of KEYS: r = number of records, then the r records (JSON)
 Returns: one enqueue-6 reply per entry, in order
 ]]
 --@include clock
+--@include wake
 --@include enqueue
 --@include mark
 local now, ttl, cap, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])

@@ -8,6 +8,7 @@ and the holder's settle-2 sees the flag and leaves the conversation ready.
 Returns: how many conversations were added
 ]]
 --@include clock
+--@include wake
 --@include mark
 local now = now_ms()
 local added = 0

@@ -10,5 +10,6 @@ after our lease ran out (or the reaper handed it over), and the entry is theirs.
 Returns: 1 settled as asked, 0 not (kept for new work, or left to its new holder)
 ]]
 --@include clock
+--@include wake
 --@include settle
 return settle_claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], now_ms())

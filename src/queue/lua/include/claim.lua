@@ -1,7 +1,15 @@
 --[[ claim_due(ready, owners, max, lease, worker, now): the body of claim-n for one ready shard —
 lease up to `max` conversations whose ready time has come (score := lease, the token settle-2
 compares) and record the claiming worker in the shard's owners hash ('' = not recorded).
-Included, never run alone. Returns a flat list: conversation, ms it waited, …
+Returns a flat list: conversation, ms it waited, …
+
+after_claim(ready, drained, now, idle): called once a round is done with a shard (after any
+hand-back of what it claimed). `drained`: fewer than asked for were due, so the shard has nothing
+more to give; with `idle` > 0 (ms) it then sets the shard's idle flag for that long, and the next
+script that makes work claimable here publishes a wake-up (wake_idle) to the workers, which wait
+for it instead of polling. Returns the ms until the shard's earliest entry is due (a lease's
+expiry, a delayed hand-back; 0: due now; -1: the shard is empty).
+Included, never run alone.
 ]]
 local function claim_due(ready, owners, max, lease, worker, now)
   local out = {}
@@ -14,4 +22,11 @@ local function claim_due(ready, owners, max, lease, worker, now)
     out[#out + 1] = now - tonumber(due[i + 1])
   end
   return out
+end
+
+local function after_claim(ready, drained, now, idle)
+  if drained and idle > 0 then redis.call('SET', ready .. ':idle', '1', 'PX', idle) end
+  local first = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  if #first == 0 then return -1 end
+  return math.max(0, math.ceil(tonumber(first[2]) - now))
 end
