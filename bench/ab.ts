@@ -31,6 +31,13 @@ const KEYS = [
   'redis_reads_per_message',
   'e2e_ms_p50',
   'e2e_ms_p99',
+  // idle: per second, no traffic
+  'cpu_ms_per_s_product',
+  'cpu_ms_per_s_gateway',
+  'cpu_ms_per_s_workers',
+  'cpu_ms_per_s_redis',
+  'redis_commands_per_s',
+  'redis_scripts_per_s',
 ];
 const BROKEN = ['order_violations', 'duplicates', 'lost'];
 

@@ -18,6 +18,7 @@ import { chatlogMemory } from './chatlog-memory';
 import { nlu } from './nlu';
 import { burst, e2eAt, e2eLight, e2eMax, e2eSteady, httpCeiling, ingest, manyUsers, slowSend } from './pipeline';
 import { peer } from './peer';
+import { idle } from './idle';
 import { protocolCeiling } from './protocol-ceiling';
 import { chartSvg } from './chart';
 import { workerKill } from './recovery';
@@ -36,6 +37,7 @@ const SCENARIOS: Record<string, { run: Scenario; target: string; needs?: string[
   'e2e-50': { run: e2eAt(0.5), target: 'p99 ≤ 100 ms at 50% of e2e-max; 0 violations', needs: ['e2e-max'] },
   'e2e-80': { run: e2eAt(0.8), target: 'e2e p50/p99 at 80% of e2e-max; 0 violations', needs: ['e2e-max'] },
   peer: { run: peer, target: 'Bottender 1.5.5 echo bot, same generator and fake: e2e-max ≥ 1.5× its messages/s; its order audited too', needs: ['e2e-max'] },
+  idle: { run: idle, target: 'no traffic: CPU ms and Redis commands per second (the price of waiting for work)' },
   'e2e-steady': { run: e2eSteady, target: 'p99 ≤ 100 ms at 1,000 messages/s; 0 violations' },
   'e2e-light': { run: e2eLight, target: 'latency at 200 messages/s, below saturation; 0 violations; chatlog: one row per message and reply' },
   burst: { run: burst, target: '20 users × 50 messages at once: in order, 0 violations' },
