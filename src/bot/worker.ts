@@ -92,9 +92,13 @@ export class Worker {
     // A cycle of rounds probes every shard once: the wake-up generation when it began, and the
     // soonest an entry of its shards is due (-1: none).
     let cycle = { since: wake.generation, due: -1 };
-    // What ended the wait before this round: none (more work, or shards left to probe), a
-    // wake-up, an entry coming due, or WORKER_IDLE_MS (cb_claim_rounds_total's label).
-    let after: 'work' | 'wake' | 'due' | 'idle' = 'work';
+    // What ended the wait before this round (cb_claim_rounds_total's label): none (more work,
+    // or shards left to probe), the WORKER_POLL_MS gap alone, a wake-up, an entry coming due,
+    // or WORKER_IDLE_MS.
+    let after: 'work' | 'poll' | 'wake' | 'due' | 'idle' = 'work';
+    // Only a round after one that brought nothing flags drained shards idle and learns when
+    // they come due: a busy worker's rounds cost Redis nothing more than the claims.
+    let quiet = true;
     while (!this.stopping) {
       const free = config.worker.concurrency - this.active.size;
       if (free <= 0) {
@@ -107,9 +111,10 @@ export class Worker {
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
       if (probed === 0) cycle = { since: wake.generation, due: -1 };
       const startedAt = Date.now();
-      const { claims, nextDueMs, error } = await this.claimRound(plan);
+      const { claims, nextDueMs, error } = await this.claimRound(plan, quiet ? config.worker.idleMs : 0);
       this.d.metrics.claimRounds.inc({ after });
       after = 'work';
+      quiet = claims.length === 0;
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {
@@ -131,18 +136,22 @@ export class Worker {
       }
       // Another round at once only if a shard gave all it was asked for (more may be ready
       // there) or some shards were not probed yet. Otherwise every shard has been seen with
-      // nothing more to give, and the rounds flagged them idle: wait for a wake-up (work made
-      // claimable in one of them), the soonest due entry, or WORKER_IDLE_MS, whichever comes
-      // first — and, under load, at least WORKER_POLL_MS from this round's start, so that a
-      // round gathers what came meanwhile rather than one conversation a round.
+      // nothing more to give: wait at least WORKER_POLL_MS from this round's start, so that
+      // under load a round gathers what came meanwhile rather than one conversation a round.
+      // If the rounds flagged the shards idle (a quiet worker's do), wait on: for a wake-up
+      // (work made claimable in one of them), the soonest due entry, or WORKER_IDLE_MS,
+      // whichever comes first. Otherwise (due 0: not asked) poll again after the gap.
       const full = plan.some((x) => claims.filter((c) => c.shard === x.shard).length >= x.max);
       if (!full && probed >= shards) {
         probed = 0;
         const gap = config.queue.pollMs - (Date.now() - startedAt);
         if (gap > 0) await sleep(gap);
-        const byDue = cycle.due >= 0 && cycle.due < config.worker.idleMs;
-        const until = startedAt + (byDue ? cycle.due : config.worker.idleMs);
-        if (!this.stopping) after = (await wake.wait(cycle.since, until - Date.now())) ? 'wake' : byDue ? 'due' : 'idle';
+        if (cycle.due === 0) after = 'poll';
+        else if (!this.stopping) {
+          const byDue = cycle.due > 0 && cycle.due < config.worker.idleMs;
+          const until = startedAt + (byDue ? cycle.due : config.worker.idleMs);
+          after = (await wake.wait(cycle.since, until - Date.now())) ? 'wake' : byDue ? 'due' : 'idle';
+        }
       }
     }
     await Promise.allSettled([...this.active]);
@@ -152,9 +161,8 @@ export class Worker {
    * Claims conversations from the shards of `plan`. On one server one claim-peek-n call also
    * takes each one's lock and peeks its first event (the visit's first round trip saved).
    */
-  private async claimRound(plan: { shard: number; max: number }[]): Promise<Round<Claim | Taken>> {
+  private async claimRound(plan: { shard: number; max: number }[], idleMs: number): Promise<Round<Claim | Taken>> {
     const { queue, config, locks } = this.d;
-    const idleMs = config.worker.idleMs;
     if (!queue.oneServer) return queue.claimShards(plan, config.queue.lockTtlMs, locks.worker, idleMs);
     try {
       return await queue.claimAndPeek(plan, config.queue.lockTtlMs, locks.worker, { lockPrefix: locks.roundPrefix(), lockTtlMs: locks.ttlMs, busyDelayMs: config.queue.contentionDelayMs, idleMs });

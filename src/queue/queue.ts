@@ -238,8 +238,9 @@ export class ConversationQueue {
    * cost the claims the others made (they are leased already): they come back with the
    * first error. `owner` (a worker id) is recorded with each lease, for the reaper.
    * With `idleMs`, a shard that had fewer due than asked is flagged idle for that long: the next
-   * work made claimable there publishes a wake-up (see `Keys.wake`). `nextDueMs`: ms until the
-   * earliest entry of the probed shards is due (-1: they are empty; unknown shards count as 0).
+   * work made claimable there publishes a wake-up (see `Keys.wake`), and `nextDueMs` is the ms
+   * until the earliest entry of the probed shards is due (-1: they are empty). Without it, or
+   * when a shard gave all it was asked for or failed, `nextDueMs` is 0: poll again.
    */
   async claimShards(plan: readonly { shard: number; max: number }[], leaseMs: number, owner = '', idleMs = 0): Promise<Round<Claim>> {
     if (oneServer(this.redis)) {

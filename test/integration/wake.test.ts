@@ -159,6 +159,30 @@ describe('idle workers', () => {
     }
   });
 
+  test('a Redis user not allowed on the wake-up channel still gets every message queued and answered, within WORKER_IDLE_MS', async () => {
+    const admin = await connectRedis({ url: target.url!, commandTimeoutMs: 2_000 }, () => undefined, 'test-wake-acl');
+    const user = `nowake${Date.now() % 100000}`;
+    const prefix = `tidleacl${Date.now() % 100000}`;
+    // The web chat and the inbox's channels, not the wake-up channel (a grant written before it existed).
+    await admin.call('ACL', 'SETUSER', user, 'on', '>pw-0123456789', '~*', '+@all', 'resetchannels', `&${prefix}:wc:*`, `&${prefix}:inbox:*`);
+    const url = new URL(target.url!);
+    url.username = user;
+    url.password = 'pw-0123456789';
+    const app = await startTestApp('idleacl', { REDIS_URL: url.toString(), REDIS_PREFIX: prefix, GRAPH_API_URL: graphUrl, WORKER_IDLE_MS: '300' });
+    try {
+      await sleep(400); // idle: the shards are flagged
+      for (const u of ['acl-1', 'acl-2']) {
+        const r = await post(app.url, body([text('101', u, 1, `${u}-m`, 'hello')]));
+        assert.equal(r.status, 200, 'queued: the refused wake-up does not fail the gateway');
+        await waitUntil(`${u} answered`, () => graph.messagesTo(u).length === 1, 5_000, 10);
+      }
+    } finally {
+      await app.stop();
+      await admin.call('ACL', 'DELUSER', user);
+      await admin.quit();
+    }
+  });
+
   test('a worker stops at once while idle', async () => {
     const app = await startTestApp('idlestop', { ...target.env, GRAPH_API_URL: graphUrl, WORKER_IDLE_MS: '60000' });
     await sleep(200);

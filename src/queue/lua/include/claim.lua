@@ -4,11 +4,12 @@ compares) and record the claiming worker in the shard's owners hash ('' = not re
 Returns a flat list: conversation, ms it waited, …
 
 after_claim(ready, drained, now, idle): called once a round is done with a shard (after any
-hand-back of what it claimed). `drained`: fewer than asked for were due, so the shard has nothing
-more to give; with `idle` > 0 (ms) it then sets the shard's idle flag for that long, and the next
-script that makes work claimable here publishes a wake-up (wake_idle) to the workers, which wait
-for it instead of polling. Returns the ms until the shard's earliest entry is due (a lease's
-expiry, a delayed hand-back; 0: due now; -1: the shard is empty).
+hand-back of what it claimed). With `idle` > 0 (ms; a worker asks for it when its previous round
+brought nothing, so a busy worker's rounds cost nothing more) and the shard `drained` (fewer than
+asked for were due: nothing more to give), it sets the shard's idle flag for that long, and the
+next script that makes work claimable here publishes a wake-up (wake_idle) to the workers, which
+wait for it instead of polling; it returns the ms until the shard's earliest entry is due (a
+lease's expiry, a delayed hand-back; -1: the shard is empty). Otherwise it returns 0: poll again.
 Included, never run alone.
 ]]
 local function claim_due(ready, owners, max, lease, worker, now)
@@ -25,7 +26,8 @@ local function claim_due(ready, owners, max, lease, worker, now)
 end
 
 local function after_claim(ready, drained, now, idle)
-  if drained and idle > 0 then redis.call('SET', ready .. ':idle', '1', 'PX', idle) end
+  if not drained or idle <= 0 then return 0 end
+  redis.call('SET', ready .. ':idle', '1', 'PX', idle)
   local first = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
   if #first == 0 then return -1 end
   return math.max(0, math.ceil(tonumber(first[2]) - now))
