@@ -42,6 +42,8 @@ type Outcome = { kind: 'done'; sent: number; records: ChatlogRecord[] } | { kind
 type Settlement = { mode: 'remove' } | { mode: 'requeue'; delayMs: number } | { mode: 'settled' } | { mode: 'none' };
 
 const since = (t: number) => (Date.now() - t) / 1000;
+/** Polling rounds without a claim after which a worker counts as quiet and waits for wake-ups instead. */
+const QUIET_ROUNDS = 5;
 
 export class Worker {
   private stopping = false;
@@ -96,9 +98,11 @@ export class Worker {
     // or shards left to probe), the WORKER_POLL_MS gap alone, a wake-up, an entry coming due,
     // or WORKER_IDLE_MS.
     let after: 'work' | 'poll' | 'wake' | 'due' | 'idle' = 'work';
-    // Only a round after one that brought nothing flags drained shards idle and learns when
-    // they come due: a busy worker's rounds cost Redis nothing more than the claims.
-    let quiet = true;
+    // Only a quiet worker's round (nothing claimed for QUIET_ROUNDS × WORKER_POLL_MS, at least
+    // 50 ms) flags drained shards idle and learns when they come due: under a trickle of load
+    // the rounds cost Redis nothing more than the claims, and no wake-up is published.
+    const quietMs = Math.max(50, QUIET_ROUNDS * config.queue.pollMs);
+    let lastClaimAt = 0;
     while (!this.stopping) {
       const free = config.worker.concurrency - this.active.size;
       if (free <= 0) {
@@ -111,10 +115,10 @@ export class Worker {
       const plan = Array.from({ length: n }, (_, i) => ({ shard: (this.shard + i) % shards, max: Math.min(32, Math.floor(free / n) + (i < free % n ? 1 : 0)) }));
       if (probed === 0) cycle = { since: wake.generation, due: -1 };
       const startedAt = Date.now();
-      const { claims, nextDueMs, error } = await this.claimRound(plan, quiet ? config.worker.idleMs : 0);
+      const { claims, nextDueMs, error } = await this.claimRound(plan, startedAt - lastClaimAt >= quietMs ? config.worker.idleMs : 0);
       this.d.metrics.claimRounds.inc({ after });
       after = 'work';
-      quiet = claims.length === 0;
+      if (claims.length) lastClaimAt = Date.now();
       if (error) {
         this.warnRedis(error, 'claim failed');
         if (claims.length === 0) {

@@ -4,8 +4,8 @@ compares) and record the claiming worker in the shard's owners hash ('' = not re
 Returns a flat list: conversation, ms it waited, …
 
 after_claim(ready, drained, now, idle): called once a round is done with a shard (after any
-hand-back of what it claimed). With `idle` > 0 (ms; a worker asks for it when its previous round
-brought nothing, so a busy worker's rounds cost nothing more) and the shard `drained` (fewer than
+hand-back of what it claimed). With `idle` > 0 (ms; a worker asks for it once it has claimed nothing
+for a few rounds, so a busy worker's rounds cost nothing more) and the shard `drained` (fewer than
 asked for were due: nothing more to give), it sets the shard's idle flag for that long, and the
 next script that makes work claimable here publishes a wake-up (wake_idle) to the workers, which
 wait for it instead of polling; it returns the ms until the shard's earliest entry is due (a
