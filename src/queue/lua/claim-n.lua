@@ -27,8 +27,7 @@ for k = 1, n do
     out[#out + 1] = lease
     out[#out + 1] = due[i + 1]
   end
-  local next_due = after_claim(KEYS[k], #due < 2 * max, now, idle)
-  if next_due >= 0 and (soonest < 0 or next_due < soonest) then soonest = next_due end
+  soonest = after_claim(KEYS[k], #due < 2 * max, now, idle, soonest)
 end
 out[#out + 1] = soonest
 return out

@@ -43,8 +43,7 @@ for s = 1, n do
     out[#out + 1] = {c, lease, due[i + 1], value, reply}
   end
   -- After the hand-backs: they must not wake the workers this round is about to send to sleep.
-  local next_due = after_claim(KEYS[s], #due < 2 * max, now, idle)
-  if next_due >= 0 and (soonest < 0 or next_due < soonest) then soonest = next_due end
+  soonest = after_claim(KEYS[s], #due < 2 * max, now, idle, soonest)
 end
 out[#out + 1] = soonest
 return out
